@@ -1,0 +1,66 @@
+# Bulwark — make targets (contract: run, test, build, bench; see DESIGN.md).
+SHELL := /bin/bash
+GO ?= go
+BIN := $(CURDIR)/bin
+TOOLS := $(CURDIR)/.tools
+PROTOC_GEN_GO_VERSION := $(shell cd libs && $(GO) list -m -f '{{.Version}}' google.golang.org/protobuf)
+MODULES := libs $(wildcard services/*)
+SERVICES := shipper aggregator decider sidecar cfsync chsink fwsync
+PKGS := ./libs/... $(addsuffix /...,$(addprefix ./,$(wildcard services/*)))
+
+.PHONY: all build run test test-short bench generate lint fmt vet tidy clean
+
+all: build
+
+## build: every binary into bin/
+build:
+	@mkdir -p $(BIN)
+	@for s in $(SERVICES); do \
+	  if ls services/$$s/*.go >/dev/null 2>&1; then \
+	    echo "go build bin/bulwark-$$s"; \
+	    CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/bulwark-$$s ./services/$$s || exit 1; \
+	  fi; \
+	done
+	@echo "go build bin/bulwark"
+	@CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/bulwark ./services/bulwark
+
+## run: the whole pipeline on one machine, on the embedded Kafka broker
+run: build
+	$(BIN)/bulwark dev --data $(CURDIR)/.bulwark-dev
+
+## test: every module's tests (what .ci/run calls)
+test:
+	$(GO) test -count=1 -timeout 20m $(PKGS)
+
+## test-short: the unit tests only, without the real servers
+test-short:
+	$(GO) test -count=1 -short $(PKGS)
+
+## bench: the benchmarks; writes BENCHMARKS.md
+bench: build
+	./scripts/bench.sh
+
+## generate: Go code from schemas/proto (committed; lint checks it is current)
+generate: $(TOOLS)/protoc-gen-go
+	protoc --plugin=protoc-gen-go=$(TOOLS)/protoc-gen-go \
+	  -I schemas/proto \
+	  --go_out=libs --go_opt=module=github.com/bulwarkhq/bulwark/libs \
+	  schemas/proto/bulwark/v1/*.proto
+
+$(TOOLS)/protoc-gen-go:
+	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+
+## lint: gofmt, go vet, and generated code up to date
+lint: generate
+	@test -z "$$(gofmt -l libs services)" || { gofmt -l libs services; echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet $(PKGS)
+	@git diff --exit-code -- libs/eventpb || { echo "generated code in libs/eventpb is stale: run make generate and commit"; exit 1; }
+
+fmt:
+	gofmt -w libs services
+
+tidy:
+	@for m in $(MODULES); do (cd $$m && $(GO) mod tidy) || exit 1; done
+
+clean:
+	rm -rf $(BIN) .bulwark-dev

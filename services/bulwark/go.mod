@@ -1,0 +1,7 @@
+module github.com/bulwarkhq/bulwark/services/bulwark
+
+go 1.26.8
+
+require github.com/bulwarkhq/bulwark/libs v0.0.0
+
+replace github.com/bulwarkhq/bulwark/libs => ../../libs
