@@ -92,7 +92,10 @@ type RequestEvent struct {
 	Source       string `protobuf:"bytes,40,opt,name=source,proto3" json:"source,omitempty"`
 	SourceOffset int64  `protobuf:"varint,41,opt,name=source_offset,json=sourceOffset,proto3" json:"source_offset,omitempty"`
 	// Log format the line was parsed with: "nginx", "nginx-json", "cloudflare".
-	Format        string `protobuf:"bytes,42,opt,name=format,proto3" json:"format,omitempty"`
+	Format string `protobuf:"bytes,42,opt,name=format,proto3" json:"format,omitempty"`
+	// Identity of the file at `source` when the line was read ("dev:inode"), so
+	// that offsets of a rotated file and of its successor are told apart.
+	SourceFileId  string `protobuf:"bytes,43,opt,name=source_file_id,json=sourceFileId,proto3" json:"source_file_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -330,6 +333,13 @@ func (x *RequestEvent) GetFormat() string {
 	return ""
 }
 
+func (x *RequestEvent) GetSourceFileId() string {
+	if x != nil {
+		return x.SourceFileId
+	}
+	return ""
+}
+
 // DeadLetter is a line the shipper could not parse. Key on the DLQ topic: the source.
 type DeadLetter struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -345,8 +355,10 @@ type DeadLetter struct {
 	Format       string `protobuf:"bytes,6,opt,name=format,proto3" json:"format,omitempty"`
 	// When the shipper read the line, Unix nanoseconds.
 	ReceivedUnixNano int64 `protobuf:"varint,7,opt,name=received_unix_nano,json=receivedUnixNano,proto3" json:"received_unix_nano,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// See RequestEvent.source_file_id.
+	SourceFileId  string `protobuf:"bytes,8,opt,name=source_file_id,json=sourceFileId,proto3" json:"source_file_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeadLetter) Reset() {
@@ -428,12 +440,19 @@ func (x *DeadLetter) GetReceivedUnixNano() int64 {
 	return 0
 }
 
+func (x *DeadLetter) GetSourceFileId() string {
+	if x != nil {
+		return x.SourceFileId
+	}
+	return ""
+}
+
 var File_bulwark_v1_request_event_proto protoreflect.FileDescriptor
 
 const file_bulwark_v1_request_event_proto_rawDesc = "" +
 	"\n" +
 	"\x1ebulwark/v1/request_event.proto\x12\n" +
-	"bulwark.v1\"\xfa\a\n" +
+	"bulwark.v1\"\xa0\b\n" +
 	"\fRequestEvent\x12$\n" +
 	"\x0etime_unix_nano\x18\x01 \x01(\x03R\ftimeUnixNano\x12\x1b\n" +
 	"\tclient_ip\x18\x02 \x01(\tR\bclientIp\x12\x16\n" +
@@ -470,11 +489,12 @@ const file_bulwark_v1_request_event_proto_rawDesc = "" +
 	"\x13cdn_security_action\x18# \x01(\tR\x11cdnSecurityAction\x12\x16\n" +
 	"\x06source\x18( \x01(\tR\x06source\x12#\n" +
 	"\rsource_offset\x18) \x01(\x03R\fsourceOffset\x12\x16\n" +
-	"\x06format\x18* \x01(\tR\x06formatB\x17\n" +
+	"\x06format\x18* \x01(\tR\x06format\x12$\n" +
+	"\x0esource_file_id\x18+ \x01(\tR\fsourceFileIdB\x17\n" +
 	"\x15_request_time_secondsB\x12\n" +
 	"\x10_accept_languageB\x10\n" +
 	"\x0e_cdn_bot_scoreB\x13\n" +
-	"\x11_cdn_verified_bot\"\xd1\x01\n" +
+	"\x11_cdn_verified_bot\"\xf7\x01\n" +
 	"\n" +
 	"DeadLetter\x12\x10\n" +
 	"\x03raw\x18\x01 \x01(\fR\x03raw\x12\x16\n" +
@@ -483,7 +503,8 @@ const file_bulwark_v1_request_event_proto_rawDesc = "" +
 	"\x06source\x18\x04 \x01(\tR\x06source\x12#\n" +
 	"\rsource_offset\x18\x05 \x01(\x03R\fsourceOffset\x12\x16\n" +
 	"\x06format\x18\x06 \x01(\tR\x06format\x12,\n" +
-	"\x12received_unix_nano\x18\a \x01(\x03R\x10receivedUnixNanoB3Z1github.com/bulwarkhq/bulwark/libs/eventpb;eventpbb\x06proto3"
+	"\x12received_unix_nano\x18\a \x01(\x03R\x10receivedUnixNano\x12$\n" +
+	"\x0esource_file_id\x18\b \x01(\tR\fsourceFileIdB3Z1github.com/bulwarkhq/bulwark/libs/eventpb;eventpbb\x06proto3"
 
 var (
 	file_bulwark_v1_request_event_proto_rawDescOnce sync.Once
