@@ -1,0 +1,29 @@
+// Package logparse turns one access-log line into an eventpb.RequestEvent.
+//
+// Formats (see Format): "nginx" (the stock combined format, optionally
+// followed by $request_time and/or "$http_x_forwarded_for"), "nginx-json"
+// (the log_format in deploy/nginx/log-format-json.conf) and "cloudflare"
+// (Logpush http_requests NDJSON with Cloudflare's field names).
+//
+// # Lifetime of parsed strings — read this before using a Parser
+//
+// A Parser is built for one goroutine and reused line after line without
+// allocating. To get there, the strings and optional-field pointers it puts in
+// the event ALIAS the line passed to Parse and the Parser's own scratch
+// buffers (no copies, via unsafe.String). They are valid only until the next
+// Parse call on that Parser and only while the caller leaves the line's bytes
+// alone. Callers must use the event at once — typically
+// proto.MarshalOptions{}.MarshalAppend(buf, ev) — and never keep ev, its
+// strings or its pointers across calls. Use proto.Clone(ev) to keep one.
+//
+// Parse resets the event and fills it, except Source and SourceOffset, which
+// the caller sets after Parse returns.
+//
+// # Rejected lines
+//
+// Parse returns a *ParseError wrapping one of ErrBadSyntax, ErrBadUTF8,
+// ErrBadTime, ErrTooLong or ErrBadIP; Reason maps it to the short machine
+// reason that the dead-letter topic and metrics use. A line is rejected when
+// it holds invalid UTF-8 anywhere, an impossible date (31/Feb), an over-long
+// length, or a client address that is not an IP.
+package logparse
