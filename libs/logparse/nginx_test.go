@@ -30,9 +30,9 @@ func ts(s string) int64 {
 }
 
 func f64(v float64) *float64 { return &v }
-func str(v string) *string    { return &v }
-func u32(v uint32) *uint32    { return &v }
-func boolp(v bool) *bool      { return &v }
+func str(v string) *string   { return &v }
+func u32(v uint32) *uint32   { return &v }
+func boolp(v bool) *bool     { return &v }
 
 // expectParse parses line and compares the whole event with want (Format is
 // filled in from the parser).

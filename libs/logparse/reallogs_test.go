@@ -62,7 +62,7 @@ func checkEvent(t testing.TB, ev *eventpb.RequestEvent) {
 
 func TestRealLogs(t *testing.T) {
 	for _, tc := range []struct {
-		file       string
+		file        string
 		wantRejects int
 	}{
 		{"nginx-combined-2022.log", 0},
