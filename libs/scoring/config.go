@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/bulwarkhq/bulwark/libs/features"
 )
 
 // Signal says how one feature turns into points. Strength is 0 at From and 1
@@ -71,15 +73,7 @@ type Config struct {
 }
 
 // FeatureNames are the features a Config may weigh, in documentation order.
-var FeatureNames = []string{
-	"rate_10s", "rate_1m", "rate_10m", "rate_1h", "burst_10s", "iat_cv_1m",
-	"no_asset_share_10m", "pages_10m", "path_diversity_10m", "enum_10m",
-	"status_404_share_10m", "login_failures_1m", "login_failures_10m", "status_429_10m",
-	"sensitive_hits_10m", "post_sensitive_1m",
-	"ua_tool", "ua_headless", "ua_empty", "ua_malformed", "ua_crawler_claimed", "ua_count_10m",
-	"referer_missing_share_10m", "accept_language_missing_share_10m",
-	"net_ips_10m", "net_alike_ips_10m", "ip_sessions_10m", "cdn_bot_score",
-}
+var FeatureNames = features.Names[:]
 
 // DefaultConfig returns the weights and lists Bulwark ships with. The
 // thresholds are set so that one strong signal alone reaches CHALLENGE (70)
@@ -114,7 +108,7 @@ func DefaultConfig() Config {
 			"referer_missing_share_10m":         {Weight: 20, From: 0.8, To: 1},
 			"accept_language_missing_share_10m": {Weight: 35, From: 0.5, To: 1},
 			"net_ips_10m":                       {Weight: 0, From: 0, To: 0},
-			"net_alike_ips_10m":                 {Weight: 88, From: 3, To: 16},
+			"net_alike_ips_10m":                 {Weight: 95, From: 3, To: 20},
 			"ip_sessions_10m":                   {Weight: 0, From: 0, To: 0},
 			"cdn_bot_score":                     {Weight: 70, From: 30, To: 1},
 		},
@@ -329,6 +323,19 @@ func ParseRuleFileSection(b []byte) (Config, error) {
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// Lists returns the pattern lists for the feature classifier.
+func (c Config) Lists() features.Lists {
+	return features.Lists{
+		StaticAssetExtensions: c.StaticAssetExtensions,
+		SensitivePaths:        c.SensitivePaths,
+		LoginPaths:            c.LoginPaths,
+		CheckoutPaths:         c.CheckoutPaths,
+		ToolUAPatterns:        c.ToolUAPatterns,
+		HeadlessUAPatterns:    c.HeadlessUAPatterns,
+		CrawlerUAPatterns:     c.CrawlerUAPatterns,
+	}
 }
 
 func sortedKeys(m map[string]Signal) []string {
