@@ -14,7 +14,9 @@
 // Parse call on that Parser and only while the caller leaves the line's bytes
 // alone. Callers must use the event at once — typically
 // proto.MarshalOptions{}.MarshalAppend(buf, ev) — and never keep ev, its
-// strings or its pointers across calls. Use proto.Clone(ev) to keep one.
+// strings or its pointers across calls. To keep an event, Clone it:
+// proto.Clone copies string headers, not their bytes, so its copy would
+// still alias the Parser's buffers.
 //
 // Parse resets the event and fills it, except Source and SourceOffset, which
 // the caller sets after Parse returns.

@@ -6,6 +6,8 @@ import (
 
 	"github.com/bulwarkhq/bulwark/libs/clientip"
 	"github.com/bulwarkhq/bulwark/libs/eventpb"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // Format names a log format; the strings are the CLI's --format values.
@@ -94,4 +96,19 @@ func New(f Format, opts Options) (Parser, error) {
 	}
 	_, err := ParseFormat(string(f))
 	return nil, err
+}
+
+// Clone returns a deep copy of ev that owns all its memory, for a caller that
+// must keep a parsed event past the next Parse. (proto.Clone is not enough:
+// it copies string headers, which would still point into the Parser.)
+func Clone(ev *eventpb.RequestEvent) *eventpb.RequestEvent {
+	out := proto.Clone(ev).(*eventpb.RequestEvent)
+	m := out.ProtoReflect()
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if fd.Kind() == protoreflect.StringKind && !fd.IsList() && !fd.IsMap() {
+			m.Set(fd, protoreflect.ValueOfString(strings.Clone(v.String())))
+		}
+		return true
+	})
+	return out
 }

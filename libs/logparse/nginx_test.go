@@ -255,3 +255,23 @@ func TestAliasing(t *testing.T) {
 		t.Fatalf("round trip: %v", &back)
 	}
 }
+
+func TestClone(t *testing.T) {
+	p := mustNew(t, FormatNginx, Options{})
+	var ev eventpb.RequestEvent
+	line := []byte(`203.0.113.7 - - [21/Nov/2026:10:00:03 +0000] "GET /caf\xC3\xA9 HTTP/1.1" 200 1 "-" "ua" 0.5`)
+	if err := p.Parse(line, &ev); err != nil {
+		t.Fatal(err)
+	}
+	kept := Clone(&ev)
+	for i := range line {
+		line[i] = 'z'
+	}
+	other := []byte(`198.51.100.9 - - [21/Nov/2026:10:00:04 +0000] "POST /other HTTP/1.1" 500 2 "-" "ub" 1.5`)
+	if err := p.Parse(other, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if kept.Path != "/café" || kept.ClientIp != "203.0.113.7" || kept.UserAgent != "ua" || kept.GetRequestTimeSeconds() != 0.5 {
+		t.Fatalf("clone changed with the parser: %v", kept)
+	}
+}
