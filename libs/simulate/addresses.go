@@ -1,8 +1,11 @@
 package simulate
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
+
+	"github.com/bulwarkhq/bulwark/libs/crawlers"
 )
 
 // network is a range clients are drawn from, with what a CDN would know about it.
@@ -65,11 +68,36 @@ var (
 		nw("2604:a880::/32", 14061, "US"),     // VPS provider
 		nw("2a05:d014::/32", 16509, "DE"),     // cloud provider
 	}
-	// Published crawler ranges: Googlebot (developers.google.com/search/apis/ipranges/googlebot.json)
-	// and bingbot (bing.com/toolbox/bingbot.json).
-	googleCrawl = []network{nw("66.249.64.0/19", 15169, "US")}
-	bingCrawl   = []network{nw("157.55.39.0/24", 8075, "US"), nw("40.77.167.0/24", 8075, "US")}
+	// Real crawlers come from their published ranges, as shipped with
+	// Bulwark (libs/crawlers): Googlebot's /27s within 66.249.64.0/19 and
+	// bingbot's 157.55.39.0/24 and 40.77.167.0/24.
+	googleCrawl = published("googlebot", 15169, "66.249.64.0/19")
+	bingCrawl   = published("bingbot", 8075, "157.55.39.0/24", "40.77.167.0/24")
 )
+
+// published returns the crawler's shipped IPv4 prefixes inside within.
+func published(name string, asn uint32, within ...string) []network {
+	data, err := crawlers.Builtin(name)
+	if err != nil {
+		panic(err) // shipped with the binary; TestKindsAndLabels covers it
+	}
+	prefixes, err := crawlers.ParseRanges(data)
+	if err != nil {
+		panic(err)
+	}
+	var out []network
+	for _, p := range prefixes {
+		for _, w := range within {
+			if wp := netip.MustParsePrefix(w); wp.Overlaps(p) && p.Bits() >= wp.Bits() {
+				out = append(out, network{p, asn, "US"})
+			}
+		}
+	}
+	if len(out) == 0 {
+		panic("simulate: no shipped " + name + " ranges within " + fmt.Sprint(within))
+	}
+	return out
+}
 
 type owner uint8
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/libs/crawlers"
 	"github.com/bulwarkhq/bulwark/libs/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/logparse"
 	"github.com/bulwarkhq/bulwark/libs/simulate"
@@ -93,8 +94,26 @@ func TestKindsAndLabels(t *testing.T) {
 
 	byKind := map[simulate.Kind]int{}
 	netOwner := map[netip.Prefix]string{} // /24 or /64 -> label of the first user
-	google := netip.MustParsePrefix("66.249.64.0/19")
-	bing := []netip.Prefix{netip.MustParsePrefix("157.55.39.0/24"), netip.MustParsePrefix("40.77.167.0/24")}
+	ranges := func(name string) []netip.Prefix {
+		data, err := crawlers.Builtin(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps, err := crawlers.ParseRanges(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ps
+	}
+	in := func(a netip.Addr, ps []netip.Prefix) bool {
+		for _, p := range ps {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+	google, bing := ranges("googlebot"), ranges("bingbot")
 	var last int64
 	for i := range reqs {
 		r := &reqs[i]
@@ -115,15 +134,15 @@ func TestKindsAndLabels(t *testing.T) {
 		}
 		switch r.Kind {
 		case simulate.CrawlerGoogle:
-			if !google.Contains(r.IP) {
+			if !in(r.IP, google) {
 				t.Fatalf("Googlebot from %s, outside Google's range", r.IP)
 			}
 		case simulate.CrawlerBing:
-			if !bing[0].Contains(r.IP) && !bing[1].Contains(r.IP) {
+			if !in(r.IP, bing) {
 				t.Fatalf("bingbot from %s, outside Microsoft's ranges", r.IP)
 			}
 		case simulate.FakeCrawler:
-			if google.Contains(r.IP) || !strings.Contains(r.UA, "Googlebot") {
+			if in(r.IP, google) || !strings.Contains(r.UA, "Googlebot") {
 				t.Fatalf("fake crawler %s with UA %q", r.IP, r.UA)
 			}
 		case simulate.Headless:
