@@ -2,6 +2,7 @@ package aggregator
 
 import (
 	"cmp"
+	"math"
 	"encoding/binary"
 	"net/netip"
 	"slices"
@@ -220,24 +221,25 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 	nt.N.Update(&o, ip.B.Alike(ip.B.Last))
 	e.nets.touch(netk, nti)
 
+	var trigger *eventpb.RequestEvent // cloned once, shared by this event's scores
 	// ip
 	e.vec = features.Vector{}
 	ip.B.Compute(ip.B.Last, &e.vec)
 	ip.X.Compute(ip.B.Last, ip.B.Last, &e.vec)
-	dst = e.consider(subject.KindIP, ipk, &ip.E, ev, addr, t, ip.B.Last, dst)
+	dst = e.consider(subject.KindIP, ipk, &ip.E, ev, &trigger, addr, t, ip.B.Last, dst)
 	// session
 	e.vec = features.Vector{}
 	ss.B.Compute(ss.B.Last, &e.vec)
-	dst = e.consider(subject.KindSession, sessionHot(o.Session).k, &ss.E, ev, addr, t, ss.B.Last, dst)
+	dst = e.consider(subject.KindSession, sessionHot(o.Session).k, &ss.E, ev, &trigger, addr, t, ss.B.Last, dst)
 	// net
 	e.vec = features.Vector{}
 	nt.N.Compute(nt.N.Last, &e.vec)
-	return e.consider(subject.KindNet, netk, &nt.E, ev, addr, t, nt.N.Last, dst)
+	return e.consider(subject.KindNet, netk, &nt.E, ev, &trigger, addr, t, nt.N.Last, dst)
 }
 
 // consider scores the features in e.vec and appends a Score when it changed
 // enough to matter (see shouldEmit).
-func (e *Engine) consider(kind subject.Kind, k [16]byte, em *Emission, ev *eventpb.RequestEvent, addr netip.Addr, t, end int64, dst []*eventpb.Score) []*eventpb.Score {
+func (e *Engine) consider(kind subject.Kind, k [16]byte, em *Emission, ev *eventpb.RequestEvent, trigger **eventpb.RequestEvent, addr netip.Addr, t, end int64, dst []*eventpb.Score) []*eventpb.Score {
 	score := e.scorer.Score(kind, &e.vec, &e.pts)
 	top := uint8(e.pts.Top())
 	if !e.shouldEmit(em, score, top, t) {
@@ -252,12 +254,14 @@ func (e *Engine) consider(kind subject.Kind, k [16]byte, em *Emission, ev *event
 	default:
 		subj = subject.Session(SessionID(ev))
 	}
-	trigger := proto.Clone(ev).(*eventpb.RequestEvent)
-	dst = append(dst, e.build(subj, t, end, score, trigger))
+	if *trigger == nil {
+		*trigger = proto.Clone(ev).(*eventpb.RequestEvent)
+	}
+	dst = append(dst, e.build(subj, t, end, score, *trigger))
 	*em = Emission{At: t, Score: float32(score), Top: top}
 	hk := hotKey{kind, k}
 	if score >= hotScore {
-		e.hot[hk] = trigger
+		e.hot[hk] = *trigger
 		e.hotDirty[hk] = struct{}{}
 	} else {
 		e.dropHot(hk)
@@ -287,10 +291,13 @@ func (e *Engine) build(subj string, t, end int64, score float64, trigger *eventp
 
 // Emission rule: a score is emitted when its ladder band (ALLOW < 50 <=
 // MONITOR < 70 <= CHALLENGE < 90 <= BLOCK) changes, when it moved by
-// minScoreStep points, when its main reason changed at MONITOR or above, or
-// every refresh while at MONITOR or above. A person's score idling near 0
+// minScoreStep points (minAllowStep within ALLOW), or every refresh while at MONITOR or above. A person's score idling near 0
 // emits nothing at all.
 const minScoreStep = 5
+
+// minAllowStep is the move that is emitted within ALLOW: small wobbles of a
+// person's score (a burst of asset requests) matter to nobody downstream.
+const minAllowStep = 20
 
 func band(s float64) int {
 	switch {
@@ -309,9 +316,9 @@ func (e *Engine) shouldEmit(em *Emission, score float64, top uint8, t int64) boo
 	switch {
 	case band(score) != band(last):
 		return true
-	case score-last >= minScoreStep || last-score >= minScoreStep:
+	case max(score, last) >= hotScore && math.Abs(score-last) >= minScoreStep:
 		return true
-	case score >= hotScore && top != em.Top:
+	case math.Abs(score-last) >= minAllowStep:
 		return true
 	case score >= hotScore && t-em.At >= int64(e.opt.refresh):
 		return true
