@@ -93,7 +93,8 @@ func (r *Resolver) Trusted(addr netip.Addr) bool {
 }
 
 // FromXFF returns the client address for a request whose socket peer is
-// remote and whose X-Forwarded-For (or X-Real-IP) header value is xff.
+// remote and whose X-Forwarded-For (or X-Real-IP) header value is xff. The
+// result is canonical: IPv4-mapped addresses unmapped, zones dropped.
 //
 // An invalid remote stands for a peer without an IP address, such as a
 // Unix-socket connection (nginx logs "unix:"): only a local process can make
@@ -106,7 +107,7 @@ func (r *Resolver) FromXFF(remote netip.Addr, xff []byte) netip.Addr {
 
 // FromXFFString is FromXFF for a header value held as a string (net/http).
 func (r *Resolver) FromXFFString(remote netip.Addr, xff string) netip.Addr {
-	remote = remote.Unmap()
+	remote = remote.Unmap().WithZone("")
 	if r == nil || r.n == 0 {
 		return remote
 	}

@@ -14,16 +14,21 @@ import (
 // realLogDir holds real access logs shared by the project (see its README).
 const realLogDir = "../../../shared/data/real-logs"
 
+func findRealLog(name string) (string, bool) {
+	p := filepath.Join(realLogDir, name)
+	if _, err := os.Stat(p); err != nil {
+		return "", false
+	}
+	return p, true
+}
+
 func realLogPath(t testing.TB, name string) string {
 	t.Helper()
-	for _, dir := range []string{realLogDir, "/work/shared/data/real-logs"} {
-		p := filepath.Join(dir, name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
+	p, ok := findRealLog(name)
+	if !ok {
+		t.Skipf("real log %s not found beside the repository (shared/data/real-logs)", name)
 	}
-	t.Skipf("real log %s not found beside the repository (shared/data/real-logs)", name)
-	return ""
+	return p
 }
 
 func readLines(t testing.TB, path string) [][]byte {
