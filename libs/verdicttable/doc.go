@@ -1,0 +1,46 @@
+// Package verdicttable is the in-memory verdict table that the sidecar serves
+// and that Go applications can embed: exact IPv4/IPv6 and session lookups,
+// longest-prefix matches for "net:" verdicts, and "strongest action wins"
+// when a client matches several subjects.
+//
+//	t := verdicttable.New()
+//	f := verdicttable.NewFollower(t, kafkaCfg, verdicttable.FollowOptions{})
+//	go f.Run(ctx)                        // reads the verdict topic from its start
+//	<-f.Ready()                          // caught up with the topic
+//	r := t.Lookup(ip, session, time.Now()) // r.Action, r.Subject(), r.Verdict()
+//
+// # Concurrency
+//
+// Exact verdicts (IPs, sessions) live in 256 shards, each a Go map behind a
+// sync.RWMutex. A reader takes only its shard's read lock; a writer holds a
+// shard's write lock for one map assignment or deletion, so a reader waits at
+// most that long and only when it hits the same shard. The sweeper collects
+// expired keys under the read lock and deletes them one at a time, so it
+// never holds a shard for a whole scan. Go maps keep values inline, which is
+// what holds a million verdicts under 200 MiB (a concurrent map with a heap
+// node per entry would need about twice that).
+//
+// Network verdicts live in a github.com/gaissmai/bart table behind an
+// atomic.Pointer: readers load the pointer and never lock; writers build the
+// next version with InsertPersist/DeletePersist (copy-on-write of the nodes
+// on one path) and swap it in. bart was chosen because it is a tested,
+// maintained multibit trie (ART-derived, popcount-compressed) with
+// allocation-free longest-prefix lookups in tens of nanoseconds for IPv4 and
+// IPv6 alike, and it has persistent (immutable) updates built in, which is
+// exactly what lock-free readers need.
+//
+// # Expiry and tombstones
+//
+// A tombstone (nil verdict) deletes its subject. A verdict past its expiry is
+// invisible to Lookup at once, before any tombstone arrives, and the
+// background sweeper (Follower.Run, or Table.Sweep) frees it later.
+//
+// # Snapshots
+//
+// WriteSnapshot and LoadSnapshot store the table in a local file (off unless
+// the caller asks; the sidecar does when BULWARK_SIDECAR_SNAPSHOT_FILE is
+// set), so a restarted process answers from the last known table while it
+// replays the topic. Entries that came from a snapshot and were not seen again
+// in the replay are dropped once the replay has caught up (DropStale), so a
+// verdict lifted while the process was down does not linger.
+package verdicttable

@@ -1,0 +1,162 @@
+package verdicttable
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protodelim"
+
+	"github.com/bulwarkhq/bulwark/libs/eventpb"
+	"github.com/bulwarkhq/bulwark/libs/subject"
+)
+
+// Range calls fn with every stored verdict (expired ones not yet swept
+// included) until fn returns false. Each shard is copied under its read lock
+// and fn runs after the lock is released, so a slow fn never holds up
+// writers, nor the readers queued behind them.
+func (t *Table) Range(fn func(subject string, v *eventpb.Verdict) bool) {
+	type ipEntry struct {
+		k netip.Addr
+		e entry
+	}
+	type sessionEntry struct {
+		k string
+		e entry
+	}
+	var ips []ipEntry
+	var sessions []sessionEntry
+	for i := range t.shards {
+		s := &t.shards[i]
+		ips, sessions = ips[:0], sessions[:0]
+		s.mu.RLock()
+		for k, e := range s.ip4 {
+			ips = append(ips, ipEntry{netip.AddrFrom4([4]byte{byte(k >> 24), byte(k >> 16), byte(k >> 8), byte(k)}), e})
+		}
+		for k, e := range s.ip6 {
+			ips = append(ips, ipEntry{netip.AddrFrom16(k), e})
+		}
+		for k, e := range s.sessions {
+			sessions = append(sessions, sessionEntry{k, e})
+		}
+		s.mu.RUnlock()
+		for _, x := range ips {
+			sub := subject.IP(x.k)
+			if !fn(sub, x.e.verdict(sub)) {
+				return
+			}
+		}
+		for _, x := range sessions {
+			sub := subject.Session(x.k)
+			if !fn(sub, x.e.verdict(sub)) {
+				return
+			}
+		}
+	}
+	for p, e := range t.nets.Load().All() {
+		sub := subject.Net(p)
+		if !fn(sub, e.verdict(sub)) {
+			return
+		}
+	}
+}
+
+// WriteSnapshot writes every active verdict to w as length-delimited
+// eventpb.Verdict messages (google.golang.org/protobuf/encoding/protodelim)
+// and returns how many it wrote.
+func (t *Table) WriteSnapshot(w io.Writer, now time.Time) (int, error) {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	n := 0
+	var err error
+	ns := now.UnixNano()
+	t.Range(func(_ string, v *eventpb.Verdict) bool {
+		if !entryActive(v, ns) {
+			return true
+		}
+		if _, err = protodelim.MarshalTo(bw, v); err != nil {
+			return false
+		}
+		n++
+		return true
+	})
+	if err != nil {
+		return n, fmt.Errorf("write verdict snapshot: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return n, fmt.Errorf("write verdict snapshot: %w", err)
+	}
+	return n, nil
+}
+
+// LoadSnapshot reads what WriteSnapshot wrote into t and returns how many
+// verdicts it loaded. The loaded entries are marked stale until the topic
+// sets them again; DropStale removes the rest after the replay.
+func (t *Table) LoadSnapshot(r io.Reader, now time.Time) (int, error) {
+	br := bufio.NewReaderSize(r, 1<<16)
+	n := 0
+	ns := now.UnixNano()
+	for {
+		v := &eventpb.Verdict{}
+		err := protodelim.UnmarshalFrom(br, v)
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return n, fmt.Errorf("read verdict snapshot after %d verdicts: %w", n, err)
+		}
+		sub, err := subject.Parse(v.GetSubject())
+		if err != nil || !entryActive(v, ns) {
+			continue
+		}
+		e := newEntry(v)
+		e.stale = true
+		t.set(sub, e)
+		n++
+	}
+}
+
+// SaveSnapshotFile writes the snapshot to path atomically (a temporary file
+// in the same directory, synced, then renamed over path).
+func (t *Table) SaveSnapshotFile(path string, now time.Time) (int, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return 0, fmt.Errorf("save verdict snapshot: %w", err)
+	}
+	defer os.Remove(f.Name()) // after a successful rename this finds nothing
+	n, err := t.WriteSnapshot(f, now)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("save verdict snapshot %s: %w", path, err)
+	}
+	return n, nil
+}
+
+// LoadSnapshotFile loads the snapshot at path; a missing file loads nothing.
+func (t *Table) LoadSnapshotFile(path string, now time.Time) (int, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("load verdict snapshot: %w", err)
+	}
+	defer f.Close()
+	n, err := t.LoadSnapshot(f, now)
+	if err != nil {
+		return n, fmt.Errorf("load verdict snapshot %s: %w", path, err)
+	}
+	return n, nil
+}

@@ -1,0 +1,342 @@
+package verdicttable
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gaissmai/bart"
+
+	"github.com/bulwarkhq/bulwark/libs/eventpb"
+	"github.com/bulwarkhq/bulwark/libs/subject"
+)
+
+// ErrBadSubject is returned (wrapped) by Apply for a key that is not a subject.
+var ErrBadSubject = errors.New("verdict table: bad subject")
+
+const shardBits = 8
+
+// shard holds the exact verdicts whose key hashes to it. The padding keeps
+// two shards' locks off one cache line, so readers on different shards do
+// not slow each other down.
+type shard struct {
+	mu       sync.RWMutex
+	ip4      map[uint32]entry
+	ip6      map[[16]byte]entry
+	sessions map[string]entry
+	_        [64]byte
+}
+
+// Table is the verdict table. The zero value is not usable; call New.
+// Every method is safe for concurrent use.
+type Table struct {
+	shards [1 << shardBits]shard
+	seed   maphash.Seed
+
+	netsMu sync.Mutex // serialises writers of nets
+	nets   atomic.Pointer[bart.Table[entry]]
+
+	nIP, nNet, nSession atomic.Int64
+}
+
+// New returns an empty table.
+func New() *Table {
+	t := &Table{seed: maphash.MakeSeed()}
+	for i := range t.shards {
+		t.shards[i].ip4 = map[uint32]entry{}
+		t.shards[i].ip6 = map[[16]byte]entry{}
+		t.shards[i].sessions = map[string]entry{}
+	}
+	t.nets.Store(new(bart.Table[entry]))
+	return t
+}
+
+func (t *Table) ip4Shard(k uint32) *shard {
+	return &t.shards[(uint64(k)*0x9e3779b97f4a7c15)>>(64-shardBits)]
+}
+
+func (t *Table) ip6Shard(k [16]byte) *shard {
+	x := binary.LittleEndian.Uint64(k[8:]) ^ binary.LittleEndian.Uint64(k[:8])*0xff51afd7ed558ccd
+	return &t.shards[(x*0x9e3779b97f4a7c15)>>(64-shardBits)]
+}
+
+func ip4Key(a netip.Addr) uint32 {
+	b := a.As4()
+	return binary.BigEndian.Uint32(b[:])
+}
+
+// getIP reads the exact verdict of an unmapped address.
+func (t *Table) getIP(a netip.Addr) (entry, bool) {
+	if a.Is4() {
+		k := ip4Key(a)
+		s := t.ip4Shard(k)
+		s.mu.RLock()
+		e, ok := s.ip4[k]
+		s.mu.RUnlock()
+		return e, ok
+	}
+	k := a.As16()
+	s := t.ip6Shard(k)
+	s.mu.RLock()
+	e, ok := s.ip6[k]
+	s.mu.RUnlock()
+	return e, ok
+}
+
+// setIP stores (or with del, deletes) the exact verdict of an unmapped
+// address and returns the change in the number of entries.
+func (t *Table) setIP(a netip.Addr, e entry, del bool) int {
+	var n int
+	if a.Is4() {
+		k := ip4Key(a)
+		s := t.ip4Shard(k)
+		s.mu.Lock()
+		n = len(s.ip4)
+		if del {
+			delete(s.ip4, k)
+		} else {
+			s.ip4[k] = e
+		}
+		n = len(s.ip4) - n
+		s.mu.Unlock()
+	} else {
+		k := a.As16()
+		s := t.ip6Shard(k)
+		s.mu.Lock()
+		n = len(s.ip6)
+		if del {
+			delete(s.ip6, k)
+		} else {
+			s.ip6[k] = e
+		}
+		n = len(s.ip6) - n
+		s.mu.Unlock()
+	}
+	t.nIP.Add(int64(n))
+	return n
+}
+
+func (t *Table) sessionShard(id string) *shard {
+	return &t.shards[maphash.String(t.seed, id)>>(64-shardBits)]
+}
+
+// Apply sets the verdict on a subject; a nil verdict (a tombstone) removes
+// it. A verdict that has already expired removes the subject too. The key
+// is parsed with subject.Parse, so "ip:…", "net:…", "session:…" and bare
+// addresses or CIDRs are accepted.
+func (t *Table) Apply(key string, v *eventpb.Verdict) error {
+	sub, err := subject.Parse(key)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadSubject, err)
+	}
+	if v != nil && !entryActive(v, time.Now().UnixNano()) {
+		v = nil
+	}
+	if v == nil {
+		t.remove(sub)
+		return nil
+	}
+	t.set(sub, newEntry(v))
+	return nil
+}
+
+func entryActive(v *eventpb.Verdict, now int64) bool {
+	exp := v.GetExpiresAtUnixNano()
+	return exp == 0 || now < exp
+}
+
+func (t *Table) set(sub subject.Subject, e entry) {
+	switch sub.Kind {
+	case subject.KindIP:
+		t.setIP(sub.Addr, e, false)
+	case subject.KindSession:
+		s := t.sessionShard(sub.Session)
+		s.mu.Lock()
+		n := len(s.sessions)
+		s.sessions[sub.Session] = e
+		n = len(s.sessions) - n
+		s.mu.Unlock()
+		t.nSession.Add(int64(n))
+	case subject.KindNet:
+		t.netsMu.Lock()
+		cur := t.nets.Load()
+		next := cur.InsertPersist(sub.Prefix, e)
+		t.nets.Store(next)
+		t.netsMu.Unlock()
+		t.nNet.Store(int64(next.Size()))
+	}
+}
+
+func (t *Table) remove(sub subject.Subject) {
+	switch sub.Kind {
+	case subject.KindIP:
+		t.setIP(sub.Addr, entry{}, true)
+	case subject.KindSession:
+		s := t.sessionShard(sub.Session)
+		s.mu.Lock()
+		n := len(s.sessions)
+		delete(s.sessions, sub.Session)
+		n -= len(s.sessions)
+		s.mu.Unlock()
+		t.nSession.Add(-int64(n))
+	case subject.KindNet:
+		t.netsMu.Lock()
+		cur := t.nets.Load()
+		if _, ok := cur.Get(sub.Prefix); ok {
+			next := cur.DeletePersist(sub.Prefix)
+			t.nets.Store(next)
+			t.nNet.Store(int64(next.Size()))
+		}
+		t.netsMu.Unlock()
+	}
+}
+
+// Result is the answer of a lookup: the strongest active verdict that
+// applies, or ALLOW with Kind == subject.KindUnknown when none does.
+type Result struct {
+	Action eventpb.Action
+	// Kind says which subject matched: KindIP, KindNet, KindSession, or
+	// KindUnknown when nothing did.
+	Kind subject.Kind
+	// Addr is the address looked up (unmapped).
+	Addr netip.Addr
+	// Prefix is the matching network when Kind is KindNet.
+	Prefix netip.Prefix
+	// Session is the session looked up.
+	Session string
+	e       entry
+}
+
+// Found reports whether a verdict matched.
+func (r Result) Found() bool { return r.Kind != subject.KindUnknown }
+
+// Subject is the matching verdict's subject; for no match, the looked-up
+// client's ("ip:…", or "session:…" when only a session was given).
+func (r Result) Subject() string {
+	switch r.Kind {
+	case subject.KindNet:
+		return subject.Net(r.Prefix)
+	case subject.KindSession:
+		return subject.Session(r.Session)
+	}
+	if !r.Addr.IsValid() && r.Session != "" {
+		return subject.Session(r.Session)
+	}
+	if !r.Addr.IsValid() {
+		return ""
+	}
+	return subject.IP(r.Addr)
+}
+
+// Verdict returns the matching verdict as a message (a new one each call),
+// or nil when nothing matched.
+func (r Result) Verdict() *eventpb.Verdict {
+	if !r.Found() {
+		return nil
+	}
+	return r.e.verdict(r.Subject())
+}
+
+// ExpiresAt is the matching verdict's expiry (zero for never or no match).
+func (r Result) ExpiresAt() time.Time {
+	if r.e.exp == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, r.e.exp).UTC()
+}
+
+func (r *Result) consider(kind subject.Kind, e *entry) {
+	if r.Kind == subject.KindUnknown || eventpb.Action(e.action) > r.Action {
+		r.Kind, r.Action, r.e = kind, eventpb.Action(e.action), *e
+	}
+}
+
+// Lookup finds the strongest active verdict for a client: its IP's, those of
+// every network containing it, and its session's. An invalid ip or an empty
+// session is not looked up. On a tie the more specific subject wins (IP,
+// then the longer network, then the session). It does not allocate.
+func (t *Table) Lookup(ip netip.Addr, session string, now time.Time) Result {
+	nowNs := now.UnixNano()
+	r := Result{Action: eventpb.Action_ALLOW, Session: session}
+	if ip.IsValid() {
+		ip = ip.Unmap()
+		r.Addr = ip
+		if e, ok := t.getIP(ip); ok && e.active(nowNs) {
+			r.consider(subject.KindIP, &e)
+		}
+		if nets := t.nets.Load(); nets.Size() > 0 {
+			t.lookupNets(nets, ip, nowNs, &r)
+		}
+	}
+	if session != "" {
+		s := t.sessionShard(session)
+		s.mu.RLock()
+		e, ok := s.sessions[session]
+		s.mu.RUnlock()
+		if ok && e.active(nowNs) {
+			r.consider(subject.KindSession, &e)
+		}
+	}
+	return r
+}
+
+// lookupNets walks the networks containing ip from the longest to the
+// shortest: each LookupPrefixLPM finds the longest one below the previous.
+func (t *Table) lookupNets(nets *bart.Table[entry], ip netip.Addr, now int64, r *Result) {
+	bits := ip.BitLen()
+	for bits >= 0 {
+		pfx, e, ok := nets.LookupPrefixLPM(netip.PrefixFrom(ip, bits))
+		if !ok {
+			return
+		}
+		if e.active(now) && (r.Kind == subject.KindUnknown || eventpb.Action(e.action) > r.Action) {
+			r.Kind, r.Action, r.Prefix, r.e = subject.KindNet, eventpb.Action(e.action), pfx, e
+		}
+		bits = pfx.Bits() - 1
+	}
+}
+
+// Get returns the verdict stored under one subject, expired or not.
+func (t *Table) Get(key string) (*eventpb.Verdict, bool) {
+	sub, err := subject.Parse(key)
+	if err != nil {
+		return nil, false
+	}
+	var e entry
+	var ok bool
+	switch sub.Kind {
+	case subject.KindIP:
+		e, ok = t.getIP(sub.Addr)
+	case subject.KindSession:
+		s := t.sessionShard(sub.Session)
+		s.mu.RLock()
+		e, ok = s.sessions[sub.Session]
+		s.mu.RUnlock()
+	case subject.KindNet:
+		e, ok = t.nets.Load().Get(sub.Prefix)
+	}
+	if !ok {
+		return nil, false
+	}
+	return e.verdict(sub.String()), true
+}
+
+// Sizes counts the stored verdicts by subject kind (expired ones not yet
+// swept included).
+type Sizes struct{ IP, Net, Session int }
+
+// Sizes returns the number of stored verdicts by kind.
+func (t *Table) Sizes() Sizes {
+	return Sizes{IP: int(t.nIP.Load()), Net: int(t.nNet.Load()), Session: int(t.nSession.Load())}
+}
+
+// Len is the number of stored verdicts.
+func (t *Table) Len() int {
+	s := t.Sizes()
+	return s.IP + s.Net + s.Session
+}
