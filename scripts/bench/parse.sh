@@ -26,6 +26,7 @@ echo
 echo "| format | lines/s per core | MB/s | allocs/line | baseline lines/s (IndexByte) | ratio to baseline |"
 echo "|---|---:|---:|---:|---:|---:|"
 awk '
+function commas(n,    s) { s = sprintf("%.0f", n); while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($|,)/, ",&", s); return s }
 function metric(name,    i) { for (i = 3; i < NF; i++) if ($(i+1) == name) return $i; return "" }
 /^Benchmark(Parse|Split)/ {
   split($1, a, "-"); n = a[1]; sub(/^Benchmark/, "", n)
@@ -37,7 +38,7 @@ END {
   name["Nginx"] = "nginx"; name["NginxJSON"] = "nginx-json"; name["Cloudflare"] = "cloudflare"
   for (i = 1; i <= k; i++) {
     f = order[i]; p = rate["parse", f]; s = rate["split", f]
-    printf "| %s | %\047d | %.0f | %s | %\047d | %.3f |\n", name[f], p, mbs["parse", f], allocs["parse", f], s, (s > 0 ? p / s : 0)
+    printf "| %s | %s | %.0f | %s | %s | %.3f |\n", name[f], commas(p), mbs["parse", f], allocs["parse", f], commas(s), (s > 0 ? p / s : 0)
   }
 }' <<<"$out"
 echo
