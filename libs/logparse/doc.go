@@ -21,6 +21,17 @@
 // Parse resets the event and fills it, except Source and SourceOffset, which
 // the caller sets after Parse returns.
 //
+// # What the fields hold
+//
+// Strings are as the client sent them: nginx's \xHH escapes (and Apache's
+// \" and \\) are decoded when the result is clean UTF-8 text, and kept as
+// logged otherwise, so every string is valid UTF-8 and binary junk stays
+// printable. A request line that is not "METHOD target [HTTP/x]" (a TLS
+// handshake sent to a plain-HTTP port, "SSH-2.0-Go", "-") leaves Method empty
+// and keeps its text as logged in Path, so such probes stay visible.
+// ClientIp is canonical (netip's spelling, IPv4-mapped addresses unmapped);
+// RemoteAddr is set only when it differs from ClientIp.
+//
 // # Rejected lines
 //
 // Parse returns a *ParseError wrapping one of ErrBadSyntax, ErrBadUTF8,

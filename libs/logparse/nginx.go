@@ -31,6 +31,9 @@ func (p *nginxParser) Parse(line []byte, ev *eventpb.RequestEvent) error {
 		return err
 	}
 	f := p.format
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1] // a log that went through a CRLF world
+	}
 
 	// $remote_addr
 	sp := bytes.IndexByte(line, ' ')

@@ -126,6 +126,10 @@ func TestNginx(t *testing.T) {
 	f(`192.0.2.1 - - [02/Sep/2022:20:01:52 +0000] "CONNECT example.com:443 HTTP/1.1" 400 3 "-" "-"`,
 		&eventpb.RequestEvent{TimeUnixNano: ts("2022-09-02T20:01:52Z"), ClientIp: "192.0.2.1", Method: "CONNECT",
 			Path: "example.com:443", Protocol: "HTTP/1.1", Status: 400, ResponseBytes: 3})
+	// A stray CR from a CRLF file.
+	f("192.0.2.1 - - [02/Sep/2022:20:01:52 +0000] \"GET / HTTP/1.1\" 200 3 \"-\" \"-\"\r",
+		&eventpb.RequestEvent{TimeUnixNano: ts("2022-09-02T20:01:52Z"), ClientIp: "192.0.2.1", Method: "GET",
+			Path: "/", Protocol: "HTTP/1.1", Status: 200, ResponseBytes: 3})
 	// Apache-style \" escapes.
 	f(`192.0.2.1 - - [02/Sep/2022:20:01:52 +0000] "GET / HTTP/1.1" 200 3 "-" "a \"quoted\" agent"`,
 		&eventpb.RequestEvent{TimeUnixNano: ts("2022-09-02T20:01:52Z"), ClientIp: "192.0.2.1", Method: "GET",
