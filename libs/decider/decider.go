@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr/vm"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/bulwarkhq/bulwark/libs/crawlers"
 	"github.com/bulwarkhq/bulwark/libs/eventpb"
@@ -479,4 +480,22 @@ func (h *expiryHeap) Pop() any {
 	it := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return it
+}
+
+// settle makes the held verdict of subject equal v, the last record this
+// decider wrote for it, now read back from the topic. It only changes
+// something when another writer's record (an operator's) landed between
+// this decider's writes, so that the held state follows the topic's order.
+func (d *Decider) settle(subject string, v *eventpb.Verdict) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e := d.state[subject]
+	switch {
+	case v == nil && e == nil:
+	case v == nil:
+		d.remove(subject)
+	case e != nil && proto.Equal(e.v, v):
+	default:
+		d.adopt(subject, v)
+	}
 }

@@ -82,7 +82,7 @@ func TestLadderAndHysteresis(t *testing.T) {
 	}
 	f(0, 49.9)
 	f(time.Second, 50, ip+" MONITOR(ladder) new")
-	f(2*time.Second, 69, /* same action, plenty of TTL left */)
+	f(2*time.Second, 69 /* same action, plenty of TTL left */)
 	f(3*time.Second, 70, ip+" CHALLENGE(ladder) upgrade")
 	f(4*time.Second, 95, ip+" BLOCK(ladder) upgrade")
 	// A thousand more scores in the next 29 minutes: nothing is rewritten.
