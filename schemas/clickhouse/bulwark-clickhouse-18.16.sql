@@ -1,0 +1,209 @@
+-- Bulwark ClickHouse schema for a server like 18.16.1 (LowCardinality: false, TTL: false).
+-- Generated from libs/chschema/migrations by `go test ./libs/chschema -update`; do not edit.
+-- `bulwark migrate` applies the same statements, versioned, on the server it finds.
+
+CREATE DATABASE IF NOT EXISTS bulwark;
+
+-- migration 001 raw_tables
+CREATE TABLE IF NOT EXISTS bulwark.requests (
+    time DateTime,
+    time_unix_nano Int64,
+    client_ip String,
+    method String,
+    host String,
+    path String,
+    query String,
+    protocol String,
+    status UInt16,
+    response_bytes UInt64,
+    request_time Nullable(Float64),
+    user_agent String,
+    referer String,
+    accept_language String,
+    session_id String,
+    tls_version String,
+    ja3 String,
+    ja4 String,
+    country String,
+    asn UInt32,
+    cdn_bot_score Nullable(UInt8),
+    cdn_verified_bot UInt8,
+    cdn_request_id String,
+    cdn_security_action String,
+    source String,
+    source_offset Int64,
+    format String,
+    action String,
+    kafka_partition Int32,
+    kafka_offset UInt64,
+    batch_start UInt64,
+    batch_end UInt64,
+    inserted_at DateTime DEFAULT now()
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMMDD(time)
+ORDER BY (toStartOfHour(time), client_ip, kafka_partition, kafka_offset);
+
+CREATE TABLE IF NOT EXISTS bulwark.scores (
+    time DateTime,
+    time_unix_nano Int64,
+    window_end DateTime,
+    subject String,
+    subject_kind String,
+    score Float64,
+    reasons Array(String),
+    feature_names Array(String),
+    feature_values Array(Float64),
+    scorer String,
+    client_ip String,
+    method String,
+    host String,
+    path String,
+    status UInt16,
+    user_agent String,
+    kafka_partition Int32,
+    kafka_offset UInt64,
+    inserted_at DateTime DEFAULT now()
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMMDD(time)
+ORDER BY (subject, time, kafka_partition, kafka_offset);
+
+CREATE TABLE IF NOT EXISTS bulwark.verdicts (
+    at DateTime,
+    at_unix_nano Int64,
+    subject String,
+    subject_kind String,
+    action String,
+    would_be String,
+    score Float64,
+    reasons Array(String),
+    rule String,
+    origin String,
+    expires_at DateTime,
+    lifted UInt8,
+    kafka_partition Int32,
+    kafka_offset UInt64,
+    inserted_at DateTime DEFAULT now()
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMMDD(at)
+ORDER BY (subject, at, kafka_partition, kafka_offset);
+
+CREATE TABLE IF NOT EXISTS bulwark.dead_letters (
+    time DateTime,
+    reason String,
+    detail String,
+    source String,
+    source_offset Int64,
+    format String,
+    raw String,
+    kafka_partition Int32,
+    kafka_offset UInt64,
+    inserted_at DateTime DEFAULT now()
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMMDD(time)
+ORDER BY (time, kafka_partition, kafka_offset);
+
+CREATE TABLE IF NOT EXISTS bulwark.pipeline_metrics (
+    time DateTime,
+    source String,
+    name String,
+    labels String,
+    value Float64
+) ENGINE = MergeTree
+PARTITION BY toYYYYMMDD(time)
+ORDER BY (name, source, labels, time);
+
+-- migration 002 request_rollups
+CREATE TABLE IF NOT EXISTS bulwark.requests_1m (
+    minute DateTime,
+    host String,
+    status_class UInt8,
+    kafka_partition Int32,
+    batch_start UInt64,
+    batch_end UInt64,
+    requests UInt64,
+    bytes UInt64,
+    bot_requests UInt64,
+    challenged_requests UInt64,
+    blocked_requests UInt64,
+    blocked_bytes UInt64
+) ENGINE = ReplacingMergeTree(batch_end)
+PARTITION BY toYYYYMMDD(minute)
+ORDER BY (minute, host, status_class, kafka_partition, batch_start);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS bulwark.requests_1m_mv TO bulwark.requests_1m AS
+SELECT
+    toStartOfMinute(time) AS minute,
+    host,
+    toUInt8(intDiv(status, 100)) AS status_class,
+    kafka_partition,
+    batch_start,
+    max(batch_end) AS batch_end,
+    count() AS requests,
+    sum(response_bytes) AS bytes,
+    countIf(action IN ('MONITOR', 'CHALLENGE', 'BLOCK')) AS bot_requests,
+    countIf(action = 'CHALLENGE') AS challenged_requests,
+    countIf(action = 'BLOCK') AS blocked_requests,
+    sumIf(response_bytes, action = 'BLOCK') AS blocked_bytes
+FROM bulwark.requests
+GROUP BY minute, host, status_class, kafka_partition, batch_start;
+
+CREATE TABLE IF NOT EXISTS bulwark.requests_geo_1m (
+    minute DateTime,
+    country String,
+    asn UInt32,
+    kafka_partition Int32,
+    batch_start UInt64,
+    batch_end UInt64,
+    requests UInt64,
+    bytes UInt64,
+    bot_requests UInt64,
+    blocked_requests UInt64
+) ENGINE = ReplacingMergeTree(batch_end)
+PARTITION BY toYYYYMMDD(minute)
+ORDER BY (minute, country, asn, kafka_partition, batch_start);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS bulwark.requests_geo_1m_mv TO bulwark.requests_geo_1m AS
+SELECT
+    toStartOfMinute(time) AS minute,
+    country,
+    asn,
+    kafka_partition,
+    batch_start,
+    max(batch_end) AS batch_end,
+    count() AS requests,
+    sum(response_bytes) AS bytes,
+    countIf(action IN ('MONITOR', 'CHALLENGE', 'BLOCK')) AS bot_requests,
+    countIf(action = 'BLOCK') AS blocked_requests
+FROM bulwark.requests
+GROUP BY minute, country, asn, kafka_partition, batch_start;
+
+CREATE TABLE IF NOT EXISTS bulwark.requests_subjects_1m (
+    minute DateTime,
+    client_ip String,
+    kafka_partition Int32,
+    batch_start UInt64,
+    batch_end UInt64,
+    requests UInt64,
+    bytes UInt64,
+    errors UInt64,
+    bot_requests UInt64,
+    blocked_requests UInt64
+) ENGINE = ReplacingMergeTree(batch_end)
+PARTITION BY toYYYYMMDD(minute)
+ORDER BY (minute, client_ip, kafka_partition, batch_start);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS bulwark.requests_subjects_1m_mv TO bulwark.requests_subjects_1m AS
+SELECT
+    toStartOfMinute(time) AS minute,
+    client_ip,
+    kafka_partition,
+    batch_start,
+    max(batch_end) AS batch_end,
+    count() AS requests,
+    sum(response_bytes) AS bytes,
+    countIf(status >= 400) AS errors,
+    countIf(action IN ('MONITOR', 'CHALLENGE', 'BLOCK')) AS bot_requests,
+    countIf(action = 'BLOCK') AS blocked_requests
+FROM bulwark.requests
+GROUP BY minute, client_ip, kafka_partition, batch_start;
+
