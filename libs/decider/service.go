@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/proto"
@@ -31,8 +29,9 @@ type Config struct {
 	RulesFile string `env:"RULES_FILE"`
 	// Group is the consumer group on the scores topic.
 	Group string `env:"DECIDER_GROUP" envDefault:"bulwark-decider"`
-	// MetricsAddr serves /metrics, /healthz and /readyz; empty: not served
-	// (`bulwark dev` serves one registry for all its components).
+	// MetricsAddr is where bulwark-decider serves /metrics, /healthz and
+	// /readyz (see CheckReady); the Service itself serves nothing, so that
+	// `bulwark dev` serves one registry for all its components.
 	MetricsAddr string `env:"DECIDER_METRICS_ADDR" envDefault:"127.0.0.1:8483"`
 	// ReloadInterval is how often the rule file's modification time is checked.
 	ReloadInterval time.Duration `env:"DECIDER_RELOAD_INTERVAL" envDefault:"2s"`
@@ -120,6 +119,17 @@ func (s *Service) Decider() *Decider { return s.d }
 // Ready is closed once the verdicts in force are restored and scores are consumed.
 func (s *Service) Ready() <-chan struct{} { return s.readyCh }
 
+// ErrNotReady is returned by CheckReady while the verdicts in force are being restored.
+var ErrNotReady = errors.New("decider: catching up with the verdict topic")
+
+// CheckReady returns nil once the service decides on scores (for /readyz).
+func (s *Service) CheckReady() error {
+	if !s.ready.Load() {
+		return ErrNotReady
+	}
+	return nil
+}
+
 // applyVerdict is the verdict topic's callback: while catching up it
 // restores state; afterwards it tells this decider's own records (read
 // back) from everyone else's (operators, other replicas).
@@ -146,9 +156,6 @@ func (s *Service) Run(ctx context.Context) error {
 		g.Go(func() error { return s.reloader.Run(ctx) })
 	}
 	g.Go(func() error { return s.refreshCrawlers(ctx) })
-	if s.cfg.MetricsAddr != "" {
-		g.Go(func() error { return s.serveMetrics(ctx) })
-	}
 	g.Go(func() error {
 		select {
 		case <-ctx.Done():
@@ -335,37 +342,4 @@ func (s *Service) refreshCrawlers(ctx context.Context) error {
 			}
 		}
 	}
-}
-
-func (s *Service) serveMetrics(ctx context.Context) error {
-	gather := prometheus.DefaultGatherer
-	if g, ok := s.reg.(prometheus.Gatherer); ok {
-		gather = g
-	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(gather, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !s.ready.Load() {
-			http.Error(w, "catching up with the verdict topic", http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = w.Write([]byte("ready\n"))
-	})
-	srv := &http.Server{Addr: s.cfg.MetricsAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	ln, err := net.Listen("tcp", s.cfg.MetricsAddr)
-	if err != nil {
-		return fmt.Errorf("decider metrics: listen %s: %w", s.cfg.MetricsAddr, err)
-	}
-	s.log.Info("serving metrics", "addr", ln.Addr().String())
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("decider metrics: %w", err)
-	}
-	return nil
 }
