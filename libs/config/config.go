@@ -53,6 +53,18 @@ func LoadFrom[T any](environ map[string]string) (T, error) {
 
 // Parse fills cfg (a pointer to a struct) from the environment and validates it.
 func Parse(cfg any, environ map[string]string) error {
+	if err := Fill(cfg, environ); err != nil {
+		return err
+	}
+	if err := validate(reflect.ValueOf(cfg)); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	return nil
+}
+
+// Fill is Parse without validation, for callers (the CLI) that override
+// some fields with flags before the component validates the result.
+func Fill(cfg any, environ map[string]string) error {
 	opts := env.Options{Prefix: Prefix}
 	if environ != nil {
 		opts.Environment = environ
@@ -60,10 +72,30 @@ func Parse(cfg any, environ map[string]string) error {
 	if err := env.ParseWithOptions(cfg, opts); err != nil {
 		return fmt.Errorf("config: %w", nameVariables(cfg, flattenEnvError(err)))
 	}
-	if v, ok := cfg.(Validator); ok {
-		if err := v.Validate(); err != nil {
-			return fmt.Errorf("config: %w", err)
+	return nil
+}
+
+// validate calls Validate on v and on every struct nested in it, innermost
+// first, so a program's config made of component configs checks them all.
+func validate(v reflect.Value) error {
+	for v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return nil
 		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return nil
+	}
+	for i := range v.NumField() {
+		if f := v.Type().Field(i); f.IsExported() && v.Field(i).Kind() == reflect.Struct {
+			if err := validate(v.Field(i)); err != nil {
+				return err
+			}
+		}
+	}
+	if val, ok := v.Interface().(Validator); ok {
+		return val.Validate()
 	}
 	return nil
 }

@@ -40,3 +40,15 @@ func TestLoad(t *testing.T) {
 	f(map[string]string{"BULWARK_SAMPLE_NAME": "x", "BULWARK_SAMPLE_TIMEOUT": "soon"}, "BULWARK_SAMPLE_TIMEOUT")
 	f(map[string]string{"BULWARK_SAMPLE_NAME": "x", "BULWARK_SAMPLE_TIMEOUT": "-1s"}, "BULWARK_SAMPLE_TIMEOUT: must be positive")
 }
+
+type program struct {
+	Sample sample
+	Other  string `env:"OTHER"`
+}
+
+func TestNestedConfigsAreValidated(t *testing.T) {
+	_, err := config.LoadFrom[program](map[string]string{"BULWARK_SAMPLE_NAME": "x", "BULWARK_SAMPLE_TIMEOUT": "-1s"})
+	if err == nil || !strings.Contains(err.Error(), "BULWARK_SAMPLE_TIMEOUT") {
+		t.Fatalf("nested Validate not called: %v", err)
+	}
+}
