@@ -2,8 +2,8 @@ package aggregator
 
 import (
 	"cmp"
-	"math"
 	"encoding/binary"
+	"math"
 	"net/netip"
 	"slices"
 	"strconv"
