@@ -147,7 +147,7 @@ func randomIn(rng *rand.Rand, p netip.Prefix) netip.Addr {
 		}
 		b[i] = r
 	}
-	if len(b) == 4 && (b[3] == 0 || b[3] == 255) {
+	if len(b) == 4 && bits <= 24 && (b[3] == 0 || b[3] == 255) {
 		b[3] = byte(1 + rng.UintN(254))
 	}
 	a, _ := netip.AddrFromSlice(b)

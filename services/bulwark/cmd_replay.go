@@ -1,0 +1,185 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bulwarkhq/bulwark/libs/logparse"
+	"github.com/bulwarkhq/bulwark/libs/replay"
+	"github.com/bulwarkhq/bulwark/libs/simulate"
+)
+
+func init() { commands = append(commands, newReplayCmd) }
+
+func newReplayCmd(g *globals) *cobra.Command {
+	var (
+		cfg                         replay.Config
+		format, output, labels      string
+		since, until                string
+		progress, noProgress, quiet bool
+	)
+	cmd := &cobra.Command{
+		Use:   "replay --format F [--rules FILE] [--output FILE] FILE... | replay --topic --since T --until T",
+		Short: "Run logs (or the requests topic) through the aggregator and decider offline; print verdict changes",
+		Long: `Replay recorded traffic through the same aggregator and decider code as the
+services, in one process and in event-time order, and write one verdict JSON
+line per verdict change. The same input and rules give the same output, byte
+for byte. Nothing is written to Kafka.
+
+Input: log files in --format (several files are merged by event time; .gz
+files are read compressed), or with --topic the requests topic between
+--since and --until. --rules defaults to the rule file shipped with Bulwark.
+
+--compare OTHER_RULES runs a second rule file side by side and reports the
+subjects whose strongest action differs. --labels FILE (from 'bulwark
+simulate --labels') reports precision, recall and false positives by kind.
+Reports go to stdout when --output is a file, else to stderr.`,
+		Example: `  bulwark simulate --duration 24h --output day.log --labels day.labels.json
+  bulwark replay --format nginx --labels day.labels.json --output verdicts.jsonl day.log
+  bulwark replay --format nginx --rules mine.yaml --compare candidate.yaml --output /dev/null day.log
+  bulwark replay --topic --since 2026-11-21T00:00:00Z --until 2026-11-22T00:00:00Z`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg.Files = args
+			cfg.Format = logparse.Format(format)
+			cfg.Kafka = g.Kafka
+			cfg.Log = g.Log
+			var err error
+			if cfg.Since, err = parseTimeFlag("--since", since); err != nil {
+				return usageError{err}
+			}
+			if cfg.Until, err = parseTimeFlag("--until", until); err != nil {
+				return usageError{err}
+			}
+			if err := cfg.Validate(); err != nil {
+				return usageError{err}
+			}
+			for _, f := range append(append([]string{}, args...), cfg.Rules, cfg.Compare) {
+				if f == "" {
+					continue
+				}
+				if _, err := os.Stat(f); err != nil {
+					return usageError{err}
+				}
+			}
+			if labels != "" {
+				f, err := os.Open(labels)
+				if err != nil {
+					return usageError{err}
+				}
+				cfg.Labels, err = simulate.ReadLabels(f)
+				f.Close()
+				if err != nil {
+					return usageError{fmt.Errorf("--labels %s: %w", labels, err)}
+				}
+			}
+			report := io.Writer(os.Stderr)
+			cfg.Output = os.Stdout
+			if output != "" && output != "-" {
+				f, err := os.Create(output)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				cfg.Output = f
+				report = os.Stdout
+			}
+			if (progress || replay.IsTerminal(os.Stderr)) && !noProgress && !quiet {
+				cfg.Progress = os.Stderr
+			}
+			res, err := replay.Run(cmd.Context(), cfg)
+			if err != nil {
+				if errors.Is(err, replay.ErrNoInput) {
+					return usageError{err}
+				}
+				return err
+			}
+			if f, ok := cfg.Output.(*os.File); ok && f != os.Stdout {
+				if err := f.Close(); err != nil {
+					return fmt.Errorf("close %s: %w", output, err)
+				}
+			}
+			if !quiet {
+				fmt.Fprintln(os.Stderr, summary(res))
+			}
+			if res.Diff != nil {
+				if err := res.Diff.WriteReport(report); err != nil {
+					return err
+				}
+			}
+			if res.Evaluation != nil {
+				if res.Diff != nil {
+					fmt.Fprintln(report)
+				}
+				fmt.Fprintf(report, "labels (rules %s):\n\n", rulesName(cfg.Rules))
+				if err := res.Evaluation.WriteReport(report); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&format, "format", "nginx", "log format: nginx, nginx-json or cloudflare")
+	f.BoolVar(&cfg.Topic, "topic", false, "replay the requests topic instead of files (with --since/--until)")
+	f.StringVar(&since, "since", "", "only events at or after this time (RFC 3339)")
+	f.StringVar(&until, "until", "", "only events before this time (RFC 3339)")
+	f.StringVar(&cfg.Rules, "rules", "", "rule file (default: the one shipped with Bulwark)")
+	f.StringVar(&cfg.Compare, "compare", "", "second rule file: report subjects whose action differs")
+	f.StringVar(&labels, "labels", "", "labels file (ip -> label and kind JSON): report precision and recall by kind")
+	f.StringVarP(&output, "output", "o", "-", "where to write verdict JSON lines, - for stdout")
+	f.BoolVar(&progress, "progress", false, "print a progress line on stderr even when it is not a terminal")
+	f.BoolVar(&noProgress, "no-progress", false, "never print a progress line")
+	f.BoolVarP(&quiet, "quiet", "q", false, "print no summary or progress (reports still print)")
+	return cmd
+}
+
+func rulesName(path string) string {
+	if path == "" {
+		return "shipped default"
+	}
+	return path
+}
+
+func parseTimeFlag(name, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s %q: want RFC 3339, e.g. 2026-11-21T00:00:00Z", name, s)
+	}
+	return t, nil
+}
+
+func summary(r *replay.Result) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "replayed %d lines (%d events", r.Lines, r.Events)
+	if r.Skipped > 0 {
+		fmt.Fprintf(&b, ", %d outside --since/--until", r.Skipped)
+	}
+	for _, reason := range []string{"bad_syntax", "bad_utf8", "bad_time", "too_long", "bad_ip", "other"} {
+		if n := r.Bad[reason]; n > 0 {
+			fmt.Fprintf(&b, ", %d %s", n, reason)
+		}
+	}
+	if r.Late > 0 {
+		fmt.Fprintf(&b, ", %d too late", r.Late)
+	}
+	fmt.Fprintf(&b, ") in %s, %.0f lines/s", r.Elapsed.Round(time.Millisecond), r.LinesPerSecond())
+	if !r.First.IsZero() {
+		fmt.Fprintf(&b, "; event time %s .. %s", r.First.Format(time.RFC3339), r.Last.Format(time.RFC3339))
+	}
+	fmt.Fprintf(&b, "; %d scores, %d verdict changes", r.Scores, r.Verdicts)
+	for _, a := range []string{"BLOCK", "CHALLENGE", "MONITOR", "ALLOW"} {
+		if n := r.ByAction[a]; n > 0 {
+			fmt.Fprintf(&b, ", %d %s", n, a)
+		}
+	}
+	return b.String()
+}
