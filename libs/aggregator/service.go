@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kprom"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/bulwarkhq/bulwark/libs/eventpb"
@@ -37,6 +38,7 @@ type Aggregator struct {
 	scfg  scoring.Config
 	log   *slog.Logger
 	m     *metrics
+	reg   prometheus.Registerer
 	txnID string
 
 	mu      sync.Mutex
@@ -78,16 +80,24 @@ func New(cfg Config, kcfg kafka.Config, scfg scoring.Config, log *slog.Logger, r
 		id = cfg.Group + "-" + host + "-" + hex.EncodeToString(b[:])
 	}
 	return &Aggregator{
-		cfg: cfg, kcfg: kcfg, scfg: scfg, log: log.With("txn_id", id), m: newMetrics(reg), txnID: id,
+		cfg: cfg, kcfg: kcfg, scfg: scfg, log: log.With("txn_id", id), m: newMetrics(reg), reg: reg, txnID: id,
 		revoked: map[int32]bool{}, parts: map[int32]*partition{},
 	}, nil
 }
 
-// Healthy reports whether the processing loop has made progress recently.
-func (a *Aggregator) Healthy() bool {
+// ErrNotRunning is returned by Alive before Run starts consuming, and when
+// the processing loop has not come round for two minutes.
+var ErrNotRunning = errors.New("aggregator is not consuming")
+
+// Alive reports whether the processing loop has made progress recently
+// (for /healthz).
+func (a *Aggregator) Alive() error {
 	a.aliveMu.Lock()
 	defer a.aliveMu.Unlock()
-	return !a.alive.IsZero() && time.Since(a.alive) < 2*time.Minute
+	if a.alive.IsZero() || time.Since(a.alive) > 2*time.Minute {
+		return ErrNotRunning
+	}
+	return nil
 }
 
 func (a *Aggregator) beat() {
@@ -138,7 +148,11 @@ func (a *Aggregator) Run(ctx context.Context) error {
 	if err := a.EnsureStateTopic(ctx); err != nil {
 		return err
 	}
-	sess, err := kgo.NewGroupTransactSession(a.clientOpts()...)
+	opts, err := a.clientOpts()
+	if err != nil {
+		return err
+	}
+	sess, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
 		return fmt.Errorf("aggregator kafka session: %w", err)
 	}
@@ -234,9 +248,17 @@ func (a *Aggregator) Run(ctx context.Context) error {
 	}
 }
 
-func (a *Aggregator) clientOpts() []kgo.Opt {
+func (a *Aggregator) clientOpts() ([]kgo.Opt, error) {
 	kc := a.kcfg.WithClientID("aggregator")
-	opts, _ := kc.Opts()
+	opts, err := kc.Opts()
+	if err != nil {
+		return nil, err
+	}
+	if a.reg != nil {
+		opts = append(opts, kgo.WithHooks(kprom.NewMetrics("bulwark_kafka",
+			kprom.Registerer(prometheus.WrapRegistererWith(prometheus.Labels{"client": kc.ClientID}, a.reg)),
+			kprom.Gatherer(prometheus.NewRegistry()))))
+	}
 	return append(opts,
 		kgo.WithLogger(kgoLogger{a.log.With("component", "kafka")}),
 		kgo.ConsumerGroup(a.cfg.Group),
@@ -258,7 +280,7 @@ func (a *Aggregator) clientOpts() []kgo.Opt {
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 			a.markRevoked("lost", m[a.kcfg.Topics.Requests])
 		}),
-	)
+	), nil
 }
 
 func (a *Aggregator) markRevoked(event string, ps []int32) {
