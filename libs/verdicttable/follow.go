@@ -77,7 +77,12 @@ func (f *Follower) Reader() *verdictlog.Reader { return f.r }
 // caught up it drops snapshot entries the topic no longer holds.
 func (f *Follower) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return f.r.Run(ctx) })
+	g.Go(func() error {
+		if err := f.r.Run(ctx); err != nil && ctx.Err() == nil {
+			return err
+		}
+		return nil // stopped by ctx, also while still looking for Kafka
+	})
 	g.Go(func() error {
 		select {
 		case <-ctx.Done():

@@ -1,0 +1,47 @@
+// Command bulwark-sidecar holds the whole verdict topic in memory and
+// answers lookups in microseconds: the HTTP API of DESIGN.md on
+// BULWARK_SIDECAR_ADDR (nginx auth_request on /v1/authz) and Envoy's
+// ext_authz on BULWARK_SIDECAR_GRPC_ADDR. Configuration: BULWARK_SIDECAR_*,
+// BULWARK_KAFKA_*, BULWARK_LOG_*; the logic is in libs/sidecar.
+package main
+
+import (
+	"time"
+
+	"github.com/bulwarkhq/bulwark/libs/config"
+	"github.com/bulwarkhq/bulwark/libs/kafka"
+	"github.com/bulwarkhq/bulwark/libs/service"
+	"github.com/bulwarkhq/bulwark/libs/sidecar"
+)
+
+type cfg struct {
+	Log     service.LogConfig
+	Kafka   kafka.Config
+	Sidecar sidecar.Config
+}
+
+func main() {
+	service.Exit("bulwark-sidecar", run())
+}
+
+func run() error {
+	c, err := config.Load[cfg]()
+	if err != nil {
+		return err
+	}
+	log := c.Log.NewLogger("bulwark-sidecar")
+	reg := service.NewRegistry()
+	ctx, stop := service.SignalContext()
+	defer stop()
+
+	sc, err := sidecar.New(c.Sidecar, c.Kafka, log, reg)
+	if err != nil {
+		return err
+	}
+	// One part: Run serves HTTP and gRPC and follows the topic, and on
+	// SIGTERM stops the servers gracefully before returning.
+	start := time.Now()
+	err = sc.Run(ctx)
+	log.Info("sidecar stopped", "ran", time.Since(start).Round(time.Second))
+	return err
+}
