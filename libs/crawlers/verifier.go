@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/hashicorp/golang-lru/v2/expirable"
 )
 
@@ -99,6 +100,7 @@ type Verifier struct {
 	http    *http.Client
 	ranges  []atomic.Pointer[table] // by index in cfg.Crawlers
 	cache   *expirable.LRU[string, Status]
+	claims  *lru.Cache[string, int] // User-Agent -> index of the claimed crawler, or -1
 	sem     chan struct{}
 	mu      sync.Mutex
 	pending map[string]struct{}
@@ -133,6 +135,9 @@ func New(cfg Config, res Resolver, m *Metrics, log *slog.Logger) (*Verifier, err
 		sem:     make(chan struct{}, cfg.MaxLookups),
 		pending: map[string]struct{}{},
 	}
+	// Sites see a few thousand distinct User-Agents a day, and matching
+	// every crawler's pattern on every request is the decider's main cost.
+	v.claims, _ = lru.New[string, int](4096)
 	for i, c := range cfg.Crawlers {
 		if c.UserAgent == nil {
 			return nil, fmt.Errorf("crawler %q: no user_agent pattern", c.Name)
@@ -169,12 +174,18 @@ func (v *Verifier) Claimed(ua string) int {
 	if ua == "" {
 		return -1
 	}
-	for i, c := range v.cfg.Crawlers {
+	if i, ok := v.claims.Get(ua); ok {
+		return i
+	}
+	i := -1
+	for j, c := range v.cfg.Crawlers {
 		if c.UserAgent.MatchString(ua) {
-			return i
+			i = j
+			break
 		}
 	}
-	return -1
+	v.claims.Add(ua, i)
+	return i
 }
 
 // Check verifies the claim of a client with User-Agent ua at addr, waiting

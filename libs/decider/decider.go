@@ -248,7 +248,7 @@ func (d *Decider) Decide(ctx context.Context, s *eventpb.Score) []Change {
 	}
 	ttl := d.ttl(dec, offences)
 	v := &eventpb.Verdict{
-		Subject: key, Action: dec.action, Score: s.GetScore(), Reasons: dec.reasons(offences, s.GetReasons()),
+		Subject: key, Action: dec.action, Score: s.GetScore(), Reasons: dec.reasons(s.GetScore(), offences, s.GetReasons()),
 		AtUnixNano: t.UnixNano(), ExpiresAtUnixNano: t.Add(ttl).UnixNano(),
 		Origin: eventpb.Origin_COMPUTED, Rule: dec.rule, WouldBe: dec.wouldBe,
 	}

@@ -28,9 +28,13 @@ type decision struct {
 // maxReasons bounds a verdict's reasons: the sidecar returns them on every lookup.
 const maxReasons = 8
 
-func (dec decision) reasons(offences int, scoreReasons []string) []string {
+func (dec decision) reasons(score float64, offences int, scoreReasons []string) []string {
 	out := make([]string, 0, maxReasons)
-	out = append(out, dec.reason)
+	if dec.reason == "" {
+		out = append(out, "score="+strconv.FormatFloat(score, 'f', -1, 64))
+	} else {
+		out = append(out, dec.reason)
+	}
 	if dec.fake && dec.reason != "fake_crawler" {
 		out = append(out, "fake_crawler")
 	}
@@ -98,8 +102,9 @@ func (d *Decider) evaluate(ctx context.Context, s *eventpb.Score, key string, su
 
 	env := rules.NewEnv(s, cr)
 	la := rs.Ladder.Action(s.GetScore())
-	ladder := candidate{action: la, rule: "ladder", ttl: rs.TTL.For(la),
-		reason: "score=" + strconv.FormatFloat(s.GetScore(), 'f', -1, 64), learning: rs.Learning}
+	// The ladder's reason ("score=96.5") is formatted only for a verdict
+	// that is written, by reasons(): most scores write nothing.
+	ladder := candidate{action: la, rule: "ladder", ttl: rs.TTL.For(la), learning: rs.Learning}
 	best, enforced := ladder, ladder
 	for _, r := range rs.Rules {
 		ok, err := r.Match(&d.machine, &env)
