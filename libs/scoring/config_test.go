@@ -96,3 +96,19 @@ func TestSignalStrength(t *testing.T) {
 	f(Signal{Weight: 1, From: 1, To: 0}, 0.25, 0.75)
 	f(Signal{Weight: 1, From: 0, To: 0}, 0, 1)
 }
+
+func FuzzParseRuleFileSection(f *testing.F) {
+	f.Add("features:\n  weights:\n    rate_10s: {weight: 50}\n")
+	f.Add("features:\n  login_paths: [/signin]\n")
+	f.Add("rules: []\n")
+	f.Add("features: null\n")
+	f.Add("features:\n  weights: [1]\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		c, err := ParseRuleFileSection([]byte(in))
+		if err == nil {
+			if err := c.Validate(); err != nil {
+				t.Fatalf("parsed config does not validate: %v", err)
+			}
+		}
+	})
+}
