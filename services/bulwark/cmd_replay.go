@@ -12,6 +12,7 @@ import (
 
 	"github.com/bulwarkhq/bulwark/libs/logparse"
 	"github.com/bulwarkhq/bulwark/libs/replay"
+	"github.com/bulwarkhq/bulwark/libs/rules"
 	"github.com/bulwarkhq/bulwark/libs/simulate"
 )
 
@@ -94,10 +95,13 @@ Reports go to stdout when --output is a file, else to stderr.`,
 			}
 			res, err := replay.Run(cmd.Context(), cfg)
 			if err != nil {
-				if errors.Is(err, replay.ErrNoInput) {
+				if errors.Is(err, replay.ErrNoInput) || errors.Is(err, rules.ErrInvalid) {
 					return usageError{err}
 				}
 				return err
+			}
+			if res.Events == 0 && res.Lines > 0 && res.Skipped == 0 {
+				return usageError{fmt.Errorf("none of the %d lines parsed as %s (%s); wrong --format?", res.Lines, format, badSummary(res.Bad))}
 			}
 			if f, ok := cfg.Output.(*os.File); ok && f != os.Stdout {
 				if err := f.Close(); err != nil {
@@ -137,6 +141,16 @@ Reports go to stdout when --output is a file, else to stderr.`,
 	f.BoolVar(&noProgress, "no-progress", false, "never print a progress line")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print no summary or progress (reports still print)")
 	return cmd
+}
+
+func badSummary(bad map[string]int64) string {
+	var parts []string
+	for _, reason := range []string{"bad_syntax", "bad_utf8", "bad_time", "too_long", "bad_ip", "other"} {
+		if n := bad[reason]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s: %d", reason, n))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func rulesName(path string) string {
