@@ -20,10 +20,26 @@ import (
 
 // Emission is what a subject last emitted, to emit on change only.
 type Emission struct {
-	At    int64   // event time of the last emitted score
-	Score float32 // the last emitted score
-	Top   uint8   // the feature that contributed most then (features.NumFeatures: none)
-	_     [3]byte
+	At        int64   // event time of the last emitted score
+	Score     float32 // the last emitted score
+	ScoredSec uint32  // the second (Unix) the subject was last scored in
+	Top       uint8   // the feature that contributed most then (features.NumFeatures: none)
+	_         [7]byte
+}
+
+// fresh reports whether a subject must be scored for this event, and marks
+// it scored. A subject is scored at its first request of each second of event
+// time and at every request that can move a score by itself (sensitive,
+// login, checkout, POST, deep page, error status, a new kind of user agent).
+// The other requests of that second (a page's assets, a flood's next
+// requests) only update the windows: scoring them would repeat the same
+// judgement, and this is where most of the engine's time would go.
+func (em *Emission) fresh(sec uint32, plain bool) bool {
+	if plain && em.ScoredSec == sec {
+		return false
+	}
+	em.ScoredSec = sec
+	return true
 }
 
 type ipState struct {
@@ -195,12 +211,16 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 	}
 	o.Session = sessionKey(ev, &ipk)
 
+	plain := o.Flags&(features.ReqSensitive|features.ReqLogin|features.ReqCheckout|features.ReqPost|features.ReqDeepPage) == 0 && o.Status < 400
+	sec := uint32(t / int64(time.Second))
+
 	ip, ipi := e.ips.get(ipk)
 	if ip.B.Last != 0 && t-ip.B.Last > int64(e.opt.idle) {
 		*ip = ipState{}
 		e.dropHot(hotKey{subject.KindIP, ipk})
 	}
 	prev := ip.B.Last
+	ipPlain := plain && ip.B.UA == o.UA
 	ip.X.Update(&o, prev)
 	ip.B.Update(&o)
 	e.ips.touch(ipk, ipi)
@@ -210,6 +230,7 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 		*ss = sessionState{}
 		e.dropHot(sessionHot(o.Session))
 	}
+	ssPlain := plain && ss.B.UA == o.UA
 	ss.B.Update(&o)
 	e.sessions.touch(o.Session, ssi)
 
@@ -222,19 +243,23 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 	e.nets.touch(netk, nti)
 
 	var trigger *eventpb.RequestEvent // cloned once, shared by this event's scores
-	// ip
-	e.vec = features.Vector{}
-	ip.B.Compute(ip.B.Last, &e.vec)
-	ip.X.Compute(ip.B.Last, ip.B.Last, &e.vec)
-	dst = e.consider(subject.KindIP, ipk, &ip.E, ev, &trigger, addr, t, ip.B.Last, dst)
-	// session
-	e.vec = features.Vector{}
-	ss.B.Compute(ss.B.Last, &e.vec)
-	dst = e.consider(subject.KindSession, sessionHot(o.Session).k, &ss.E, ev, &trigger, addr, t, ss.B.Last, dst)
-	// net
-	e.vec = features.Vector{}
-	nt.N.Compute(nt.N.Last, &e.vec)
-	return e.consider(subject.KindNet, netk, &nt.E, ev, &trigger, addr, t, nt.N.Last, dst)
+	if ip.E.fresh(sec, ipPlain) {
+		e.vec = features.Vector{}
+		ip.B.Compute(ip.B.Last, &e.vec)
+		ip.X.Compute(ip.B.Last, ip.B.Last, &e.vec)
+		dst = e.consider(subject.KindIP, ipk, &ip.E, ev, &trigger, addr, t, ip.B.Last, dst)
+	}
+	if ss.E.fresh(sec, ssPlain) {
+		e.vec = features.Vector{}
+		ss.B.Compute(ss.B.Last, &e.vec)
+		dst = e.consider(subject.KindSession, sessionHot(o.Session).k, &ss.E, ev, &trigger, addr, t, ss.B.Last, dst)
+	}
+	if nt.E.fresh(sec, plain) {
+		e.vec = features.Vector{}
+		nt.N.Compute(nt.N.Last, &e.vec)
+		dst = e.consider(subject.KindNet, netk, &nt.E, ev, &trigger, addr, t, nt.N.Last, dst)
+	}
+	return dst
 }
 
 // consider scores the features in e.vec and appends a Score when it changed
@@ -258,7 +283,7 @@ func (e *Engine) consider(kind subject.Kind, k [16]byte, em *Emission, ev *event
 		*trigger = proto.Clone(ev).(*eventpb.RequestEvent)
 	}
 	dst = append(dst, e.build(subj, t, end, score, *trigger))
-	*em = Emission{At: t, Score: float32(score), Top: top}
+	em.At, em.Score, em.Top = t, float32(score), top
 	hk := hotKey{kind, k}
 	if score >= hotScore {
 		e.hot[hk] = *trigger
@@ -425,7 +450,7 @@ func (e *Engine) flushIdle(now int64, dst []*eventpb.Score) []*eventpb.Score {
 			subj = subject.Session(SessionID(trigger))
 		}
 		dst = append(dst, e.build(subj, now, now, score, proto.Clone(trigger).(*eventpb.RequestEvent)))
-		*em = Emission{At: now, Score: float32(score), Top: top}
+		em.At, em.Score, em.Top = now, float32(score), top
 		e.touchKey(k)
 		if score < hotScore {
 			e.dropHot(k)

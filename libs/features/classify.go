@@ -39,9 +39,10 @@ const (
 // classifications (a site sees few distinct user agents, and every request
 // carries one), so it is not safe for concurrent use.
 type Classifier struct {
-	assetExt, sensitive, login, checkout []string
-	tool, headless, crawler              [][]byte
-	uaCache                              map[uint64]UAFlags
+	assetExt                   []string
+	sensitive, login, checkout [][]byte
+	tool, headless, crawler    [][]byte
+	uaCache                    map[uint64]UAFlags
 }
 
 // uaCacheMax bounds the cache; it is cleared when full, which only costs
@@ -50,23 +51,24 @@ const uaCacheMax = 1 << 14
 
 // NewClassifier builds a classifier for l.
 func NewClassifier(l Lists) *Classifier {
-	toBytes := func(l []string) [][]byte {
-		out := make([][]byte, len(l))
-		for i, s := range lower(l) {
-			out[i] = []byte(s)
-		}
-		return out
-	}
 	return &Classifier{
 		assetExt:  lower(l.StaticAssetExtensions),
-		sensitive: lower(l.SensitivePaths),
-		login:     lower(l.LoginPaths),
-		checkout:  lower(l.CheckoutPaths),
+		sensitive: toBytes(l.SensitivePaths),
+		login:     toBytes(l.LoginPaths),
+		checkout:  toBytes(l.CheckoutPaths),
 		tool:      toBytes(l.ToolUAPatterns),
 		headless:  toBytes(l.HeadlessUAPatterns),
 		crawler:   toBytes(l.CrawlerUAPatterns),
 		uaCache:   make(map[uint64]UAFlags),
 	}
+}
+
+func toBytes(l []string) [][]byte {
+	out := make([][]byte, len(l))
+	for i, s := range lower(l) {
+		out[i] = []byte(s)
+	}
+	return out
 }
 
 // UA classifies a user agent; h is its hash (HashUA).
@@ -152,13 +154,17 @@ func (c *Classifier) Request(method, path, query, referer string, acceptLanguage
 	if c.isAsset(path) {
 		f |= ReqAsset
 	} else {
-		if hasPrefixAny(path, c.sensitive) {
+		// Lower-case the path's head once: the prefixes are short, and
+		// comparing bytes is much cheaper than folding case per prefix.
+		var buf [prefixMax]byte
+		low := lowerInto(buf[:], path)
+		if hasPrefixAny(low, path, c.sensitive) {
 			f |= ReqSensitive
 		}
-		if hasPrefixAny(path, c.login) {
+		if hasPrefixAny(low, path, c.login) {
 			f |= ReqLogin
 		}
-		if hasPrefixAny(path, c.checkout) {
+		if hasPrefixAny(low, path, c.checkout) {
 			f |= ReqCheckout
 		}
 		if deepPage(query) {
@@ -195,9 +201,30 @@ func (c *Classifier) isAsset(path string) bool {
 	return false
 }
 
-func hasPrefixAny(path string, prefixes []string) bool {
+// prefixMax is how much of a path is lower-cased for prefix matching;
+// longer prefixes are compared with case folding.
+const prefixMax = 64
+
+func lowerInto(buf []byte, s string) []byte {
+	n := copy(buf, s)
+	low := buf[:n]
+	for i, b := range low {
+		if 'A' <= b && b <= 'Z' {
+			low[i] = b + 'a' - 'A'
+		}
+	}
+	return low
+}
+
+// hasPrefixAny reports whether path (whose lower-cased head is low) starts
+// with one of the lower-case prefixes, ignoring case.
+func hasPrefixAny(low []byte, path string, prefixes [][]byte) bool {
 	for _, p := range prefixes {
-		if len(path) >= len(p) && strings.EqualFold(path[:len(p)], p) {
+		if len(p) <= len(low) {
+			if bytes.HasPrefix(low, p) {
+				return true
+			}
+		} else if len(p) <= len(path) && strings.EqualFold(path[:len(p)], string(p)) {
 			return true
 		}
 	}
