@@ -92,6 +92,9 @@ func (s *Server) Config(db string) chschema.Config {
 // Restart starts the server process again (after Kill) on the same ports
 // and data, and waits until it answers.
 func (s *Server) Restart() error {
+	if s.cmd != nil {
+		return nil // running
+	}
 	_, args, err := Binary()
 	if err != nil {
 		return err

@@ -1,0 +1,420 @@
+package chsink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/bulwarkhq/bulwark/libs/chschema"
+	"github.com/bulwarkhq/bulwark/libs/kafka"
+)
+
+// Sink consumes the Bulwark topics and writes them to ClickHouse.
+type Sink struct {
+	cfg    Config
+	kcfg   kafka.Config
+	log    *slog.Logger
+	reg    prometheus.Registerer
+	m      *metrics
+	tables map[string]*table // by topic
+	vs     *verdictState
+
+	mu    sync.Mutex // guards parts against the rebalance callbacks
+	parts map[tp]*partition
+	// committed is the last offset committed per partition, to skip no-op commits.
+	committed map[tp]int64
+	lastFlush time.Time
+
+	// afterInsert, when set (tests), runs after an insert was acknowledged
+	// and before its offsets are committed; an error stops Run there, like a crash.
+	afterInsert func(table string) error
+}
+
+type tp struct {
+	topic     string
+	partition int32
+}
+
+// New checks the configuration and builds a sink; Run does the work.
+func New(cfg Config, kafkaCfg kafka.Config, log *slog.Logger, reg prometheus.Registerer) (*Sink, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := kafkaCfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Sink{
+		cfg:       cfg,
+		kcfg:      kafkaCfg,
+		log:       log.With("component", "chsink"),
+		reg:       reg,
+		m:         newMetrics(reg),
+		vs:        newVerdictState(),
+		parts:     map[tp]*partition{},
+		committed: map[tp]int64{},
+		tables:    map[string]*table{},
+	}
+	for _, t := range []struct {
+		t     table
+		topic string
+	}{
+		{requestsTable, kafkaCfg.Topics.Requests},
+		{scoresTable, kafkaCfg.Topics.Scores},
+		{verdictsTable, kafkaCfg.Topics.Verdicts},
+		{deadLettersTable, kafkaCfg.Topics.RequestsDLQ},
+	} {
+		tt := t.t
+		tt.topic = t.topic
+		s.tables[t.topic] = &tt
+	}
+	return s, nil
+}
+
+// Run connects to ClickHouse (waiting for it), applies the schema when
+// configured, and sinks records until ctx ends; then it sends what it holds,
+// commits, and returns nil.
+func (s *Sink) Run(ctx context.Context) error {
+	conn, features, err := s.connect(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	defer conn.Close()
+	if err := s.vs.load(ctx, conn, s.cfg.ClickHouse.Database, time.Now()); err != nil {
+		s.log.Warn("starting without the current verdicts", "err", err)
+	}
+
+	topics := make([]string, 0, len(s.tables))
+	for t := range s.tables {
+		topics = append(topics, t)
+	}
+	cl, err := kafka.NewClient(s.kcfg.WithClientID("chsink"), s.reg,
+		kgo.ConsumerGroup(s.cfg.Group),
+		kgo.ConsumeTopics(topics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.OnPartitionsRevoked(s.forget),
+		kgo.OnPartitionsLost(s.forget),
+	)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.consume(gctx, cl, conn) })
+	if s.cfg.StatsInterval > 0 {
+		g.Go(func() error { s.recordStats(gctx, cl, conn); return nil })
+	}
+	if !features.TTL && s.cfg.ClickHouse.RetentionDays > 0 {
+		g.Go(func() error { s.keepRetention(gctx, conn); return nil })
+	}
+	return g.Wait()
+}
+
+// connect opens ClickHouse and applies the schema, retrying with backoff:
+// at start ClickHouse may simply not be up yet.
+func (s *Sink) connect(ctx context.Context) (driver.Conn, chschema.Features, error) {
+	bo := s.backoff()
+	for {
+		conn, err := chschema.Open(ctx, s.cfg.ClickHouse)
+		if err == nil {
+			var f chschema.Features
+			if s.cfg.Migrate {
+				var res chschema.Result
+				res, err = chschema.Apply(ctx, conn, s.cfg.ClickHouse, s.log)
+				f = res.Features
+			} else {
+				f, err = chschema.Probe(ctx, conn)
+			}
+			if err == nil {
+				s.m.up.Set(1)
+				s.log.Info("clickhouse ready", "addr", s.cfg.ClickHouse.Addr, "version", f.Version, "ttl", f.TTL, "low_cardinality", f.LowCardinality)
+				return conn, f, nil
+			}
+			conn.Close()
+		}
+		s.m.up.Set(0)
+		wait := bo()
+		s.log.Warn("clickhouse not ready, retrying", "addr", s.cfg.ClickHouse.Addr, "err", err, "in", wait)
+		if err := sleep(ctx, wait); err != nil {
+			return nil, chschema.Features{}, err
+		}
+	}
+}
+
+// forget drops the state of partitions this member no longer owns: their
+// uncommitted rows are re-read by the next owner, and deduplicated there.
+func (s *Sink) forget(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for topic, ps := range lost {
+		for _, p := range ps {
+			k := tp{topic, p}
+			if st := s.parts[k]; st != nil {
+				s.m.buffered.Sub(float64(st.rows()))
+			}
+			delete(s.parts, k)
+			delete(s.committed, k)
+		}
+	}
+}
+
+func (s *Sink) consume(ctx context.Context, cl *kgo.Client, conn driver.Conn) error {
+	s.lastFlush = time.Now()
+	defer cl.AllowRebalance()
+	for {
+		pollCtx, cancel := context.WithDeadline(ctx, s.lastFlush.Add(s.cfg.FlushInterval))
+		fetches := cl.PollRecords(pollCtx, s.cfg.BatchRows)
+		cancel()
+		if fetches.IsClientClosed() {
+			return nil
+		}
+		fetches.EachError(func(topic string, p int32, err error) {
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+				s.log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
+			}
+		})
+		s.mu.Lock()
+		fetches.EachRecord(s.add)
+		due := s.flushDue()
+		s.mu.Unlock()
+
+		if ctx.Err() != nil {
+			// Send what we hold, once, with a little time of its own.
+			fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err := s.flush(fctx, cl, conn)
+			cancel()
+			if err != nil {
+				s.log.Warn("final flush failed; the rows will be re-read at the next start", "err", err)
+			}
+			return nil
+		}
+		if due {
+			if err := s.flushRetrying(ctx, cl, conn); err != nil {
+				if ctx.Err() != nil {
+					continue // the final flush above runs next
+				}
+				return err
+			}
+		}
+		cl.AllowRebalance()
+	}
+}
+
+func (s *Sink) add(r *kgo.Record) {
+	t := s.tables[r.Topic]
+	if t == nil {
+		return
+	}
+	s.m.records.WithLabelValues(r.Topic).Inc()
+	k := tp{r.Topic, r.Partition}
+	p := s.parts[k]
+	if p == nil {
+		p = &partition{t: t, id: r.Partition}
+		s.parts[k] = p
+	}
+	v, err := t.decode(r, s.vs)
+	if err != nil {
+		s.m.decodeErrors.WithLabelValues(r.Topic).Inc()
+		s.log.Debug("skipping undecodable record", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", err)
+	} else {
+		s.m.buffered.Inc()
+	}
+	p.add(r, v, err == nil, s.cfg.BatchRows)
+}
+
+// flushDue: a full block waits, or the flush interval passed with rows unsent.
+func (s *Sink) flushDue() bool {
+	interval := time.Since(s.lastFlush) >= s.cfg.FlushInterval
+	for _, p := range s.parts {
+		if p.hasFull() || (interval && p.dirty()) {
+			return true
+		}
+	}
+	if interval {
+		s.lastFlush = time.Now()
+	}
+	return false
+}
+
+// flushRetrying flushes until it succeeds or ctx ends. While ClickHouse
+// refuses, fetching is paused, so memory stays bounded and nothing is
+// committed: nothing is lost.
+func (s *Sink) flushRetrying(ctx context.Context, cl *kgo.Client, conn driver.Conn) error {
+	bo := s.backoff()
+	paused := false
+	defer func() {
+		if paused {
+			cl.ResumeFetchTopics(s.topics()...)
+			s.m.paused.Set(0)
+		}
+	}()
+	for {
+		err := s.flush(ctx, cl, conn)
+		if err == nil {
+			if paused {
+				s.log.Info("clickhouse accepts rows again; fetching resumed")
+			}
+			return nil
+		}
+		var stop *stopError
+		if errors.As(err, &stop) {
+			return stop.err
+		}
+		s.m.up.Set(0)
+		if !paused {
+			cl.PauseFetchTopics(s.topics()...)
+			s.m.paused.Set(1)
+			paused = true
+		}
+		wait := bo()
+		s.log.Warn("insert into clickhouse failed; fetching paused, retrying", "err", err, "in", wait)
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// stopError ends Run (the test hook's "crash").
+type stopError struct{ err error }
+
+func (e *stopError) Error() string { return e.err.Error() }
+
+// flush sends every table's pending rows, then commits what ClickHouse
+// acknowledged. A table that fails leaves its partitions as they were.
+func (s *Sink) flush(ctx context.Context, cl *kgo.Client, conn driver.Conn) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lastFlush = time.Now()
+	commits := map[string]map[int32]kgo.EpochOffset{}
+	var firstErr error
+	for topic, t := range s.tables {
+		var rows []sendRow
+		var parts []tp
+		for k, p := range s.parts {
+			if k.topic != topic || !p.dirty() {
+				continue
+			}
+			rows = p.pending(rows)
+			parts = append(parts, k)
+		}
+		if len(parts) == 0 {
+			continue
+		}
+		if err := s.insert(ctx, conn, t, rows); err != nil {
+			s.m.insertErrors.WithLabelValues(t.name).Inc()
+			if firstErr == nil {
+				firstErr = fmt.Errorf("insert %d rows into %s: %w", len(rows), t.name, err)
+			}
+			continue
+		}
+		s.m.up.Set(1)
+		s.m.rows.WithLabelValues(t.name).Add(float64(len(rows)))
+		if s.afterInsert != nil {
+			if err := s.afterInsert(t.name); err != nil {
+				return &stopError{err}
+			}
+		}
+		for _, k := range parts {
+			commit, released := s.parts[k].acked()
+			s.m.buffered.Sub(float64(released))
+			if commit.Offset < 0 || s.committed[k] == commit.Offset {
+				continue
+			}
+			if commits[k.topic] == nil {
+				commits[k.topic] = map[int32]kgo.EpochOffset{}
+			}
+			commits[k.topic][k.partition] = commit
+		}
+	}
+	if len(commits) > 0 {
+		s.commit(ctx, cl, commits)
+	}
+	return firstErr
+}
+
+func (s *Sink) insert(ctx context.Context, conn driver.Conn, t *table, rows []sendRow) error {
+	start := time.Now()
+	b, err := conn.PrepareBatch(ctx, t.insertSQL(s.cfg.ClickHouse.Database))
+	if err != nil {
+		return err
+	}
+	if err := t.write(b, rows); err != nil {
+		_ = b.Abort()
+		return err
+	}
+	if err := b.Send(); err != nil {
+		return err
+	}
+	s.m.insertTime.WithLabelValues(t.name).Observe(time.Since(start).Seconds())
+	return nil
+}
+
+// commit commits offsets; a failure is logged, not fatal: the rows are in
+// ClickHouse and re-reading them is deduplicated.
+func (s *Sink) commit(ctx context.Context, cl *kgo.Client, offsets map[string]map[int32]kgo.EpochOffset) {
+	cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		if err != nil {
+			s.m.commitErrors.Inc()
+			s.log.Warn("offset commit failed", "err", err)
+			return
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if p.ErrorCode != 0 {
+					s.m.commitErrors.Inc()
+					s.log.Warn("offset commit refused", "topic", t.Topic, "partition", p.Partition, "code", p.ErrorCode)
+					continue
+				}
+				s.committed[tp{t.Topic, p.Partition}] = offsets[t.Topic][p.Partition].Offset
+			}
+		}
+	})
+}
+
+func (s *Sink) topics() []string {
+	out := make([]string, 0, len(s.tables))
+	for t := range s.tables {
+		out = append(out, t)
+	}
+	return out
+}
+
+// backoff returns successive waits: doubling from 200ms to MaxBackoff, with
+// jitter so that several sinks do not retry in step.
+func (s *Sink) backoff() func() time.Duration {
+	next := 200 * time.Millisecond
+	return func() time.Duration {
+		d := next
+		next = min(next*2, s.cfg.MaxBackoff)
+		return d/2 + rand.N(d/2+1)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
