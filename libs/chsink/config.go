@@ -13,6 +13,8 @@ type Config struct {
 	ClickHouse chschema.Config
 
 	Group string `env:"CHSINK_GROUP" envDefault:"bulwark-chsink"`
+	// MetricsAddr is where the service serves /metrics, /healthz and /readyz.
+	MetricsAddr string `env:"CHSINK_METRICS_ADDR" envDefault:"127.0.0.1:8485"`
 	// BatchRows is the block size per partition: a block is sent when it is
 	// full, or when FlushInterval passes. Keep it fixed: lowering it while a
 	// block is in flight can count that block's rows twice in the rollups.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -34,6 +35,7 @@ type Sink struct {
 	// committed is the last offset committed per partition, to skip no-op commits.
 	committed map[tp]int64
 	lastFlush time.Time
+	ready     atomic.Bool
 
 	// afterInsert, when set (tests), runs after an insert was acknowledged
 	// and before its offsets are committed; an error stops Run there, like a crash.
@@ -95,6 +97,8 @@ func (s *Sink) Run(ctx context.Context) error {
 		return err
 	}
 	defer conn.Close()
+	s.ready.Store(true)
+	defer s.ready.Store(false)
 	if err := s.vs.load(ctx, conn, s.cfg.ClickHouse.Database, time.Now()); err != nil {
 		s.log.Warn("starting without the current verdicts", "err", err)
 	}
@@ -126,6 +130,18 @@ func (s *Sink) Run(ctx context.Context) error {
 		g.Go(func() error { s.keepRetention(gctx, conn); return nil })
 	}
 	return g.Wait()
+}
+
+// ErrNotReady is Ready's answer until the sink has reached ClickHouse and
+// applied the schema.
+var ErrNotReady = errors.New("chsink: not connected to ClickHouse yet")
+
+// Ready reports whether the sink is connected and working (for /readyz).
+func (s *Sink) Ready() error {
+	if !s.ready.Load() {
+		return ErrNotReady
+	}
+	return nil
 }
 
 // connect opens ClickHouse and applies the schema, retrying with backoff:
