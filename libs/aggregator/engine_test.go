@@ -196,14 +196,26 @@ func TestDeterministic(t *testing.T) {
 	tr.fast("203.0.113.7", "curl/8", 2*time.Minute, 2*time.Minute, 15)
 	evs := tr.sorted()
 	run := func(split int) []byte {
-		e := NewEngine(testConfig())
+		e := NewEngine(testConfig(), WithIdleTimeout(5*time.Minute)) // expiry happens too
 		e.TrackChanges()
 		var out []*eventpb.Score
-		state := map[string][]byte{}
+		state := map[string][]byte{} // as a compacted topic keeps it
+		save := func() {
+			e.Changes(func(k, v []byte) {
+				if v == nil {
+					delete(state, string(k))
+				} else {
+					state[string(k)] = v
+				}
+			})
+		}
 		for i, ev := range evs {
+			if i%97 == 0 {
+				save() // incremental, as the service's transactions
+			}
 			if i == split {
-				e.Changes(func(k, v []byte) { state[string(k)] = v })
-				e = NewEngine(testConfig())
+				save()
+				e = NewEngine(testConfig(), WithIdleTimeout(5*time.Minute))
 				e.TrackChanges()
 				for k, v := range state {
 					if v != nil {
@@ -228,6 +240,13 @@ func TestDeterministic(t *testing.T) {
 	once := run(-1)
 	if len(once) == 0 {
 		t.Fatal("no scores")
+	}
+	e := NewEngine(testConfig(), WithIdleTimeout(5*time.Minute))
+	for _, ev := range evs {
+		e.Process(ev, nil)
+	}
+	if st := e.Stats(); st.Expired == 0 {
+		t.Fatalf("the test must cover expiry: %+v", st)
 	}
 	for _, split := range []int{1, len(evs) / 3, len(evs) / 2, len(evs) - 1} {
 		if got := run(split); string(got) != string(once) {

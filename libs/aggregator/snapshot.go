@@ -199,7 +199,7 @@ func (e *Engine) Load(key, value []byte) error {
 
 func loadInto[K comparable, S any](t *table[K, S], k K, value []byte) error {
 	if value == nil {
-		t.del(k)
+		t.delQuiet(k)
 		return nil
 	}
 	var s S

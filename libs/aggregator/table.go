@@ -67,6 +67,14 @@ func (t *table[K, S]) touch(k K, i uint32) {
 	}
 }
 
+// delQuiet deletes k without recording it as a change (a restored tombstone).
+func (t *table[K, S]) delQuiet(k K) {
+	track := t.track
+	t.track = false
+	t.del(k)
+	t.track = track
+}
+
 func (t *table[K, S]) del(k K) {
 	i, ok := t.idx[k]
 	if !ok {
