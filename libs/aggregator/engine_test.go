@@ -2,6 +2,7 @@ package aggregator
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,12 +30,26 @@ func TestBehaviours(t *testing.T) {
 			t.Errorf("%s: %s max score %.1f, want %.0f..%.0f (reasons %v)", name, subj, got, lo, hi, why[subj])
 		}
 		for s, v := range best {
-			if len(s) > 14 && s[:14] == "ip:198.51.100." && v >= 50 {
-				t.Errorf("%s: background person %s scored %.1f (%v)", name, s, v, why[s])
+			if (strings.HasPrefix(s, "ip:198.51.100.") || strings.HasPrefix(s, "ip:192.0.2.") || strings.HasPrefix(s, "net:198.51.100.")) && v >= 50 {
+				t.Errorf("%s: person %s scored %.1f (%v)", name, s, v, why[s])
+			}
+		}
+		for _, ev := range tr.evs { // the sessions of people, too
+			if strings.HasPrefix(ev.ClientIp, "198.51.100.") || strings.HasPrefix(ev.ClientIp, "192.0.2.") {
+				if s := "session:" + SessionID(ev); best[s] >= 50 {
+					t.Errorf("%s: session of a person %s scored %.1f (%v)", name, s, best[s], why[s])
+				}
 			}
 		}
 	}
 	f("one person", "ip:198.51.100.1", 0, 49, func(tr *traffic) {})
+	f("a person whose browser has every asset cached", "ip:192.0.2.20", 0, 49, func(tr *traffic) {
+		at := time.Duration(0)
+		for i := 0; i < 30; i++ {
+			tr.add(at, "192.0.2.20", "GET", fmt.Sprintf("/product/%d", tr.rng.IntN(5000)), "", 200, chromeUA, "https://shop.example/")
+			at += time.Duration(8+tr.rng.IntN(30)) * time.Second
+		}
+	})
 	f("NAT of people", "ip:192.0.2.10", 0, 49, func(tr *traffic) {
 		for i := 0; i < 60; i++ {
 			ua := fmt.Sprintf("Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/%d.0", 100+i)
