@@ -165,8 +165,9 @@ func (e *evaluator) verdict(v *eventpb.Verdict, trigger *eventpb.RequestEvent) {
 
 // KindEval is the evaluation of one kind of client.
 type KindEval struct {
-	Kind     string  `json:"kind"`
+	Kind     string  `json:"kind"` // with " (evasive)" for evasive bots
 	Label    string  `json:"label"`
+	Evasive  bool    `json:"evasive,omitempty"`
 	Clients  int     `json:"clients"`
 	Requests int64   `json:"requests"`
 	Flagged  int     `json:"flagged"`
@@ -219,10 +220,14 @@ func (e *evaluator) result() *Evaluation {
 			}
 			continue
 		}
-		k := kinds[string(c.label.Kind)]
+		name := string(c.label.Kind)
+		if c.label.Evasive {
+			name += " (evasive)"
+		}
+		k := kinds[name]
 		if k == nil {
-			k = &acc{k: KindEval{Kind: string(c.label.Kind), Label: c.label.Label}}
-			kinds[string(c.label.Kind)] = k
+			k = &acc{k: KindEval{Kind: name, Label: c.label.Label, Evasive: c.label.Evasive}}
+			kinds[name] = k
 		}
 		k.k.Clients++
 		k.k.Requests += c.requests

@@ -18,18 +18,27 @@ func (g *Generator) newBot(k Kind, at int64) actor {
 		b.ip, b.net = ips[0], n
 	}
 	score := func(lo, hi int) { b.botScore = lo + b.rng.IntN(hi-lo+1) }
+	// Drawn only when asked for, so that runs without evasion stay as they were.
+	b.evasive = g.cfg.Evasion > 0 && k != FakeCrawler && k != CrawlerGoogle && k != CrawlerBing &&
+		b.rng.Float64() < g.cfg.Evasion
+	var a actor
 	switch k {
 	case ScraperFast:
 		one()
 		b.ua = oneOf(b.rng, scraperUAs)
 		score(1, 15)
-		return &scraperFast{base: b,
+		s := &scraperFast{base: b,
 			rate:  b.uniform(3, 15),
 			until: at + secs(b.uniform(120, 1200)),
 			batch: 1 + b.rng.IntN(8),
 			next:  randomProduct(b.rng),
 			cats:  b.rng.Float64() < 0.3,
 		}
+		if s.evasive {
+			s.ua = browserUA(s.rng, 0.2)
+			s.rate, s.batch = s.uniform(0.5, 3), 1
+		}
+		a = s
 	case ScraperSlow:
 		one()
 		b.ua = browserUA(b.rng, 0.1)
@@ -44,7 +53,10 @@ func (g *Generator) newBot(k Kind, at int64) actor {
 			s.cat = b.rng.IntN(len(categories))
 			s.page = 1
 		}
-		return s
+		if s.evasive {
+			s.interval = s.uniform(6, 20)
+		}
+		a = s
 	case CredentialStuffing:
 		one()
 		b.ua = browserUA(b.rng, 0.2)
@@ -56,30 +68,47 @@ func (g *Generator) newBot(k Kind, at int64) actor {
 		if b.rng.Float64() < 0.3 {
 			path = "/api/auth/login"
 		}
-		return &stuffer{base: b, path: path,
+		s := &stuffer{base: b, path: path,
 			interval: b.uniform(1.5, 8),
 			until:    at + secs(b.uniform(20*60, 90*60)),
 		}
+		if s.evasive {
+			s.ua, s.path = browserUA(s.rng, 0.3), "/login"
+			s.interval = s.uniform(8, 30)
+		}
+		a = s
 	case VulnProbe:
 		one()
 		b.ua = oneOf(b.rng, probeUAs)
 		score(1, 5)
-		return &prober{base: b, left: 30 + b.rng.IntN(121), fast: b.rng.Float64() < 0.5}
+		p := &prober{base: b, left: 30 + b.rng.IntN(121), fast: b.rng.Float64() < 0.5}
+		if p.evasive {
+			p.ua, p.fast = browserUA(p.rng, 0), false
+		}
+		a = p
 	case Headless:
 		one()
 		b.ua = oneOf(b.rng, headlessUAs)
 		b.proto = "HTTP/2.0"
 		score(1, 10)
-		return &headless{base: b, left: 20 + b.rng.IntN(181)}
+		h := &headless{base: b, left: 20 + b.rng.IntN(181)}
+		if h.evasive {
+			h.ua = oneOf(h.rng, desktopUAs) // a patched headless browser
+		}
+		a = h
 	case ProxyPool:
-		ips, n := g.addrs.bot(v6, 16+b.rng.IntN(49))
+		size := 16 + b.rng.IntN(49)
+		if b.evasive {
+			size = 100 + b.rng.IntN(140)
+		}
+		ips, n := g.addrs.bot(v6, size)
 		b.net = n
 		uas := make([]string, len(ips))
 		for i := range uas {
 			uas[i] = browserUA(b.rng, 0.3)
 		}
 		score(10, 55)
-		return &proxyPool{base: b, ips: ips, uas: uas,
+		a = &proxyPool{base: b, ips: ips, uas: uas,
 			rate:  b.uniform(1, 6),
 			until: at + secs(b.uniform(600, 3600)),
 			next:  randomProduct(b.rng),
@@ -88,7 +117,7 @@ func (g *Generator) newBot(k Kind, at int64) actor {
 		one()
 		b.ua = oneOf(b.rng, googlebotUAs)
 		score(1, 3)
-		return &crawler{base: b, ips: []netip.Addr{b.ip}, rate: b.uniform(0.5, 4), until: at + secs(b.uniform(300, 2400))}
+		a = &crawler{base: b, ips: []netip.Addr{b.ip}, rate: b.uniform(0.5, 4), until: at + secs(b.uniform(300, 2400))}
 	case Tool:
 		one()
 		b.ua = oneOf(b.rng, toolUAs)
@@ -103,7 +132,10 @@ func (g *Generator) newBot(k Kind, at int64) actor {
 			t.interval, t.until = b.uniform(20, 60), at+secs(b.uniform(3600, 4*3600))
 			t.product = randomProduct(b.rng)
 		}
-		return t
+		if t.evasive {
+			t.ua = browserUA(t.rng, 0)
+		}
+		a = t
 	case CrawlerGoogle, CrawlerBing:
 		pools, uas := googleCrawl, googlebotUAs
 		rate := b.uniform(0.1, 1.5)
@@ -114,9 +146,23 @@ func (g *Generator) newBot(k Kind, at int64) actor {
 		b.ip, b.net = ips[0], n
 		b.ua = oneOf(b.rng, uas)
 		b.botScore, b.verified = 1, true
-		return &crawler{base: b, ips: ips, rate: rate, until: at + secs(b.uniform(1200, 7200))}
+		a = &crawler{base: b, ips: ips, rate: rate, until: at + secs(b.uniform(1200, 7200))}
+	default:
+		panic("simulate: no bot for kind " + string(k)) // Validate admits only BotKinds
 	}
-	panic("simulate: no bot for kind " + string(k)) // Validate admits only BotKinds
+	if b := a.self(); b.evasive {
+		b.botScore = 20 + b.rng.IntN(51) // a CDN is fooled too, at times
+	}
+	return a
+}
+
+// assets appends the requests a browser makes for a page's scripts and
+// styles (what evasive bots fetch to look like one), starting at t.
+func (b *base) assets(out []Request, t int64, page string) []Request {
+	for _, a := range pageAssets[:3] {
+		out = append(out, b.req(t+secs(b.uniform(0.05, 0.4)), "GET", a.path, 200, a.bytes, b.url(page)))
+	}
+	return out
 }
 
 // pageFor returns a catalogue page and its size for crawling bots.
@@ -157,10 +203,13 @@ func (s *scraperFast) step(out []Request) []Request {
 			s.next++
 		}
 		ref := ""
-		if s.prev != "" && s.rng.Float64() < 0.3 {
+		if s.prev != "" && (s.evasive || s.rng.Float64() < 0.3) {
 			ref = s.url(s.prev)
 		}
 		out = append(out, s.req(t+secs(s.uniform(0, 0.05)), "GET", target, status, size, ref))
+		if s.evasive && s.rng.Float64() < 0.3 {
+			out = s.assets(out, t, target)
+		}
 		s.prev = target
 	}
 	sortBurst(out[from:])
@@ -181,7 +230,11 @@ type scraperSlow struct {
 }
 
 func (s *scraperSlow) step(out []Request) []Request {
-	s.now += secs(s.jitter(s.interval, 0.08))
+	if s.evasive {
+		s.now += secs(max(1, s.lognormal(s.interval, 0.6)))
+	} else {
+		s.now += secs(s.jitter(s.interval, 0.08))
+	}
 	if s.now >= s.until {
 		return out
 	}
@@ -198,11 +251,28 @@ func (s *scraperSlow) step(out []Request) []Request {
 		s.next++
 	}
 	ref := ""
-	if s.prev != "" && s.rng.Float64() < 0.5 {
+	if s.prev != "" && (s.evasive || s.rng.Float64() < 0.5) {
 		ref = s.url(s.prev)
 	}
+	first := s.prev == ""
 	s.prev = target
-	return append(out, s.req(s.now, "GET", target, status, size, ref))
+	out = append(out, s.req(s.now, "GET", target, status, size, ref))
+	if !s.evasive {
+		return out
+	}
+	from := len(out)
+	if first {
+		out = s.assets(out, s.now, target)
+	}
+	if s.page == 0 && status == 200 {
+		for i := range 1 + s.rng.IntN(2) {
+			img := productImage(s.next-1, i+1)
+			out = append(out, s.req(s.now+secs(s.uniform(0.1, 1)), "GET", img.path, 200, img.bytes, s.url(target)))
+		}
+	}
+	sortBurst(out[from:])
+	s.now = out[len(out)-1].At
+	return out
 }
 
 // stuffer tries leaked credentials against the login form at a steady pace.
@@ -224,9 +294,18 @@ func (s *stuffer) step(out []Request) []Request {
 	if strings.HasPrefix(s.ua, "Mozilla") {
 		ref = s.url("/login")
 	}
-	if s.path == "/login" && s.tries%20 == 1 {
+	if s.path == "/login" && (s.evasive || s.tries%20 == 1) {
 		out = append(out, s.req(s.now, "GET", "/login", 200, 17_600, ref))
-		s.now += secs(s.uniform(0.3, 1))
+		if s.evasive && s.tries == 1 {
+			out = s.assets(out, s.now, "/login")
+			sortBurst(out)
+		}
+		s.now = out[len(out)-1].At
+		if s.evasive {
+			s.now += secs(s.uniform(3, 10)) // typing
+		} else {
+			s.now += secs(s.uniform(0.3, 1))
+		}
 	}
 	status, size := 401, 17_900
 	if s.path != "/login" {
@@ -255,7 +334,12 @@ func (g *Generator) newCheckoutBot(at, dropAt int64, product int) *checkoutBot {
 	b.ua = browserUA(b.rng, 0.2)
 	b.proto = "HTTP/2.0"
 	b.botScore = 5 + b.rng.IntN(41)
-	return &checkoutBot{base: b, dropAt: dropAt, product: product, left: 40 + b.rng.IntN(120)}
+	c := &checkoutBot{base: b, dropAt: dropAt, product: product, left: 40 + b.rng.IntN(120)}
+	if g.cfg.Evasion > 0 && b.rng.Float64() < g.cfg.Evasion {
+		c.evasive, c.left = true, 10+b.rng.IntN(20)
+		c.botScore = 20 + b.rng.IntN(51)
+	}
+	return c
 }
 
 func (c *checkoutBot) step(out []Request) []Request {
@@ -263,7 +347,11 @@ func (c *checkoutBot) step(out []Request) []Request {
 	ref := c.url(page)
 	switch {
 	case c.now < c.dropAt: // watch the product page
-		c.now += secs(c.uniform(0.5, 3))
+		if c.evasive {
+			c.now += secs(c.uniform(3, 8))
+		} else {
+			c.now += secs(c.uniform(0.5, 3))
+		}
 		return append(out, c.req(min(c.now, c.dropAt), "GET", page, 200, 52_000, ""))
 	case c.phase == 0: // the drop: add to cart, several times over
 		c.phase = 1
@@ -281,7 +369,11 @@ func (c *checkoutBot) step(out []Request) []Request {
 		return out
 	case c.left > 0: // checkout until it goes through or the bot gives up
 		c.left--
-		c.now += secs(c.uniform(0.05, 0.8))
+		if c.evasive {
+			c.now += secs(c.uniform(1, 3))
+		} else {
+			c.now += secs(c.uniform(0.05, 0.8))
+		}
 		if c.rng.Float64() < 0.1 {
 			return append(out, c.req(c.now, "GET", "/checkout", 200, 24_000, c.url("/cart")))
 		}
@@ -312,9 +404,16 @@ func (p *prober) step(out []Request) []Request {
 		return out
 	}
 	p.left--
-	if p.fast {
+	switch {
+	case p.fast:
 		p.now += secs(p.uniform(0.03, 0.4))
-	} else {
+	case p.evasive:
+		p.now += secs(p.uniform(3, 20))
+		if p.rng.Float64() < 0.5 { // blend in with ordinary pages
+			target, status, size := pageFor(p.rng, randomProduct(p.rng))
+			return append(out, p.req(p.now, "GET", target, status, size, ""))
+		}
+	default:
 		p.now += secs(p.uniform(0.3, 3))
 	}
 	path := probePaths[(p.i*7+int(p.id))%len(probePaths)]
@@ -352,7 +451,11 @@ func (h *headless) step(out []Request) []Request {
 		return out
 	}
 	h.left--
-	h.now += secs(max(0.4, h.lognormal(2.5, 0.5)))
+	if h.evasive {
+		h.now += secs(max(0.8, h.lognormal(4, 0.7)))
+	} else {
+		h.now += secs(max(0.4, h.lognormal(2.5, 0.5)))
+	}
 	from := len(out)
 	target := productPath(randomProduct(h.rng))
 	if h.rng.Float64() < 0.25 {
@@ -372,6 +475,12 @@ func (h *headless) step(out []Request) []Request {
 		}
 	}
 	out = append(out, h.req(t+secs(h.uniform(0.1, 0.4)), "GET", "/api/cart/count", 200, 24, pageURL))
+	if id, err := strconv.Atoi(strings.TrimPrefix(target, "/product/")); h.evasive && err == nil {
+		for i := range 2 + h.rng.IntN(3) {
+			img := productImage(id, i+1)
+			out = append(out, h.req(t+secs(h.uniform(0.1, 1)), "GET", img.path, 200, img.bytes, pageURL))
+		}
+	}
 	h.prev = target
 	sortBurst(out[from:])
 	h.now = out[len(out)-1].At
@@ -384,6 +493,7 @@ type proxyPool struct {
 	base
 	ips   []netip.Addr
 	uas   []string
+	used  map[netip.Addr]bool // evasive: addresses that fetched the assets
 	rate  float64
 	until int64
 	next  int
@@ -398,7 +508,17 @@ func (p *proxyPool) step(out []Request) []Request {
 	p.ip, p.ua = p.ips[i], p.uas[i]
 	target, status, size := pageFor(p.rng, p.next)
 	p.next++
-	return append(out, p.req(p.now, "GET", target, status, size, ""))
+	out = append(out, p.req(p.now, "GET", target, status, size, ""))
+	if p.evasive && !p.used[p.ip] {
+		if p.used == nil {
+			p.used = map[netip.Addr]bool{}
+		}
+		p.used[p.ip] = true
+		out = p.assets(out, p.now, target)
+		sortBurst(out)
+		p.now = out[len(out)-1].At
+	}
+	return out
 }
 
 // crawler is a search-engine crawler (real or pretending): robots.txt

@@ -3,7 +3,12 @@
 // kinds, as access-log lines (nginx combined, Cloudflare Logpush JSON) plus a
 // labels file saying which client IP is what. It is seeded: the same Config
 // gives the same lines, byte for byte, which is what makes it usable to tune
-// and regression-test detection rules.
+// and regression-test detection rules. Config.Evasion makes some bots try to
+// pass for people, to see where rules stop working.
+//
+// Generator.Next yields requests in event-time order; Write renders a whole
+// run, Live (or LiveRequests) streams one stamped with the current time at
+// real pace, for `bulwark dev`.
 package simulate
 
 import (
@@ -101,6 +106,12 @@ type Config struct {
 	// DropRushHumans is how many extra humans rush to a drop's product.
 	DropRushHumans int
 
+	// Evasion is the fraction of bot instances (0..1) that try to pass for
+	// people: browser user agents, some asset loads, referers, irregular and
+	// slower timing, each kind in its own way (fake crawlers keep their claim).
+	// Their labels say "evasive". 0 keeps every kind as described above.
+	Evasion float64
+
 	// IPv6Share is the fraction of humans and bots that connect over IPv6.
 	IPv6Share float64
 	// Host is the shop's host name, used in referers and Cloudflare's host field.
@@ -170,6 +181,8 @@ func (c Config) Validate() error {
 		return bad("offices %d and office users %d must not be negative", c.Offices, c.OfficeUsers)
 	case c.Offices > 0 && c.OfficeUsers == 0:
 		return bad("offices need at least one user")
+	case c.Evasion < 0 || c.Evasion > 1:
+		return bad("evasion %g is not within 0..1", c.Evasion)
 	case c.IPv6Share < 0 || c.IPv6Share > 1:
 		return bad("IPv6 share %g is not within 0..1", c.IPv6Share)
 	case c.FirstBotsWithin < 0 || c.FirstDropAt < 0 || c.DropEvery < 0:

@@ -14,6 +14,8 @@ type actor interface {
 	// step appends the actor's next requests to out, in time order and none
 	// earlier than those it gave before; it appends nothing when finished.
 	step(out []Request) []Request
+	// self returns the actor's common state.
+	self() *base
 }
 
 // entry is one element of the generator's time-ordered queue: either an
@@ -55,8 +57,9 @@ func (q *queue) Pop() any {
 
 // Label is what the labels file says about one client address.
 type Label struct {
-	Label string `json:"label"`
-	Kind  Kind   `json:"kind"`
+	Label   string `json:"label"`
+	Kind    Kind   `json:"kind"`
+	Evasive bool   `json:"evasive,omitempty"`
 }
 
 // Generator produces requests in event-time order. It is not safe for
@@ -136,7 +139,7 @@ func (g *Generator) Next(r *Request) bool {
 
 func (g *Generator) note(r *Request) {
 	if _, ok := g.labels[r.IP]; !ok {
-		g.labels[r.IP] = Label{Label: LabelOf(r.Kind), Kind: r.Kind}
+		g.labels[r.IP] = Label{Label: LabelOf(r.Kind), Kind: r.Kind, Evasive: r.Evasive}
 	}
 	g.counts[r.Kind]++
 }
@@ -292,7 +295,10 @@ type base struct {
 	proto    string
 	botScore int
 	verified bool
+	evasive  bool
 }
+
+func (b *base) self() *base { return b }
 
 // req builds a request made by the actor at time at.
 func (b *base) req(at int64, method, target string, status, bytes int, referer string) Request {
@@ -301,7 +307,7 @@ func (b *base) req(at int64, method, target string, status, bytes int, referer s
 		Status: status, Bytes: bytes, Referer: referer, UA: b.ua,
 		Duration: 0.002 + b.rng.ExpFloat64()*0.03,
 		Country:  b.net.country, ASN: b.net.asn, BotScore: b.botScore, VerifiedBot: b.verified,
-		Kind: b.kind, Actor: b.id,
+		Kind: b.kind, Evasive: b.evasive, Actor: b.id,
 	}
 }
 

@@ -29,6 +29,8 @@ type Request struct {
 	VerifiedBot bool
 
 	Kind Kind
+	// Evasive: the bot tries to pass for a person (Config.Evasion).
+	Evasive bool
 	// Actor numbers the actor (a session, a bot instance) that made the request.
 	Actor uint64
 }

@@ -239,6 +239,50 @@ func TestBehaviour(t *testing.T) {
 	}
 }
 
+// TestEvasion: evasive bots are labelled so, and look more like people.
+func TestEvasion(t *testing.T) {
+	cfg := shortConfig(13)
+	cfg.Duration = 40 * time.Minute
+	cfg.Evasion = 1
+	reqs, g := collect(t, cfg)
+	assets := map[simulate.Kind]int{}
+	tools := 0
+	for _, r := range reqs {
+		if simulate.LabelOf(r.Kind) != simulate.LabelBot {
+			continue
+		}
+		if !r.Evasive && r.Kind != simulate.FakeCrawler {
+			t.Fatalf("%s request of a %s not evasive with Evasion=1", r.IP, r.Kind)
+		}
+		if strings.HasPrefix(r.Target, "/static/") || strings.HasPrefix(r.Target, "/img/") {
+			assets[r.Kind]++
+		}
+		if strings.Contains(r.UA, "HeadlessChrome") || strings.HasPrefix(r.UA, "curl/") || strings.HasPrefix(r.UA, "python-requests") {
+			tools++
+		}
+	}
+	for _, k := range []simulate.Kind{simulate.ScraperFast, simulate.ScraperSlow, simulate.Headless, simulate.ProxyPool} {
+		if assets[k] == 0 {
+			t.Errorf("evasive %s loads no assets", k)
+		}
+	}
+	if tools != 0 {
+		t.Errorf("%d evasive requests with a tool or headless UA", tools)
+	}
+	n := 0
+	for _, l := range g.Labels() {
+		if l.Evasive {
+			n++
+			if l.Label != simulate.LabelBot || l.Kind == simulate.FakeCrawler {
+				t.Fatalf("label %+v is evasive", l)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no evasive labels")
+	}
+}
+
 // nginxCombined is the combined format with the optional request-time extension.
 var nginxCombined = regexp.MustCompile(`^(\S+) - - \[(\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d \+0000)\] "([A-Z]+) (\S+) (HTTP/[12]\.[01])" (\d{3}) (\d+) "([^"]*)" "([^"]*)"( \d+\.\d{3} "[^"]*")?$`)
 
@@ -370,6 +414,7 @@ func TestValidate(t *testing.T) {
 	f("human kind as bot", func(c *simulate.Config) { c.Bots = map[simulate.Kind]float64{simulate.Human: 1} }, false)
 	f("negative rate", func(c *simulate.Config) { c.Bots = map[simulate.Kind]float64{simulate.Tool: -1} }, false)
 	f("ipv6 share", func(c *simulate.Config) { c.IPv6Share = 1.5 }, false)
+	f("evasion", func(c *simulate.Config) { c.Evasion = -0.1 }, false)
 	f("format", func(c *simulate.Config) { c.Format = "apache" }, false)
 	f("office without users", func(c *simulate.Config) { c.OfficeUsers = 0 }, false)
 	f("no start", func(c *simulate.Config) { c.Start = time.Time{} }, false)

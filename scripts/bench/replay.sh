@@ -81,10 +81,16 @@ run_mix() { # seed duration description simulate-flags...
 	echo
 	rm -f "$work/s$seed.log"
 }
-run_mix 2 6h "more stealthy bots, 40 % IPv6, nginx with request time" \
+run_mix 2 4h "more of the quieter bots, 40 % IPv6, nginx with request time" \
 	--bots scraper_slow=6,proxy_pool=4,credential_stuffing=4,headless=4,checkout_bot=8 --ipv6-share 0.4 --request-time
-run_mix 3 6h "busy shop: 40 humans/min, 6 offices of 80, hourly drops" \
+run_mix 3 4h "busy shop: 40 humans/min, 6 offices of 80, hourly drops" \
 	--humans-per-minute 40 --offices 6 --office-users 80 --drop-every 1h
-run_mix 4 6h "Cloudflare Logpush format" --format cloudflare
+run_mix 4 4h "Cloudflare Logpush format (with the CDN's bot score)" --format cloudflare
+echo "The runs above use bots as the issue describes them. Below, half of the bot instances"
+echo "try to pass for people (\`--evasion 0.5\`: browser user agents, some asset loads,"
+echo "referers, slower and irregular timing); these are beyond the issue's targets and show"
+echo "where the shipped rules stop."
+echo
+run_mix 5 4h "half the bots evasive" --evasion 0.5
 
 echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(go version | cut -d' ' -f3)."

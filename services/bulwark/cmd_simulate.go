@@ -104,6 +104,7 @@ Bot kinds: ` + strings.Join(kindNames(), ", ") + `.`,
 	f.DurationVar(&cfg.FirstDropAt, "first-drop", cfg.FirstDropAt, "time of the first product drop (checkout bots and a human rush)")
 	f.DurationVar(&cfg.DropEvery, "drop-every", cfg.DropEvery, "time between product drops (0: a single drop)")
 	f.IntVar(&cfg.DropRushHumans, "drop-rush-humans", cfg.DropRushHumans, "humans rushing to each drop's product")
+	f.Float64Var(&cfg.Evasion, "evasion", cfg.Evasion, "fraction of bots (0..1) that try to pass for people; labelled evasive")
 	f.Float64Var(&cfg.IPv6Share, "ipv6-share", cfg.IPv6Share, "fraction of clients on IPv6")
 	f.StringVar(&cfg.Host, "host", cfg.Host, "the shop's host name")
 	f.BoolVar(&live, "live", false, "stream lines stamped now, at real pace (for tailing; --start is ignored)")
