@@ -358,3 +358,17 @@ func (s *Syncer) String() string {
 	}
 	return fmt.Sprintf("cfsync(%s)", s.block.name)
 }
+
+// ErrNotSynced is what Ready returns before the first sync.
+var ErrNotSynced = errors.New("cfsync: lists not synced yet")
+
+// Ready returns nil once the lists have matched the verdicts once (for
+// /readyz).
+func (s *Syncer) Ready() error {
+	select {
+	case <-s.synced:
+		return nil
+	default:
+		return ErrNotSynced
+	}
+}

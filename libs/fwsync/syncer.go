@@ -232,3 +232,17 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// ErrNotSynced is what Ready returns before the first sync.
+var ErrNotSynced = errors.New("fwsync: sets not synced yet")
+
+// Ready returns nil once the sets have matched the verdicts once (for
+// /readyz).
+func (s *Syncer) Ready() error {
+	select {
+	case <-s.synced:
+		return nil
+	default:
+		return ErrNotSynced
+	}
+}
