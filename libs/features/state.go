@@ -52,6 +52,7 @@ type Behaviour struct {
 	IATMean, IATVar float32 // exponentially weighted inter-arrival time, seconds
 	LastID          uint32
 	UAHash          uint32
+	IATN            uint8 // intervals seen (saturating)
 	UA              UAFlags
 	HasLastID       bool
 	CDNBot          uint8
@@ -73,7 +74,7 @@ func (b *Behaviour) Update(o *Obs) {
 	if t >= prev {
 		if prev != 0 && b.UAHash != 0 {
 			dt := float32(t-prev) / 1e9
-			if b.IATMean == 0 && b.IATVar == 0 {
+			if b.IATN == 0 {
 				b.IATMean = dt
 			} else {
 				d := dt - b.IATMean
@@ -81,6 +82,7 @@ func (b *Behaviour) Update(o *Obs) {
 				b.IATMean += inc
 				b.IATVar = (1 - iatAlpha) * (b.IATVar + d*inc)
 			}
+			b.IATN = min(b.IATN+1, 255)
 		}
 		b.slide(prev, t)
 		b.Last = t
@@ -197,7 +199,7 @@ func (b *Behaviour) Compute(now int64, v *Vector) {
 	req := window.Sum(b.Req[:], ms, m)
 	v.Set(Rate10m, float64(req)/600)
 	v.Set(Rate1h, float64(window.Sum(b.Hour[:], hh, h))/3600)
-	if n1m >= minReqForIAT && b.IATMean > 0 {
+	if n1m >= minReqForIAT && b.IATN >= minReqForIAT && b.IATMean > 0 {
 		v.Set(IATCV1m, round3(math.Sqrt(float64(max(b.IATVar, 0)))/float64(b.IATMean)))
 	}
 	assets := window.Sum(b.Asset[:], ms, m)
