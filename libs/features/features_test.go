@@ -123,6 +123,7 @@ func TestFeatures(t *testing.T) {
 	f("bursty timing", features.IATCV1m, n(30, 0, func(i int) req {
 		return req{at: time.Duration(i/5)*10*time.Second + time.Duration(i%5)*50*time.Millisecond}
 	}), 1.5, 1)
+	f("a page's same-second assets are not regular timing", features.IATCV1m, cat(n(11, 0, nil), []req{{at: time.Second, ua: browser}}), 2.6, 0.5)
 	f("iat needs 8 requests in 1 min", features.IATCV1m, n(5, 2*time.Second, nil), absent, 0)
 	f("pages without assets", features.NoAssetShare10m, n(10, time.Second, page), 1, 0)
 	f("pages with assets", features.NoAssetShare10m, cat(n(10, time.Second, page), n(30, 300*time.Millisecond, asset)), 0, 0)
