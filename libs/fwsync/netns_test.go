@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 
 	"github.com/bulwarkhq/bulwark/libs/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/fwsync"
+	"github.com/bulwarkhq/bulwark/libs/kafka"
 	"github.com/bulwarkhq/bulwark/libs/kafkatest"
 )
 
@@ -248,26 +250,7 @@ func TestDropsBlockedClientsInNetNS(t *testing.T) {
 
 	cfg := fwsync.Config{Table: "bulwark_test", Actions: "BLOCK", InstallChain: true, SyncInterval: 20 * time.Millisecond,
 		ResyncInterval: time.Hour, NetNS: nsPath(lab.host)}
-	s, err := fwsync.New(cfg, kafkatest.Config(b), nil, prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	select {
-	case <-s.Synced():
-	case err := <-done:
-		t.Fatalf("fwsync stopped: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("fwsync never synced")
-	}
+	stop := startSyncer(t, cfg, kafkatest.Config(b))
 
 	want6 := []string{"2001:db8:1::7", "2001:db8::", "end:::", "end:2001:db8:1::8", "end:2001:db8:1::"}
 	slices.Sort(want6)
@@ -301,9 +284,62 @@ func TestDropsBlockedClientsInNetNS(t *testing.T) {
 	if lab.connects(blocked, dst) {
 		t.Error("the permanently blocked client got through")
 	}
+
+	// A restart rewrites the sets atomically and keeps chains others put
+	// in the table (such as a hand-written drop rule).
+	stop()
+	nft := func(args string) (string, error) {
+		out, err := exec.Command("ip", "netns", "exec", lab.host, "nft", args).CombinedOutput()
+		return string(out), err
+	}
+	_, nftErr := nft("add chain inet bulwark_test mine { type filter hook input priority 0; policy accept; }")
+	put("ip:"+bystander.String(), blockFor(0))
+	startSyncer(t, cfg, kafkatest.Config(b))
+	if lab.connects(blocked, dst) || lab.connects(bystander, dst) {
+		t.Error("after a restart a blocked client could connect")
+	}
+	if !lab.connects(lifted, dst) {
+		t.Error("after a restart a lifted client could not connect")
+	}
+	if nftErr == nil {
+		if out, err := nft("list table inet bulwark_test"); err != nil || !strings.Contains(out, "chain mine") || strings.Count(out, "drop") != 2 {
+			t.Errorf("after a restart the table is:\n%s (%v)", out, err)
+		}
+	}
 	if out, err := exec.Command("ip", "netns", "exec", lab.host, "nft", "list tables").CombinedOutput(); err == nil {
 		if !slices.Contains(strings.Split(string(out), "\n"), "table inet someone_else") {
 			t.Errorf("fwsync touched another table: %s", out)
 		}
 	}
+}
+
+// startSyncer runs fwsync until the test ends (or stop is called) and waits
+// for its first sync.
+func startSyncer(t *testing.T, cfg fwsync.Config, kcfg kafka.Config) (stop func()) {
+	t.Helper()
+	s, err := fwsync.New(cfg, kcfg, nil, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	select {
+	case <-s.Synced():
+	case err := <-done:
+		t.Fatalf("fwsync stopped: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("fwsync never synced")
+	}
+	return stop
 }

@@ -89,30 +89,51 @@ func elementsOf(p netip.Prefix, exp time.Time, now time.Time) []nftables.SetElem
 	return out
 }
 
-// replaceAll rewrites the table in one atomic transaction: the usual
-// "add table; delete table; add table" idiom, so the table's old content
-// (and anything added to it by hand) goes, with no moment where traffic
-// from the sets passes.
+// replaceAll rewrites Bulwark's sets (and its chain) in one atomic
+// transaction: flush and refill, so there is no moment where traffic from
+// the sets passes, and edits made by hand to the sets are undone. Chains
+// others added to the table stay. If the table holds sets fwsync cannot
+// reuse (made by hand with other flags), it is recreated: the "add table;
+// delete table; add table" idiom, still one transaction.
 func (k *kernel) replaceAll(v4, v6 map[netip.Prefix]time.Time, now time.Time) error {
+	err := k.fill(v4, v6, now, false)
+	if err != nil {
+		err = k.fill(v4, v6, now, true)
+	}
+	if err != nil {
+		return fmt.Errorf("write table inet %s: %w", k.table.Name, err)
+	}
+	k.installedAt = now
+	return nil
+}
+
+func (k *kernel) fill(v4, v6 map[netip.Prefix]time.Time, now time.Time, recreate bool) error {
 	c := k.conn
 	c.AddTable(k.table)
-	c.DelTable(k.table)
-	c.AddTable(k.table)
-	// Interval sets carry an implicit zero "end" element first, as nft does.
-	if err := c.AddSet(k.set4, append([]nftables.SetElement{{Key: make([]byte, 4), IntervalEnd: true}}, setElements(v4, now)...)); err != nil {
-		return fmt.Errorf("add set %s: %w", Set4, err)
+	if recreate {
+		c.DelTable(k.table)
+		c.AddTable(k.table)
 	}
-	if err := c.AddSet(k.set6, append([]nftables.SetElement{{Key: make([]byte, 16), IntervalEnd: true}}, setElements(v6, now)...)); err != nil {
-		return fmt.Errorf("add set %s: %w", Set6, err)
+	for _, s := range []struct {
+		set   *nftables.Set
+		width int
+		els   map[netip.Prefix]time.Time
+	}{{k.set4, 4, v4}, {k.set6, 16, v6}} {
+		if err := c.AddSet(s.set, nil); err != nil {
+			return fmt.Errorf("add set %s: %w", s.set.Name, err)
+		}
+		c.FlushSet(s.set)
+		// Interval sets carry an implicit zero "end" element first, as nft
+		// itself writes them.
+		els := append([]nftables.SetElement{{Key: make([]byte, s.width), IntervalEnd: true}}, setElements(s.els, now)...)
+		if err := c.SetAddElements(s.set, els); err != nil {
+			return fmt.Errorf("fill set %s: %w", s.set.Name, err)
+		}
 	}
 	if k.chain {
 		k.addChain()
 	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("replace table inet %s: %w", k.table.Name, err)
-	}
-	k.installedAt = now
-	return nil
+	return c.Flush()
 }
 
 // addChain installs "ip saddr @block4 drop; ip6 saddr @block6 drop" in a
@@ -125,6 +146,7 @@ func (k *kernel) addChain() {
 		Name: "prerouting", Table: k.table, Type: nftables.ChainTypeFilter,
 		Hooknum: nftables.ChainHookPrerouting, Priority: prio, Policy: &policy,
 	})
+	k.conn.FlushChain(ch)
 	for _, r := range []struct {
 		proto         byte
 		offset, width uint32
