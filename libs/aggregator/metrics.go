@@ -12,7 +12,7 @@ type metrics struct {
 	rebalances                         *prometheus.CounterVec
 	txns                               *prometheus.CounterVec
 	stateRecords, restores, staleState prometheus.Counter
-	incompatible, fetchErrors          prometheus.Counter
+	incompatible, fetchErrors, future  prometheus.Counter
 	restoreSeconds                     prometheus.Histogram
 }
 
@@ -45,12 +45,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		staleState:     c("stale_state_total", "Restores whose state did not reach the committed offset in time (processing continued with it)."),
 		incompatible:   c("incompatible_state_records_total", "State records of another build's layout, ignored."),
 		fetchErrors:    c("fetch_errors_total", "Errors fetching from the requests topic."),
+		future:         c("future_events_total", "Events timed more than an hour ahead of this machine's clock, dropped."),
 		restoreSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "restore_seconds", Help: "Time to load a partition's state.", Buckets: prometheus.ExponentialBuckets(0.01, 4, 8)}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.events, m.late, m.bad, m.decodeErrors, m.scores, m.expired, m.active, m.stateBytes,
 			m.watermarkLag, m.parts, m.rebalances, m.txns, m.stateRecords, m.restores, m.staleState,
-			m.incompatible, m.fetchErrors, m.restoreSeconds)
+			m.incompatible, m.fetchErrors, m.future, m.restoreSeconds)
 	}
 	return m
 }

@@ -29,6 +29,9 @@ var offsetKey = []byte("O")
 
 var errCrashed = errors.New("aggregator: simulated crash")
 
+// maxFuture is how far ahead of this machine's clock an event time may be.
+const maxFuture = time.Hour
+
 // Aggregator is the Kafka service around Engine: one engine per assigned
 // partition of the requests topic, scores to the scores topic, state to the
 // state topic, all in one transaction with the offset commit (see doc.go).
@@ -123,10 +126,28 @@ func (a *Aggregator) EnsureStateTopic(ctx context.Context) error {
 	if !ok || td.Err != nil {
 		return fmt.Errorf("describe topic %s: %v", a.kcfg.Topics.Requests, td.Err)
 	}
-	return kafka.EnsureTopics(ctx, adm, []kafka.TopicSpec{{
-		Name: a.cfg.StateTopic, Partitions: int32(len(td.Partitions)), ReplicationFactor: -1,
+	n := len(td.Partitions)
+	if err := kafka.EnsureTopics(ctx, adm, []kafka.TopicSpec{{
+		Name: a.cfg.StateTopic, Partitions: int32(n), ReplicationFactor: -1,
 		Configs: map[string]string{"cleanup.policy": "compact", "min.compaction.lag.ms": "0", "segment.ms": "3600000"},
-	}})
+	}}); err != nil {
+		return err
+	}
+	// The requests topic may have grown since the state topic was made.
+	sds, err := adm.ListTopics(ctx, a.cfg.StateTopic)
+	if err != nil {
+		return fmt.Errorf("describe topic %s: %w", a.cfg.StateTopic, err)
+	}
+	if have := len(sds[a.cfg.StateTopic].Partitions); have < n {
+		rs, err := adm.UpdatePartitions(ctx, n, a.cfg.StateTopic)
+		if err == nil {
+			err = rs.Error()
+		}
+		if err != nil {
+			return fmt.Errorf("grow topic %s to %d partitions: %w", a.cfg.StateTopic, n, err)
+		}
+	}
+	return nil
 }
 
 // statePartitioner sends state records to the partition set on them (the
@@ -209,6 +230,12 @@ func (a *Aggregator) Run(ctx context.Context) error {
 				p.next = r.Offset + 1
 				if err := proto.Unmarshal(r.Value, ev); err != nil {
 					a.m.decodeErrors.Inc()
+					continue
+				}
+				if ev.GetTimeUnixNano() > time.Now().Add(maxFuture).UnixNano() {
+					// A clock far in the future would move the partition's
+					// watermark there and make every later event "late".
+					a.m.future.Inc()
 					continue
 				}
 				dst = p.eng.Process(ev, dst[:0])
