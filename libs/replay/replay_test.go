@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -339,4 +340,43 @@ func TestValidate(t *testing.T) {
 	f("missing rules", replay.Config{Files: []string{traffic(t).path}, Format: logparse.FormatNginx, Rules: "/nonexistent.yaml"})
 	now := time.Now()
 	f("until before since", replay.Config{Files: []string{"x"}, Format: logparse.FormatNginx, Since: now, Until: now.Add(-time.Hour)})
+}
+
+// TestTopicTransactional: a topic written in transactions ends with commit
+// markers, which a consumer never sees; the replay still ends.
+func TestTopicTransactional(t *testing.T) {
+	b := kafkatest.Start(t, kafkatest.WithPartitions(2))
+	kc := kafkatest.Config(b)
+	cl := kafkatest.Client(t, b, kgo.DefaultProduceTopic(kc.Topics.Requests), kgo.TransactionalID("replay-test"))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	const n = 200
+	for i := range n {
+		ev := &eventpb.RequestEvent{
+			TimeUnixNano: start.Add(time.Duration(i) * 100 * time.Millisecond).UnixNano(),
+			ClientIp:     "203.0.113.7", Method: "GET", Path: "/product/" + strconv.Itoa(10001+i), Status: 200,
+			UserAgent: "curl/8.11.1", Protocol: "HTTP/1.1",
+		}
+		v, err := proto.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte(ev.ClientIp), Value: v}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	out, res := run(t, replay.Config{Topic: true, Kafka: kc})
+	if res.Events != n {
+		t.Fatalf("replayed %d events of %d", res.Events, n)
+	}
+	if !bytes.Contains(out, []byte(`"subject":"ip:203.0.113.7"`)) {
+		t.Fatalf("no verdict for a curl client at 10 req/s:\n%s", out)
+	}
 }

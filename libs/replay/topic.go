@@ -2,6 +2,7 @@ package replay
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -129,19 +130,29 @@ func (t *topic) queue(p int32) *partitionQueue {
 	return nil
 }
 
-// poll fetches more records into the partition queues.
-func (t *topic) poll(ctx context.Context) error {
+// idleWait is how long a partition may deliver nothing before its end
+// offset counts as reached. Normally the last record read is the one before
+// the end offset; a transaction's commit marker can be the last offset
+// instead, and is never delivered.
+const idleWait = 5 * time.Second
+
+// poll fetches more records into the partition queues and returns how many
+// it queued; a poll that ctx ends returns 0 and no error.
+func (t *topic) poll(ctx context.Context) (int, error) {
 	fs := t.cl.PollFetches(ctx)
-	if err := ctx.Err(); err != nil {
-		return err
+	if ctx.Err() != nil {
+		return 0, nil
 	}
 	var ferr error
 	fs.EachError(func(topic string, p int32, err error) {
-		ferr = fmt.Errorf("fetch %s/%d: %w", topic, p, err)
+		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			ferr = fmt.Errorf("fetch %s/%d: %w", topic, p, err)
+		}
 	})
 	if ferr != nil {
-		return ferr
+		return 0, ferr
 	}
+	added := 0
 	fs.EachRecord(func(r *kgo.Record) {
 		q := t.queue(r.Partition)
 		if q == nil || r.Offset < q.next || r.Offset >= q.end {
@@ -161,6 +172,7 @@ func (t *topic) poll(ctx context.Context) error {
 			return
 		}
 		q.events = append(q.events, ev)
+		added++
 	})
 	var pause, resume []int32
 	for _, q := range t.qs {
@@ -179,7 +191,7 @@ func (t *topic) poll(ctx context.Context) error {
 	if len(resume) > 0 {
 		t.cl.ResumeFetchPartitions(map[string][]int32{t.name: resume})
 	}
-	return nil
+	return added, nil
 }
 
 func (t *topic) newEvent() *eventpb.RequestEvent {
@@ -203,8 +215,18 @@ func (t *topic) fill(ctx context.Context, b *batch) error {
 					q.paused = false
 					t.cl.ResumeFetchPartitions(map[string][]int32{t.name: {q.p}})
 				}
-				if err := t.poll(ctx); err != nil {
+				pctx, cancel := context.WithTimeout(ctx, idleWait)
+				n, err := t.poll(pctx)
+				idle := pctx.Err() != nil && ctx.Err() == nil && n == 0
+				cancel()
+				if err != nil {
 					return err
+				}
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				if idle {
+					q.end = q.next // nothing more will come
 				}
 				if q.done() {
 					break
