@@ -16,7 +16,7 @@ type table[K comparable, S any] struct {
 	deleted []K      // keys deleted since the last Changes
 }
 
-const chunkBits = 12
+const chunkBits = 10
 const chunkSize = 1 << chunkBits
 
 func newTable[K comparable, S any]() *table[K, S] {
