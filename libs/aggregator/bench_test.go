@@ -98,27 +98,37 @@ func BenchmarkEngine(b *testing.B) {
 }
 
 // BenchmarkMemoryPerIP measures the heap held per active client IP with
-// 1,000,000 active IPs, each with its derived session and its network.
+// 1,000,000 active IPs, each with its derived session and its network:
+// "dense" puts 256 IPs in each /24 (an ISP's customers), "spread" every IP in
+// a /24 of its own (the worst case: one net: state per IP).
 func BenchmarkMemoryPerIP(b *testing.B) {
 	const n = 1_000_000
-	for i := 0; i < b.N; i++ {
-		runtime.GC()
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		e := NewEngine(testConfig())
-		ev := &eventpb.RequestEvent{Method: "GET", Path: "/", Status: 200, UserAgent: chromeUA}
-		for j := 0; j < n; j++ {
-			a := netip.AddrFrom4([4]byte{byte(11 + j>>24), byte(j >> 16), byte(j >> 8), byte(j)})
-			ev.ClientIp = a.String()
-			ev.TimeUnixNano = t0.Add(time.Duration(j) * time.Microsecond).UnixNano()
-			e.Process(ev, nil)
-		}
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		st := e.Stats()
-		per := float64(after.HeapAlloc-before.HeapAlloc) / n
-		b.ReportMetric(per, "B/ip")
-		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(st.IPs+st.Sessions+st.Nets), "B/subject")
-		runtime.KeepAlive(e)
+	for _, layout := range []struct {
+		name string
+		addr func(j int) netip.Addr
+	}{
+		{"dense", func(j int) netip.Addr { return netip.AddrFrom4([4]byte{byte(11 + j>>24), byte(j >> 16), byte(j >> 8), byte(j)}) }},
+		{"spread", func(j int) netip.Addr { return netip.AddrFrom4([4]byte{byte(11 + j>>16), byte(j >> 8), byte(j), 1}) }},
+	} {
+		b.Run(layout.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				runtime.GC()
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				e := NewEngine(testConfig())
+				ev := &eventpb.RequestEvent{Method: "GET", Path: "/", Status: 200, UserAgent: chromeUA}
+				for j := 0; j < n; j++ {
+					ev.ClientIp = layout.addr(j).String()
+					ev.TimeUnixNano = t0.Add(time.Duration(j) * time.Microsecond).UnixNano()
+					e.Process(ev, nil)
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				st := e.Stats()
+				b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/ip")
+				b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(st.IPs+st.Sessions+st.Nets), "B/subject")
+				runtime.KeepAlive(e)
+			}
+		})
 	}
 }
