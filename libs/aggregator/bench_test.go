@@ -107,7 +107,9 @@ func BenchmarkMemoryPerIP(b *testing.B) {
 		name string
 		addr func(j int) netip.Addr
 	}{
-		{"dense", func(j int) netip.Addr { return netip.AddrFrom4([4]byte{byte(11 + j>>24), byte(j >> 16), byte(j >> 8), byte(j)}) }},
+		{"dense", func(j int) netip.Addr {
+			return netip.AddrFrom4([4]byte{byte(11 + j>>24), byte(j >> 16), byte(j >> 8), byte(j)})
+		}},
 		{"spread", func(j int) netip.Addr { return netip.AddrFrom4([4]byte{byte(11 + j>>16), byte(j >> 8), byte(j), 1}) }},
 	} {
 		b.Run(layout.name, func(b *testing.B) {

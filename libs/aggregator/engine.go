@@ -23,8 +23,6 @@ type Emission struct {
 	At        int64   // event time of the last emitted score
 	Score     float32 // the last emitted score
 	ScoredSec uint32  // the second (Unix) the subject was last scored in
-	Top       uint8   // the feature that contributed most then (features.NumFeatures: none)
-	_         [7]byte
 }
 
 // fresh reports whether a subject must be scored for this event, and marks
@@ -266,8 +264,7 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 // enough to matter (see shouldEmit).
 func (e *Engine) consider(kind subject.Kind, k [16]byte, em *Emission, ev *eventpb.RequestEvent, trigger **eventpb.RequestEvent, addr netip.Addr, t, end int64, dst []*eventpb.Score) []*eventpb.Score {
 	score := e.scorer.Score(kind, &e.vec, &e.pts)
-	top := uint8(e.pts.Top())
-	if !e.shouldEmit(em, score, top, t) {
+	if !e.shouldEmit(em, score, t) {
 		return dst
 	}
 	var subj string
@@ -283,7 +280,7 @@ func (e *Engine) consider(kind subject.Kind, k [16]byte, em *Emission, ev *event
 		*trigger = proto.Clone(ev).(*eventpb.RequestEvent)
 	}
 	dst = append(dst, e.build(subj, t, end, score, *trigger))
-	em.At, em.Score, em.Top = t, float32(score), top
+	em.At, em.Score = t, float32(score)
 	hk := hotKey{kind, k}
 	if score >= hotScore {
 		e.hot[hk] = *trigger
@@ -336,7 +333,7 @@ func band(s float64) int {
 	return 0
 }
 
-func (e *Engine) shouldEmit(em *Emission, score float64, top uint8, t int64) bool {
+func (e *Engine) shouldEmit(em *Emission, score float64, t int64) bool {
 	last := float64(em.Score)
 	switch {
 	case band(score) != band(last):
@@ -433,7 +430,6 @@ func (e *Engine) flushIdle(now int64, dst []*eventpb.Score) []*eventpb.Score {
 			continue
 		}
 		score := e.scorer.Score(k.kind, &e.vec, &e.pts)
-		top := uint8(e.pts.Top())
 		// An idle subject is re-emitted only when its score fell: the refresh
 		// rule is for subjects still sending requests.
 		if float64(em.Score)-score < minScoreStep && band(score) == band(float64(em.Score)) {
@@ -450,7 +446,7 @@ func (e *Engine) flushIdle(now int64, dst []*eventpb.Score) []*eventpb.Score {
 			subj = subject.Session(SessionID(trigger))
 		}
 		dst = append(dst, e.build(subj, now, now, score, proto.Clone(trigger).(*eventpb.RequestEvent)))
-		em.At, em.Score, em.Top = now, float32(score), top
+		em.At, em.Score = now, float32(score)
 		e.touchKey(k)
 		if score < hotScore {
 			e.dropHot(k)

@@ -100,17 +100,6 @@ func (s *Scorer) Score(k subject.Kind, v *features.Vector, p *Points) float64 {
 	return math.Round((1-keep)*1000) / 10
 }
 
-// Top returns the feature with the largest contribution, or NumFeatures when none counts.
-func (p *Points) Top() features.ID {
-	best, top := float64(minReasonPoints), features.NumFeatures
-	for id, pts := range p {
-		if pts >= best && (top == features.NumFeatures || pts > best) {
-			best, top = pts, features.ID(id)
-		}
-	}
-	return top
-}
-
 // Reasons appends the strongest reasons (at most MaxReasons, strongest first)
 // to dst, in words: "rate_10s=48/s", "no_static_assets", "tool_ua".
 func (p *Points) Reasons(v *features.Vector, dst []string) []string {
