@@ -17,6 +17,12 @@
 // its ladder band (ALLOW < 50 <= MONITOR < 70 <= CHALLENGE < 90 <= BLOCK)
 // changes, when it moves 5 points at MONITOR or above (20 within ALLOW), and
 // every minute while at MONITOR or above so that verdicts can be extended.
+// A subject is scored at its first request of each second of event time and
+// at every request that can move its score by itself (sensitive, login,
+// checkout, POST, deep page, 4xx/5xx, a different kind of user agent); the
+// other requests of that second (a page's assets) only update its windows.
+// An idle-flush score carries the subject's last request as its trigger and
+// the flush's event time (the watermark) as its time.
 //
 // # State, restarts and rebalances: exactly once with transactions
 //
