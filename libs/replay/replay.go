@@ -87,9 +87,11 @@ type Result struct {
 	Verdicts int64
 	// ByAction counts verdict changes by action.
 	ByAction map[string]int64
-	// Evaluation is set when Labels were given; Diff when Compare was.
-	Evaluation *Evaluation
-	Diff       *Diff
+	// Evaluation is set when Labels were given; Diff when Compare was,
+	// and CompareEvaluation (the Compare rules against the labels) when both.
+	Evaluation        *Evaluation
+	Diff              *Diff
+	CompareEvaluation *Evaluation
 	// First and Last are the event times of the first and last events.
 	First, Last time.Time
 	Elapsed     time.Duration
@@ -135,10 +137,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		base.tally, other.tally = tally{}, tally{}
 		lanes = append(lanes, other)
 	}
-	var eval *evaluator
+	var evals []*evaluator // by lane
 	if cfg.Labels != nil {
-		if eval, err = newEvaluator(cfg.Labels); err != nil {
-			return nil, err
+		for range lanes {
+			ev, err := newEvaluator(cfg.Labels)
+			if err != nil {
+				return nil, err
+			}
+			evals = append(evals, ev)
 		}
 	}
 
@@ -167,7 +173,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	bw := bufio.NewWriterSize(out, 256<<10)
 	res := &Result{ByAction: map[string]int64{}, Bad: map[string]int64{}}
-	e := &engineLoop{lanes: lanes, eval: eval, out: bw, res: res}
+	e := &engineLoop{lanes: lanes, evals: evals, out: bw, res: res}
 
 	start := time.Now()
 	free := make(chan *batch, inFlight)
@@ -251,8 +257,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 	res.Late = base.late()
-	if eval != nil {
-		res.Evaluation = eval.result()
+	if len(evals) > 0 {
+		res.Evaluation = evals[0].result()
+	}
+	if len(evals) > 1 {
+		res.CompareEvaluation = evals[1].result()
 	}
 	if len(lanes) > 1 {
 		res.Diff = diff(lanes[0].name, lanes[1].name, lanes[0].tally, lanes[1].tally)
@@ -263,7 +272,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 // engineLoop is the merge goroutine's state.
 type engineLoop struct {
 	lanes []*lane
-	eval  *evaluator
+	evals []*evaluator // by lane, when there are labels
 	out   *bufio.Writer
 	res   *Result
 	line  []byte
@@ -283,8 +292,8 @@ func (e *engineLoop) merge(b *batch) error {
 			e.res.First = time.Unix(0, t).UTC()
 		}
 		e.res.Last = time.Unix(0, t).UTC()
-		if e.eval != nil {
-			e.eval.request(s.ev)
+		for _, ev := range e.evals {
+			ev.request(s.ev)
 		}
 		cs := b.changes[s.part]
 		for k := cur[s.part]; k < len(cs) && cs[k].idx == int32(i); k++ {
@@ -342,15 +351,15 @@ func (e *engineLoop) emit(ch *change) {
 	if l.tally != nil && ch.c.Verdict != nil {
 		l.tally.add(v, ch.trigger)
 	}
+	if e.evals != nil {
+		e.evals[ch.lane].verdict(v, ch.trigger)
+	}
 	if ch.lane != 0 {
 		return
 	}
 	e.res.Verdicts++
 	e.verdicts.Add(1)
 	e.res.ByAction[actionName(v.GetAction())]++
-	if e.eval != nil {
-		e.eval.verdict(v, ch.trigger)
-	}
 	e.line = appendVerdict(e.line[:0], v)
 	if _, err := e.out.Write(e.line); err != nil && e.err == nil {
 		e.err = fmt.Errorf("write verdicts: %w", err)

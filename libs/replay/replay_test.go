@@ -175,8 +175,14 @@ func TestCompare(t *testing.T) {
 	if err := os.WriteFile(strict, []byte("ladder:\n  monitor: 30\n  challenge: 40\n  block: 60\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg := replay.Config{Files: []string{s.path}, Format: logparse.FormatNginx, Compare: strict}
+	cfg := replay.Config{Files: []string{s.path}, Format: logparse.FormatNginx, Compare: strict, Labels: s.labels}
 	out, res := run(t, cfg)
+	if res.Evaluation == nil || res.CompareEvaluation == nil {
+		t.Fatal("no evaluation of both rule files with labels")
+	}
+	if a, b := res.Evaluation.Recall, res.CompareEvaluation.Recall; b < a {
+		t.Errorf("a stricter ladder lowered recall from %.4f to %.4f", a, b)
+	}
 	plain, _ := run(t, replay.Config{Files: []string{s.path}, Format: logparse.FormatNginx})
 	if !bytes.Equal(out, plain) {
 		t.Fatal("--compare changed the verdicts of --rules")

@@ -116,12 +116,18 @@ Reports go to stdout when --output is a file, else to stderr.`,
 					return err
 				}
 			}
-			if res.Evaluation != nil {
+			for _, ev := range []struct {
+				rules string
+				e     *replay.Evaluation
+			}{{cfg.Rules, res.Evaluation}, {cfg.Compare, res.CompareEvaluation}} {
+				if ev.e == nil {
+					continue
+				}
 				if res.Diff != nil {
 					fmt.Fprintln(report)
 				}
-				fmt.Fprintf(report, "labels (rules %s):\n\n", rulesName(cfg.Rules))
-				if err := res.Evaluation.WriteReport(report); err != nil {
+				fmt.Fprintf(report, "labels (rules %s):\n\n", rulesName(ev.rules))
+				if err := ev.e.WriteReport(report); err != nil {
 					return err
 				}
 			}
