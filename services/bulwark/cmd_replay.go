@@ -36,6 +36,9 @@ for byte. Nothing is written to Kafka.
 Input: log files in --format (several files are merged by event time; .gz
 files are read compressed), or with --topic the requests topic between
 --since and --until. --rules defaults to the rule file shipped with Bulwark.
+Self-declared crawlers are verified by their published ranges only (never by
+reverse DNS), so that the output is reproducible; the verdict lines include
+expiries and lifts as ALLOW lines.
 
 --compare OTHER_RULES runs a second rule file side by side and reports the
 subjects whose strongest action differs. --labels FILE (from 'bulwark
