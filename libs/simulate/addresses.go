@@ -112,10 +112,24 @@ const (
 // replay's net-level verdicts then say something about one actor, and a
 // labels file has one truth per address. Office NATs get a /24 to themselves.
 type addresses struct {
-	rng   *rand.Rand
-	nets  map[netip.Prefix]owner
-	taken map[netip.Addr]bool
+	rng    *rand.Rand
+	nets   map[netip.Prefix]owner
+	taken  map[netip.Addr]bool
+	recent [2][]homeAddr // recent human addresses by family (v4, v6), a ring
+	next   [2]int
 }
+
+// homeAddr is a household's address, for people who come back or browse
+// from a second device.
+type homeAddr struct {
+	ip  netip.Addr
+	net network
+}
+
+const (
+	recentHomes = 512
+	returnShare = 0.25 // sessions from an address seen recently
+)
 
 func newAddresses(rng *rand.Rand) *addresses {
 	return &addresses{rng: rng, nets: map[netip.Prefix]owner{}, taken: map[netip.Addr]bool{}}
@@ -156,11 +170,17 @@ func randomIn(rng *rand.Rand, p netip.Prefix) netip.Addr {
 
 func pick(rng *rand.Rand, pools []network) network { return pools[rng.IntN(len(pools))] }
 
-// human returns an address for a person: any /24 not owned by a bot or an office.
+// human returns an address for a person: any /24 not owned by a bot or an
+// office; a quarter of the time one that a person used recently (someone
+// coming back, another device in the same home).
 func (a *addresses) human(v6 bool) (netip.Addr, network) {
-	pools := residential4
+	pools, fam := residential4, 0
 	if v6 {
-		pools = residential6
+		pools, fam = residential6, 1
+	}
+	if r := a.recent[fam]; len(r) > 0 && a.rng.Float64() < returnShare {
+		h := r[a.rng.IntN(len(r))]
+		return h.ip, h.net
 	}
 	for {
 		n := pick(a.rng, pools)
@@ -171,6 +191,12 @@ func (a *addresses) human(v6 bool) (netip.Addr, network) {
 		}
 		a.nets[agg] = ownHuman
 		a.taken[ip] = true
+		if len(a.recent[fam]) < recentHomes {
+			a.recent[fam] = append(a.recent[fam], homeAddr{ip, n})
+		} else {
+			a.recent[fam][a.next[fam]] = homeAddr{ip, n}
+			a.next[fam] = (a.next[fam] + 1) % recentHomes
+		}
 		return ip, n
 	}
 }

@@ -40,7 +40,7 @@ func Example() {
 	// 84.162.171.155 - - [21/Nov/2026:00:00:21 +0000] "GET /product/14582 HTTP/2.0" 200 54194 "-" "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"
 	// 84.162.171.155 - - [21/Nov/2026:00:00:21 +0000] "GET /static/js/app.c04e5f2.js HTTP/2.0" 200 96410 "https://shop.example/product/14582" "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"
 	// 84.162.171.155 - - [21/Nov/2026:00:00:21 +0000] "GET /static/fonts/inter-var.woff2 HTTP/2.0" 200 71340 "https://shop.example/product/14582" "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"
-	// 18.185.211.173 bot vuln_probe
+	// 3.67.243.131 bot vuln_probe
 }
 
 type discard struct{}

@@ -126,6 +126,9 @@ func (h *human) enter(out []Request) []Request {
 // act does the next thing from the current page.
 func (h *human) act(out []Request) []Request {
 	ref := h.url(h.page)
+	if (h.kind == pgCategory || h.kind == pgSearch) && h.rng.Float64() < 0.06 {
+		return h.openTabs(out, ref)
+	}
 	x := h.rng.Float64()
 	switch h.kind {
 	case pgLogin:
@@ -233,6 +236,20 @@ func (h *human) listed(i int) int {
 		c = c*31 + int(b)
 	}
 	return firstProduct + (c*977+h.catPage*24+i)%productCount
+}
+
+// openTabs opens several listed products in new tabs in quick succession
+// (a keen shopper's burst of page loads), then reads them one by one.
+func (h *human) openTabs(out []Request, ref string) []Request {
+	n := 4 + h.rng.IntN(7)
+	first := h.rng.IntN(24)
+	for i := range n {
+		h.product = h.listed((first + i) % 24)
+		out = h.view(out, productPath(h.product), pgProduct, ref)
+		h.now += secs(h.uniform(0.1, 0.6))
+	}
+	h.pagesLeft = max(0, h.pagesLeft-n/2)
+	return out
 }
 
 func (h *human) search(out []Request, ref string) []Request {

@@ -184,6 +184,7 @@ func TestBehaviour(t *testing.T) {
 	byKind := map[simulate.Kind]*stats{}
 	kindOf := map[netip.Addr]simulate.Kind{}
 	uas := map[netip.Addr]map[string]bool{}
+	humans401 := map[uint64]int{}
 	for _, r := range reqs {
 		if byIP[r.IP] == nil {
 			byIP[r.IP], uas[r.IP] = &stats{}, map[string]bool{}
@@ -192,6 +193,9 @@ func TestBehaviour(t *testing.T) {
 			byKind[r.Kind] = &stats{}
 		}
 		kindOf[r.IP] = r.Kind
+		if r.Kind == simulate.Human && r.Status == 401 {
+			humans401[r.Actor]++
+		}
 		uas[r.IP][r.UA] = true
 		for _, s := range []*stats{byIP[r.IP], byKind[r.Kind]} {
 			s.n++
@@ -213,16 +217,14 @@ func TestBehaviour(t *testing.T) {
 	if share := float64(h.static+h.images) / float64(h.n); share < 0.4 {
 		t.Errorf("humans: %.2f of requests are assets, want most", share)
 	}
-	for ip, s := range byIP {
-		switch kindOf[ip] {
-		case simulate.Human:
-			if s.s401 > 1 {
-				t.Errorf("human %s got %d 401s", ip, s.s401)
-			}
-		case simulate.NATOffice:
-			if len(uas[ip]) < 5 {
-				t.Errorf("office NAT %s shows %d user agents, want many", ip, len(uas[ip]))
-			}
+	for actor, n := range humans401 {
+		if n > 1 {
+			t.Errorf("human session %d got %d 401s", actor, n)
+		}
+	}
+	for ip := range byIP {
+		if kindOf[ip] == simulate.NATOffice && len(uas[ip]) < 5 {
+			t.Errorf("office NAT %s shows %d user agents, want many", ip, len(uas[ip]))
 		}
 	}
 	for k, want := range map[simulate.Kind]func(*stats) bool{
