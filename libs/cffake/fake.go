@@ -303,3 +303,20 @@ func (s *Server) StartForeignOperation(listName string, ips ...string) error {
 	s.pending = op
 	return nil
 }
+
+// Contains reports whether the named list holds ip (in its stored spelling).
+func (s *Server) Contains(listName, ip string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advance()
+	l := s.byName(listName)
+	if l == nil {
+		return false
+	}
+	for _, it := range l.items {
+		if it.IP == ip {
+			return true
+		}
+	}
+	return false
+}

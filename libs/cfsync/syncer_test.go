@@ -25,13 +25,13 @@ const (
 )
 
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	b    *embedkafka.Broker
 	cl   *kgo.Client
 	fake *cffake.Server
 }
 
-func newEnv(t *testing.T, opDelay time.Duration) *env {
+func newEnv(t testing.TB, opDelay time.Duration) *env {
 	t.Helper()
 	b := kafkatest.Start(t)
 	fake := cffake.New(cffake.Config{Token: token, AccountID: account, OpDelay: opDelay})

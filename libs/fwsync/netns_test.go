@@ -45,7 +45,7 @@ func ipCmd(args ...string) error {
 	return nil
 }
 
-func newLab(t *testing.T) *netnsLab {
+func newLab(t testing.TB) *netnsLab {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("fwsync netns test needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN to make network namespaces); skipped")
@@ -160,7 +160,7 @@ func (l *netnsLab) connects(src netip.Addr, dst netip.AddrPort) bool {
 	return ok
 }
 
-func (l *netnsLab) setElements(t *testing.T, table, set string) []string {
+func (l *netnsLab) setElements(t testing.TB, table, set string) []string {
 	t.Helper()
 	f, err := os.Open(nsPath(l.host))
 	if err != nil {
@@ -315,7 +315,7 @@ func TestDropsBlockedClientsInNetNS(t *testing.T) {
 
 // startSyncer runs fwsync until the test ends (or stop is called) and waits
 // for its first sync.
-func startSyncer(t *testing.T, cfg fwsync.Config, kcfg kafka.Config) (stop func()) {
+func startSyncer(t testing.TB, cfg fwsync.Config, kcfg kafka.Config) (stop func()) {
 	t.Helper()
 	s, err := fwsync.New(cfg, kcfg, nil, prometheus.NewRegistry())
 	if err != nil {
