@@ -39,8 +39,10 @@ type Config struct {
 	// Compression of produced batches: lz4 (default: cheapest per byte), zstd, snappy, gzip, none.
 	Compression string `env:"SHIPPER_COMPRESSION" envDefault:"lz4"`
 	// MaxBufferedRecords bounds memory: reading stops while this many records wait for Kafka.
-	MaxBufferedRecords int           `env:"SHIPPER_MAX_BUFFERED_RECORDS" envDefault:"50000"`
-	Linger             time.Duration `env:"SHIPPER_LINGER" envDefault:"5ms"`
+	MaxBufferedRecords int `env:"SHIPPER_MAX_BUFFERED_RECORDS" envDefault:"50000"`
+	// Linger lets batches fill: the idempotent producer has one request in
+	// flight per broker, so bigger requests are what raises throughput.
+	Linger time.Duration `env:"SHIPPER_LINGER" envDefault:"30ms"`
 
 	PollInterval       time.Duration `env:"SHIPPER_POLL_INTERVAL" envDefault:"250ms"`
 	CheckpointInterval time.Duration `env:"SHIPPER_CHECKPOINT_INTERVAL" envDefault:"1s"`

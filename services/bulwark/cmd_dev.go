@@ -1,0 +1,49 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bulwarkhq/bulwark/libs/devstack"
+)
+
+func init() { commands = append(commands, newDevCmd) }
+
+func newDevCmd(g *globals) *cobra.Command {
+	var o devstack.Options
+	cmd := &cobra.Command{
+		Use:   "dev [--listen 127.0.0.1:9092] [--data DIR] [--no-services]",
+		Short: "Run an embedded Kafka broker and the whole pipeline in one process",
+		Long: `Starts an embedded Kafka broker (real Kafka protocol, persisted in --data) with
+Bulwark's topics, and, unless --no-services, every service in this process:
+the shipper following a simulated live shop's access log, the aggregator, the
+decider and the sidecar; the ClickHouse sink when BULWARK_CLICKHOUSE_ADDR is
+set and the Cloudflare syncer when BULWARK_CLOUDFLARE_API_TOKEN is set. Prints
+a live summary until interrupted (Ctrl-C stops everything cleanly).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.DataDir == "" {
+				o.DataDir = filepath.Join(os.TempDir(), "bulwark-dev")
+			}
+			o.Kafka = g.Kafka
+			o.Log = g.Log
+			o.Out = cmd.OutOrStdout()
+			if err := o.Validate(); err != nil {
+				return usageError{err}
+			}
+			err := devstack.Run(cmd.Context(), o)
+			if err != nil {
+				return fmt.Errorf("dev: %w", err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&o.Listen, "listen", "127.0.0.1:9092", "address of the embedded Kafka broker (loopback only)")
+	cmd.Flags().StringVar(&o.DataDir, "data", "", "data directory of the broker and the services (default $TMPDIR/bulwark-dev)")
+	cmd.Flags().BoolVar(&o.NoServices, "no-services", false, "run only the embedded broker")
+	cmd.Flags().Int32Var(&o.Partitions, "partitions", 4, "partitions of each topic created")
+	return cmd
+}
