@@ -71,8 +71,8 @@ func BenchmarkDecideLadderOnly(b *testing.B) {
 // BenchmarkServiceThroughput pushes scores through bulwark-decider on the
 // embedded broker: from produced to decided and committed. Its baseline,
 // BenchmarkPassthroughThroughput, is a consumer-group loop on the same
-// broker that copies each record to another topic and commits, deciding
-// nothing: what Kafka alone costs.
+// broker that decodes each score, copies it to the verdict topic and
+// commits, deciding nothing: what Kafka alone costs.
 func BenchmarkServiceThroughput(b *testing.B) {
 	br := kafkatest.Start(b)
 	reg := prometheus.NewRegistry()
@@ -136,7 +136,7 @@ func passthrough(ctx context.Context, b *testing.B, kcfg kafka.Config, copied ch
 		for _, r := range recs {
 			s := &eventpb.Score{}
 			_ = proto.Unmarshal(r.Value, s)
-			out = append(out, &kgo.Record{Topic: "bench.passthrough", Key: r.Key, Value: r.Value})
+			out = append(out, &kgo.Record{Topic: kcfg.Topics.Verdicts, Key: r.Key, Value: r.Value})
 		}
 		if err := cl.ProduceSync(ctx, out...).FirstErr(); err != nil && ctx.Err() == nil {
 			b.Error(err)

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Decider benchmarks (libs/decider): in-process decisions per second (what
+# `bulwark replay` runs) against the ladder-only baseline; the
+# bulwark-decider service's throughput on the embedded broker against a
+# pass-through consumer that decides nothing; and the latency from a score
+# produced to its verdict read from the verdict topic, against one
+# produce-to-consume hop. Prints a Markdown section for BENCHMARKS.md.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+n_lat="${DECIDER_BENCH_LATENCY_N:-2000}"
+n_tp="${DECIDER_BENCH_THROUGHPUT_N:-50000}"
+cmd1="go test ./libs/decider/ -run '^\$' -bench '^BenchmarkDecide(LadderOnly)?\$' -benchtime=2s -cpu=1 -count=1"
+cmd2="go test ./libs/decider/ -run '^\$' -bench '^Benchmark(Service|Passthrough)Throughput\$' -benchtime=${n_tp}x -count=1"
+cmd3="go test ./libs/decider/ -run '^\$' -bench '^Benchmark(ScoreToVerdict|BrokerHop)Latency\$' -benchtime=${n_lat}x -count=1"
+out="$( { eval "$cmd1"; eval "$cmd2"; eval "$cmd3"; } 2>/dev/null | grep '^Benchmark')"
+
+echo "## Decider"
+echo
+echo "In-process: one goroutine (\`-cpu=1\`) deciding a mix of scores (90% harmless, 10%"
+echo "monitored to blocked, 16,384 scores) with the shipped rule file; baseline: the"
+echo "same with \`rules: []\` and crawler checks off (the ladder alone). Service: scores"
+echo "produced to the embedded broker until bulwark-decider has decided all of them;"
+echo "baseline: a consumer-group loop on the same broker that decodes, copies to the"
+echo "verdict topic and commits, deciding nothing. Latency: one score at a time, from"
+echo "producing a score that blocks a new subject to a consumer of the verdict topic"
+echo "receiving its verdict (what the sidecar sees: two broker hops plus the decision),"
+echo "against one produce-to-consume hop. Issue target: p99 < 500 ms."
+echo
+echo '```'
+printf '%s\n' "$cmd1" "$cmd2" "$cmd3"
+echo '```'
+echo
+echo "| figure | decider | baseline | ratio |"
+echo "|---|---:|---:|---:|"
+awk '
+function metric(name,    i) { for (i = 3; i < NF; i++) if ($(i+1) == name) return $i; return "" }
+function commas(n,    s) { s = sprintf("%.0f", n); while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($|,)/, ",&", s); return s }
+{ split($1, a, "-"); n = a[1]; sub(/^Benchmark/, "", n); rate[n] = metric("scores/s"); p50[n] = metric("p50-ms"); p99[n] = metric("p99-ms"); allocs[n] = metric("allocs/op") }
+END {
+  printf "| in-process decisions, scores/s (1 core; %s allocs/score) | %s | %s (ladder only) | %.2f |\n", allocs["Decide"], commas(rate["Decide"]), commas(rate["DecideLadderOnly"]), (rate["DecideLadderOnly"] > 0 ? rate["Decide"] / rate["DecideLadderOnly"] : 0)
+  printf "| service throughput, scores/s | %s | %s (pass-through) | %.2f |\n", commas(rate["ServiceThroughput"]), commas(rate["PassthroughThroughput"]), (rate["PassthroughThroughput"] > 0 ? rate["ServiceThroughput"] / rate["PassthroughThroughput"] : 0)
+  printf "| score to verdict on the topic, p50 ms | %.2f | %.2f (one hop) | %.1f |\n", p50["ScoreToVerdictLatency"], p50["BrokerHopLatency"], (p50["BrokerHopLatency"] > 0 ? p50["ScoreToVerdictLatency"] / p50["BrokerHopLatency"] : 0)
+  printf "| score to verdict on the topic, p99 ms | %.2f | %.2f (one hop) | %.1f |\n", p99["ScoreToVerdictLatency"], p99["BrokerHopLatency"], (p99["BrokerHopLatency"] > 0 ? p99["ScoreToVerdictLatency"] / p99["BrokerHopLatency"] : 0)
+}' <<<"$out"
+echo
+echo "The full path from the shipper reading a log line to the verdict on the topic"
+echo "adds the shipper and the aggregator in front of these two hops."
+echo
+echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(go version | cut -d' ' -f3), load average $(cut -d' ' -f1 /proc/loadavg) at the end."
