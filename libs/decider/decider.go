@@ -193,6 +193,11 @@ func (d *Decider) Decide(ctx context.Context, s *eventpb.Score) []Change {
 		return nil
 	}
 	key := sub.String()
+	if s.GetTimeUnixNano() <= 0 {
+		// Verdicts live in event time: without one, at and expires_at would be 1970.
+		d.m.badScores.WithLabelValues("no_time").Inc()
+		return nil
+	}
 	t := time.Unix(0, s.GetTimeUnixNano()).UTC()
 
 	cur := d.state[key]

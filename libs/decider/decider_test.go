@@ -347,7 +347,8 @@ func TestRestore(t *testing.T) {
 func TestBadScores(t *testing.T) {
 	d := newDecider(t, "")
 	ctx := context.Background()
-	expect(t, d.Decide(ctx, &eventpb.Score{Subject: "nonsense", Score: 99}))
+	expect(t, d.Decide(ctx, &eventpb.Score{Subject: "nonsense", Score: 99, TimeUnixNano: t0.UnixNano()}))
+	expect(t, d.Decide(ctx, &eventpb.Score{Subject: "ip:203.0.113.9", Score: 99})) // no event time
 	expect(t, d.Decide(ctx, &eventpb.Score{Subject: "203.0.113.9", Score: 99, TimeUnixNano: t0.UnixNano()}), "ip:203.0.113.9 BLOCK(ladder) new")
 	expect(t, d.Decide(ctx, &eventpb.Score{Subject: "session:abc", Score: 75, TimeUnixNano: t0.UnixNano()}), "session:abc CHALLENGE(ladder) new")
 }

@@ -37,7 +37,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	m := &Metrics{
 		scores:     prometheus.NewCounter(prometheus.CounterOpts{Name: "bulwark_decider_scores_total", Help: "Scores decided on."}),
-		badScores:  cv("bad_scores_total", "Scores skipped as unusable, by reason (decode, subject).", "reason"),
+		badScores:  cv("bad_scores_total", "Scores skipped as unusable, by reason (decode, subject, no_time).", "reason"),
 		verdicts:   cv("verdicts_total", "Verdicts written, by written action, would-be action in learning mode, rule and why (new, upgrade, extend).", "action", "would_be", "rule", "why"),
 		lifts:      cv("lifts_total", "Computed verdicts lifted early (tombstones) because the subject became exempt, by reason.", "reason"),
 		expiries:   cv("expiries_total", "Verdicts expired by the decider's timers (tombstones), by origin.", "origin"),
