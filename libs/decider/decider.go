@@ -3,6 +3,22 @@
 // overrides and expiry. Decider is the in-process core (event time, no I/O
 // but reverse DNS), used as is by `bulwark replay`; Service runs it between
 // the scores topic and the compacted verdict topic.
+//
+// The verdict topic is the decider's memory. At start the Service reads it
+// from the beginning (libs/verdictlog) and restores every verdict in force,
+// operator verdicts and repeat-offence counts included, before it decides
+// on a single score; afterwards it keeps reading it, which is how it sees
+// `bulwark block|allow|unblock`. Its own records come back too: it knows
+// them (ownWrites) and does not take them for an operator's.
+//
+// Unblock: `bulwark unblock` writes a tombstone. The decider drops the
+// verdict; but the aggregator's windows (up to 10 minutes, and rate_1h)
+// still hold what the client did, so the very next score would block it
+// again. So after a tombstone that lifts an active verdict the decider
+// writes no computed verdict for the subject during the rule file's
+// overrides.unblock_grace (default 15m), long enough for the windows to
+// forget; then the client is judged afresh. An operator who wants a
+// client left alone for longer uses `bulwark allow --ttl D`.
 package decider
 
 import (
@@ -400,6 +416,13 @@ func (d *Decider) Observe(subject string, v *eventpb.Verdict, now time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if v == nil {
+		// Only a tombstone that lifts an active verdict is an unblock: one
+		// for a verdict already expired is another replica's expiry.
+		e := d.state[subject]
+		if e == nil || !verdict.Active(e.v, now) {
+			d.remove(subject)
+			return
+		}
 		d.m.overrides.WithLabelValues("UNBLOCK").Inc()
 		d.remove(subject)
 		if g := d.rs.UnblockGrace; g > 0 {

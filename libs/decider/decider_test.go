@@ -369,3 +369,13 @@ func (fakeResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr
 	}
 	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 }
+
+func TestTombstoneOfExpiredVerdictIsNoUnblock(t *testing.T) {
+	d := newDecider(t, "rules: []\n")
+	ctx := context.Background()
+	ip := "ip:198.51.100.40"
+	expect(t, d.Decide(ctx, mkScore(ip, t0, 95)), ip+" BLOCK(ladder) new")
+	// Another replica's expiry tombstone, read after the verdict ran out.
+	d.Observe(ip, nil, t0.Add(61*time.Minute))
+	expect(t, d.Decide(ctx, mkScore(ip, t0.Add(62*time.Minute), 95)), ip+" BLOCK(ladder) new")
+}
