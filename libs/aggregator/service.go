@@ -287,7 +287,7 @@ func (a *Aggregator) clientOpts() ([]kgo.Opt, error) {
 			kprom.Gatherer(prometheus.NewRegistry()))))
 	}
 	return append(opts,
-		kgo.WithLogger(kgoLogger{a.log.With("component", "kafka")}),
+		kgo.WithLogger(kafka.Logger(a.log)),
 		kgo.ConsumerGroup(a.cfg.Group),
 		kgo.ConsumeTopics(a.kcfg.Topics.Requests),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/bulwarkhq/bulwark/libs/embedkafka"
 	"github.com/bulwarkhq/bulwark/libs/kafka"
@@ -23,6 +24,10 @@ type Options struct {
 	DataDir    string
 	NoServices bool
 	Partitions int32
+	// AdminAddr serves /metrics of every service in the stack.
+	AdminAddr string
+	// SummaryEvery is how often the live summary is printed.
+	SummaryEvery time.Duration
 
 	Kafka kafka.Config // topics and client settings; brokers are replaced by the embedded one
 	Log   *slog.Logger

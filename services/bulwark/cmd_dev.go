@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -45,5 +46,7 @@ a live summary until interrupted (Ctrl-C stops everything cleanly).`,
 	cmd.Flags().StringVar(&o.DataDir, "data", "", "data directory of the broker and the services (default $TMPDIR/bulwark-dev)")
 	cmd.Flags().BoolVar(&o.NoServices, "no-services", false, "run only the embedded broker")
 	cmd.Flags().Int32Var(&o.Partitions, "partitions", 4, "partitions of each topic created")
+	cmd.Flags().StringVar(&o.AdminAddr, "admin", "127.0.0.1:8489", "address serving /metrics of every service")
+	cmd.Flags().DurationVar(&o.SummaryEvery, "summary-every", 5*time.Second, "how often the live summary is printed")
 	return cmd
 }

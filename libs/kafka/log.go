@@ -1,4 +1,4 @@
-package aggregator
+package kafka
 
 import (
 	"context"
@@ -7,16 +7,18 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// kgoLogger passes franz-go's log lines to slog (franz-go's own slog plugin
-// is a separate module; this is the whole of what it does).
+// Logger passes franz-go's log lines to slog. franz-go logs every group
+// join and every transaction at its info level, which is chatter next to a
+// service's own info lines, so its info goes to slog's debug (franz-go's
+// own slog plugin is a separate module and maps levels one to one).
+func Logger(log *slog.Logger) kgo.Logger { return kgoLogger{log.With("component", "kafka")} }
+
 type kgoLogger struct{ log *slog.Logger }
 
 func (l kgoLogger) Level() kgo.LogLevel {
 	ctx := context.Background()
 	switch {
 	case l.log.Enabled(ctx, slog.LevelDebug):
-		return kgo.LogLevelDebug
-	case l.log.Enabled(ctx, slog.LevelInfo):
 		return kgo.LogLevelInfo
 	case l.log.Enabled(ctx, slog.LevelWarn):
 		return kgo.LogLevelWarn
@@ -27,10 +29,8 @@ func (l kgoLogger) Level() kgo.LogLevel {
 func (l kgoLogger) Log(level kgo.LogLevel, msg string, kv ...any) {
 	lv := slog.LevelError
 	switch level {
-	case kgo.LogLevelDebug:
+	case kgo.LogLevelDebug, kgo.LogLevelInfo:
 		lv = slog.LevelDebug
-	case kgo.LogLevelInfo:
-		lv = slog.LevelInfo
 	case kgo.LogLevelWarn:
 		lv = slog.LevelWarn
 	}
