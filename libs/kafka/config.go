@@ -79,6 +79,9 @@ func (c Config) Opts() ([]kgo.Opt, error) {
 		kgo.SeedBrokers(seeds...),
 		kgo.ClientID(c.ClientID),
 		kgo.DialTimeout(c.DialTimeout),
+		// The aggregator writes scores in transactions: every reader sees
+		// only committed ones, or it would count a replayed score twice.
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 	}
 	if c.TLS || c.TLSCAFile != "" || c.TLSCertFile != "" {
 		tc, err := c.tlsConfig()
