@@ -64,6 +64,7 @@ func New(cfg Config, kafkaCfg kafka.Config, log *slog.Logger, reg prometheus.Reg
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	base := log
 	log = log.With("component", "sidecar")
 	proxies, _ := clientip.ParseCIDRs(cfg.TrustedProxies) // checked by Validate
 	s := &Sidecar{
@@ -101,7 +102,7 @@ func New(cfg Config, kafkaCfg kafka.Config, log *slog.Logger, reg prometheus.Reg
 		}
 	}
 	s.follower = verdicttable.NewFollower(s.table, kafkaCfg, verdicttable.FollowOptions{
-		Name: "sidecar", Log: log, Registerer: reg, SweepEvery: cfg.SweepInterval,
+		Name: "sidecar", Log: base, Registerer: reg, SweepEvery: cfg.SweepInterval,
 	})
 	s.metrics = newMetrics(reg, s.table, s.follower.Reader(), cfg.FailMode)
 	if reg != nil {

@@ -2,23 +2,21 @@ package verdicttable
 
 import (
 	"encoding/binary"
-	"unique"
 
 	"github.com/bulwarkhq/bulwark/libs/eventpb"
 )
 
-// entry is a verdict as the table stores it (40 bytes): the fields a lookup
-// reads are plain values, and the rule and reasons, needed only to print a
-// verdict, are packed into one interned string. Verdicts repeat the same rule
-// and reasons a lot, so interning (the standard library's unique package,
-// which frees a string once no entry holds it) stores each combination once.
-// A million protobuf messages with their separate strings would take about
-// four times the memory.
+// entry is a verdict as the table stores it (40 bytes, no pointers): the
+// fields a lookup reads are plain values, and the rule and reasons, needed
+// only to print a verdict, are packed into one interned string (see
+// interner). Verdicts repeat the same rule and reasons a lot, so each
+// combination is stored once. A million protobuf messages with their
+// separate strings would take about four times the memory.
 type entry struct {
 	exp     int64 // unix nanos, 0 = never
 	at      int64
 	score   float64
-	extra   unique.Handle[string] // rule and reasons, see packExtra; zero = none
+	extra   extraRef // rule and reasons (appendExtra), interned; 0 = none
 	action  uint8
 	origin  uint8
 	wouldBe uint8
@@ -29,23 +27,26 @@ type entry struct {
 
 func (e *entry) active(now int64) bool { return e.exp == 0 || now < e.exp }
 
-func newEntry(v *eventpb.Verdict) entry {
+// newEntry converts v, taking a reference on its interned extra: the caller
+// stores the entry or releases it.
+func (t *Table) newEntry(v *eventpb.Verdict) entry {
+	var buf [256]byte
 	return entry{
 		exp:     v.GetExpiresAtUnixNano(),
 		at:      v.GetAtUnixNano(),
 		score:   v.GetScore(),
-		extra:   packExtra(v.GetRule(), v.GetReasons()),
+		extra:   t.extras.acquire(appendExtra(buf[:0], v.GetRule(), v.GetReasons())),
 		action:  uint8(v.GetAction()),
 		origin:  uint8(v.GetOrigin()),
 		wouldBe: uint8(v.GetWouldBe()),
 	}
 }
 
-func (e *entry) verdict(subject string) *eventpb.Verdict {
+func (e *entry) verdict(in *interner, subject string) *eventpb.Verdict {
 	var rule string
 	var reasons []string
-	if e.extra != (unique.Handle[string]{}) {
-		rule, reasons = unpackExtra(e.extra.Value())
+	if e.extra != 0 {
+		rule, reasons = unpackExtra(in.get(e.extra))
 	}
 	return &eventpb.Verdict{
 		Subject:           subject,
@@ -60,22 +61,20 @@ func (e *entry) verdict(subject string) *eventpb.Verdict {
 	}
 }
 
-// packExtra stores the rule and reasons as length-prefixed strings (uvarint
+// appendExtra stores the rule and reasons as length-prefixed strings (uvarint
 // length, bytes) in one allocation. Reasons may hold any byte, so a
 // separator-joined string would not round-trip.
-func packExtra(rule string, reasons []string) unique.Handle[string] {
+func appendExtra(b []byte, rule string, reasons []string) []byte {
 	if rule == "" && len(reasons) == 0 {
-		return unique.Handle[string]{}
+		return b
 	}
-	var buf [256]byte
-	b := buf[:0]
 	b = binary.AppendUvarint(b, uint64(len(rule)))
 	b = append(b, rule...)
 	for _, r := range reasons {
 		b = binary.AppendUvarint(b, uint64(len(r)))
 		b = append(b, r...)
 	}
-	return unique.Make(string(b))
+	return b
 }
 
 func unpackExtra(s string) (rule string, reasons []string) {

@@ -47,20 +47,20 @@ func (t *Table) Range(fn func(subject string, v *eventpb.Verdict) bool) {
 		s.mu.RUnlock()
 		for _, x := range ips {
 			sub := subject.IP(x.k)
-			if !fn(sub, x.e.verdict(sub)) {
+			if !fn(sub, x.e.verdict(t.extras, sub)) {
 				return
 			}
 		}
 		for _, x := range sessions {
 			sub := subject.Session(x.k)
-			if !fn(sub, x.e.verdict(sub)) {
+			if !fn(sub, x.e.verdict(t.extras, sub)) {
 				return
 			}
 		}
 	}
 	for p, e := range t.nets.Load().All() {
 		sub := subject.Net(p)
-		if !fn(sub, e.verdict(sub)) {
+		if !fn(sub, e.verdict(t.extras, sub)) {
 			return
 		}
 	}
@@ -113,7 +113,7 @@ func (t *Table) LoadSnapshot(r io.Reader, now time.Time) (int, error) {
 		if err != nil || !entryActive(v, ns) {
 			continue
 		}
-		e := newEntry(v)
+		e := t.newEntry(v)
 		e.stale = true
 		t.set(sub, e)
 		n++

@@ -52,6 +52,7 @@ func (t *Table) removeIf(drop func(*entry) bool) int {
 			if e, ok := s.ip4[k]; ok && drop(&e) {
 				delete(s.ip4, k)
 				t.nIP.Add(-1)
+				t.extras.release(e.extra)
 				removed++
 			}
 			s.mu.Unlock()
@@ -61,6 +62,7 @@ func (t *Table) removeIf(drop func(*entry) bool) int {
 			if e, ok := s.ip6[k]; ok && drop(&e) {
 				delete(s.ip6, k)
 				t.nIP.Add(-1)
+				t.extras.release(e.extra)
 				removed++
 			}
 			s.mu.Unlock()
@@ -70,6 +72,7 @@ func (t *Table) removeIf(drop func(*entry) bool) int {
 			if e, ok := s.sessions[k]; ok && drop(&e) {
 				delete(s.sessions, k)
 				t.nSession.Add(-1)
+				t.extras.release(e.extra)
 				removed++
 			}
 			s.mu.Unlock()
@@ -83,6 +86,7 @@ func (t *Table) removeIf(drop func(*entry) bool) int {
 	for p, e := range cur.All() {
 		if drop(&e) {
 			nets = append(nets, p)
+			t.extras.release(e.extra)
 		}
 	}
 	if len(nets) > 0 {

@@ -41,12 +41,14 @@ type Table struct {
 	netsMu sync.Mutex // serialises writers of nets
 	nets   atomic.Pointer[bart.Table[entry]]
 
+	extras *interner
+
 	nIP, nNet, nSession atomic.Int64
 }
 
 // New returns an empty table.
 func New() *Table {
-	t := &Table{seed: maphash.MakeSeed()}
+	t := &Table{seed: maphash.MakeSeed(), extras: newInterner()}
 	for i := range t.shards {
 		t.shards[i].ip4 = map[uint32]entry{}
 		t.shards[i].ip6 = map[[16]byte]entry{}
@@ -89,36 +91,38 @@ func (t *Table) getIP(a netip.Addr) (entry, bool) {
 }
 
 // setIP stores (or with del, deletes) the exact verdict of an unmapped
-// address and returns the change in the number of entries.
-func (t *Table) setIP(a netip.Addr, e entry, del bool) int {
-	var n int
+// address and returns the entry it replaced.
+func (t *Table) setIP(a netip.Addr, e entry, del bool) (old entry, existed bool) {
 	if a.Is4() {
 		k := ip4Key(a)
 		s := t.ip4Shard(k)
 		s.mu.Lock()
-		n = len(s.ip4)
+		old, existed = s.ip4[k]
 		if del {
 			delete(s.ip4, k)
 		} else {
 			s.ip4[k] = e
 		}
-		n = len(s.ip4) - n
 		s.mu.Unlock()
 	} else {
 		k := a.As16()
 		s := t.ip6Shard(k)
 		s.mu.Lock()
-		n = len(s.ip6)
+		old, existed = s.ip6[k]
 		if del {
 			delete(s.ip6, k)
 		} else {
 			s.ip6[k] = e
 		}
-		n = len(s.ip6) - n
 		s.mu.Unlock()
 	}
-	t.nIP.Add(int64(n))
-	return n
+	switch {
+	case !existed && !del:
+		t.nIP.Add(1)
+	case existed && del:
+		t.nIP.Add(-1)
+	}
+	return old, existed
 }
 
 func (t *Table) sessionShard(id string) *shard {
@@ -141,7 +145,7 @@ func (t *Table) Apply(key string, v *eventpb.Verdict) error {
 		t.remove(sub)
 		return nil
 	}
-	t.set(sub, newEntry(v))
+	t.set(sub, t.newEntry(v))
 	return nil
 }
 
@@ -150,49 +154,67 @@ func entryActive(v *eventpb.Verdict, now int64) bool {
 	return exp == 0 || now < exp
 }
 
+// set stores e, which holds a reference on its extra, and releases the
+// entry it replaces.
 func (t *Table) set(sub subject.Subject, e entry) {
+	var old entry
+	var existed bool
 	switch sub.Kind {
 	case subject.KindIP:
-		t.setIP(sub.Addr, e, false)
+		old, existed = t.setIP(sub.Addr, e, false)
 	case subject.KindSession:
 		s := t.sessionShard(sub.Session)
 		s.mu.Lock()
-		n := len(s.sessions)
+		old, existed = s.sessions[sub.Session]
 		s.sessions[sub.Session] = e
-		n = len(s.sessions) - n
 		s.mu.Unlock()
-		t.nSession.Add(int64(n))
+		if !existed {
+			t.nSession.Add(1)
+		}
 	case subject.KindNet:
 		t.netsMu.Lock()
 		cur := t.nets.Load()
+		old, existed = cur.Get(sub.Prefix)
 		next := cur.InsertPersist(sub.Prefix, e)
 		t.nets.Store(next)
-		t.netsMu.Unlock()
 		t.nNet.Store(int64(next.Size()))
+		t.netsMu.Unlock()
+	default:
+		t.extras.release(e.extra)
+		return
+	}
+	if existed {
+		t.extras.release(old.extra)
 	}
 }
 
 func (t *Table) remove(sub subject.Subject) {
+	var old entry
+	var existed bool
 	switch sub.Kind {
 	case subject.KindIP:
-		t.setIP(sub.Addr, entry{}, true)
+		old, existed = t.setIP(sub.Addr, entry{}, true)
 	case subject.KindSession:
 		s := t.sessionShard(sub.Session)
 		s.mu.Lock()
-		n := len(s.sessions)
+		old, existed = s.sessions[sub.Session]
 		delete(s.sessions, sub.Session)
-		n -= len(s.sessions)
 		s.mu.Unlock()
-		t.nSession.Add(-int64(n))
+		if existed {
+			t.nSession.Add(-1)
+		}
 	case subject.KindNet:
 		t.netsMu.Lock()
 		cur := t.nets.Load()
-		if _, ok := cur.Get(sub.Prefix); ok {
+		if old, existed = cur.Get(sub.Prefix); existed {
 			next := cur.DeletePersist(sub.Prefix)
 			t.nets.Store(next)
 			t.nNet.Store(int64(next.Size()))
 		}
 		t.netsMu.Unlock()
+	}
+	if existed {
+		t.extras.release(old.extra)
 	}
 }
 
@@ -210,6 +232,7 @@ type Result struct {
 	// Session is the session looked up.
 	Session string
 	e       entry
+	extras  *interner
 }
 
 // Found reports whether a verdict matched.
@@ -239,7 +262,7 @@ func (r Result) Verdict() *eventpb.Verdict {
 	if !r.Found() {
 		return nil
 	}
-	return r.e.verdict(r.Subject())
+	return r.e.verdict(r.extras, r.Subject())
 }
 
 // ExpiresAt is the matching verdict's expiry (zero for never or no match).
@@ -262,7 +285,7 @@ func (r *Result) consider(kind subject.Kind, e *entry) {
 // then the longer network, then the session). It does not allocate.
 func (t *Table) Lookup(ip netip.Addr, session string, now time.Time) Result {
 	nowNs := now.UnixNano()
-	r := Result{Action: eventpb.Action_ALLOW, Session: session}
+	r := Result{Action: eventpb.Action_ALLOW, Session: session, extras: t.extras}
 	if ip.IsValid() {
 		ip = ip.Unmap()
 		r.Addr = ip
@@ -323,7 +346,7 @@ func (t *Table) Get(key string) (*eventpb.Verdict, bool) {
 	if !ok {
 		return nil, false
 	}
-	return e.verdict(sub.String()), true
+	return e.verdict(t.extras, sub.String()), true
 }
 
 // Sizes counts the stored verdicts by subject kind (expired ones not yet
