@@ -72,6 +72,7 @@ func New(cfg Config, kcfg kafka.Config, log *slog.Logger, reg prometheus.Registe
 		log:      log.With("component", "shipper"),
 		trackers: map[string]*ackTracker{},
 		running:  map[string]bool{},
+		pctx:     context.Background(),
 	}
 	if _, err := logparse.New(format, s.popts); err != nil {
 		return nil, fmt.Errorf("shipper parser: %w", err)

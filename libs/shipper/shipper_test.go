@@ -138,6 +138,11 @@ func runShipper(t *testing.T, cfg shipper.Config, kcfg kafka.Config) (stop func(
 	if err != nil {
 		t.Fatal(err)
 	}
+	return runShipperInstance(t, s)
+}
+
+func runShipperInstance(t *testing.T, s *shipper.Shipper) (stop func() shipper.Summary) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- s.Run(ctx) }()
