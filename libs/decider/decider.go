@@ -274,6 +274,10 @@ func (d *Decider) Decide(ctx context.Context, s *eventpb.Score) []Change {
 		Origin: eventpb.Origin_COMPUTED, Rule: dec.rule, WouldBe: dec.wouldBe,
 	}
 	d.put(key, &entry{v: v, offences: offences})
+	if v.WouldBe != eventpb.Action_ACTION_UNSPECIFIED {
+		d.log.Info("learning mode: verdict written as "+verdict.ActionString(v.Action), "subject", key,
+			"would_be", verdict.ActionString(v.WouldBe), "rule", v.Rule, "score", v.Score, "why", why.String())
+	}
 	d.m.verdicts.WithLabelValues(verdict.ActionString(v.Action), wouldBeLabel(v.WouldBe), v.Rule, why.String()).Inc()
 	return []Change{{Subject: key, Verdict: v, Why: why}}
 }
