@@ -43,6 +43,12 @@ type Config struct {
 	Resolver crawlers.Resolver `env:"-"`
 }
 
+// DefaultConfig returns the defaults (as the environment would give them):
+// the shipped rule file, group bulwark-decider.
+func DefaultConfig() Config {
+	return Config{Group: "bulwark-decider", MetricsAddr: "127.0.0.1:8483", ReloadInterval: 2 * time.Second, ExpiryTick: time.Second}
+}
+
 // Validate checks the settings, naming the variable at fault.
 func (c Config) Validate() error {
 	if c.Group == "" {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/bulwarkhq/bulwark/libs/config"
 	"github.com/bulwarkhq/bulwark/libs/decider"
 	"github.com/bulwarkhq/bulwark/libs/embedkafka"
 	"github.com/bulwarkhq/bulwark/libs/eventpb"
@@ -326,5 +328,33 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestConfig(t *testing.T) {
+	f := func(env map[string]string, want string) {
+		t.Helper()
+		c, err := config.LoadFrom[decider.Config](env)
+		if want == "" {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(env) == 0 && c != decider.DefaultConfig() {
+				t.Fatalf("env defaults %+v differ from DefaultConfig %+v", c, decider.DefaultConfig())
+			}
+			return
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("error %v, want %q", err, want)
+		}
+	}
+	f(map[string]string{}, "")
+	f(map[string]string{"BULWARK_DECIDER_GROUP": ""}, "")
+	f(map[string]string{"BULWARK_DECIDER_METRICS_ADDR": "nope"}, "BULWARK_DECIDER_METRICS_ADDR")
+	f(map[string]string{"BULWARK_DECIDER_RELOAD_INTERVAL": "0s"}, "BULWARK_DECIDER_RELOAD_INTERVAL")
+	f(map[string]string{"BULWARK_DECIDER_EXPIRY_TICK": "-1s"}, "BULWARK_DECIDER_EXPIRY_TICK")
+	if _, err := decider.NewService(decider.Config{RulesFile: "/nonexistent.yaml", Group: "g", ReloadInterval: time.Second, ExpiryTick: time.Second},
+		kafkatest.Config(kafkatest.Start(t)), nil, nil); err == nil {
+		t.Fatal("a missing rule file must stop the service at start")
 	}
 }
