@@ -308,15 +308,18 @@ func (t *Follower) fill() (int, error) {
 
 // checkRotation is called at EOF of the current file.
 func (t *Follower) checkRotation() (bool, error) {
-	cur, err := t.f.Stat()
-	if err != nil {
-		return false, fmt.Errorf("stat %s: %w", t.path, err)
-	}
+	// The path first, then the open file: a writer finishes the old file
+	// before the new one appears, so once the path shows a new file, the old
+	// one's size below includes everything that was written to it.
 	fi, err := os.Stat(t.path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return false, nil // renamed away, new one not created yet: keep the old one
 		}
+		return false, fmt.Errorf("stat %s: %w", t.path, err)
+	}
+	cur, err := t.f.Stat()
+	if err != nil {
 		return false, fmt.Errorf("stat %s: %w", t.path, err)
 	}
 	readTo := t.offset + int64(t.end)
