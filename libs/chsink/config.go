@@ -18,8 +18,13 @@ type Config struct {
 	// BatchRows is the block size per partition: a block is sent when it is
 	// full, or when FlushInterval passes. Keep it fixed: lowering it while a
 	// block is in flight can count that block's rows twice in the rollups.
-	BatchRows     int           `env:"CHSINK_BATCH_ROWS" envDefault:"16384"`
+	BatchRows int `env:"CHSINK_BATCH_ROWS" envDefault:"16384"`
+	// InsertRows is how many rows of full blocks wait to go in one insert:
+	// ClickHouse takes few large inserts far faster than many small ones.
+	InsertRows    int           `env:"CHSINK_INSERT_ROWS" envDefault:"131072"`
 	FlushInterval time.Duration `env:"CHSINK_FLUSH_INTERVAL" envDefault:"2s"`
+	// InsertParallelism is how many inserts run at once (whole partitions each).
+	InsertParallelism int `env:"CHSINK_INSERT_PARALLELISM" envDefault:"2"`
 	// MaxBackoff caps the wait between retries while ClickHouse is down.
 	MaxBackoff time.Duration `env:"CHSINK_MAX_BACKOFF" envDefault:"30s"`
 	// Migrate applies the schema at start.
@@ -41,6 +46,12 @@ func (c Config) Validate() error {
 	}
 	if c.BatchRows < 1 || c.BatchRows > 1_000_000 {
 		return config.Invalid("CHSINK_BATCH_ROWS", "must be 1..1000000, got %d", c.BatchRows)
+	}
+	if c.InsertRows < c.BatchRows || c.InsertRows > 10_000_000 {
+		return config.Invalid("CHSINK_INSERT_ROWS", "must be at least BULWARK_CHSINK_BATCH_ROWS (%d) and at most 10000000, got %d", c.BatchRows, c.InsertRows)
+	}
+	if c.InsertParallelism < 1 || c.InsertParallelism > 64 {
+		return config.Invalid("CHSINK_INSERT_PARALLELISM", "must be 1..64, got %d", c.InsertParallelism)
 	}
 	if c.FlushInterval < 10*time.Millisecond {
 		return config.Invalid("CHSINK_FLUSH_INTERVAL", "must be at least 10ms, got %s", c.FlushInterval)

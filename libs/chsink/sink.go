@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -196,8 +197,15 @@ func (s *Sink) consume(ctx context.Context, cl *kgo.Client, conn driver.Conn) er
 	s.lastFlush = time.Now()
 	defer cl.AllowRebalance()
 	for {
-		pollCtx, cancel := context.WithDeadline(ctx, s.lastFlush.Add(s.cfg.FlushInterval))
+		// Wake up at the flush interval, and soon enough to notice a
+		// partition going quiet.
+		deadline := s.lastFlush.Add(s.cfg.FlushInterval)
+		if soon := time.Now().Add(quietLinger); soon.Before(deadline) {
+			deadline = soon
+		}
+		pollCtx, cancel := context.WithDeadline(ctx, deadline)
 		fetches := cl.PollRecords(pollCtx, s.cfg.BatchRows)
+
 		cancel()
 		if fetches.IsClientClosed() {
 			return nil
@@ -208,14 +216,22 @@ func (s *Sink) consume(ctx context.Context, cl *kgo.Client, conn driver.Conn) er
 			}
 		})
 		s.mu.Lock()
-		fetches.EachRecord(s.add)
-		due := s.flushDue()
+		now := time.Now()
+		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+			for _, r := range fp.Records {
+				s.add(r, now)
+			}
+			if p := s.parts[tp{fp.Topic, fp.Partition}]; p != nil && fp.HighWatermark > p.hw {
+				p.hw = fp.HighWatermark
+			}
+		})
+		due, partial := s.flushDue(now)
 		s.mu.Unlock()
 
 		if ctx.Err() != nil {
 			// Send what we hold, once, with a little time of its own.
 			fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			err := s.flush(fctx, cl, conn)
+			err := s.flush(fctx, cl, conn, sendAll)
 			cancel()
 			if err != nil {
 				s.log.Warn("final flush failed; the rows will be re-read at the next start", "err", err)
@@ -223,7 +239,7 @@ func (s *Sink) consume(ctx context.Context, cl *kgo.Client, conn driver.Conn) er
 			return nil
 		}
 		if due {
-			if err := s.flushRetrying(ctx, cl, conn); err != nil {
+			if err := s.flushRetrying(ctx, cl, conn, partial); err != nil {
 				if ctx.Err() != nil {
 					continue // the final flush above runs next
 				}
@@ -234,7 +250,7 @@ func (s *Sink) consume(ctx context.Context, cl *kgo.Client, conn driver.Conn) er
 	}
 }
 
-func (s *Sink) add(r *kgo.Record) {
+func (s *Sink) add(r *kgo.Record, now time.Time) {
 	t := s.tables[r.Topic]
 	if t == nil {
 		return
@@ -253,27 +269,48 @@ func (s *Sink) add(r *kgo.Record) {
 	} else {
 		s.m.buffered.Inc()
 	}
-	p.add(r, v, err == nil, s.cfg.BatchRows)
+	p.add(r, v, err == nil, s.cfg.BatchRows, now)
 }
 
-// flushDue: a full block waits, or the flush interval passed with rows unsent.
-func (s *Sink) flushDue() bool {
-	interval := time.Since(s.lastFlush) >= s.cfg.FlushInterval
-	for _, p := range s.parts {
-		if p.hasFull() || (interval && p.dirty()) {
-			return true
+// quietLinger is how long a caught-up partition must go without records
+// before its open block is sent ahead of the flush interval: the end of a
+// burst reaches ClickHouse at once, while a steady stream is sent at the
+// interval (or as blocks fill).
+const quietLinger = 100 * time.Millisecond
+
+// partialFn says, per partition, whether a flush sends its open block too.
+type partialFn func(*partition) bool
+
+func sendAll(*partition) bool { return true }
+
+// flushDue says whether to flush and which open blocks go with the full
+// ones: all of them when the flush interval passed, the quiet partitions'
+// when some went quiet.
+func (s *Sink) flushDue(now time.Time) (bool, partialFn) {
+	if now.Sub(s.lastFlush) >= s.cfg.FlushInterval {
+		for _, p := range s.parts {
+			if p.dirty(true) {
+				return true, sendAll
+			}
 		}
+		s.lastFlush = now
+		return false, nil
 	}
-	if interval {
-		s.lastFlush = time.Now()
+	quiet := func(p *partition) bool { return p.quiet(now, quietLinger) }
+	full := 0
+	for _, p := range s.parts {
+		if p.dirty(true) && quiet(p) {
+			return true, quiet
+		}
+		full += p.fullRows()
 	}
-	return false
+	return full >= s.cfg.InsertRows, quiet
 }
 
 // flushRetrying flushes until it succeeds or ctx ends. While ClickHouse
 // refuses, fetching is paused, so memory stays bounded and nothing is
 // committed: nothing is lost.
-func (s *Sink) flushRetrying(ctx context.Context, cl *kgo.Client, conn driver.Conn) error {
+func (s *Sink) flushRetrying(ctx context.Context, cl *kgo.Client, conn driver.Conn, partial partialFn) error {
 	bo := s.backoff()
 	paused := false
 	defer func() {
@@ -283,7 +320,7 @@ func (s *Sink) flushRetrying(ctx context.Context, cl *kgo.Client, conn driver.Co
 		}
 	}()
 	for {
-		err := s.flush(ctx, cl, conn)
+		err := s.flush(ctx, cl, conn, partial)
 		if err == nil {
 			if paused {
 				s.log.Info("clickhouse accepts rows again; fetching resumed")
@@ -315,41 +352,67 @@ func (e *stopError) Error() string { return e.err.Error() }
 
 // flush sends every table's pending rows, then commits what ClickHouse
 // acknowledged. A table that fails leaves its partitions as they were.
-func (s *Sink) flush(ctx context.Context, cl *kgo.Client, conn driver.Conn) error {
+func (s *Sink) flush(ctx context.Context, cl *kgo.Client, conn driver.Conn, partial partialFn) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.lastFlush = time.Now()
-	commits := map[string]map[int32]kgo.EpochOffset{}
-	var firstErr error
+	all := true
+	for _, p := range s.parts {
+		if !partial(p) {
+			all = false
+			break
+		}
+	}
+	if all {
+		s.lastFlush = time.Now()
+	}
+	sent := map[tp]bool{} // per partition: its open block goes too
+	var jobs []*insertJob
 	for topic, t := range s.tables {
-		var rows []sendRow
-		var parts []tp
+		var groups []partRows
 		for k, p := range s.parts {
-			if k.topic != topic || !p.dirty() {
+			if k.topic != topic {
 				continue
 			}
-			rows = p.pending(rows)
-			parts = append(parts, k)
+			sent[k] = partial(p)
+			if p.dirty(sent[k]) {
+				groups = append(groups, partRows{k, p.pending(nil, sent[k])})
+			}
 		}
-		if len(parts) == 0 {
-			continue
-		}
-		if err := s.insert(ctx, conn, t, rows); err != nil {
-			s.m.insertErrors.WithLabelValues(t.name).Inc()
+		jobs = append(jobs, s.split(t, groups)...)
+	}
+	if len(jobs) == 0 {
+		return nil
+	}
+	// Inserts run side by side: ClickHouse works on each on its own core.
+	g := new(errgroup.Group)
+	g.SetLimit(s.cfg.InsertParallelism)
+	for _, j := range jobs {
+		g.Go(func() error {
+			j.err = s.insert(ctx, conn, j.t, j.rows)
+			return nil
+		})
+	}
+	_ = g.Wait()
+
+	commits := map[string]map[int32]kgo.EpochOffset{}
+	var firstErr error
+	for _, j := range jobs {
+		if j.err != nil {
+			s.m.insertErrors.WithLabelValues(j.t.name).Inc()
 			if firstErr == nil {
-				firstErr = fmt.Errorf("insert %d rows into %s: %w", len(rows), t.name, err)
+				firstErr = fmt.Errorf("insert %d rows into %s: %w", len(j.rows), j.t.name, j.err)
 			}
 			continue
 		}
 		s.m.up.Set(1)
-		s.m.rows.WithLabelValues(t.name).Add(float64(len(rows)))
+		s.m.rows.WithLabelValues(j.t.name).Add(float64(len(j.rows)))
 		if s.afterInsert != nil {
-			if err := s.afterInsert(t.name); err != nil {
+			if err := s.afterInsert(j.t.name); err != nil {
 				return &stopError{err}
 			}
 		}
-		for _, k := range parts {
-			commit, released := s.parts[k].acked()
+		for _, k := range j.parts {
+			commit, released := s.parts[k].acked(sent[k])
 			s.m.buffered.Sub(float64(released))
 			if commit.Offset < 0 || s.committed[k] == commit.Offset {
 				continue
@@ -366,20 +429,68 @@ func (s *Sink) flush(ctx context.Context, cl *kgo.Client, conn driver.Conn) erro
 	return firstErr
 }
 
+// partRows are one partition's rows to send.
+type partRows struct {
+	k    tp
+	rows []sendRow
+}
+
+// insertJob is one INSERT: whole partitions, so that a block never spans
+// two inserts (the rollup views aggregate one insert at a time).
+type insertJob struct {
+	t     *table
+	parts []tp
+	rows  []sendRow
+	err   error
+}
+
+// split deals the partitions into at most InsertParallelism inserts of
+// similar size, largest first; small flushes stay one insert.
+func (s *Sink) split(t *table, groups []partRows) []*insertJob {
+	if len(groups) == 0 {
+		return nil
+	}
+	total := 0
+	for _, g := range groups {
+		total += len(g.rows)
+	}
+	n := min(s.cfg.InsertParallelism, len(groups), max(1, total/s.cfg.BatchRows))
+	sort.Slice(groups, func(i, j int) bool { return len(groups[i].rows) > len(groups[j].rows) })
+	jobs := make([]*insertJob, n)
+	for i := range jobs {
+		jobs[i] = &insertJob{t: t}
+	}
+	for _, g := range groups {
+		smallest := jobs[0]
+		for _, j := range jobs[1:] {
+			if len(j.rows) < len(smallest.rows) {
+				smallest = j
+			}
+		}
+		smallest.parts = append(smallest.parts, g.k)
+		smallest.rows = append(smallest.rows, g.rows...)
+	}
+	return jobs
+}
+
 func (s *Sink) insert(ctx context.Context, conn driver.Conn, t *table, rows []sendRow) error {
 	start := time.Now()
 	b, err := conn.PrepareBatch(ctx, t.insertSQL(s.cfg.ClickHouse.Database))
 	if err != nil {
 		return err
 	}
+	prepared := time.Since(start)
 	if err := t.write(b, rows); err != nil {
 		_ = b.Abort()
 		return err
 	}
+	built := time.Since(start)
 	if err := b.Send(); err != nil {
 		return err
 	}
-	s.m.insertTime.WithLabelValues(t.name).Observe(time.Since(start).Seconds())
+	took := time.Since(start)
+	s.m.insertTime.WithLabelValues(t.name).Observe(took.Seconds())
+	s.log.Debug("inserted", "table", t.name, "rows", len(rows), "took", took, "prepare", prepared, "build", built-prepared)
 	return nil
 }
 

@@ -62,7 +62,7 @@ func testLog() *slog.Logger {
 }
 
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	broker *embedkafka.Broker
 	kcfg   kafka.Config
 	cfg    chsink.Config
@@ -70,19 +70,21 @@ type env struct {
 	db     string
 }
 
-func newEnv(t *testing.T, db string) *env {
+func newEnv(t testing.TB, db string) *env {
 	t.Helper()
 	if server == nil {
 		t.Skip("needs Debian's clickhouse-server (not installed, or -short)")
 	}
 	b := kafkatest.Start(t)
 	cfg := chsink.Config{
-		ClickHouse:    server.Config(db),
-		Group:         "chsink-" + db,
-		BatchRows:     1000,
-		FlushInterval: 100 * time.Millisecond,
-		MaxBackoff:    500 * time.Millisecond,
-		Migrate:       true,
+		ClickHouse:        server.Config(db),
+		Group:             "chsink-" + db,
+		BatchRows:         1000,
+		InsertRows:        2000,
+		InsertParallelism: 2,
+		FlushInterval:     100 * time.Millisecond,
+		MaxBackoff:        500 * time.Millisecond,
+		Migrate:           true,
 	}
 	cfg.ClickHouse.RetentionDays = 30
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -393,7 +395,7 @@ func TestScoresVerdictsDeadLetters(t *testing.T) {
 func TestConfigValidate(t *testing.T) {
 	ok := chsink.Config{
 		ClickHouse: chschema.Config{Addr: "127.0.0.1:9000", Database: "bulwark", DialTimeout: time.Second},
-		Group:      "g", BatchRows: 100, FlushInterval: time.Second, MaxBackoff: time.Second,
+		Group:      "g", BatchRows: 100, InsertRows: 100, InsertParallelism: 1, FlushInterval: time.Second, MaxBackoff: time.Second,
 	}
 	f := func(mut func(*chsink.Config), wantVar string) {
 		t.Helper()
@@ -412,6 +414,8 @@ func TestConfigValidate(t *testing.T) {
 	f(func(c *chsink.Config) { c.Group = "" }, "BULWARK_CHSINK_GROUP")
 	f(func(c *chsink.Config) { c.BatchRows = 0 }, "BULWARK_CHSINK_BATCH_ROWS")
 	f(func(c *chsink.Config) { c.FlushInterval = 0 }, "BULWARK_CHSINK_FLUSH_INTERVAL")
+	f(func(c *chsink.Config) { c.InsertRows = 10 }, "BULWARK_CHSINK_INSERT_ROWS")
+	f(func(c *chsink.Config) { c.InsertParallelism = 0 }, "BULWARK_CHSINK_INSERT_PARALLELISM")
 	f(func(c *chsink.Config) { c.MaxBackoff = 0 }, "BULWARK_CHSINK_MAX_BACKOFF")
 }
 
