@@ -59,16 +59,57 @@ var (
 	yamlNotFound = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
 )
 
-// decodeError turns yaml.v3's "line N: msg" errors into Errors.
+// decodeError turns yaml.v3's "line N: msg" errors into Errors, naming the
+// field found at that line of the user's document.
 func (e *errs) decodeError(err error) {
 	var te *yaml.TypeError
+	msgs := []string{strings.TrimPrefix(err.Error(), "yaml: ")}
 	if errors.As(err, &te) {
-		for _, m := range te.Errors {
-			e.list = append(e.list, lineError(e.source, m))
-		}
-		return
+		msgs = te.Errors
 	}
-	e.list = append(e.list, lineError(e.source, strings.TrimPrefix(err.Error(), "yaml: ")))
+	for _, m := range msgs {
+		le := lineError(e.source, m)
+		if le.Line > 0 && le.Field == "" {
+			le.Field = fieldName(pathAtLine(e.root, le.Line))
+		}
+		e.list = append(e.list, le)
+	}
+}
+
+// pathAtLine returns the path of the deepest key or item on line.
+func pathAtLine(root *yaml.Node, line int) []any {
+	var best []any
+	var walk func(n *yaml.Node, path []any)
+	walk = func(n *yaml.Node, path []any) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				p := append(append([]any{}, path...), k.Value)
+				if k.Line == line || v.Line == line {
+					best = p
+				}
+				walk(v, p)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				p := append(append([]any{}, path...), i)
+				// Items of a flow sequence ([1, 2]) share its line: name the sequence.
+				if c.Line == line && len(p) > len(best) && n.Style&yaml.FlowStyle == 0 {
+					best = p
+				}
+				walk(c, p)
+			}
+		}
+	}
+	if root != nil {
+		walk(root, nil)
+	}
+	return best
 }
 
 func lineError(source, msg string) *Error {

@@ -69,7 +69,7 @@ func LoadOrDefault(path string) (*RuleSet, error) {
 // error messages ("rules.yaml:12: rules[2].when: ..."). Every problem found
 // is reported, joined; each wraps ErrInvalid.
 func Parse(data []byte, name string) (*RuleSet, error) {
-	spec, err := decodeSpec(defaultYAML, "default", nil)
+	spec, err := decodeSpec(defaultYAML, "default", nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +77,7 @@ func Parse(data []byte, name string) (*RuleSet, error) {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, lineError(name, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
-	if spec, err = decodeSpec(data, name, spec); err != nil {
+	if spec, err = decodeSpec(data, name, spec, &root); err != nil {
 		return nil, err
 	}
 	sum := sha256.Sum256(data)
@@ -92,7 +92,7 @@ func Parse(data []byte, name string) (*RuleSet, error) {
 
 // decodeSpec decodes data over base (nil: the zero spec), refusing unknown
 // fields. An empty file changes nothing.
-func decodeSpec(data []byte, name string, base *fileSpec) (*fileSpec, error) {
+func decodeSpec(data []byte, name string, base *fileSpec, root *yaml.Node) (*fileSpec, error) {
 	spec := &fileSpec{}
 	if base != nil {
 		*spec = *base
@@ -100,7 +100,7 @@ func decodeSpec(data []byte, name string, base *fileSpec) (*fileSpec, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(spec); err != nil && !errors.Is(err, io.EOF) {
-		e := errs{source: name}
+		e := errs{source: name, root: root}
 		e.decodeError(err)
 		return nil, e.err()
 	}
@@ -157,7 +157,7 @@ func (c *compiler) compile(s *fileSpec) *RuleSet {
 
 	if s.Features.Kind != 0 {
 		if err := s.Features.Decode(&rs.Features); err != nil {
-			e.list = append(e.list, lineError(e.source, err.Error()))
+			e.decodeError(err)
 		} else if err := rs.Features.Validate(); err != nil {
 			e.at([]any{"features"}, "%s", strings.TrimPrefix(err.Error(), "features."))
 		}

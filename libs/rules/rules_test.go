@@ -183,8 +183,9 @@ func TestValidationNamesLineAndField(t *testing.T) {
 		}
 	}
 	f("ladder:\n  monitor: 50\n  challenge: 95\n  block: 90\n", "bad.yaml:2: ladder: thresholds must rise")
-	f("ladder:\n  monitr: 50\n", "bad.yaml:2", "monitr")
-	f("ttl:\n  block: soon\n", "bad.yaml:2", "soon")
+	f("ladder:\n  monitr: 50\n", `bad.yaml:2: ladder.monitr: unknown field "monitr"`)
+	f("ttl:\n  block: soon\n", "bad.yaml:2: ttl.block:", "soon")
+	f("rules:\n  - name: a\n    when: 'true'\n    action: BLOCK\n    ttl: [1]\n", "bad.yaml:5: rules[0].ttl:")
 	f("rules:\n  - name: a\n    when: features.rate_10s >\n    action: BLOCK\n", "bad.yaml:3: rules[0].when")
 	f("rules:\n  - name: a\n    when: features.rate_10 > 1\n    action: BLOCK\n", "bad.yaml:3: rules[0].when", `unknown feature "rate_10"`)
 	f("rules:\n  - name: a\n    when: event.path\n    action: BLOCK\n", "bad.yaml:3: rules[0].when")
@@ -194,7 +195,7 @@ func TestValidationNamesLineAndField(t *testing.T) {
 	f("crawlers:\n  list:\n    - name: googlebot\n      user_agent: '(?i'\n      ranges: builtin\n", "bad.yaml:4: crawlers.list[0].user_agent")
 	f("crawlers:\n  list:\n    - name: nobot\n      user_agent: nobot\n      ranges: builtin\n", "bad.yaml:5: crawlers.list[0].ranges")
 	f("features:\n  weights:\n    rate_10s: {weight: 500}\n", "features", "rate_10s")
-	f("features:\n  wieghts: {}\n", "bad.yaml:2", "wieghts")
+	f("features:\n  wieghts: {}\n", "bad.yaml:2: features.wieghts:", "wieghts")
 	f("version: 2\n", "bad.yaml:1: version")
 	f("ladder: [1, 2]\n", "bad.yaml:1")
 	f("rules: {\n", "bad.yaml")
