@@ -232,9 +232,18 @@ func TestStormsAndOutagesConverge(t *testing.T) {
 	e.fake.Outage(0)
 	e.eventually("bulwark_block", "192.0.2.2")
 
+	// A Retry-After holds every request back, not only the one answered.
+	e.fake.Storm(2, time.Second)
+	start := time.Now()
+	e.put("ip:192.0.2.4", block(90, time.Hour))
+	e.eventually("bulwark_block", "192.0.2.2", "192.0.2.4")
+	if d := time.Since(start); d < 900*time.Millisecond {
+		t.Errorf("converged %s after a 429 with Retry-After: 1, before the server allowed it", d)
+	}
+
 	e.fake.FailOperations(2)
 	e.put("ip:192.0.2.3", block(90, time.Hour))
-	e.eventually("bulwark_block", "192.0.2.2", "192.0.2.3")
+	e.eventually("bulwark_block", "192.0.2.2", "192.0.2.3", "192.0.2.4")
 
 	if got := (metric(t, reg, "bulwark_cfsync_api_errors_total", "code", "503")); got == 0 {
 		t.Error("the outage's 503s were not counted")

@@ -8,8 +8,10 @@ package fwsync
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"sync"
 	"time"
 
@@ -102,6 +104,9 @@ func (s *Syncer) loop(ctx context.Context) error {
 		}
 		lastSync = time.Now()
 		if err := s.sync(time.Now()); err != nil {
+			if errors.Is(err, os.ErrPermission) {
+				return fmt.Errorf("nftables: %w (bulwark-fwsync needs CAP_NET_ADMIN in the network namespace it manages)", err)
+			}
 			failures++
 			d := min(s.cfg.SyncInterval<<min(failures, 10), time.Minute)
 			s.log.Error("nftables sync failed; rewriting the table next time", "err", err, "retry_in", d, "failures", failures)
