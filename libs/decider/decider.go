@@ -107,9 +107,9 @@ type Decider struct {
 
 	state     map[string]*entry
 	expiries  expiryHeap
-	history   map[string]offence   // repeat offenders
-	grace     map[string]time.Time // after an unblock: no computed verdict until then
-	allowNets map[string]netip.Prefix
+	history   map[string]offence      // repeat offenders
+	grace     map[string]time.Time    // after an unblock: no computed verdict until then
+	allowNets map[string]netip.Prefix // operator ALLOW verdicts on addresses and networks
 	lastSweep time.Time
 	active    map[[2]string]int
 }
@@ -320,7 +320,9 @@ func (d *Decider) offend(key string, t time.Time) int {
 	return h.count
 }
 
-// operatorAllows reports whether an operator ALLOW on a network covers sub.
+// operatorAllows reports whether an operator ALLOW covers sub: an allowed
+// network covers its addresses, and a network subject overlapping an
+// allowed address or network is not judged (as with the allow list).
 func (d *Decider) operatorAllows(sub subject.Subject, t time.Time) bool {
 	if len(d.allowNets) == 0 {
 		return false
@@ -336,7 +338,8 @@ func (d *Decider) operatorAllows(sub subject.Subject, t time.Time) bool {
 				return true
 			}
 		case subject.KindNet:
-			if p.Bits() <= sub.Prefix.Bits() && p.Contains(sub.Prefix.Addr()) {
+			// Either way round: a network verdict must not block an allowed address in it.
+			if p.Overlaps(sub.Prefix) {
 				return true
 			}
 		}
@@ -461,8 +464,13 @@ func (d *Decider) put(key string, e *entry) {
 		heap.Push(&d.expiries, expiryItem{at: exp, subject: key})
 	}
 	if e.v.GetOrigin() == eventpb.Origin_OPERATOR && e.v.GetAction() == eventpb.Action_ALLOW {
-		if s, err := subject.Parse(key); err == nil && s.Kind == subject.KindNet {
-			d.allowNets[key] = s.Prefix
+		if s, err := subject.Parse(key); err == nil {
+			switch s.Kind {
+			case subject.KindNet:
+				d.allowNets[key] = s.Prefix
+			case subject.KindIP:
+				d.allowNets[key] = netip.PrefixFrom(s.Addr, s.Addr.BitLen())
+			}
 		}
 	}
 }

@@ -230,6 +230,10 @@ func TestOverridesBeatComputedAndExpire(t *testing.T) {
 	d.Observe("net:192.0.2.0/24", operator("net:192.0.2.0/24", eventpb.Action_ALLOW, t0, time.Hour), t0)
 	expect(t, d.Decide(ctx, mkScore("ip:192.0.2.9", t0.Add(time.Minute), 99)))
 	expect(t, d.Decide(ctx, mkScore("ip:192.0.3.9", t0.Add(time.Minute), 99)), "ip:192.0.3.9 BLOCK(ladder) new")
+	// An operator ALLOW on an address keeps its network from being judged.
+	d.Observe("ip:192.0.4.4", operator("ip:192.0.4.4", eventpb.Action_ALLOW, t0, time.Hour), t0)
+	expect(t, d.Decide(ctx, mkScore("net:192.0.4.0/24", t0.Add(time.Minute), 99)))
+	expect(t, d.Decide(ctx, mkScore("net:192.0.5.0/24", t0.Add(time.Minute), 99)), "net:192.0.5.0/24 BLOCK(ladder) new")
 }
 
 func TestCrawlers(t *testing.T) {
