@@ -225,7 +225,8 @@ func (d *Decider) Decide(ctx context.Context, s *eventpb.Score) []Change {
 		d.m.suppressed.WithLabelValues("override").Inc()
 		return nil
 	}
-	if d.operatorAllows(sub, t) {
+	client, _ := netip.ParseAddr(s.GetTrigger().GetClientIp())
+	if d.operatorAllows(sub, client.Unmap(), t) {
 		d.m.suppressed.WithLabelValues("override").Inc()
 		return d.dropExpired(expired, key)
 	}
@@ -322,8 +323,9 @@ func (d *Decider) offend(key string, t time.Time) int {
 
 // operatorAllows reports whether an operator ALLOW covers sub: an allowed
 // network covers its addresses, and a network subject overlapping an
-// allowed address or network is not judged (as with the allow list).
-func (d *Decider) operatorAllows(sub subject.Subject, t time.Time) bool {
+// allowed address or network is not judged, nor is a session whose
+// request came from an allowed address (as with the allow list).
+func (d *Decider) operatorAllows(sub subject.Subject, client netip.Addr, t time.Time) bool {
 	if len(d.allowNets) == 0 {
 		return false
 	}
@@ -340,6 +342,10 @@ func (d *Decider) operatorAllows(sub subject.Subject, t time.Time) bool {
 		case subject.KindNet:
 			// Either way round: a network verdict must not block an allowed address in it.
 			if p.Overlaps(sub.Prefix) {
+				return true
+			}
+		case subject.KindSession:
+			if client.IsValid() && p.Contains(client) {
 				return true
 			}
 		}

@@ -234,6 +234,9 @@ func TestOverridesBeatComputedAndExpire(t *testing.T) {
 	d.Observe("ip:192.0.4.4", operator("ip:192.0.4.4", eventpb.Action_ALLOW, t0, time.Hour), t0)
 	expect(t, d.Decide(ctx, mkScore("net:192.0.4.0/24", t0.Add(time.Minute), 99)))
 	expect(t, d.Decide(ctx, mkScore("net:192.0.5.0/24", t0.Add(time.Minute), 99)), "net:192.0.5.0/24 BLOCK(ladder) new")
+	sess := mkScore("session:abc", t0.Add(time.Minute), 99)
+	sess.Trigger.ClientIp = "192.0.4.4"
+	expect(t, d.Decide(ctx, sess))
 }
 
 func TestCrawlers(t *testing.T) {
