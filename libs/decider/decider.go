@@ -225,8 +225,7 @@ func (d *Decider) Decide(ctx context.Context, s *eventpb.Score) []Change {
 		d.m.suppressed.WithLabelValues("override").Inc()
 		return nil
 	}
-	client, _ := netip.ParseAddr(s.GetTrigger().GetClientIp())
-	if d.operatorAllows(sub, client.Unmap(), t) {
+	if d.operatorAllows(sub, s.GetTrigger().GetClientIp(), t) {
 		d.m.suppressed.WithLabelValues("override").Inc()
 		return d.dropExpired(expired, key)
 	}
@@ -325,10 +324,12 @@ func (d *Decider) offend(key string, t time.Time) int {
 // network covers its addresses, and a network subject overlapping an
 // allowed address or network is not judged, nor is a session whose
 // request came from an allowed address (as with the allow list).
-func (d *Decider) operatorAllows(sub subject.Subject, client netip.Addr, t time.Time) bool {
+func (d *Decider) operatorAllows(sub subject.Subject, clientIP string, t time.Time) bool {
 	if len(d.allowNets) == 0 {
 		return false
 	}
+	client, _ := netip.ParseAddr(clientIP)
+	client = client.Unmap()
 	for k, p := range d.allowNets {
 		e := d.state[k]
 		if e == nil || !verdict.Active(e.v, t) {
