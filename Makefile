@@ -8,7 +8,7 @@ MODULES := libs $(wildcard services/*)
 SERVICES := shipper aggregator decider sidecar cfsync chsink fwsync
 PKGS := ./libs/... $(addsuffix /...,$(addprefix ./,$(wildcard services/*)))
 
-.PHONY: all build run test test-short bench generate lint fmt vet tidy clean
+.PHONY: all build cli run test test-short bench generate lint fmt vet tidy clean
 
 all: build
 
@@ -25,8 +25,13 @@ build:
 	@CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/bulwark ./services/bulwark
 
 ## run: the whole pipeline on one machine, on the embedded Kafka broker
-run: build
+run: cli
 	$(BIN)/bulwark dev --data $(CURDIR)/.bulwark-dev
+
+## cli: only bin/bulwark (all that make run needs)
+cli:
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/bulwark ./services/bulwark
 
 ## test: every module's tests (what .ci/run calls)
 test:
