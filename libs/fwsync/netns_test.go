@@ -66,7 +66,7 @@ func newLab(t testing.TB) *netnsLab {
 	t.Cleanup(func() { _ = ipCmd("netns", "del", lab.client) })
 	net := fmt.Sprintf("10.%d.%d", r, rand.IntN(250)+1)
 	lab.hostAddr = netip.MustParseAddr(net + ".1")
-	for i := 2; i <= 5; i++ {
+	for i := 2; i <= 6; i++ {
 		lab.clientAddrs = append(lab.clientAddrs, netip.MustParseAddr(fmt.Sprintf("%s.%d", net, i)))
 	}
 	steps := [][]string{
@@ -206,7 +206,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func TestDropsBlockedClientsInNetNS(t *testing.T) {
 	lab := newLab(t)
 	dst := lab.listen(t)
-	blocked, lifted, expiring, bystander := lab.clientAddrs[0], lab.clientAddrs[1], lab.clientAddrs[2], lab.clientAddrs[3]
+	blocked, lifted, expiring, bystander, renewed := lab.clientAddrs[0], lab.clientAddrs[1], lab.clientAddrs[2], lab.clientAddrs[3], lab.clientAddrs[4]
 	for _, a := range lab.clientAddrs {
 		if !lab.connects(a, dst) {
 			t.Fatalf("%s cannot connect before fwsync runs: the lab is broken", a)
@@ -283,6 +283,18 @@ func TestDropsBlockedClientsInNetNS(t *testing.T) {
 	}
 	if lab.connects(blocked, dst) {
 		t.Error("the permanently blocked client got through")
+	}
+
+	// A verdict renewed just before it times out keeps dropping: the kernel
+	// must not keep the old timeout.
+	renewAt := time.Now()
+	put("ip:"+renewed.String(), blockFor(1800*time.Millisecond))
+	eventually(t, "the renewed client is blocked", func() bool { return !lab.connects(renewed, dst) })
+	time.Sleep(time.Until(renewAt.Add(1200 * time.Millisecond)))
+	put("ip:"+renewed.String(), blockFor(time.Hour))
+	time.Sleep(time.Until(renewAt.Add(2500 * time.Millisecond)))
+	if lab.connects(renewed, dst) {
+		t.Error("a verdict renewed just before its expiry stopped dropping at the old expiry")
 	}
 
 	// A restart rewrites the sets atomically and keeps chains others put

@@ -35,6 +35,10 @@ type Syncer struct {
 	// installed is what the kernel holds, as of the last transaction.
 	installed4, installed6 map[netip.Prefix]time.Time
 	fresh                  bool // installed reflects the kernel
+	// pruned holds elements forgotten because they were about to time out,
+	// with their expiry: the kernel may still hold one for a moment, and
+	// adding it again would keep its old timeout.
+	pruned map[netip.Prefix]time.Time
 
 	synced     chan struct{}
 	syncedOnce sync.Once
@@ -158,18 +162,32 @@ func (s *Syncer) sync(now time.Time) (err error) {
 			return err
 		}
 		s.installed4, s.installed6, s.fresh = installable(want4, now), installable(want6, now), true
+		s.pruned = map[netip.Prefix]time.Time{}
 		s.m.replaces.Inc()
 		s.m.elements.WithLabelValues("ipv4").Set(float64(len(s.installed4)))
 		s.m.elements.WithLabelValues("ipv6").Set(float64(len(s.installed6)))
 		s.log.Info("nftables table written", "ipv4", len(s.installed4), "ipv6", len(s.installed6))
 		return nil
 	}
-	prune(s.installed4, now)
-	prune(s.installed6, now)
+	if s.pruned == nil {
+		s.pruned = map[netip.Prefix]time.Time{}
+	}
+	prune(s.installed4, s.pruned, now)
+	prune(s.installed6, s.pruned, now)
 	del4, add4 := diff(s.installed4, want4, now)
 	del6, add6 := diff(s.installed6, want6, now)
 	if len(del4)+len(add4)+len(del6)+len(add6) == 0 {
 		return nil
+	}
+	for _, add := range []map[netip.Prefix]time.Time{add4, add6} {
+		for p := range add {
+			if _, ok := s.pruned[p]; ok {
+				// Renewed just as it timed out: rewrite the sets so that the
+				// kernel cannot keep the old timeout.
+				s.fresh = false
+				return s.sync(now)
+			}
+		}
 	}
 	if err := s.k.apply(del4, add4, del6, add6, now); err != nil {
 		return err
@@ -200,11 +218,18 @@ func installable(m map[netip.Prefix]time.Time, now time.Time) map[netip.Prefix]t
 	return out
 }
 
-// prune forgets elements the kernel has dropped or is about to drop.
-func prune(inst map[netip.Prefix]time.Time, now time.Time) {
+// prune forgets elements the kernel has dropped or is about to drop,
+// remembering them in pruned until they are surely gone.
+func prune(inst, pruned map[netip.Prefix]time.Time, now time.Time) {
+	for p, exp := range pruned {
+		if now.Sub(exp) > minTimeout {
+			delete(pruned, p)
+		}
+	}
 	for p, exp := range inst {
 		if !exp.IsZero() && exp.Sub(now) < minTimeout {
 			delete(inst, p)
+			pruned[p] = exp
 		}
 	}
 }
