@@ -24,6 +24,9 @@ const requestColumns = "time, time_unix_nano, client_ip, method, host, path, que
 	"cdn_verified_bot, cdn_request_id, cdn_security_action, source, source_offset, format, action, kafka_partition, " +
 	"kafka_offset, batch_start, batch_end"
 
+// benchRuns numbers the benchmark's runs (-count), each in its own database.
+var benchRuns int
+
 // BenchmarkSinkThroughput measures rows/s from the requests topic into
 // ClickHouse (Kafka fetch, decode, batch, insert with the rollup views), and,
 // in the same run, clickhouse-client inserting the same rows from a file
@@ -37,9 +40,14 @@ func BenchmarkSinkThroughput(b *testing.B) {
 	if err != nil {
 		b.Skip("needs clickhouse-client for the baseline")
 	}
-	e := newEnv(b, "bench")
+	benchRuns++
+	db := fmt.Sprintf("bench%d", benchRuns)
+	e := newEnv(b, db)
 	e.cfg.BatchRows = 16384
 	e.cfg.InsertRows = 131072
+	if v, err := strconv.Atoi(os.Getenv("CHSINK_BENCH_PARALLELISM")); err == nil && v > 0 {
+		e.cfg.InsertParallelism = v
+	}
 	e.cfg.FlushInterval = 2 * time.Second
 	e.cfg.StatsInterval = 0
 	cl := kafkatest.Client(b, e.broker, kgo.DefaultProduceTopic(e.kcfg.Topics.Requests), kgo.ProducerLinger(5*time.Millisecond))
@@ -84,7 +92,7 @@ func BenchmarkSinkThroughput(b *testing.B) {
 			b.Fatal(err)
 		}
 		exp := exec.Command(client, "--port", port, "--query",
-			fmt.Sprintf("SELECT %s FROM bench.requests FINAL FORMAT %s", requestColumns, format))
+			fmt.Sprintf("SELECT %s FROM %s.requests FINAL FORMAT %s", requestColumns, db, format))
 		var stderr strings.Builder
 		exp.Stdout, exp.Stderr = out, &stderr
 		if err := exp.Run(); err != nil {

@@ -200,7 +200,7 @@ func (s *Sink) consume(ctx context.Context, cl *kgo.Client, conn driver.Conn) er
 		// Wake up at the flush interval, and soon enough to notice a
 		// partition going quiet.
 		deadline := s.lastFlush.Add(s.cfg.FlushInterval)
-		if soon := time.Now().Add(quietLinger); soon.Before(deadline) {
+		if soon := time.Now().Add(s.quietLinger()); soon.Before(deadline) {
 			deadline = soon
 		}
 		pollCtx, cancel := context.WithDeadline(ctx, deadline)
@@ -272,11 +272,14 @@ func (s *Sink) add(r *kgo.Record, now time.Time) {
 	p.add(r, v, err == nil, s.cfg.BatchRows, now)
 }
 
-// quietLinger is how long a caught-up partition must go without records
-// before its open block is sent ahead of the flush interval: the end of a
-// burst reaches ClickHouse at once, while a steady stream is sent at the
-// interval (or as blocks fill).
-const quietLinger = 100 * time.Millisecond
+// quietLinger is how long a caught-up partition of a cumulative table must
+// go without records before its open block is sent ahead of the flush
+// interval: the end of a burst reaches the dashboards at once, while a
+// steady stream is sent at the interval or as blocks fill. A quarter of the
+// interval keeps ClickHouse from getting many tiny inserts.
+func (s *Sink) quietLinger() time.Duration {
+	return max(s.cfg.FlushInterval/4, 20*time.Millisecond)
+}
 
 // partialFn says, per partition, whether a flush sends its open block too.
 type partialFn func(*partition) bool
@@ -296,7 +299,8 @@ func (s *Sink) flushDue(now time.Time) (bool, partialFn) {
 		s.lastFlush = now
 		return false, nil
 	}
-	quiet := func(p *partition) bool { return p.quiet(now, quietLinger) }
+	linger := s.quietLinger()
+	quiet := func(p *partition) bool { return p.t.cumulative && p.quiet(now, linger) }
 	full := 0
 	for _, p := range s.parts {
 		if p.dirty(true) && quiet(p) {
