@@ -196,6 +196,23 @@ func TestIPv6MergeAndWidening(t *testing.T) {
 	if got := (metric(t, reg, "bulwark_cfsync_unlistable_subjects")); got != 1 {
 		t.Errorf("unlistable = %v, want 1", got)
 	}
+	// The /64 stays while any of its subjects is blocked.
+	e.put("ip:2001:db8::1", nil)
+	e.put("ip:::ffff:192.0.2.5", nil)
+	e.eventually("bulwark_block", "2001:db8:1::/48", "2001:db8:2::/64", "2001:db8::/64")
+	e.put("ip:2001:db8::2", nil)
+	e.eventually("bulwark_block", "2001:db8:1::/48", "2001:db8:2::/64")
+}
+
+func TestResyncUndoesEditsByHand(t *testing.T) {
+	e := newEnv(t, 10*time.Millisecond)
+	e.put("ip:192.0.2.1", block(90, time.Hour))
+	cfg := e.config()
+	cfg.ResyncInterval = 300 * time.Millisecond
+	e.start(cfg)
+	e.eventually("bulwark_block", "192.0.2.1")
+	e.fake.Seed("bulwark_block", cffake.Item{IP: "198.51.100.7", Comment: "added in the dashboard"})
+	e.eventually("bulwark_block", "192.0.2.1")
 }
 
 func TestCapacityOverflow(t *testing.T) {
