@@ -113,7 +113,9 @@ func (s *summary) subjects() string {
 					kind = l.GetValue()
 				}
 			}
-			parts = append(parts, fmt.Sprintf("%s %.0f", kind, m.GetGauge().GetValue()))
+			if kind == "ip" || kind == "net" || kind == "session" {
+				parts = append(parts, fmt.Sprintf("%s %.0f", kind, m.GetGauge().GetValue()))
+			}
 		}
 	}
 	sort.Strings(parts)
