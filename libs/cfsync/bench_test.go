@@ -10,6 +10,7 @@ import (
 
 	"github.com/bulwarkhq/bulwark/libs/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/kafkatest"
+	"github.com/bulwarkhq/bulwark/libs/overrides"
 	"github.com/bulwarkhq/bulwark/libs/verdictlog"
 )
 
@@ -75,8 +76,13 @@ func benchBlockToList(b *testing.B, pause time.Duration) {
 			time.Sleep(pause)
 			b.StartTimer()
 		}
+		// What `bulwark block IP --ttl 1h` writes.
+		key, v, err := overrides.Verdict(eventpb.Action_BLOCK, ip, time.Hour, "bench", time.Now())
+		if err != nil {
+			b.Fatal(err)
+		}
 		t0 := time.Now()
-		e.put("ip:"+ip, block(100, time.Hour, "operator"))
+		e.put(key, v)
 		for !e.fake.Contains("bulwark_block", ip) {
 			time.Sleep(time.Millisecond)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/bulwarkhq/bulwark/libs/embedkafka"
 	"github.com/bulwarkhq/bulwark/libs/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/kafkatest"
+	"github.com/bulwarkhq/bulwark/libs/overrides"
 )
 
 const (
@@ -175,6 +176,28 @@ func TestBlockUnblockExpiry(t *testing.T) {
 
 	e.put("ip:192.0.2.10", nil) // unblock: tombstone
 	e.put("ip:192.0.2.11", &eventpb.Verdict{Action: eventpb.Action_MONITOR, Score: 40})
+	e.eventually("bulwark_block")
+
+	// Operator overrides, as `bulwark block|allow|unblock` write them.
+	ctx := context.Background()
+	kcfg := kafkatest.Config(e.b)
+	operator := func(a eventpb.Action, sub string) {
+		e.t.Helper()
+		key, v, err := overrides.Verdict(a, sub, time.Hour, "test", time.Now())
+		if err == nil {
+			err = overrides.Write(ctx, kcfg, key, v)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	operator(eventpb.Action_BLOCK, "198.51.100.0/24")
+	operator(eventpb.Action_BLOCK, "2001:db8::7")
+	e.eventually("bulwark_block", "198.51.100.0/24", "2001:db8::/64")
+	operator(eventpb.Action_ALLOW, "198.51.100.0/24")
+	if err := overrides.Write(ctx, kcfg, "ip:2001:db8::7", nil); err != nil { // unblock
+		t.Fatal(err)
+	}
 	e.eventually("bulwark_block")
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/bulwarkhq/bulwark/libs/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/fwsync"
 	"github.com/bulwarkhq/bulwark/libs/kafkatest"
+	"github.com/bulwarkhq/bulwark/libs/overrides"
 	"github.com/bulwarkhq/bulwark/libs/verdictlog"
 )
 
@@ -52,8 +53,12 @@ func benchBlockToSet(b *testing.B, pause time.Duration) {
 	b.ResetTimer()
 	for i := range b.N {
 		ip := fmt.Sprintf("10.%d.%d.%d", 100+i/65536%100, i/256%256, i%256)
-		v, _ := proto.Marshal(&eventpb.Verdict{Subject: "ip:" + ip, Action: eventpb.Action_BLOCK, Score: 100,
-			Origin: eventpb.Origin_OPERATOR, ExpiresAtUnixNano: time.Now().Add(time.Hour).UnixNano()})
+		// What `bulwark block IP --ttl 1h` writes.
+		_, ov, err := overrides.Verdict(eventpb.Action_BLOCK, ip, time.Hour, "bench", time.Now())
+		if err != nil {
+			b.Fatal(err)
+		}
+		v, _ := proto.Marshal(ov)
 		if pause > 0 {
 			b.StopTimer()
 			time.Sleep(pause)
