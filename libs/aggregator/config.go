@@ -26,7 +26,7 @@ type Config struct {
 	// SnapshotInterval is how often a transaction commits: scores become
 	// visible, changed state is written and offsets are committed. It is the
 	// latency that scores add on top of processing.
-	SnapshotInterval time.Duration `env:"AGGREGATOR_SNAPSHOT_INTERVAL" envDefault:"1s"`
+	SnapshotInterval time.Duration `env:"AGGREGATOR_SNAPSHOT_INTERVAL" envDefault:"200ms"`
 	// MetricsAddr serves /metrics and /healthz.
 	MetricsAddr string `env:"AGGREGATOR_METRICS_ADDR" envDefault:"127.0.0.1:8481"`
 	// RulesFile is the rule file whose `features:` section sets weights and lists.
@@ -64,7 +64,7 @@ func DefaultConfig() Config {
 		StateTopic:       "bulwark.aggregator-state.v1",
 		AllowedLateness:  30 * time.Second,
 		IdleTimeout:      time.Hour,
-		SnapshotInterval: time.Second,
+		SnapshotInterval: 200 * time.Millisecond,
 		MetricsAddr:      "127.0.0.1:8481",
 	}
 }

@@ -44,7 +44,7 @@ type Config struct {
 	// flight per broker, so bigger requests are what raises throughput.
 	Linger time.Duration `env:"SHIPPER_LINGER" envDefault:"30ms"`
 
-	PollInterval       time.Duration `env:"SHIPPER_POLL_INTERVAL" envDefault:"250ms"`
+	PollInterval       time.Duration `env:"SHIPPER_POLL_INTERVAL" envDefault:"50ms"`
 	CheckpointInterval time.Duration `env:"SHIPPER_CHECKPOINT_INTERVAL" envDefault:"1s"`
 	RescanInterval     time.Duration `env:"SHIPPER_RESCAN_INTERVAL" envDefault:"10s"`
 	// StopTimeout bounds how long a stop waits for Kafka to acknowledge what is buffered.
