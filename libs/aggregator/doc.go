@@ -29,7 +29,7 @@
 // The service consumes bulwark.requests.v1 in a consumer group with the
 // cooperative-sticky balancer through franz-go's GroupTransactSession (Kafka
 // transactions, KIP-447). Every snapshot interval (BULWARK_AGGREGATOR_SNAPSHOT_INTERVAL,
-// default 1 s) one transaction holds, atomically:
+// default 200 ms) one transaction holds, atomically:
 //
 //   - the scores emitted since the last commit (to bulwark.scores.v1, keyed by subject);
 //   - the state of every subject that changed, as one record per subject
@@ -64,7 +64,7 @@
 // the size of the live state, and one transaction ties state, offsets and
 // output together without a second store. The price is latency: scores
 // become visible when their transaction commits, so the snapshot interval
-// (default 1 s) adds to the pipeline's delay, and a restore reads the
+// (default 200 ms) adds to the pipeline's delay, and a restore reads the
 // partition's whole compacted state (about 1 KiB per active client IP).
 //
 // State records are the states' memory layout prefixed by its fingerprint; a
