@@ -3,6 +3,7 @@ package sidecar_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -23,7 +24,12 @@ import (
 
 func produce(t testing.TB, b *embedkafka.Broker, key string, v *eventpb.Verdict) {
 	t.Helper()
-	cl := kafkatest.Client(t, b)
+	// Closed here, not at cleanup: a test may stop the broker first.
+	cl, err := kafka.NewClient(kafkatest.Config(b), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
 	rec := &kgo.Record{Topic: "bulwark.verdicts.v1", Key: []byte(key)}
 	if v != nil {
 		rec.Value, _ = proto.Marshal(v)
@@ -374,5 +380,62 @@ func TestConfigValidate(t *testing.T) {
 	f(func(c *sidecar.Config) { c.MaxBatch = 0 }, "BULWARK_SIDECAR_MAX_BATCH")
 	if err := sidecar.DefaultConfig().Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReadyOnlyAfterCatchUp starts the sidecar while Kafka is down: /readyz
+// is 503 until the broker is back and every record that was on it has been
+// applied, then 200 with the last of those records already answering.
+func TestReadyOnlyAfterCatchUp(t *testing.T) {
+	dir := t.TempDir()
+	first, err := embedkafka.Start(context.Background(), embedkafka.Config{Listen: "127.0.0.1:0", DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := first.Addr()
+	seed(t, first)
+	cl, err := kafka.NewClient(kafkatest.Config(first), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []*kgo.Record
+	for i := range 300 {
+		v, _ := proto.Marshal(&eventpb.Verdict{Action: eventpb.Action_BLOCK})
+		recs = append(recs, &kgo.Record{Topic: "bulwark.verdicts.v1", Key: []byte(fmt.Sprintf("ip:10.9.%d.%d", i/256, i%256)), Value: v})
+	}
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+	first.Close()
+
+	kcfg := kafkatest.Config(first)
+	// Registered before the sidecar's cleanup, so it runs after it: the
+	// sidecar stops while its broker is still there.
+	var second *embedkafka.Broker
+	t.Cleanup(func() {
+		if second != nil {
+			second.Close()
+		}
+	})
+	s := start(t, kcfg, nil)
+	base := "http://" + s.Addr()
+	if r := get(t, base+"/readyz", nil); r.status != 503 {
+		t.Fatalf("readyz without Kafka: %d", r.status)
+	}
+	if second, err = embedkafka.Start(context.Background(), embedkafka.Config{Listen: addr, DataDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(40 * time.Second)
+	for get(t, base+"/readyz", nil).status != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("never ready after Kafka came back")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, ip := range []string{"10.9.1.43", "203.0.113.7"} {
+		if r := get(t, base+"/v1/authz", map[string]string{"X-Real-IP": ip}); r.status != 403 {
+			t.Fatalf("%s right after ready: %d, want 403", ip, r.status)
+		}
 	}
 }
