@@ -69,3 +69,23 @@ func TestShipPrintsSummary(t *testing.T) {
 		t.Fatalf("tail dlq: %v %s", err, tailed)
 	}
 }
+
+func TestRulesCheck(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte("ladder:\n  monitor: 40\n  challenge: 60\n  block: 85\n"), 0o644)
+	badFile := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(badFile, []byte("ladder:\n  monitor: 40\n  challenge: 30\n  block: 85\n"), 0o644)
+	out, err := runCLI(t, "rules", "check", good)
+	if err != nil || !strings.Contains(out, "ok") || !strings.Contains(out, "40/60/85") {
+		t.Fatalf("good file: %v %s", err, out)
+	}
+	out, err = runCLI(t, "rules", "check", good, badFile)
+	if err == nil || !strings.Contains(out, "bad.yaml:") {
+		t.Fatalf("bad file: %v %s", err, out)
+	}
+	out, err = runCLI(t, "rules", "default")
+	if err != nil || !strings.Contains(out, "ladder:") {
+		t.Fatalf("default: %v", err)
+	}
+}
