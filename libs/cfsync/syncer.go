@@ -233,6 +233,7 @@ func (s *Syncer) discover(ctx context.Context) error {
 		}
 		s.log.Info("created Cloudflare IP list", "list", ls.name, "id", l.ID)
 		ls.id, ls.known, ls.items = l.ID, true, map[string]*remoteItem{}
+		s.lastRead = time.Now() // a new list is known to be empty
 	}
 	return nil
 }
