@@ -99,12 +99,13 @@ func splitStatements(text string) []string {
 		cur.WriteString(strings.TrimRight(line, " \t"))
 		cur.WriteByte('\n')
 		if strings.HasSuffix(trimmed, ";") {
-			s := strings.TrimSuffix(strings.TrimSpace(cur.String()), ";")
-			out = append(out, s)
+			if s := strings.TrimSpace(strings.TrimRight(strings.TrimSpace(cur.String()), ";")); s != "" {
+				out = append(out, s)
+			}
 			cur.Reset()
 		}
 	}
-	if s := strings.TrimSpace(cur.String()); s != "" {
+	if s := strings.TrimSpace(strings.TrimRight(strings.TrimSpace(cur.String()), ";")); s != "" {
 		out = append(out, s)
 	}
 	return out
