@@ -16,6 +16,7 @@ import (
 	"github.com/bulwarkhq/bulwark/libs/chsink"
 	"github.com/bulwarkhq/bulwark/libs/config"
 	"github.com/bulwarkhq/bulwark/libs/decider"
+	"github.com/bulwarkhq/bulwark/libs/fwsync"
 	"github.com/bulwarkhq/bulwark/libs/scoring"
 	"github.com/bulwarkhq/bulwark/libs/service"
 	"github.com/bulwarkhq/bulwark/libs/shipper"
@@ -130,8 +131,8 @@ func runServices(ctx context.Context, o Options) error {
 	return err
 }
 
-// optionalParts are the ClickHouse sink and the Cloudflare syncer, run only
-// when their environment says where to write.
+// optionalParts are the ClickHouse sink, the Cloudflare syncer and the
+// nftables syncer, run only when their environment says where to write.
 func optionalParts(o Options, reg prometheus.Registerer) ([]part, error) {
 	var parts []part
 	if os.Getenv("BULWARK_CLICKHOUSE_ADDR") != "" {
@@ -157,6 +158,18 @@ func optionalParts(o Options, reg prometheus.Registerer) ([]part, error) {
 		}
 		fmt.Fprintf(o.Out, "bulwark dev: Cloudflare syncer keeping list %q\n", c.List)
 		parts = append(parts, part{"cfsync", s.Run})
+	}
+	if os.Getenv("BULWARK_FWSYNC_TABLE") != "" {
+		var c fwsync.Config
+		if err := config.Parse(&c, nil); err != nil {
+			return nil, err
+		}
+		s, err := fwsync.New(c, o.Kafka, o.Log, reg)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(o.Out, "bulwark dev: nftables syncer keeping table inet %s (needs CAP_NET_ADMIN)\n", c.Table)
+		parts = append(parts, part{"fwsync", s.Run})
 	}
 	return parts, nil
 }
