@@ -24,12 +24,14 @@ func clientAddr(res *clientip.Resolver, peer netip.Addr, header string) (netip.A
 	if header == "" || !res.Trusted(peer) && peer.IsValid() {
 		return peer, nil
 	}
-	last := header
-	if i := strings.LastIndexByte(header, ','); i >= 0 {
-		last = header[i+1:]
-	}
-	if _, ok := clientip.ParseHop(strings.TrimSpace(last)); !ok {
+	i := strings.LastIndexByte(header, ',')
+	hop, ok := clientip.ParseHop(strings.TrimSpace(header[i+1:]))
+	if !ok {
 		return netip.Addr{}, ErrBadClientIP
+	}
+	if i < 0 {
+		// One hop (X-Real-IP): the walk would stop at it either way.
+		return hop, nil
 	}
 	a := res.FromXFFString(peer, header)
 	if !a.IsValid() {

@@ -45,7 +45,9 @@ const maxBatchBody = 1 << 20
 // Handler is the HTTP API.
 func (s *Sidecar) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/authz", s.authz)
+	// Any method: nginx sends the auth subrequest with the client's method
+	// (a POST to /login is checked as a POST).
+	mux.HandleFunc("/v1/authz", s.authz)
 	mux.HandleFunc("GET /v1/verdict", s.verdict)
 	mux.HandleFunc("POST /v1/verdicts", s.batch)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -57,7 +59,14 @@ func (s *Sidecar) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
-	return mux
+	// The hot path skips the mux's pattern matching and path cleaning.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/authz" {
+			s.authz(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // authz answers nginx's auth_request: 204 allow or monitor, 403 block, 401

@@ -151,16 +151,20 @@ func TestNginxAuthRequest(t *testing.T) {
 	client := &http.Client{Timeout: 10 * time.Second}
 	f := func(clientIP string, wantStatus int, wantBody string) {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, base+"/some/page", nil)
-		req.Header.Set("X-Forwarded-For", clientIP)
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatalf("GET through nginx as %s: %v", clientIP, err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != wantStatus || !strings.Contains(string(body), wantBody) {
-			t.Fatalf("as %s: %d %q, want %d containing %q", clientIP, resp.StatusCode, body, wantStatus, wantBody)
+		// nginx sends the auth subrequest with the client's method: a POST
+		// (a login form) must be checked like a GET.
+		for _, method := range []string{http.MethodGet, http.MethodPost} {
+			req, _ := http.NewRequest(method, base+"/some/page", strings.NewReader("user=a&password=b"))
+			req.Header.Set("X-Forwarded-For", clientIP)
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatalf("%s through nginx as %s: %v", method, clientIP, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != wantStatus || !strings.Contains(string(body), wantBody) {
+				t.Fatalf("%s as %s: %d %q, want %d containing %q", method, clientIP, resp.StatusCode, body, wantStatus, wantBody)
+			}
 		}
 	}
 	f("203.0.113.7", 403, "Access denied")                // blocked IP
