@@ -181,4 +181,22 @@ func TestNginxAuthRequest(t *testing.T) {
 	}
 	f("192.0.2.1", 200, "upstream page")
 	f("203.0.113.7", 200, "upstream page")
+
+	// A sidecar that accepts connections and never answers: after the check's
+	// 500 ms read timeout nginx serves the page anyway.
+	hung, err := net.Listen("tcp", sc.Addr())
+	if err != nil {
+		t.Fatalf("listen on the sidecar's address again: %v", err)
+	}
+	defer hung.Close()
+	go func() {
+		for {
+			c, err := hung.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	f("203.0.113.7", 200, "upstream page")
 }
