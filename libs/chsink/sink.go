@@ -37,6 +37,10 @@ type Sink struct {
 	committed map[tp]int64
 	lastFlush time.Time
 	ready     atomic.Bool
+	// gen counts revocations; revokedAt is the generation at which a
+	// partition was last revoked, so records polled before are dropped.
+	gen       atomic.Uint64
+	revokedAt map[tp]uint64
 
 	// afterInsert, when set (tests), runs after an insert was acknowledged
 	// and before its offsets are committed; an error stops Run there, like a crash.
@@ -68,6 +72,7 @@ func New(cfg Config, kafkaCfg kafka.Config, log *slog.Logger, reg prometheus.Reg
 		vs:        newVerdictState(),
 		parts:     map[tp]*partition{},
 		committed: map[tp]int64{},
+		revokedAt: map[tp]uint64{},
 		tables:    map[string]*table{},
 	}
 	for _, t := range []struct {
@@ -113,7 +118,6 @@ func (s *Sink) Run(ctx context.Context) error {
 		kgo.ConsumeTopics(topics...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
-		kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsRevoked(s.forget),
 		kgo.OnPartitionsLost(s.forget),
 	)
@@ -181,9 +185,11 @@ func (s *Sink) connect(ctx context.Context) (driver.Conn, chschema.Features, err
 func (s *Sink) forget(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	gen := s.gen.Add(1)
 	for topic, ps := range lost {
 		for _, p := range ps {
 			k := tp{topic, p}
+			s.revokedAt[k] = gen
 			if st := s.parts[k]; st != nil {
 				s.m.buffered.Sub(float64(st.rows()))
 			}
@@ -193,39 +199,91 @@ func (s *Sink) forget(_ context.Context, _ *kgo.Client, lost map[string][]int32)
 	}
 }
 
-func (s *Sink) consume(ctx context.Context, cl *kgo.Client, conn driver.Conn) error {
-	s.lastFlush = time.Now()
-	defer cl.AllowRebalance()
-	for {
-		// Wake up at the flush interval, and soon enough to notice a
-		// partition going quiet.
-		deadline := s.lastFlush.Add(s.cfg.FlushInterval)
-		if soon := time.Now().Add(s.quietLinger()); soon.Before(deadline) {
-			deadline = soon
-		}
-		pollCtx, cancel := context.WithDeadline(ctx, deadline)
-		fetches := cl.PollRecords(pollCtx, s.cfg.BatchRows)
+// fetched is one poll's records, decoded by the fetch goroutine.
+type fetched struct {
+	gen   uint64 // revocation generation when the poll started
+	parts []fetchedPart
+}
 
-		cancel()
-		if fetches.IsClientClosed() {
-			return nil
+type fetchedPart struct {
+	k    tp
+	hw   int64
+	recs []decoded
+}
+
+type decoded struct {
+	r   *kgo.Record
+	v   any
+	err error
+}
+
+// fetch polls and decodes in its own goroutine, one poll ahead of the
+// inserts, so that Kafka and Protobuf work overlaps ClickHouse's. The
+// channel holds one poll: memory stays bounded when inserts stall.
+func (s *Sink) fetch(ctx context.Context, cl *kgo.Client, out chan<- fetched) {
+	defer close(out)
+	for {
+		gen := s.gen.Load()
+		fetches := cl.PollRecords(ctx, s.cfg.BatchRows)
+		if fetches.IsClientClosed() || ctx.Err() != nil {
+			return
 		}
 		fetches.EachError(func(topic string, p int32, err error) {
 			if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 				s.log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
 			}
 		})
-		s.mu.Lock()
-		now := time.Now()
+		f := fetched{gen: gen}
 		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-			for _, r := range fp.Records {
-				s.add(r, now)
+			t := s.tables[fp.Topic]
+			if t == nil {
+				return
 			}
-			if p := s.parts[tp{fp.Topic, fp.Partition}]; p != nil && fp.HighWatermark > p.hw {
-				p.hw = fp.HighWatermark
+			part := fetchedPart{k: tp{fp.Topic, fp.Partition}, hw: fp.HighWatermark, recs: make([]decoded, len(fp.Records))}
+			for i, r := range fp.Records {
+				v, err := t.decode(r, s.vs)
+				part.recs[i] = decoded{r, v, err}
 			}
+			f.parts = append(f.parts, part)
 		})
-		due, partial := s.flushDue(now)
+		select {
+		case out <- f:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (s *Sink) consume(ctx context.Context, cl *kgo.Client, conn driver.Conn) error {
+	s.lastFlush = time.Now()
+	fctx, stopFetch := context.WithCancel(ctx)
+	polls := make(chan fetched, 1)
+	fetchDone := make(chan struct{})
+	go func() { s.fetch(fctx, cl, polls); close(fetchDone) }()
+	defer func() { stopFetch(); <-fetchDone }()
+
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		// Wake up at the flush interval, and soon enough to notice a
+		// partition going quiet.
+		wait := time.Until(s.lastFlush.Add(s.cfg.FlushInterval))
+		wait = max(min(wait, s.quietLinger()), time.Millisecond)
+		timer.Reset(wait)
+		select {
+		case f, ok := <-polls:
+			if ok {
+				s.mu.Lock()
+				s.apply(f, time.Now())
+				s.mu.Unlock()
+			} else if ctx.Err() == nil {
+				return nil // the client was closed
+			}
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+		s.mu.Lock()
+		due, partial := s.flushDue(time.Now())
 		s.mu.Unlock()
 
 		if ctx.Err() != nil {
@@ -246,15 +304,28 @@ func (s *Sink) consume(ctx context.Context, cl *kgo.Client, conn driver.Conn) er
 				return err
 			}
 		}
-		cl.AllowRebalance()
 	}
 }
 
-func (s *Sink) add(r *kgo.Record, now time.Time) {
-	t := s.tables[r.Topic]
-	if t == nil {
-		return
+// apply adds a poll's records to the partitions' blocks, dropping those of
+// partitions revoked since the poll started (their next owner reads them).
+func (s *Sink) apply(f fetched, now time.Time) {
+	for _, fp := range f.parts {
+		if f.gen < s.revokedAt[fp.k] {
+			continue
+		}
+		for _, d := range fp.recs {
+			s.add(d, now)
+		}
+		if p := s.parts[fp.k]; p != nil && fp.hw > p.hw {
+			p.hw = fp.hw
+		}
 	}
+}
+
+func (s *Sink) add(d decoded, now time.Time) {
+	r := d.r
+	t := s.tables[r.Topic]
 	s.m.records.WithLabelValues(r.Topic).Inc()
 	k := tp{r.Topic, r.Partition}
 	p := s.parts[k]
@@ -262,14 +333,13 @@ func (s *Sink) add(r *kgo.Record, now time.Time) {
 		p = &partition{t: t, id: r.Partition}
 		s.parts[k] = p
 	}
-	v, err := t.decode(r, s.vs)
-	if err != nil {
+	if d.err != nil {
 		s.m.decodeErrors.WithLabelValues(r.Topic).Inc()
-		s.log.Debug("skipping undecodable record", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", err)
+		s.log.Debug("skipping undecodable record", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", d.err)
 	} else {
 		s.m.buffered.Inc()
 	}
-	p.add(r, v, err == nil, s.cfg.BatchRows, now)
+	p.add(r, d.v, d.err == nil, s.cfg.BatchRows, now)
 }
 
 // quietLinger is how long a caught-up partition of a cumulative table must
