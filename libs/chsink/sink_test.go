@@ -390,6 +390,19 @@ func TestScoresVerdictsDeadLetters(t *testing.T) {
 	// 203.0.113.7 is request i with i%50 == 7: 2 of the first 100, both in the verdict's hour.
 	f("SELECT count() FROM others.requests FINAL WHERE action = 'BLOCK'", 2)
 	f("SELECT toUInt64(sum(blocked_requests)) FROM others.requests_1m FINAL", 2)
+
+	// A restarted sink starts from the verdicts in ClickHouse: the BLOCK
+	// (until base+1h) holds, the lifted MONITOR does not.
+	got, err := chsink.LoadedActions(ctx, e.conn, "others", base.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got["ip:203.0.113.7"] != "BLOCK" {
+		t.Errorf("loaded verdicts %v, want only ip:203.0.113.7 BLOCK", got)
+	}
+	if got, _ := chsink.LoadedActions(ctx, e.conn, "others", base.Add(2*time.Hour)); len(got) != 0 {
+		t.Errorf("expired verdicts loaded: %v", got)
+	}
 }
 
 func TestConfigValidate(t *testing.T) {
