@@ -30,7 +30,7 @@ var benchRuns int
 // BenchmarkSinkThroughput measures rows/s from the requests topic into
 // ClickHouse (Kafka fetch, decode, batch, insert with the rollup views), and,
 // in the same run, clickhouse-client inserting the same rows from a file
-// into an identical table: the baseline. Rows: CHSINK_BENCH_ROWS (300000).
+// into an identical table: the baseline. Rows: CHSINK_BENCH_ROWS (300000; the script uses 1000000).
 func BenchmarkSinkThroughput(b *testing.B) {
 	n := 300000
 	if v, err := strconv.Atoi(os.Getenv("CHSINK_BENCH_ROWS")); err == nil && v > 0 {

@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-rows=${CHSINK_BENCH_ROWS:-300000}
+rows=${CHSINK_BENCH_ROWS:-1000000}
 runs=${CHSINK_BENCH_RUNS:-3}
 cmd="CHSINK_BENCH_ROWS=$rows go test ./libs/chsink -run '^\$' -bench BenchmarkSinkThroughput -benchtime 1x -count $runs"
 
@@ -31,7 +31,7 @@ sink=$(median rows/s)
 tsv=$(median baseline_tsv_rows/s)
 native=$(median baseline_native_rows/s)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-fmt() { awk -v v="$1" 'BEGIN { printf "%\047d", v }' 2>/dev/null || printf '%s' "$1"; }
+fmt() { awk -v v="$1" 'BEGIN { if (v == "n/a") print v; else printf "%.0f", v }'; }
 
 cat <<MD
 ## ClickHouse sink (bulwark-chsink)
