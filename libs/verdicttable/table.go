@@ -274,15 +274,30 @@ func (r Result) ExpiresAt() time.Time {
 }
 
 func (r *Result) consider(kind subject.Kind, e *entry) {
-	if r.Kind == subject.KindUnknown || eventpb.Action(e.action) > r.Action {
+	if r.outranks(e) {
 		r.Kind, r.Action, r.e = kind, eventpb.Action(e.action), *e
 	}
 }
 
+// outranks reports whether e should replace the answer found so far: an
+// operator's verdict beats a computed one (`bulwark allow` on an address
+// lifts a computed BLOCK of its network), then the stronger action wins.
+func (r *Result) outranks(e *entry) bool {
+	if r.Kind == subject.KindUnknown {
+		return true
+	}
+	op := uint8(eventpb.Origin_OPERATOR)
+	if (e.origin == op) != (r.e.origin == op) {
+		return e.origin == op
+	}
+	return eventpb.Action(e.action) > r.Action
+}
+
 // Lookup finds the strongest active verdict for a client: its IP's, those of
-// every network containing it, and its session's. An invalid ip or an empty
-// session is not looked up. On a tie the more specific subject wins (IP,
-// then the longer network, then the session). It does not allocate.
+// every network containing it, and its session's; an operator's verdict
+// among them beats every computed one. An invalid ip or an empty session is
+// not looked up. On a tie the more specific subject wins (IP, then the
+// longer network, then the session). It does not allocate.
 func (t *Table) Lookup(ip netip.Addr, session string, now time.Time) Result {
 	nowNs := now.UnixNano()
 	r := Result{Action: eventpb.Action_ALLOW, Session: session, extras: t.extras}
@@ -317,7 +332,7 @@ func (t *Table) lookupNets(nets *bart.Table[entry], ip netip.Addr, now int64, r 
 		if !ok {
 			return
 		}
-		if e.active(now) && (r.Kind == subject.KindUnknown || eventpb.Action(e.action) > r.Action) {
+		if e.active(now) && r.outranks(&e) {
 			r.Kind, r.Action, r.Prefix, r.e = subject.KindNet, eventpb.Action(e.action), pfx, e
 		}
 		bits = pfx.Bits() - 1

@@ -80,6 +80,29 @@ func TestLookupStrongestWins(t *testing.T) {
 	}
 }
 
+func TestOperatorVerdictsBeatComputed(t *testing.T) {
+	now := time.Now()
+	tab := verdicttable.New()
+	op := eventpb.Origin_OPERATOR
+	mustApply(t, tab, "net:203.0.113.0/24", &eventpb.Verdict{Action: block, Score: 95, Origin: eventpb.Origin_COMPUTED})
+	mustApply(t, tab, "ip:203.0.113.7", &eventpb.Verdict{Action: allow, Origin: op})
+	mustApply(t, tab, "session:s-bot", &eventpb.Verdict{Action: challenge})
+	mustApply(t, tab, "ip:198.51.100.9", &eventpb.Verdict{Action: monitor, Origin: op})
+	mustApply(t, tab, "net:198.51.100.0/24", &eventpb.Verdict{Action: block, Origin: op})
+
+	f := func(ip, session string, want eventpb.Action, wantSubject string) {
+		t.Helper()
+		r := tab.Lookup(netip.MustParseAddr(ip), session, now)
+		if r.Action != want || r.Subject() != wantSubject {
+			t.Fatalf("Lookup(%s, %q) = %v %s, want %v %s", ip, session, r.Action, r.Subject(), want, wantSubject)
+		}
+	}
+	f("203.0.113.7", "", allow, "ip:203.0.113.7")       // `bulwark allow` lifts the computed /24 block
+	f("203.0.113.7", "s-bot", allow, "ip:203.0.113.7")  // and the computed session challenge
+	f("203.0.113.8", "", block, "net:203.0.113.0/24")   // neighbours stay blocked
+	f("198.51.100.9", "", block, "net:198.51.100.0/24") // between operators, the stronger wins
+}
+
 func TestTombstonesAndOverwrites(t *testing.T) {
 	now := time.Now()
 	tab := verdicttable.New()
