@@ -11,7 +11,7 @@ import (
 // would bring hundreds of dependencies for two structs). Decoding is strict,
 // so a field outside these is an error here as well.
 var customKinds = map[schema.GroupVersionKind]func() any{
-	{Group: "keda.sh", Version: "v1alpha1", Kind: "ScaledObject"}:                func() any { return new(ScaledObject) },
+	{Group: "keda.sh", Version: "v1alpha1", Kind: "ScaledObject"}:           func() any { return new(ScaledObject) },
 	{Group: "monitoring.coreos.com", Version: "v1", Kind: "ServiceMonitor"}: func() any { return new(ServiceMonitor) },
 }
 
