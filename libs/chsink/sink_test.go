@@ -433,3 +433,21 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// TestRebalanceBetweenSinks: two sinks share the group; partitions move
+// between them (one joins, later one leaves) while records flow, and every
+// request is counted once.
+func TestRebalanceBetweenSinks(t *testing.T) {
+	e := newEnv(t, "rebalance")
+	const n = 6000
+	stopA, _, _ := e.start(nil)
+	e.produce(0, n/3)
+	e.waitRows(n/3, 60*time.Second)
+	e.start(nil) // B joins: partitions are split
+	e.produce(n/3, 2*n/3)
+	e.waitRows(2*n/3, 60*time.Second)
+	stopA() // A leaves: B takes everything
+	e.produce(2*n/3, n)
+	e.waitRows(n, 90*time.Second)
+	e.checkRollupsMatchRaw()
+}
