@@ -94,6 +94,10 @@ func newEnv(t testing.TB, db string) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
+	// A fresh database each time, also under -count.
+	if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+db); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := chschema.Apply(ctx, conn, cfg.ClickHouse, quiet); err != nil {
 		t.Fatal(err)
 	}
