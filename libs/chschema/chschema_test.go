@@ -59,6 +59,9 @@ func connect(t *testing.T, db string) (driver.Conn, chschema.Config) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
+	if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+db); err != nil {
+		t.Fatal(err)
+	}
 	return conn, cfg
 }
 
