@@ -219,7 +219,8 @@ type decoded struct {
 
 // fetch polls and decodes in its own goroutine, one poll ahead of the
 // inserts, so that Kafka and Protobuf work overlaps ClickHouse's. The
-// channel holds one poll: memory stays bounded when inserts stall.
+// channel holds an insert's worth of polls: memory stays bounded when
+// inserts stall.
 func (s *Sink) fetch(ctx context.Context, cl *kgo.Client, out chan<- fetched) {
 	defer close(out)
 	for {
@@ -257,7 +258,8 @@ func (s *Sink) fetch(ctx context.Context, cl *kgo.Client, out chan<- fetched) {
 func (s *Sink) consume(ctx context.Context, cl *kgo.Client, conn driver.Conn) error {
 	s.lastFlush = time.Now()
 	fctx, stopFetch := context.WithCancel(ctx)
-	polls := make(chan fetched, 1)
+	// Enough decoded polls to fill the next insert while this one runs.
+	polls := make(chan fetched, max(1, s.cfg.InsertRows/s.cfg.BatchRows))
 	fetchDone := make(chan struct{})
 	go func() { s.fetch(fctx, cl, polls); close(fetchDone) }()
 	defer func() { stopFetch(); <-fetchDone }()
@@ -553,20 +555,38 @@ func (s *Sink) insert(ctx context.Context, conn driver.Conn, t *table, rows []se
 	if err != nil {
 		return err
 	}
-	prepared := time.Since(start)
-	if err := t.write(b, rows); err != nil {
-		_ = b.Abort()
-		return err
+	// The rows go as several data blocks of about BatchRows each, streamed
+	// while the next is built, with buffers reused. A block of the sink
+	// (one partition's run, keyed by batch_start) never spans two data
+	// blocks: the rollup views aggregate one data block at a time.
+	from := 0
+	for from < len(rows) {
+		to := from
+		for to < len(rows) && (to-from < s.cfg.BatchRows || sameBlock(rows[to-1], rows[to])) {
+			to++
+		}
+		if err := t.write(b, rows[from:to]); err != nil {
+			_ = b.Abort()
+			return err
+		}
+		if to < len(rows) {
+			if err := b.Flush(); err != nil {
+				_ = b.Abort()
+				return err
+			}
+		}
+		from = to
 	}
-	built := time.Since(start)
 	if err := b.Send(); err != nil {
 		return err
 	}
 	took := time.Since(start)
 	s.m.insertTime.WithLabelValues(t.name).Observe(took.Seconds())
-	s.log.Debug("inserted", "table", t.name, "rows", len(rows), "took", took, "prepare", prepared, "build", built-prepared)
+	s.log.Debug("inserted", "table", t.name, "rows", len(rows), "took", took)
 	return nil
 }
+
+func sameBlock(a, b sendRow) bool { return a.partition == b.partition && a.start == b.start }
 
 // commit commits offsets; a failure is logged, not fatal: the rows are in
 // ClickHouse and re-reading them is deduplicated.
