@@ -23,8 +23,9 @@ type Config struct {
 	// ClickHouse takes few large inserts far faster than many small ones.
 	InsertRows    int           `env:"CHSINK_INSERT_ROWS" envDefault:"131072"`
 	FlushInterval time.Duration `env:"CHSINK_FLUSH_INTERVAL" envDefault:"2s"`
-	// InsertParallelism is how many inserts run at once (whole partitions each).
-	InsertParallelism int `env:"CHSINK_INSERT_PARALLELISM" envDefault:"2"`
+	// InsertParallelism is how many inserts run at once (whole partitions
+	// each); more than 1 helps only where ClickHouse has cores to spare.
+	InsertParallelism int `env:"CHSINK_INSERT_PARALLELISM" envDefault:"1"`
 	// MaxBackoff caps the wait between retries while ClickHouse is down.
 	MaxBackoff time.Duration `env:"CHSINK_MAX_BACKOFF" envDefault:"30s"`
 	// Migrate applies the schema at start.

@@ -81,7 +81,7 @@ func newEnv(t testing.TB, db string) *env {
 		Group:             "chsink-" + db,
 		BatchRows:         1000,
 		InsertRows:        2000,
-		InsertParallelism: 2,
+		InsertParallelism: 2, // exercise split inserts
 		FlushInterval:     100 * time.Millisecond,
 		MaxBackoff:        500 * time.Millisecond,
 		Migrate:           true,
