@@ -27,8 +27,22 @@
 //     over blocks give exact totals. A crash only makes the next run re-read
 //     the block from its start, which is again a superset.
 //
+// A block also closes at the first record whose Kafka timestamp falls in a
+// later 10 s window, which bounds how often a slow partition's block is
+// re-sent; both rules depend only on the records, so a re-read cuts the same
+// blocks. An insert streams its rows as data blocks of about BatchRows, and
+// never splits a sink block across two of them, because the views aggregate
+// one data block at a time.
+//
 // Scores, verdicts and dead letters have no rollups, so for them the sink
 // sends each record once and relies on (1) alone.
+//
+// # Flow
+//
+// One goroutine polls and decodes, an insert's worth of polls ahead; the
+// other adds records to blocks and inserts when InsertRows of full blocks
+// wait, when FlushInterval passes, or when a caught-up partition goes quiet
+// (the end of a burst reaches the dashboards at once).
 //
 // When ClickHouse is down the sink stops polling, pauses fetching, and
 // retries with backoff; a partition holds at most about two blocks in memory,
