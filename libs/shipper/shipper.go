@@ -167,6 +167,8 @@ func (s *Shipper) Run(ctx context.Context) error {
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		err = nil
 	}
+	sum := s.Summary()
+	s.log.Info("shipper finished", "read", sum.Read, "shipped", sum.Shipped, "rejected", sum.Rejected, "skipped_as_already_sent", sum.Skipped)
 	return err
 }
 

@@ -5,11 +5,6 @@
 package main
 
 import (
-	"context"
-	"time"
-
-	"golang.org/x/sync/errgroup"
-
 	"github.com/bulwarkhq/bulwark/libs/aggregator"
 	"github.com/bulwarkhq/bulwark/libs/config"
 	"github.com/bulwarkhq/bulwark/libs/kafka"
@@ -47,19 +42,5 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	// The admin server outlives the aggregator's shutdown so that /metrics
-	// stays readable while the last transaction commits.
-	adminCtx, stopAdmin := context.WithCancel(context.WithoutCancel(ctx))
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		return service.Serve(adminCtx, c.Aggregator.MetricsAddr, service.AdminMux(reg, agg.Alive, nil), log)
-	})
-	g.Go(func() error {
-		defer stopAdmin()
-		start := time.Now()
-		err := agg.Run(gctx)
-		log.Info("aggregator stopped", "took", time.Since(start).Round(time.Millisecond))
-		return err
-	})
-	return g.Wait()
+	return service.RunWithAdmin(ctx, log, "aggregator", service.Admin{Addr: c.Aggregator.MetricsAddr, Registry: reg, Healthy: agg.Alive}, agg.Run)
 }

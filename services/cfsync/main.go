@@ -7,11 +7,6 @@
 package main
 
 import (
-	"context"
-	"time"
-
-	"golang.org/x/sync/errgroup"
-
 	"github.com/bulwarkhq/bulwark/libs/cfsync"
 	"github.com/bulwarkhq/bulwark/libs/config"
 	"github.com/bulwarkhq/bulwark/libs/kafka"
@@ -42,19 +37,5 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	// The admin server outlives the syncer so that /metrics stays readable
-	// while it stops.
-	adminCtx, stopAdmin := context.WithCancel(context.WithoutCancel(ctx))
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		return service.Serve(adminCtx, c.Sync.MetricsAddr, service.AdminMux(reg, nil, s.Ready), log)
-	})
-	g.Go(func() error {
-		defer stopAdmin()
-		start := time.Now()
-		err := s.Run(gctx)
-		log.Info("cfsync stopped", "took", time.Since(start).Round(time.Millisecond))
-		return err
-	})
-	return g.Wait()
+	return service.RunWithAdmin(ctx, log, "cfsync", service.Admin{Addr: c.Sync.MetricsAddr, Registry: reg, Ready: s.Ready}, s.Run)
 }

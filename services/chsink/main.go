@@ -6,11 +6,6 @@
 package main
 
 import (
-	"context"
-	"time"
-
-	"golang.org/x/sync/errgroup"
-
 	"github.com/bulwarkhq/bulwark/libs/chsink"
 	"github.com/bulwarkhq/bulwark/libs/config"
 	"github.com/bulwarkhq/bulwark/libs/kafka"
@@ -41,19 +36,5 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	// The admin server outlives the sink so that /metrics stays readable
-	// while the last batch is sent.
-	adminCtx, stopAdmin := context.WithCancel(context.WithoutCancel(ctx))
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		return service.Serve(adminCtx, c.Chsink.MetricsAddr, service.AdminMux(reg, nil, sink.Ready), log)
-	})
-	g.Go(func() error {
-		defer stopAdmin()
-		start := time.Now()
-		err := sink.Run(gctx)
-		log.Info("chsink stopped", "took", time.Since(start).Round(time.Millisecond))
-		return err
-	})
-	return g.Wait()
+	return service.RunWithAdmin(ctx, log, "chsink", service.Admin{Addr: c.Chsink.MetricsAddr, Registry: reg, Ready: sink.Ready}, sink.Run)
 }

@@ -7,11 +7,6 @@
 package main
 
 import (
-	"context"
-	"time"
-
-	"golang.org/x/sync/errgroup"
-
 	"github.com/bulwarkhq/bulwark/libs/config"
 	"github.com/bulwarkhq/bulwark/libs/decider"
 	"github.com/bulwarkhq/bulwark/libs/kafka"
@@ -42,19 +37,5 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	// The admin server outlives the decider's shutdown so that /metrics
-	// stays readable while the last verdicts are written.
-	adminCtx, stopAdmin := context.WithCancel(context.WithoutCancel(ctx))
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		return service.Serve(adminCtx, c.Decider.MetricsAddr, service.AdminMux(reg, nil, d.CheckReady), log)
-	})
-	g.Go(func() error {
-		defer stopAdmin()
-		start := time.Now()
-		err := d.Run(gctx)
-		log.Info("decider stopped", "took", time.Since(start).Round(time.Millisecond))
-		return err
-	})
-	return g.Wait()
+	return service.RunWithAdmin(ctx, log, "decider", service.Admin{Addr: c.Decider.MetricsAddr, Registry: reg, Ready: d.CheckReady}, d.Run)
 }

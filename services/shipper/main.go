@@ -4,11 +4,6 @@
 package main
 
 import (
-	"context"
-	"time"
-
-	"golang.org/x/sync/errgroup"
-
 	"github.com/bulwarkhq/bulwark/libs/config"
 	"github.com/bulwarkhq/bulwark/libs/kafka"
 	"github.com/bulwarkhq/bulwark/libs/service"
@@ -39,17 +34,5 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	// The admin server outlives the shipper's shutdown so that /metrics stays
-	// readable while the last records are flushed.
-	adminCtx, stopAdmin := context.WithCancel(context.WithoutCancel(ctx))
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return service.Serve(adminCtx, c.Shipper.MetricsAddr, service.AdminMux(reg, nil, nil), log) })
-	g.Go(func() error {
-		defer stopAdmin()
-		start := time.Now()
-		err := s.Run(gctx)
-		log.Info("shipper stopped", "took", time.Since(start).Round(time.Millisecond), "summary", s.Summary())
-		return err
-	})
-	return g.Wait()
+	return service.RunWithAdmin(ctx, log, "shipper", service.Admin{Addr: c.Shipper.MetricsAddr, Registry: reg}, s.Run)
 }
