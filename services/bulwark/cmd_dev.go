@@ -22,7 +22,9 @@ func newDevCmd(g *globals) *cobra.Command {
 Bulwark's topics, and, unless --no-services, every service in this process:
 the shipper following a simulated live shop's access log, the aggregator, the
 decider and the sidecar; the ClickHouse sink when BULWARK_CLICKHOUSE_ADDR is
-set and the Cloudflare syncer when BULWARK_CLOUDFLARE_API_TOKEN is set. Prints
+set, the Cloudflare syncer when BULWARK_CLOUDFLARE_API_TOKEN is set and the
+nftables syncer when BULWARK_FWSYNC_TABLE is set. Every service reads its
+BULWARK_* variables as its own program does. Prints
 a live summary until interrupted (Ctrl-C stops everything cleanly).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
