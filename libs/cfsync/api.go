@@ -15,6 +15,8 @@ import (
 	"github.com/cloudflare/cloudflare-go/v7/option"
 	"github.com/cloudflare/cloudflare-go/v7/rules"
 	"golang.org/x/time/rate"
+
+	"github.com/bulwarkhq/bulwark/libs/backoff"
 )
 
 // ErrOperationFailed is returned when Cloudflare reports a bulk operation as
@@ -66,7 +68,7 @@ func (a *api) middleware(req *http.Request, next option.MiddlewareNext) (*http.R
 	wait := time.Until(a.notBefore)
 	a.mu.Unlock()
 	if wait > 0 {
-		if err := sleep(ctx, wait); err != nil {
+		if err := backoff.Sleep(ctx, wait); err != nil {
 			return nil, err
 		}
 	}
@@ -170,20 +172,9 @@ func (a *api) retry(ctx context.Context, attempts int, fn func() error, retryabl
 			return err
 		}
 		a.m.backoff.Inc()
-		if err := sleep(ctx, a.backoff(n, err)); err != nil {
+		if err := backoff.Sleep(ctx, a.backoff(n, err)); err != nil {
 			return err
 		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 
@@ -311,7 +302,7 @@ func (a *api) wait(ctx context.Context, op string) error {
 	deadline := time.Now().Add(opTimeout)
 	interval := a.cfg.PollInterval
 	for {
-		if err := sleep(ctx, interval); err != nil {
+		if err := backoff.Sleep(ctx, interval); err != nil {
 			return err
 		}
 		var res *rules.ListBulkOperationGetResponse

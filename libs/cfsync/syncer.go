@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/bulwarkhq/bulwark/libs/backoff"
 	"github.com/bulwarkhq/bulwark/libs/blockset"
 	"github.com/bulwarkhq/bulwark/libs/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/kafka"
@@ -118,7 +119,7 @@ func (s *Syncer) loop(ctx context.Context) error {
 		if dirty {
 			// Batch: at most one sync per interval.
 			if wait := time.Until(lastSync.Add(s.cfg.SyncInterval)); wait > 0 {
-				if sleep(ctx, wait) != nil {
+				if backoff.Sleep(ctx, wait) != nil {
 					return nil
 				}
 			}
@@ -136,7 +137,7 @@ func (s *Syncer) loop(ctx context.Context) error {
 				failures++
 				s.m.backoff.Inc()
 				s.log.Warn("sync failed; the desired set is kept and retried", "err", err, "retry_in", d.Round(time.Millisecond), "failures", failures)
-				if sleep(ctx, d) != nil {
+				if backoff.Sleep(ctx, d) != nil {
 					return nil
 				}
 				continue

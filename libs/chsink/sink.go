@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/bulwarkhq/bulwark/libs/backoff"
 	"github.com/bulwarkhq/bulwark/libs/chschema"
 	"github.com/bulwarkhq/bulwark/libs/kafka"
 )
@@ -174,7 +175,7 @@ func (s *Sink) connect(ctx context.Context) (driver.Conn, chschema.Features, err
 		s.m.up.Set(0)
 		wait := bo()
 		s.log.Warn("clickhouse not ready, retrying", "addr", s.cfg.ClickHouse.Addr, "err", err, "in", wait)
-		if err := sleep(ctx, wait); err != nil {
+		if err := backoff.Sleep(ctx, wait); err != nil {
 			return nil, chschema.Features{}, err
 		}
 	}
@@ -415,7 +416,7 @@ func (s *Sink) flushRetrying(ctx context.Context, cl *kgo.Client, conn driver.Co
 		}
 		wait := bo()
 		s.log.Warn("insert into clickhouse failed; fetching paused, retrying", "err", err, "in", wait)
-		if err := sleep(ctx, wait); err != nil {
+		if err := backoff.Sleep(ctx, wait); err != nil {
 			return err
 		}
 	}
@@ -626,16 +627,5 @@ func (s *Sink) backoff() func() time.Duration {
 		d := next
 		next = min(next*2, s.cfg.MaxBackoff)
 		return d/2 + rand.N(d/2+1)
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/bulwarkhq/bulwark/libs/backoff"
 	"github.com/bulwarkhq/bulwark/libs/chschema"
 )
 
@@ -178,7 +179,7 @@ func (s *Sink) keepRetention(ctx context.Context, conn driver.Conn) {
 			s.m.dropped.Add(float64(n))
 			s.log.Info("retention: dropped old partitions", "count", n, "days", s.cfg.ClickHouse.RetentionDays)
 		}
-		if sleep(ctx, time.Hour) != nil {
+		if backoff.Sleep(ctx, time.Hour) != nil {
 			return
 		}
 	}

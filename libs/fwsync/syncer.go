@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/bulwarkhq/bulwark/libs/backoff"
 	"github.com/bulwarkhq/bulwark/libs/blockset"
 	"github.com/bulwarkhq/bulwark/libs/kafka"
 	"github.com/bulwarkhq/bulwark/libs/verdictlog"
@@ -98,7 +99,7 @@ func (s *Syncer) loop(ctx context.Context) error {
 	failures := 0
 	for {
 		if wait := time.Until(lastSync.Add(s.cfg.SyncInterval)); wait > 0 {
-			if sleep(ctx, wait) != nil {
+			if backoff.Sleep(ctx, wait) != nil {
 				return nil
 			}
 		}
@@ -114,7 +115,7 @@ func (s *Syncer) loop(ctx context.Context) error {
 			failures++
 			d := min(s.cfg.SyncInterval<<min(failures, 10), time.Minute)
 			s.log.Error("nftables sync failed; rewriting the table next time", "err", err, "retry_in", d, "failures", failures)
-			if sleep(ctx, d) != nil {
+			if backoff.Sleep(ctx, d) != nil {
 				return nil
 			}
 			continue
@@ -250,17 +251,6 @@ func diff(inst, want map[netip.Prefix]time.Time, now time.Time) (del, add map[ne
 		}
 	}
 	return del, add
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // ErrNotSynced is what Ready returns before the first sync.
