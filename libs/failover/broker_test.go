@@ -90,9 +90,16 @@ func TestBrokerLossLosesNothing(t *testing.T) {
 	}
 }
 
-// TestBrokerLossAggregatorScores: the aggregator keeps scoring through a
-// broker loss (its transactions and group move to the surviving brokers)
-// and commits exactly the scores an in-process engine computes.
+// TestBrokerLossAggregatorScores: a broker dies while the aggregator is
+// being replaced (the pod is stopped, a broker goes with its node, the new
+// pod starts on the surviving brokers): the new pod finds the moved group
+// and transaction coordinators and partition leaders, restores the state,
+// and the committed scores are exactly an in-process engine's.
+//
+// The broker dies between the pods, not under a running consumer: kfake
+// answers OffsetForLeaderEpoch after a leader change with an end offset of
+// 0, so a running client believes records were lost and resets to the
+// start, which a real cluster does only after an unclean leader election.
 func TestBrokerLossAggregatorScores(t *testing.T) {
 	if testing.Short() {
 		t.Skip("failover test")
@@ -106,11 +113,21 @@ func TestBrokerLossAggregatorScores(t *testing.T) {
 	waitFor(t, "the first half processed", 60*time.Second, func() bool {
 		return counter(t, a.reg, "bulwark_aggregator_events_total") >= float64(half)
 	})
+	a.sigterm(t)
 	victim := c.leaderOfMost("bulwark.requests.v1")
 	c.kill(t, victim)
 	t.Logf("killed broker %d", victim)
+	b := startAggregator(t, c, "agg-1")
 	produceEvents(t, prod, evs[half:])
 	want := expectedScores(t, c, len(evs))
 	got := committedScores(t, c, len(want), 60*time.Second)
+	select {
+	case err := <-b.done:
+		t.Fatalf("the new pod stopped: %v", err)
+	default:
+	}
 	sameScores(t, got, want)
+	if n := counter(t, b.reg, "bulwark_aggregator_events_total"); n != float64(len(evs)-half) {
+		t.Fatalf("the new pod processed %v events, want %d", n, len(evs)-half)
+	}
 }

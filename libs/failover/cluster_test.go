@@ -11,7 +11,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/bulwarkhq/bulwark/libs/aggregator"
 	"github.com/bulwarkhq/bulwark/libs/kafka"
+	"github.com/bulwarkhq/bulwark/libs/scoring"
 )
 
 // cluster is a multi-broker kfake cluster whose brokers can be killed: the
@@ -51,6 +53,16 @@ func startCluster(tb testing.TB, brokers int) *cluster {
 	defer cancel()
 	if err := kafka.EnsureTopics(ctx, kadm.NewClient(cl), kafka.DefaultTopics().Specs(partitions, 3)); err != nil {
 		tb.Fatalf("create topics: %v", err)
+	}
+	// The aggregator's state topic too, as a deployment has it before any
+	// failure: kfake keeps naming a removed broker as the controller, so a
+	// CreateTopics after a broker loss can fail where Kafka's would not.
+	a, err := aggregator.New(aggregator.DefaultConfig(), c.config("failover-setup"), scoring.DefaultConfig(), nil, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := a.EnsureStateTopic(ctx); err != nil {
+		tb.Fatalf("create the aggregator's state topic: %v", err)
 	}
 	return c
 }

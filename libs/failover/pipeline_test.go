@@ -154,9 +154,10 @@ func sameScores(tb testing.TB, got, want []string) {
 	}
 	for i := range got {
 		if got[i] != want[i] {
-			s := &eventpb.Score{}
-			_ = proto.Unmarshal([]byte(got[i]), s)
-			tb.Fatalf("score %d differs from the in-process engine's: %v", i, s)
+			g, w := &eventpb.Score{}, &eventpb.Score{}
+			_ = proto.Unmarshal([]byte(got[i]), g)
+			_ = proto.Unmarshal([]byte(want[i]), w)
+			tb.Fatalf("score %d differs from the in-process engine's:\n got %v\nwant %v", i, g, w)
 		}
 	}
 }
