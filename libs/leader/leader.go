@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -36,6 +37,10 @@ var ErrLost = errors.New("leader: lost the lease")
 // while it leads.
 type Runner interface {
 	Run(ctx context.Context, fn func(context.Context) error) error
+	// Ready adapts the guarded work's readiness check for /readyz: a
+	// standby is ready (waiting is its job, and a rollout must not stall
+	// on it); the leader is ready when check passes.
+	Ready(check func() error) func() error
 }
 
 // Always runs fn directly: for a single replica, where there is no one to
@@ -45,12 +50,17 @@ type Always struct{}
 // Run calls fn(ctx).
 func (Always) Run(ctx context.Context, fn func(context.Context) error) error { return fn(ctx) }
 
+// Ready returns check: the work always runs.
+func (Always) Ready(check func() error) func() error { return check }
+
 // Elector campaigns for a Lease and runs the guarded function while it holds it.
 type Elector struct {
 	cfg    Config
 	client kubernetes.Interface
 	log    *slog.Logger
 	m      *metrics
+
+	leading atomic.Bool // the guarded work is running here
 }
 
 // New builds an elector on client (a clientset, or client-go's fake in tests).
@@ -91,6 +101,19 @@ func NewRunner(cfg Config, log *slog.Logger, reg prometheus.Registerer) (Runner,
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
 	return New(cfg, cs, log, reg)
+}
+
+// Leading reports whether the guarded work runs in this process now.
+func (e *Elector) Leading() bool { return e.leading.Load() }
+
+// Ready passes while standing by, and runs check while leading.
+func (e *Elector) Ready(check func() error) func() error {
+	return func() error {
+		if !e.leading.Load() || check == nil {
+			return nil
+		}
+		return check()
+	}
 }
 
 // Identity is this candidate's name in the Lease.
@@ -142,6 +165,7 @@ func (e *Elector) Run(ctx context.Context, fn func(context.Context) error) error
 				}
 				started = true
 				mu.Unlock()
+				e.leading.Store(true)
 				e.m.leading.Set(1)
 				e.m.transitions.WithLabelValues("acquired").Inc()
 				e.log.Info("leading")
@@ -151,6 +175,7 @@ func (e *Elector) Run(ctx context.Context, fn func(context.Context) error) error
 				lost = leadCtx.Err() != nil && fnCtx.Err() == nil
 				stop()
 				cancel()
+				e.leading.Store(false)
 				e.m.leading.Set(0)
 				close(fnDone)
 			},

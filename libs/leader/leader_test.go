@@ -132,8 +132,15 @@ func TestStandbyTakesOverOnCleanStop(t *testing.T) {
 		t.Fatalf("lease holder %q, guard holder %q", h, first)
 	}
 	c := cands[first]
-	if got := value(t, c.reg, "bulwark_leader_leading", ""); got != 1 {
-		t.Fatalf("leading gauge %v, want 1", got)
+	if got := value(t, c.reg, "bulwark_leader_leading", ""); got != 1 || !c.el.Leading() {
+		t.Fatalf("leading gauge %v, Leading() %v, want 1, true", got, c.el.Leading())
+	}
+	notSynced := errors.New("not synced")
+	for id, cand := range cands {
+		err := cand.el.Ready(func() error { return notSynced })()
+		if id == first && err == nil || id != first && err != nil {
+			t.Fatalf("%s (leader %s): Ready = %v; the leader reports its work's check, a standby is ready", id, first, err)
+		}
 	}
 	c.cancel()
 	if err := <-c.done; err != nil {
@@ -226,6 +233,10 @@ func TestNewRunnerWithoutElection(t *testing.T) {
 	}
 	if _, ok := r.(leader.Always); !ok {
 		t.Fatalf("runner %T, want Always", r)
+	}
+	boom := errors.New("boom")
+	if err := r.Ready(func() error { return boom })(); err != boom {
+		t.Fatalf("Always.Ready = %v, want the check's error", err)
 	}
 }
 
