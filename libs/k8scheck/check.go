@@ -209,13 +209,13 @@ func (c *checker) workload(w *workload) {
 		c.fail(w.obj, "hostNetwork is only for fwsync")
 	}
 	if slices.Contains(Services, w.name) {
-		c.service1(w)
+		c.serviceWorkload(w)
 	}
 	c.placement(w)
 }
 
-// service1 checks what every Bulwark service workload needs beyond its containers.
-func (c *checker) service1(w *workload) {
+// serviceWorkload checks what every Bulwark service workload needs beyond its containers.
+func (c *checker) serviceWorkload(w *workload) {
 	spec := w.template.Spec
 	grace := int64(30) // the Kubernetes default
 	if spec.TerminationGracePeriodSeconds != nil {

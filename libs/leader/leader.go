@@ -165,6 +165,12 @@ func (e *Elector) Run(ctx context.Context, fn func(context.Context) error) error
 				}
 				started = true
 				mu.Unlock()
+				if leadCtx.Err() != nil {
+					// Lost before this goroutine ran: never start the work.
+					lost = true
+					close(fnDone)
+					return
+				}
 				e.leading.Store(true)
 				e.m.leading.Set(1)
 				e.m.transitions.WithLabelValues("acquired").Inc()
