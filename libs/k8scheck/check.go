@@ -111,6 +111,7 @@ type checker struct {
 	scaled      map[string]string // workload -> autoscaler
 	roles       map[string]*rbacv1.Role
 	roleBinding []*rbacv1.RoleBinding
+	configMaps  map[string]*corev1.ConfigMap
 }
 
 func (c *checker) fail(o fmt.Stringer, format string, args ...any) {
@@ -121,9 +122,12 @@ func (c *checker) index(objs []Object) {
 	c.byName = map[string]*workload{}
 	c.scaled = map[string]string{}
 	c.roles = map[string]*rbacv1.Role{}
+	c.configMaps = map[string]*corev1.ConfigMap{}
 	for _, o := range objs {
 		var w *workload
 		switch v := o.Obj.(type) {
+		case *corev1.ConfigMap:
+			c.configMaps[v.Name] = v
 		case *appsv1.Deployment:
 			r := int32(1)
 			if v.Spec.Replicas != nil {
@@ -177,15 +181,16 @@ func pinned(img string) bool {
 
 func (c *checker) workload(w *workload) {
 	spec := w.template.Spec
+	// A container is Bulwark's by its image, or by its workload's name (an
+	// image you built and named yourself).
+	isOurs := func(ct corev1.Container) bool { return bulwarkImage(ct.Image) || strings.HasPrefix(w.name, "bulwark-") }
 	ours := false
 	all := append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...)
 	for _, ct := range all {
 		if !pinned(ct.Image) {
 			c.fail(w.obj, "container %s: image %q is not pinned to a tag or digest", ct.Name, ct.Image)
 		}
-		if bulwarkImage(ct.Image) {
-			ours = true
-		}
+		ours = ours || isOurs(ct)
 	}
 	if !ours {
 		return // the user's workload, only touched by a component
@@ -194,7 +199,7 @@ func (c *checker) workload(w *workload) {
 		return !init || (ct.RestartPolicy != nil && *ct.RestartPolicy == corev1.ContainerRestartPolicyAlways)
 	}
 	for i, ct := range all {
-		if !bulwarkImage(ct.Image) {
+		if !isOurs(ct) {
 			continue
 		}
 		init := i < len(spec.InitContainers)
@@ -374,7 +379,7 @@ func (c *checker) probes(w *workload, spec corev1.PodSpec, ct corev1.Container) 
 			c.fail(w.obj, "container %s: %s probe port %s is not a container port", ct.Name, kind, p.HTTPGet.Port.String())
 			return
 		}
-		if !listensOn(ct, port, spec.HostNetwork) {
+		if !listensOn(c.environment(ct), port, spec.HostNetwork) {
 			c.fail(w.obj, "container %s: %s probe on port %d, but no BULWARK_*_ADDR makes the process listen there for the kubelet", ct.Name, kind, port)
 		}
 	}
@@ -382,12 +387,34 @@ func (c *checker) probes(w *workload, spec corev1.PodSpec, ct corev1.Container) 
 	check("readiness", ct.ReadinessProbe, "/readyz")
 }
 
-func listensOn(ct corev1.Container, port int, hostNetwork bool) bool {
-	for _, e := range ct.Env {
-		if !strings.HasPrefix(e.Name, "BULWARK_") || !strings.HasSuffix(e.Name, "_ADDR") {
+// environment is the container's variables as the kubelet sets them:
+// envFrom ConfigMaps first, env over them (secrets are not looked into).
+func (c *checker) environment(ct corev1.Container) map[string]string {
+	env := map[string]string{}
+	for _, from := range ct.EnvFrom {
+		if from.ConfigMapRef == nil {
 			continue
 		}
-		host, p, err := net.SplitHostPort(e.Value)
+		if cm := c.configMaps[from.ConfigMapRef.Name]; cm != nil {
+			for k, v := range cm.Data {
+				env[from.Prefix+k] = v
+			}
+		}
+	}
+	for _, e := range ct.Env {
+		if e.ValueFrom == nil {
+			env[e.Name] = e.Value
+		}
+	}
+	return env
+}
+
+func listensOn(env map[string]string, port int, hostNetwork bool) bool {
+	for name, value := range env {
+		if !strings.HasPrefix(name, "BULWARK_") || !strings.HasSuffix(name, "_ADDR") {
+			continue
+		}
+		host, p, err := net.SplitHostPort(value)
 		if err != nil || p != strconv.Itoa(port) {
 			continue
 		}

@@ -199,3 +199,33 @@ func TestDecodeIsStrict(t *testing.T) {
 	f("apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: a}\nspec: {maxReplicas: 2}\n", "maxReplicas")
 	f("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: a}\n", "unknown kind")
 }
+
+// TestStandaloneFwsync: deploy/fwsync/daemonset.yaml (kubectl apply -f, no
+// kustomize) holds to the same rules as the fwsync component.
+func TestStandaloneFwsync(t *testing.T) {
+	objs, err := k8scheck.DecodeFile(filepath.Join("..", "..", "deploy", "fwsync", "daemonset.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ds *appsv1.DaemonSet
+	for _, o := range objs {
+		if v, ok := o.Obj.(*appsv1.DaemonSet); ok {
+			ds = v
+		}
+	}
+	if ds == nil {
+		t.Fatal("no DaemonSet")
+	}
+	errs := k8scheck.Check(objs, k8scheck.Expect{})
+	for _, err := range errs {
+		// The standalone file holds fwsync alone.
+		if !strings.Contains(err.Error(), ": no Deployment or DaemonSet") {
+			t.Error(err)
+		}
+	}
+	ct := ds.Spec.Template.Spec.Containers[0]
+	if !ds.Spec.Template.Spec.HostNetwork || ct.SecurityContext == nil || ct.SecurityContext.Capabilities == nil ||
+		len(ct.SecurityContext.Capabilities.Add) != 1 || ct.SecurityContext.Capabilities.Add[0] != "NET_ADMIN" {
+		t.Errorf("fwsync must run on the host network with NET_ADMIN alone: %+v", ct.SecurityContext)
+	}
+}
