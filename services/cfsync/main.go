@@ -2,21 +2,26 @@
 // second one for CHALLENGE) equal to Bulwark's blocking verdicts, for a WAF
 // custom rule such as `ip.src in $bulwark_block`. Configuration:
 // BULWARK_CLOUDFLARE_* (token, account, list names, interval, capacity, rate
-// limit), BULWARK_CFSYNC_METRICS_ADDR and BULWARK_KAFKA_*. The logic is in
-// libs/cfsync.
+// limit), BULWARK_CFSYNC_METRICS_ADDR, BULWARK_KAFKA_* and, for more than one
+// replica, BULWARK_LEADER_* (leader election on a Kubernetes Lease, so that
+// one replica writes at a time). The logic is in libs/cfsync and libs/leader.
 package main
 
 import (
+	"context"
+
 	"github.com/bulwarkhq/bulwark/libs/cfsync"
 	"github.com/bulwarkhq/bulwark/libs/config"
 	"github.com/bulwarkhq/bulwark/libs/kafka"
+	"github.com/bulwarkhq/bulwark/libs/leader"
 	"github.com/bulwarkhq/bulwark/libs/service"
 )
 
 type cfg struct {
-	Log   service.LogConfig
-	Kafka kafka.Config
-	Sync  cfsync.Config
+	Log    service.LogConfig
+	Kafka  kafka.Config
+	Sync   cfsync.Config
+	Leader leader.Config
 }
 
 func main() {
@@ -37,5 +42,15 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	return service.RunWithAdmin(ctx, log, "cfsync", service.Admin{Addr: c.Sync.MetricsAddr, Registry: reg, Ready: s.Ready}, s.Run)
+	// Without election the syncer runs at once. With it, it runs only while
+	// this replica holds the Lease; on losing it the process exits
+	// (leader.ErrLost) and Kubernetes restarts it as a standby.
+	runner, err := leader.NewRunner(c.Leader, log, reg)
+	if err != nil {
+		return err
+	}
+	admin := service.Admin{Addr: c.Sync.MetricsAddr, Registry: reg, Ready: runner.Ready(s.Ready)}
+	return service.RunWithAdmin(ctx, log, "cfsync", admin, func(ctx context.Context) error {
+		return runner.Run(ctx, s.Run)
+	})
 }
