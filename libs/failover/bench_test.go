@@ -47,7 +47,7 @@ func brokerTrial(b *testing.B, kill bool) time.Duration {
 	const marker = 1 << 40
 	start := time.Now()
 	if kill {
-		c.kill(b, c.leaderOfMost("bulwark.requests.v1"))
+		c.kill(b, c.leaderOfMost(b, "bulwark.requests.v1"))
 	}
 	go prod.Produce(ctx, seqRecord(marker), func(_ *kgo.Record, err error) {
 		if err != nil && ctx.Err() == nil {

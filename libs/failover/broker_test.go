@@ -59,7 +59,7 @@ func TestBrokerLossLosesNothing(t *testing.T) {
 		}
 	}
 	produce(0, total/2)
-	victim := c.leaderOfMost("bulwark.requests.v1")
+	victim := c.leaderOfMost(t, "bulwark.requests.v1")
 	c.kill(t, victim)
 	t.Logf("killed broker %d", victim)
 	produce(total/2, total)
@@ -114,7 +114,7 @@ func TestBrokerLossAggregatorScores(t *testing.T) {
 		return counter(t, a.reg, "bulwark_aggregator_events_total") >= float64(half)
 	})
 	a.sigterm(t)
-	victim := c.leaderOfMost("bulwark.requests.v1")
+	victim := c.leaderOfMost(t, "bulwark.requests.v1")
 	c.kill(t, victim)
 	t.Logf("killed broker %d", victim)
 	b := startAggregator(t, c, "agg-1")

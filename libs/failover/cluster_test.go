@@ -102,16 +102,37 @@ func (c *cluster) kill(tb testing.TB, node int32) {
 	}
 }
 
-// leaderOfMost is the node leading most partitions of topic: the broker
-// whose loss hurts most.
-func (c *cluster) leaderOfMost(topic string) int32 {
+// leaderOfMost is the broker leading most partitions of topic (the one
+// whose loss hurts most) other than the controller: kfake's controller
+// never moves, while in a KRaft cluster the controllers are a separate
+// quorum that survives a broker's loss.
+func (c *cluster) leaderOfMost(tb testing.TB, topic string) int32 {
+	tb.Helper()
+	cl := c.client(tb, "failover-metadata")
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	md, err := kadm.NewClient(cl).BrokerMetadata(ctx)
+	if err != nil {
+		tb.Fatalf("cluster metadata: %v", err)
+	}
 	n := map[int32]int{}
-	best := int32(0)
+	best := int32(-1)
 	for p := int32(0); p < partitions; p++ {
 		l := c.kf.LeaderFor(topic, p)
+		if l == md.Controller {
+			continue
+		}
 		n[l]++
-		if n[l] > n[best] {
+		if best < 0 || n[l] > n[best] {
 			best = l
+		}
+	}
+	if best < 0 {
+		for _, b := range md.Brokers {
+			if b.NodeID != md.Controller {
+				best = b.NodeID
+			}
 		}
 	}
 	return best

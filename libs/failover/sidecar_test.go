@@ -130,7 +130,7 @@ func TestTwoZonesServeTheSameVerdicts(t *testing.T) {
 
 	// Zone A goes away: its sidecar and the broker leading most verdict partitions.
 	a.kill(t)
-	c.kill(t, c.leaderOfMost("bulwark.verdicts.v1"))
+	c.kill(t, c.leaderOfMost(t, "bulwark.verdicts.v1"))
 	for i := 1; i <= 20; i++ {
 		if got := b.action(fmt.Sprintf("203.0.113.%d", i)); got != "BLOCK" {
 			t.Fatalf("zone B answers %q for 203.0.113.%d after zone A's loss", got, i)
