@@ -37,6 +37,10 @@ type Config struct {
 	SASLPassword  string `env:"KAFKA_SASL_PASSWORD"`
 
 	DialTimeout time.Duration `env:"KAFKA_DIAL_TIMEOUT" envDefault:"10s"`
+	// MetadataMinAge bounds how often a client may refresh metadata; after a
+	// broker dies it is how soon clients can find the new partition leaders
+	// (franz-go's own default is 5s).
+	MetadataMinAge time.Duration `env:"KAFKA_METADATA_MIN_AGE" envDefault:"1s"`
 
 	Topics Topics
 }
@@ -66,6 +70,9 @@ func (c Config) Validate() error {
 	if c.DialTimeout <= 0 {
 		return config.Invalid("KAFKA_DIAL_TIMEOUT", "must be positive")
 	}
+	if c.MetadataMinAge < 0 {
+		return config.Invalid("KAFKA_METADATA_MIN_AGE", "must not be negative")
+	}
 	return c.Topics.Validate()
 }
 
@@ -82,6 +89,9 @@ func (c Config) Opts() ([]kgo.Opt, error) {
 		// The aggregator writes scores in transactions: every reader sees
 		// only committed ones, or it would count a replayed score twice.
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+	}
+	if c.MetadataMinAge > 0 {
+		opts = append(opts, kgo.MetadataMinAge(c.MetadataMinAge))
 	}
 	if c.TLS || c.TLSCAFile != "" || c.TLSCertFile != "" {
 		tc, err := c.tlsConfig()
