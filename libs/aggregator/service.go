@@ -213,6 +213,24 @@ func (a *Aggregator) Run(ctx context.Context) error {
 			inTxn, txnStart = true, time.Now()
 			promise = kgo.AbortingFirstErrPromise(sess.Client())
 		}
+		if a.rewound(fetches) {
+			// The client went back to offsets this instance has already
+			// processed (franz-go resets a partition it thinks lost data):
+			// the engines are ahead of those records. Abort, and let every
+			// engine be reloaded from the state of the committed offsets,
+			// rather than count the same events twice.
+			a.log.Warn("consumer rewound to offsets already processed; aborting the transaction and reloading state")
+			if inTxn {
+				if _, err := sess.End(context.WithoutCancel(ctx), kgo.TryAbort); err != nil {
+					return fmt.Errorf("abort transaction after a rewind: %w", err)
+				}
+				inTxn = false
+			}
+			a.m.txns.WithLabelValues("aborted").Inc()
+			clear(a.parts)
+			a.pending = 0
+			continue
+		}
 		var perr error
 		pctx = context.WithoutCancel(ctx) // a shutdown still commits what was processed
 		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
@@ -416,6 +434,18 @@ func (a *Aggregator) partition(ctx context.Context, id int32, first int64) (*par
 	p.counted = eng.Stats()
 	a.parts[id] = p
 	return p, nil
+}
+
+// rewound reports whether a fetch holds records of a partition from before
+// the offset its engine has reached.
+func (a *Aggregator) rewound(fetches kgo.Fetches) bool {
+	rewound := false
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		if p, ok := a.parts[fp.Partition]; ok && len(fp.Records) > 0 && fp.Records[0].Offset < p.next {
+			rewound = true
+		}
+	})
+	return rewound
 }
 
 // restore reads partition id of the state topic into a new engine. The state
