@@ -95,21 +95,9 @@ func committedScores(t *testing.T, b *embedkafka.Broker, want int, timeout time.
 	t.Helper()
 	cl := kafkatest.Client(t, b, kgo.ConsumeTopics("bulwark.scores.v1"), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	deadline := time.Now().Add(timeout)
 	var out []string
-	quietSince := time.Now()
-	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-		fs := cl.PollFetches(ctx)
-		cancel()
-		n := 0
-		fs.EachRecord(func(r *kgo.Record) { out = append(out, string(r.Value)); n++ })
-		if n > 0 {
-			quietSince = time.Now()
-		}
-		if len(out) >= want && time.Since(quietSince) > 1500*time.Millisecond {
-			break
-		}
+	for _, r := range kafkatest.ReadUntilQuiet(t, cl, want, timeout) {
+		out = append(out, string(r.Value))
 	}
 	slices.Sort(out)
 	return out

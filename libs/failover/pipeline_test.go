@@ -15,6 +15,7 @@ import (
 
 	"github.com/bulwarkhq/bulwark/libs/aggregator"
 	"github.com/bulwarkhq/bulwark/libs/eventpb"
+	"github.com/bulwarkhq/bulwark/libs/kafkatest"
 	"github.com/bulwarkhq/bulwark/libs/scoring"
 )
 
@@ -124,21 +125,9 @@ func committedScores(tb testing.TB, c *cluster, want int, timeout time.Duration)
 	cl := c.client(tb, "failover-scores", kgo.ConsumeTopics("bulwark.scores.v1"), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	defer cl.Close()
-	deadline := time.Now().Add(timeout)
 	var out []string
-	quietSince := time.Now()
-	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-		fs := cl.PollFetches(ctx)
-		cancel()
-		n := 0
-		fs.EachRecord(func(r *kgo.Record) { out = append(out, string(r.Value)); n++ })
-		if n > 0 {
-			quietSince = time.Now()
-		}
-		if len(out) >= want && time.Since(quietSince) > 1500*time.Millisecond {
-			break
-		}
+	for _, r := range kafkatest.ReadUntilQuiet(tb, cl, want, timeout) {
+		out = append(out, string(r.Value))
 	}
 	slices.Sort(out)
 	return out

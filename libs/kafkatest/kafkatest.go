@@ -78,3 +78,27 @@ func ReadAll(t testing.TB, b *embedkafka.Broker, topic string, n int, timeout ti
 	}
 	return out
 }
+
+// ReadUntilQuiet polls cl until it has read at least want records and no
+// more has arrived for 1.5 s, or until timeout: what a test uses to check
+// that exactly the expected records exist, nothing more arriving late.
+func ReadUntilQuiet(t testing.TB, cl *kgo.Client, want int, timeout time.Duration) []*kgo.Record {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var out []*kgo.Record
+	quietSince := time.Now()
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		n := 0
+		fs.EachRecord(func(r *kgo.Record) { out = append(out, r); n++ })
+		if n > 0 {
+			quietSince = time.Now()
+		}
+		if len(out) >= want && time.Since(quietSince) > 1500*time.Millisecond {
+			break
+		}
+	}
+	return out
+}
