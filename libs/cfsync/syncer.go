@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/bulwarkhq/bulwark/libs/backoff"
 	"github.com/bulwarkhq/bulwark/libs/blockset"
@@ -96,22 +95,11 @@ func (s *Syncer) Synced() <-chan struct{} { return s.synced }
 
 // Run follows the verdict topic and syncs until ctx is done.
 func (s *Syncer) Run(ctx context.Context) error {
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.reader.Run(ctx) })
-	g.Go(func() error { return s.loop(ctx) })
-	err := g.Wait()
-	if errors.Is(err, context.Canceled) {
-		return nil
-	}
-	return err
+	return s.reader.RunWith(ctx, s.loop)
 }
 
+// loop syncs; it starts once the verdict topic has been read to its end.
 func (s *Syncer) loop(ctx context.Context) error {
-	select {
-	case <-ctx.Done():
-		return nil
-	case <-s.reader.Ready():
-	}
 	failures := 0
 	var lastSync time.Time
 	dirty := true

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/bulwarkhq/bulwark/libs/backoff"
 	"github.com/bulwarkhq/bulwark/libs/blockset"
@@ -79,22 +78,11 @@ func (s *Syncer) Synced() <-chan struct{} { return s.synced }
 // table in place on exit: blocks stay enforced while fwsync restarts.
 func (s *Syncer) Run(ctx context.Context) error {
 	defer s.k.close()
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.reader.Run(ctx) })
-	g.Go(func() error { return s.loop(ctx) })
-	err := g.Wait()
-	if errors.Is(err, context.Canceled) {
-		return nil
-	}
-	return err
+	return s.reader.RunWith(ctx, s.loop)
 }
 
+// loop syncs; it starts once the verdict topic has been read to its end.
 func (s *Syncer) loop(ctx context.Context) error {
-	select {
-	case <-ctx.Done():
-		return nil
-	case <-s.reader.Ready():
-	}
 	var lastSync time.Time
 	failures := 0
 	for {

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/bulwarkhq/bulwark/libs/eventpb"
@@ -194,4 +195,24 @@ func (r *Reader) checkCaughtUp(targets, next map[int32]int64, start time.Time) {
 		r.log.Info("caught up with the verdict topic", "took", d.Round(time.Millisecond))
 		close(r.ready)
 	})
+}
+
+// RunWith follows the topic and runs work once the reader has caught up,
+// both until ctx is done or one fails: the shape of every consumer that acts
+// on the whole verdict set (the edge syncers). A cancelled ctx is not an error.
+func (r *Reader) RunWith(ctx context.Context, work func(context.Context) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return r.Run(gctx) })
+	g.Go(func() error {
+		select {
+		case <-gctx.Done():
+			return nil
+		case <-r.Ready():
+		}
+		return work(gctx)
+	})
+	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
 }
