@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -17,42 +16,22 @@ import (
 )
 
 // Range calls fn with every stored verdict (expired ones not yet swept
-// included) until fn returns false. Each shard is copied under its read lock
-// and fn runs after the lock is released, so a slow fn never holds up
-// writers, nor the readers queued behind them.
+// included) until fn returns false. Each shard is copied under its writers'
+// mutex and fn runs after it is released, so a slow fn never holds up
+// writers; readers are never held up.
 func (t *Table) Range(fn func(subject string, v *eventpb.Verdict) bool) {
-	type ipEntry struct {
-		k netip.Addr
-		e entry
-	}
-	type sessionEntry struct {
-		k string
-		e entry
-	}
-	var ips []ipEntry
-	var sessions []sessionEntry
-	for i := range t.shards {
-		s := &t.shards[i]
-		ips, sessions = ips[:0], sessions[:0]
-		s.mu.RLock()
-		for k, e := range s.ip4 {
-			ips = append(ips, ipEntry{netip.AddrFrom4([4]byte{byte(k >> 24), byte(k >> 16), byte(k >> 8), byte(k)}), e})
-		}
-		for k, e := range s.ip6 {
-			ips = append(ips, ipEntry{netip.AddrFrom16(k), e})
-		}
-		for k, e := range s.sessions {
-			sessions = append(sessions, sessionEntry{k, e})
-		}
-		s.mu.RUnlock()
-		for _, x := range ips {
-			sub := subject.IP(x.k)
+	var buf []keyedEntry
+	for i := range t.ips.shards {
+		buf = t.ips.appendShard(buf[:0], i)
+		for _, x := range buf {
+			sub := subject.IP(x.k.addr())
 			if !fn(sub, x.e.verdict(t.extras, sub)) {
 				return
 			}
 		}
-		for _, x := range sessions {
-			sub := subject.Session(x.k)
+		buf = t.sessions.appendShard(buf[:0], i)
+		for _, x := range buf {
+			sub := subject.Session(x.name)
 			if !fn(sub, x.e.verdict(t.extras, sub)) {
 				return
 			}

@@ -19,64 +19,18 @@ func (t *Table) DropStale() int {
 	return t.removeIf(func(e *entry) bool { return e.stale })
 }
 
-// removeIf scans each shard under its read lock, then deletes the chosen
-// keys one write lock at a time, rechecking each: a scan never holds a shard
-// against readers, and a verdict rewritten in between is kept.
+// removeIf removes the entries drop accepts: exact ones one shard at a time
+// (see exactTable.removeShardIf), networks in one new version of their trie.
 func (t *Table) removeIf(drop func(*entry) bool) int {
+	release := func(e entry) { t.extras.release(e.extra) }
 	removed := 0
-	var ip4 []uint32
-	var ip6 [][16]byte
-	var sessions []string
-	for i := range t.shards {
-		s := &t.shards[i]
-		ip4, ip6, sessions = ip4[:0], ip6[:0], sessions[:0]
-		s.mu.RLock()
-		for k, e := range s.ip4 {
-			if drop(&e) {
-				ip4 = append(ip4, k)
-			}
-		}
-		for k, e := range s.ip6 {
-			if drop(&e) {
-				ip6 = append(ip6, k)
-			}
-		}
-		for k, e := range s.sessions {
-			if drop(&e) {
-				sessions = append(sessions, k)
-			}
-		}
-		s.mu.RUnlock()
-		for _, k := range ip4 {
-			s.mu.Lock()
-			if e, ok := s.ip4[k]; ok && drop(&e) {
-				delete(s.ip4, k)
-				t.nIP.Add(-1)
-				t.extras.release(e.extra)
-				removed++
-			}
-			s.mu.Unlock()
-		}
-		for _, k := range ip6 {
-			s.mu.Lock()
-			if e, ok := s.ip6[k]; ok && drop(&e) {
-				delete(s.ip6, k)
-				t.nIP.Add(-1)
-				t.extras.release(e.extra)
-				removed++
-			}
-			s.mu.Unlock()
-		}
-		for _, k := range sessions {
-			s.mu.Lock()
-			if e, ok := s.sessions[k]; ok && drop(&e) {
-				delete(s.sessions, k)
-				t.nSession.Add(-1)
-				t.extras.release(e.extra)
-				removed++
-			}
-			s.mu.Unlock()
-		}
+	for i := range t.ips.shards {
+		n := t.ips.removeShardIf(i, drop, release)
+		t.nIP.Add(int64(-n))
+		removed += n
+		n = t.sessions.removeShardIf(i, drop, release)
+		t.nSession.Add(int64(-n))
+		removed += n
 	}
 
 	t.netsMu.Lock()
