@@ -2,9 +2,7 @@ package sidecar
 
 import (
 	"context"
-	"errors"
 	"net/netip"
-	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -51,43 +49,30 @@ func (a *extAuthz) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3
 	s := a.s
 	attrs := req.GetAttributes()
 	headers := attrs.GetRequest().GetHttp().GetHeaders()
-	src := sourceAddr(ctx, attrs)
 	hv := headers[s.ipHeaderLower]
 	if hv == "" {
 		hv = headers["x-forwarded-for"]
-	}
-	ip, err := clientAddr(s.resolver, src, hv)
-	if err == nil && !ip.IsValid() {
-		err = errNoSource
-	}
-	if err != nil {
-		s.metrics.badRequests.WithLabelValues(apiExtAuthz, "client_ip").Inc()
-		return nil, status.Errorf(codes.InvalidArgument, "client address: %v", err)
-	}
-	if !s.serving() {
-		s.metrics.unready.WithLabelValues(apiExtAuthz).Inc()
-		if s.failClosed {
-			return denied(codes.Unavailable, typev3.StatusCode_ServiceUnavailable, eventpb.Action_BLOCK,
-				"verdict table not ready"), nil
-		}
-		return allowed(eventpb.Action_ALLOW), nil
 	}
 	var session string
 	if s.sessLower != "" {
 		session = headers[s.sessLower]
 	}
-	res := s.table.Lookup(ip, session, time.Now())
-	s.metrics.lookups[apiExtAuthz][res.Action].Inc()
-	switch res.Action {
-	case eventpb.Action_BLOCK:
-		return denied(codes.PermissionDenied, typev3.StatusCode_Forbidden, res.Action, "blocked"), nil
-	case eventpb.Action_CHALLENGE:
-		return denied(codes.Unauthenticated, typev3.StatusCode_Unauthorized, res.Action, "challenge required"), nil
+	ans, err := s.authorize(apiExtAuthz, sourceAddr(ctx, attrs), hv, session)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "client address: %v", err)
 	}
-	return allowed(res.Action), nil
+	if ans.degraded && s.failClosed {
+		return denied(codes.Unavailable, typev3.StatusCode_ServiceUnavailable, eventpb.Action_BLOCK,
+			"verdict table not ready"), nil
+	}
+	switch ans.action {
+	case eventpb.Action_BLOCK:
+		return denied(codes.PermissionDenied, typev3.StatusCode_Forbidden, ans.action, "blocked"), nil
+	case eventpb.Action_CHALLENGE:
+		return denied(codes.Unauthenticated, typev3.StatusCode_Unauthorized, ans.action, "challenge required"), nil
+	}
+	return allowed(ans.action), nil
 }
-
-var errNoSource = errors.New("the request has no source address")
 
 // sourceAddr is the downstream address Envoy saw, or, failing that, the
 // gRPC peer (a caller that is not Envoy).

@@ -2,10 +2,13 @@ package sidecar_test
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/bulwarkhq/bulwark/libs/kafkatest"
 	"github.com/bulwarkhq/bulwark/libs/sidecar"
@@ -44,12 +47,33 @@ func FuzzHandler(f *testing.F) {
 		req.URL.RawQuery = query
 		check(req)
 
-		req = httptest.NewRequest(http.MethodGet, "/v1/authz", nil)
-		req.RemoteAddr = "127.0.0.1:40000"
-		req.Header["X-Real-Ip"] = []string{realIP}
-		check(req)
+		check(req2authz(realIP))
 
 		req = httptest.NewRequest(http.MethodPost, "/v1/verdicts", strings.NewReader(body))
 		check(req)
+
+		// The same authz request through the sidecar's own server.
+		var c fasthttp.RequestCtx
+		var fr fasthttp.Request
+		fr.SetRequestURI("/v1/authz")
+		fr.Header.Set("X-Real-IP", realIP)
+		c.Init(&fr, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}, nil)
+		s.ServeFast(&c)
+		code, out := c.Response.StatusCode(), c.Response.Body()
+		if code >= 500 || code == 400 && !json.Valid(out) {
+			t.Fatalf("fast authz with X-Real-IP %q: %d %q", realIP, code, out)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req2authz(realIP))
+		if rec.Code != code || rec.Header().Get(sidecar.HeaderAction) != string(c.Response.Header.Peek(sidecar.HeaderAction)) {
+			t.Fatalf("X-Real-IP %q: net/http answers %d %s, fasthttp %d %s", realIP, rec.Code, rec.Header().Get(sidecar.HeaderAction), code, c.Response.Header.Peek(sidecar.HeaderAction))
+		}
 	})
+}
+
+func req2authz(realIP string) *http.Request {
+	req := httptest.NewRequest(http.MethodGet, "/v1/authz", nil)
+	req.RemoteAddr = "127.0.0.1:40000"
+	req.Header["X-Real-Ip"] = []string{realIP}
+	return req
 }

@@ -1,7 +1,6 @@
 package sidecar
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -70,38 +70,35 @@ func (s *Sidecar) Handler() http.Handler {
 }
 
 // authz answers nginx's auth_request: 204 allow or monitor, 403 block, 401
-// challenge, with X-Bulwark-Action. It is the hot path: no allocation
-// beyond what net/http does itself.
+// challenge, with X-Bulwark-Action. The sidecar's own server answers it in
+// fastAuthz; this is the same for a Go program that mounts Handler.
 func (s *Sidecar) authz(w http.ResponseWriter, r *http.Request) {
-	ip, err := s.requestClient(r)
-	if err != nil {
-		s.metrics.badRequests.WithLabelValues(apiAuthz, "client_ip").Inc()
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
+	peer, _ := netip.ParseAddrPort(r.RemoteAddr) // a unix socket peer stays invalid
+	var hv, session string
+	switch v := r.Header[s.ipHeader]; len(v) {
+	case 0:
+	case 1:
+		hv = v[0]
+	default:
+		// Repeated header lines form one list (RFC 9110 5.3).
+		hv = strings.Join(v, ",")
 	}
-	h := w.Header()
-	if !s.serving() {
-		s.metrics.unready.WithLabelValues(apiAuthz).Inc()
-		h[HeaderDegraded] = notReady
-		if s.failClosed {
-			h[HeaderAction] = actionValues[eventpb.Action_BLOCK]
-			w.WriteHeader(http.StatusForbidden)
-			return
-		}
-		h[HeaderAction] = actionValues[eventpb.Action_ALLOW]
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
-	var session string
 	if s.sessHeader != "" {
 		if v := r.Header[s.sessHeader]; len(v) > 0 {
 			session = v[0]
 		}
 	}
-	res := s.table.Lookup(ip, session, time.Now())
-	s.metrics.lookups[apiAuthz][res.Action].Inc()
-	h[HeaderAction] = actionValues[res.Action]
-	w.WriteHeader(authzStatus(res.Action))
+	ans, err := s.authorize(apiAuthz, peer.Addr(), hv, session)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	h := w.Header()
+	if ans.degraded {
+		h[HeaderDegraded] = notReady
+	}
+	h[HeaderAction] = actionValues[ans.action]
+	w.WriteHeader(authzStatus(ans.action))
 }
 
 func authzStatus(a eventpb.Action) int {
@@ -112,40 +109,6 @@ func authzStatus(a eventpb.Action) int {
 		return http.StatusUnauthorized
 	}
 	return http.StatusNoContent
-}
-
-// requestClient is the client of an auth_request: the socket peer, or the
-// client address header when the peer is a trusted proxy.
-func (s *Sidecar) requestClient(r *http.Request) (netip.Addr, error) {
-	peer, _ := netip.ParseAddrPort(r.RemoteAddr) // a unix socket peer stays invalid
-	var hv string
-	switch v := r.Header[s.ipHeader]; len(v) {
-	case 0:
-	case 1:
-		hv = v[0]
-	default:
-		// Repeated header lines form one list (RFC 9110 5.3).
-		hv = joinComma(v)
-	}
-	a, err := clientAddr(s.resolver, peer.Addr(), hv)
-	if err != nil {
-		return a, fmt.Errorf("%s %q: %w", s.cfg.ClientIPHeader, hv, err)
-	}
-	if !a.IsValid() {
-		return a, fmt.Errorf("no client address: the peer has none and %s is missing", s.cfg.ClientIPHeader)
-	}
-	return a, nil
-}
-
-func joinComma(v []string) string {
-	var b bytes.Buffer
-	for i, s := range v {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(s)
-	}
-	return b.String()
 }
 
 // query is one lookup: an IP, a session, or both.
@@ -288,10 +251,15 @@ func (s *Sidecar) readyz(w http.ResponseWriter, _ *http.Request) {
 
 // writeError writes {"error": msg} with the status.
 func writeError(w http.ResponseWriter, status int, msg string) {
+	w.Header()["Content-Type"] = jsonContentType
+	w.WriteHeader(status)
+	_, _ = w.Write(appendErrorJSON(nil, msg))
+}
+
+// appendErrorJSON appends {"error": msg} and a newline.
+func appendErrorJSON(dst []byte, msg string) []byte {
 	b, _ := json.Marshal(struct {
 		Error string `json:"error"`
 	}{msg})
-	w.Header()["Content-Type"] = jsonContentType
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	return append(append(dst, b...), '\n')
 }

@@ -1,6 +1,7 @@
 package sidecar_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -195,6 +196,35 @@ func TestAuthzTrustedProxies(t *testing.T) {
 	f("192.0.2.1, 203.0.113.7, 10.1.2.3", 403) // the client cannot forge what lies left of it
 	f("203.0.113.7, 192.0.2.1", 204)
 	f("203.0.113.7, nonsense", 400)
+
+	// Repeated header lines are one list (RFC 9110 5.3).
+	req, _ := http.NewRequest(http.MethodGet, url(xff), nil)
+	req.Header["X-Forwarded-For"] = []string{"192.0.2.1, 203.0.113.7", "10.1.2.3"}
+	if r := do(t, req); r.status != 403 {
+		t.Fatalf("X-Forwarded-For over two lines = %d %s, want 403", r.status, r.body)
+	}
+}
+
+// A request that is not HTTP gets the API's JSON error, not a bare reset.
+func TestMalformedHTTP(t *testing.T) {
+	s := start(t, deadKafka(t), func(c *sidecar.Config) { c.GRPCAddr = "off" })
+	conn, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(conn, "GET /v1/authz HTTP/1.1\r\nHost: x\r\nBroken header line\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 400 || !json.Valid(body) || !strings.Contains(string(body), `"error"`) {
+		t.Fatalf("malformed request: %d %q", resp.StatusCode, body)
+	}
 }
 
 func TestVerdictAPI(t *testing.T) {

@@ -2,6 +2,7 @@ package verdicttable
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -28,11 +29,12 @@ type FollowOptions struct {
 // Follower keeps a Table equal to the verdict topic: it replays the topic
 // from its start, then follows it, and sweeps expired verdicts.
 type Follower struct {
-	t      *Table
-	r      *verdictlog.Reader
-	log    *slog.Logger
-	every  time.Duration
-	badKey prometheus.Counter
+	t         *Table
+	r         *verdictlog.Reader
+	log       *slog.Logger
+	every     time.Duration
+	badKey    prometheus.Counter
+	badAction prometheus.Counter
 }
 
 // NewFollower builds a follower for t over the verdict topic of cfg.
@@ -51,9 +53,14 @@ func NewFollower(t *Table, cfg kafka.Config, o FollowOptions) *Follower {
 			Name:        "bulwark_verdicttable_bad_subjects_total",
 			Help:        "Verdict records whose key is not a subject, skipped.",
 			ConstLabels: prometheus.Labels{"reader": o.Name},
+		}),
+		badAction: prometheus.NewCounter(prometheus.CounterOpts{
+			Name:        "bulwark_verdicttable_unknown_actions_total",
+			Help:        "Verdict records whose action this version does not know, skipped.",
+			ConstLabels: prometheus.Labels{"reader": o.Name},
 		})}
 	if o.Registerer != nil {
-		o.Registerer.MustRegister(f.badKey)
+		o.Registerer.MustRegister(f.badKey, f.badAction)
 	}
 	f.r = verdictlog.New(cfg, o.Name, f.apply, o.Log, o.Registerer)
 	return f
@@ -61,7 +68,11 @@ func NewFollower(t *Table, cfg kafka.Config, o FollowOptions) *Follower {
 
 func (f *Follower) apply(key string, v *eventpb.Verdict) {
 	if err := f.t.Apply(key, v); err != nil {
-		f.badKey.Inc()
+		if errors.Is(err, ErrBadAction) {
+			f.badAction.Inc()
+		} else {
+			f.badKey.Inc()
+		}
 		f.log.Warn("skip verdict record", "key", key, "err", err)
 	}
 }

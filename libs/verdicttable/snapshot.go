@@ -89,7 +89,7 @@ func (t *Table) LoadSnapshot(r io.Reader, now time.Time) (int, error) {
 			return n, fmt.Errorf("read verdict snapshot after %d verdicts: %w", n, err)
 		}
 		sub, err := subject.Parse(v.GetSubject())
-		if err != nil || !entryActive(v, ns) {
+		if err != nil || knownAction(v) != nil || !entryActive(v, ns) {
 			continue
 		}
 		e := t.newEntry(v)

@@ -19,6 +19,21 @@ import (
 // ErrBadSubject is returned (wrapped) by Apply for a key that is not a subject.
 var ErrBadSubject = errors.New("verdict table: bad subject")
 
+// ErrBadAction is returned (wrapped) by Apply for a verdict whose action is
+// none this version knows (a newer decider's, or a hand-written record):
+// the table keeps what it had rather than guess how strong it is.
+var ErrBadAction = errors.New("verdict table: unknown action")
+
+func knownAction(v *eventpb.Verdict) error {
+	if a := v.GetAction(); a < eventpb.Action_ACTION_UNSPECIFIED || a > eventpb.Action_BLOCK {
+		return fmt.Errorf("%w %d", ErrBadAction, a)
+	}
+	if a := v.GetWouldBe(); a < eventpb.Action_ACTION_UNSPECIFIED || a > eventpb.Action_BLOCK {
+		return fmt.Errorf("%w %d in would_be", ErrBadAction, a)
+	}
+	return nil
+}
+
 const shardBits = 8
 
 // Table is the verdict table. The zero value is not usable; call New.
@@ -90,6 +105,11 @@ func (t *Table) Apply(key string, v *eventpb.Verdict) error {
 	sub, err := subject.Parse(key)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBadSubject, err)
+	}
+	if v != nil {
+		if err := knownAction(v); err != nil {
+			return err
+		}
 	}
 	if v != nil && !entryActive(v, time.Now().UnixNano()) {
 		v = nil

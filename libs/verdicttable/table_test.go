@@ -2,6 +2,7 @@ package verdicttable_test
 
 import (
 	"bytes"
+	"errors"
 	"net/netip"
 	"sync"
 	"testing"
@@ -101,6 +102,21 @@ func TestOperatorVerdictsBeatComputed(t *testing.T) {
 	f("203.0.113.7", "s-bot", allow, "ip:203.0.113.7")  // and the computed session challenge
 	f("203.0.113.8", "", block, "net:203.0.113.0/24")   // neighbours stay blocked
 	f("198.51.100.9", "", block, "net:198.51.100.0/24") // between operators, the stronger wins
+}
+
+// An action this version does not know is refused, not stored: the sidecar
+// indexes its answers and metrics by action, and cannot rank it.
+func TestUnknownActionIsRefused(t *testing.T) {
+	tab := verdicttable.New()
+	mustApply(t, tab, "ip:192.0.2.1", &eventpb.Verdict{Action: challenge})
+	for _, v := range []*eventpb.Verdict{{Action: eventpb.Action(9)}, {Action: block, WouldBe: eventpb.Action(-1)}} {
+		if err := tab.Apply("ip:192.0.2.1", v); !errors.Is(err, verdicttable.ErrBadAction) {
+			t.Fatalf("Apply(action %v) = %v, want ErrBadAction", v.GetAction(), err)
+		}
+	}
+	if r := tab.Lookup(netip.MustParseAddr("192.0.2.1"), "", time.Now()); r.Action != challenge {
+		t.Fatalf("after refused records the action is %v, want the earlier CHALLENGE", r.Action)
+	}
 }
 
 func TestTombstonesAndOverwrites(t *testing.T) {
