@@ -106,15 +106,19 @@ func (f *Follower) Run(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error {
-		tick := time.NewTicker(f.every)
+		// One whole sweep every f.every, in SweepSteps even steps.
+		tick := time.NewTicker(max(f.every/SweepSteps, time.Millisecond))
 		defer tick.Stop()
-		for {
+		swept := 0
+		for step := 0; ; step++ {
 			select {
 			case <-ctx.Done():
 				return nil
 			case now := <-tick.C:
-				if n := f.t.Sweep(now); n > 0 {
-					f.log.Debug("swept expired verdicts", "verdicts", n)
+				swept += f.t.SweepStep(step, now)
+				if step%SweepSteps == SweepSteps-1 && swept > 0 {
+					f.log.Debug("swept expired verdicts", "verdicts", swept)
+					swept = 0
 				}
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protodelim"
@@ -36,6 +37,7 @@ func (t *Table) Range(fn func(subject string, v *eventpb.Verdict) bool) {
 				return
 			}
 		}
+		runtime.Gosched() // as in removeIf: let queued requests in
 	}
 	for p, e := range t.nets.Load().All() {
 		sub := subject.Net(p)

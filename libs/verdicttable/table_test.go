@@ -181,6 +181,17 @@ func TestExpiry(t *testing.T) {
 	if got := tab.Sizes(); got != (verdicttable.Sizes{Net: 1}) {
 		t.Fatalf("Sizes after sweep = %+v", got)
 	}
+	// The same sweep in steps, as the Follower runs it.
+	mustApply(t, tab, "ip:192.0.2.1", &eventpb.Verdict{Action: block, ExpiresAtUnixNano: soon})
+	mustApply(t, tab, "net:192.0.2.0/24", &eventpb.Verdict{Action: challenge, ExpiresAtUnixNano: soon})
+	mustApply(t, tab, "session:s", &eventpb.Verdict{Action: block, ExpiresAtUnixNano: soon})
+	n := 0
+	for k := range verdicttable.SweepSteps {
+		n += tab.SweepStep(k, later)
+	}
+	if got := tab.Sizes(); n != 3 || got != (verdicttable.Sizes{Net: 1}) {
+		t.Fatalf("SweepStep over a round removed %d, Sizes = %+v", n, got)
+	}
 }
 
 func TestVerdictRoundTrip(t *testing.T) {
