@@ -35,7 +35,8 @@ type Config struct {
 	SnapshotFile     string        `env:"SIDECAR_SNAPSHOT_FILE"`
 	SnapshotInterval time.Duration `env:"SIDECAR_SNAPSHOT_INTERVAL" envDefault:"1m"`
 	// SweepInterval is how often expired verdicts are freed (they are
-	// ignored from the moment they expire).
+	// ignored from the moment they expire). The sweep is spread over the
+	// interval a shard at a time, so it never holds up requests.
 	SweepInterval time.Duration `env:"SIDECAR_SWEEP_INTERVAL" envDefault:"10s"`
 	// MaxBatch caps the lookups of one POST /v1/verdicts.
 	MaxBatch int `env:"SIDECAR_MAX_BATCH" envDefault:"1000"`

@@ -37,7 +37,9 @@
 //
 // A tombstone (nil verdict) deletes its subject. A verdict past its expiry is
 // invisible to Lookup at once, before any tombstone arrives, and the
-// background sweeper (Follower.Run, or Table.Sweep) frees it later.
+// background sweeper frees it later: Follower.Run calls SweepStep so that a
+// whole sweep is spread over its interval, one shard at a time; Table.Sweep
+// does it all at once.
 //
 // # Snapshots
 //

@@ -286,6 +286,17 @@ type keyedEntry struct {
 	e    entry
 }
 
+// each calls fn with the index, key and entry of every used slot. The
+// caller holds the shard's mutex; fn may clear the slot it is given.
+func (a *slotArray) each(fn func(j uint64, k exactKey, e entry)) {
+	for j := range a.s {
+		sl := &a.s[j]
+		if m := sl.meta.Load(); m&stateMask == stateUsed {
+			fn(uint64(j), exactKey{sl.hi.Load(), sl.lo.Load()}, sl.load(m))
+		}
+	}
+}
+
 // appendShard appends shard i's entries to dst. It holds the shard's mutex
 // for one pass over its slots: the shard's writers wait that long, its
 // readers not at all.
@@ -293,16 +304,9 @@ func (t *exactTable) appendShard(dst []keyedEntry, i int) []keyedEntry {
 	s := &t.shards[i]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a := s.slots.Load()
-	for j := range a.s {
-		sl := &a.s[j]
-		m := sl.meta.Load()
-		if m&stateMask != stateUsed {
-			continue
-		}
-		k := exactKey{sl.hi.Load(), sl.lo.Load()}
-		dst = append(dst, keyedEntry{k: k, name: s.names[k], e: sl.load(m)})
-	}
+	s.slots.Load().each(func(_ uint64, k exactKey, e entry) {
+		dst = append(dst, keyedEntry{k: k, name: s.names[k], e: e})
+	})
 	return dst
 }
 
@@ -314,18 +318,13 @@ func (t *exactTable) removeShardIf(i int, drop func(*entry) bool, removed func(e
 	defer s.mu.Unlock()
 	a := s.slots.Load()
 	n := 0
-	for j := range a.s {
-		sl := &a.s[j]
-		m := sl.meta.Load()
-		if m&stateMask != stateUsed {
-			continue
-		}
-		if e := sl.load(m); drop(&e) {
-			s.clear(a, uint64(j), exactKey{sl.hi.Load(), sl.lo.Load()})
+	a.each(func(j uint64, k exactKey, e entry) {
+		if drop(&e) {
+			s.clear(a, j, k)
 			removed(e)
 			n++
 		}
-	}
+	})
 	return n
 }
 
@@ -340,19 +339,10 @@ func (t *exactTable) rehash(s *exactShard, want int) *slotArray {
 	}
 	old := s.slots.Load()
 	next := newSlotArray(n)
-	if s.used > 0 {
-		for i := range old.s {
-			sl := &old.s[i]
-			m := sl.meta.Load()
-			if m&stateMask != stateUsed {
-				continue
-			}
-			k := exactKey{sl.hi.Load(), sl.lo.Load()}
-			e := sl.load(m)
-			idx, _, _ := next.locate(k, t.hash(k))
-			next.s[idx].store(k, &e)
-		}
-	}
+	old.each(func(_ uint64, k exactKey, e entry) {
+		idx, _, _ := next.locate(k, t.hash(k))
+		next.s[idx].store(k, &e)
+	})
 	s.deleted = 0
 	s.slots.Store(next)
 	return next
