@@ -60,36 +60,25 @@ export BULWARK_SIDECAR_GRPC_ADDR=off BULWARK_SIDECAR_SNAPSHOT_FILE="$work/verdic
   BULWARK_SIDECAR_SNAPSHOT_INTERVAL=1h BULWARK_KAFKA_BROKERS="127.0.0.1:$(free_port)" BULWARK_LOG_LEVEL=error
 cmd3="wrk -t1 -c$conns -d$duration --latency -s scripts/bench/sidecar/authz.lua http://127.0.0.1:PORT  # \"two\": -t2"
 
-# serve NAME PROCS WRK_THREADS CMD...: start a server on $port, wait for it,
-# warm it up, run wrk $runs times, and print the output with NAME on each
-# line, then the server's CPU ticks over the runs, its RSS and its table size.
-serve() {
-  local name="$1" procs="$2" threads="$3"
-  shift 3
-  GOMAXPROCS="$procs" "$@" 2>"$work/$name.log" &
-  local pid=$!
-  pids+=("$pid")
-  for _ in $(seq 1 300); do curl -fs -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.1; done
-  local nv t0
-  nv="$(curl -s "http://127.0.0.1:$port/readyz" | sed -n 's/.*"verdicts":\([0-9]*\).*/\1/p')"
-  wrk -t"$threads" -c"$conns" -d1s -s scripts/bench/sidecar/authz.lua "http://127.0.0.1:$port" >/dev/null 2>&1 # warm-up
-  t0="$(cpu_ticks "$pid")"
-  for i in $(seq 1 "$runs"); do
-    wrk -t"$threads" -c"$conns" -d"$duration" --latency -s scripts/bench/sidecar/authz.lua "http://127.0.0.1:$port" 2>&1 | sed "s/^/WRK $name /"
-  done
-  echo "CPU $name $(( $(cpu_ticks "$pid") - t0 ))"
-  echo "RSS $name $(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")"
-  echo "VERDICTS $name $nv"
-  kill "$pid"
-  wait "$pid" 2>/dev/null || true
+# start NAME PROCS CMD...: start a server on a free port and wait for it.
+declare -A spid sport
+start() {
+  local name="$1" procs="$2"
+  shift 2
+  sport[$name]="$(free_port)"
+  BULWARK_SIDECAR_ADDR="127.0.0.1:${sport[$name]}" GOMAXPROCS="$procs" "$@" 2>"$work/$name.log" &
+  spid[$name]=$!
+  pids+=("${spid[$name]}")
+  for _ in $(seq 1 300); do curl -fs -o /dev/null "http://127.0.0.1:${sport[$name]}/healthz" && break; sleep 0.1; done
 }
-port="$(free_port)"
-httpout="$(
-  export BULWARK_SIDECAR_ADDR="127.0.0.1:$port"
-  serve one 1 1 "$work/bulwark-sidecar"
-  serve two 2 2 "$work/bulwark-sidecar"
-  serve nethttp 1 1 "$work/nethttpbase" -addr "127.0.0.1:$port"
-)"
+# load NAME THREADS [DURATION]: wrk against server NAME, its output with
+# "WRK NAME" on each line.
+load() {
+  wrk -t"$2" -c"$conns" -d"${3:-$duration}" --latency -s scripts/bench/sidecar/authz.lua "http://127.0.0.1:${sport[$1]}" 2>&1 | sed "s/^/WRK $1 /"
+}
+start one 1 "$work/bulwark-sidecar"
+start two 2 "$work/bulwark-sidecar"
+start nethttp 1 "$work/nethttpbase"
 
 # 3. Baseline: Redis GET, same connections, 1,000,000 keys.
 rport="$(free_port)"
@@ -99,9 +88,27 @@ pids+=("$redis_pid")
 for _ in $(seq 1 100); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
 redis-benchmark -p "$rport" -t set -n 1000000 -r 1000000 -P 64 -q >/dev/null 2>&1
 cmd4="redis-benchmark -t get -n 400000 -c $conns -r 1000000 --csv"
-t0="$(cpu_ticks "$redis_pid")"
-redisout="$(for i in $(seq 1 "$runs"); do redis-benchmark -p "$rport" -t get -n 400000 -c "$conns" -r 1000000 --csv 2>&1; done)"
-redis_cpu="$(( $(cpu_ticks "$redis_pid") - t0 ))"
+
+# The runs go round the configurations, so that each round finds the
+# machine in the same mood for all of them.
+for name in one two nethttp; do load "$name" 1 1s >/dev/null; done # warm-up
+declare -A t0
+for name in one two nethttp; do t0[$name]="$(cpu_ticks "${spid[$name]}")"; done
+rt0="$(cpu_ticks "$redis_pid")"
+httpout="$(
+  for i in $(seq 1 "$runs"); do
+    load one 1
+    load nethttp 1
+    load two 2
+    redis-benchmark -p "$rport" -t get -n 400000 -c "$conns" -r 1000000 --csv 2>&1 | sed 's/^/REDIS /'
+  done
+  for name in one two nethttp; do
+    echo "CPU $name $(( $(cpu_ticks "${spid[$name]}") - ${t0[$name]} ))"
+    echo "RSS $name $(awk '/^VmRSS/ {print $2}' "/proc/${spid[$name]}/status")"
+    echo "VERDICTS $name $(curl -s "http://127.0.0.1:${sport[$name]}/readyz" | sed -n 's/.*"verdicts":\([0-9]*\).*/\1/p')"
+  done
+)"
+redis_cpu="$(( $(cpu_ticks "$redis_pid") - rt0 ))"
 redis-cli -p "$rport" shutdown nosave >/dev/null 2>&1 || true
 
 echo "## Verdict sidecar"
@@ -117,12 +124,12 @@ echo "deploy/k8s runs the injected sidecar) against one wrk thread, so each has 
 echo "and the sidecar with Go's default GOMAXPROCS=2 against two wrk threads, all"
 echo "contending for both cores. Server baseline: the same handlers on net/http"
 echo "(\`libs/sidecar/internal/nethttpbase\`), GOMAXPROCS=1. Store baseline:"
-echo "redis-benchmark GET (Redis $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), 1,000,000 keys, $conns connections) in the"
-echo "same minute. This machine's speed moves with its neighbours' load (Redis: 35,000 to"
-echo "82,000 GET/s on different days, sidecar throughput within a session by up to 1.7x)"
-echo "and its loopback pauses for milliseconds now and then, so every HTTP figure is the"
-echo "median of $runs runs of $duration, the p99 range is shown, and the Redis column of the"
-echo "same run is the yardstick. Catch-up: 1,000,000 verdicts written to an embedded Kafka"
+echo "redis-benchmark GET (Redis $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), 1,000,000 keys, $conns connections). This"
+echo "machine's speed moves with its neighbours' load (Redis: 35,000 to 82,000 GET/s on"
+echo "different days, the sidecar by up to 1.7x within an hour) and its loopback pauses for"
+echo "milliseconds now and then, so the runs go in $runs rounds, each running every"
+echo "configuration and Redis one after another ($duration each); every HTTP figure is the"
+echo "median over the rounds, the p99 range is shown, and Redis is the yardstick. Catch-up: 1,000,000 verdicts written to an embedded Kafka"
 echo "broker (in the same process), time until a new table has caught up, and the table's"
 echo "heap after GC (\`HeapAlloc\` difference)."
 echo
@@ -136,7 +143,6 @@ echo
 {
   echo "$gobench" | sed 's/^/GO /'
   echo "$httpout"
-  echo "$redisout" | sed 's/^/REDIS /'
   echo "REDISCPU $redis_cpu $hz $runs"
 } | awk '
 function commas(n,    s) { s = sprintf("%.0f", n); while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($|,)/, ",&", s); return s }

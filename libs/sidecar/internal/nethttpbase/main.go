@@ -3,11 +3,11 @@
 // same handlers, table and snapshot, so the benchmark measures what the
 // server library costs (see libs/sidecar/server.go for why the sidecar uses
 // fasthttp). Configured like bulwark-sidecar (BULWARK_SIDECAR_*), it loads
-// BULWARK_SIDECAR_SNAPSHOT_FILE and serves on -addr; it follows no topic.
+// BULWARK_SIDECAR_SNAPSHOT_FILE and serves on BULWARK_SIDECAR_ADDR; it
+// follows no topic.
 package main
 
 import (
-	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -19,15 +19,13 @@ import (
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:8490", "address to serve on")
-	flag.Parse()
-	if err := run(*addr); err != nil {
+	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "nethttpbase:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr string) error {
+func run() error {
 	var cfg sidecar.Config
 	var kcfg kafka.Config
 	if err := config.Fill(&cfg, nil); err != nil {
@@ -36,7 +34,8 @@ func run(addr string) error {
 	if err := config.Fill(&kcfg, nil); err != nil {
 		return err
 	}
-	cfg.Addr, cfg.GRPCAddr = "127.0.0.1:0", "off"
+	addr := cfg.Addr
+	cfg.Addr, cfg.GRPCAddr = "127.0.0.1:0", "off" // the sidecar's own server is not started
 	s, err := sidecar.New(cfg, kcfg, nil, nil)
 	if err != nil {
 		return err
