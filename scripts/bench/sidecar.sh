@@ -52,7 +52,7 @@ gobench="$(eval "$cmd1" 2>&1; eval "$cmd2" 2>&1)"
 # server-library baseline. This machine's loopback pauses for milliseconds
 # now and then, so each figure is the median of $runs runs (the p99 range is
 # shown too).
-runs="${BENCH_RUNS:-3}"
+runs="${BENCH_RUNS:-5}"
 go build -o "$work/bulwark-sidecar" ./services/sidecar
 go build -o "$work/nethttpbase" ./libs/sidecar/internal/nethttpbase
 go run ./libs/sidecar/internal/benchload -n 1000000 -out "$work/verdicts.snap" >/dev/null
@@ -95,6 +95,12 @@ for name in one two nethttp; do load "$name" 1 1s >/dev/null; done # warm-up
 declare -A t0
 for name in one two nethttp; do t0[$name]="$(cpu_ticks "${spid[$name]}")"; done
 rt0="$(cpu_ticks "$redis_pid")"
+# Where the time goes: the machine's kernel share of busy CPU time, and how
+# often the kernel preempted the one-core sidecar's threads.
+kernel_busy() { awk '/^cpu / {print $4 + $7 + $8, $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
+preempted() { cat /proc/"$1"/task/*/status | awk '/^nonvoluntary_ctxt_switches/ {n += $2} END {print n}'; }
+stat0="$(kernel_busy)"
+pre0="$(preempted "${spid[one]}")"
 httpout="$(
   for i in $(seq 1 "$runs"); do
     load one 1
@@ -102,6 +108,8 @@ httpout="$(
     load two 2
     redis-benchmark -p "$rport" -t get -n 400000 -c "$conns" -r 1000000 --csv 2>&1 | sed 's/^/REDIS /'
   done
+  echo "KERNEL $stat0 $(kernel_busy)"
+  echo "PREEMPTED $(( $(preempted "${spid[one]}") - pre0 ))"
   for name in one two nethttp; do
     echo "CPU $name $(( $(cpu_ticks "${spid[$name]}") - ${t0[$name]} ))"
     echo "RSS $name $(awk '/^VmRSS/ {print $2}' "/proc/${spid[$name]}/status")"
@@ -143,7 +151,7 @@ echo
 {
   echo "$gobench" | sed 's/^/GO /'
   echo "$httpout"
-  echo "REDISCPU $redis_cpu $hz $runs"
+  echo "REDISCPU $redis_cpu $hz $runs ${duration%s}"
 } | awk '
 function commas(n,    s) { s = sprintf("%.0f", n); while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($|,)/, ",&", s); return s }
 function metric(name,    i) { for (i = 3; i < NF; i++) if ($(i+1) == name) return $i; return "" }
@@ -179,7 +187,9 @@ $1 == "CPU" { cpu[$2] = $3 }
 $1 == "RSS" { rss[$2] = $3 / 1024 }
 $1 == "VERDICTS" { nv[$2] = $3 }
 $1 == "REDIS" && $2 ~ /^"GET"/ { split($2, f, ","); gsub(/"/, "", f[2]); gsub(/"/, "", f[5]); gsub(/"/, "", f[7]); add("rrps", f[2]); add("rp50", f[5]); add("rp99", f[7]) }
-$1 == "REDISCPU" { rcpu = $2 / $3; hz = $3; runs = $4 }
+$1 == "KERNEL" { kshare = ratio($4 - $2, $5 - $3) }
+$1 == "PREEMPTED" { preempted = $2 }
+$1 == "REDISCPU" { rcpu = $2 / $3; hz = $3; runs = $4; dur = $5 }
 END {
   rrps = med("rrps"); rp50 = med("rp50"); rp99 = med("rp99")
   rperc = rcpu > 0 ? 400000 * runs / rcpu : 0
@@ -200,6 +210,8 @@ END {
   printf "| HTTP `/v1/authz`, sidecar, GOMAXPROCS=2, 2 wrk threads: req/s | %s | %s (Redis GET) | %.2f | >= 50,000 |\n", commas(med("rpstwo")), commas(rrps), ratio(med("rpstwo"), rrps)
   printf "| HTTP `/v1/authz`, GOMAXPROCS=2: latency p50 / p99 (p99 range) | %.3f / %.3f ms (%.3f-%.3f) | %.3f / %.3f ms (Redis GET) | %.2f / %.2f | p99 <= 1 ms |\n", med("p50two"), med("p99two"), lo("p99two"), hi("p99two"), rp50, rp99, ratio(med("p50two"), rp50), ratio(med("p99two"), rp99)
   printf "| answers with a verdict (403/401) under wrk, GOMAXPROCS=1 | %s of %s | | | about a third (MONITOR answers 204) |\n", commas(sum("non2xxone")), commas(sum("nreqone"))
+  printf "| share of the busy CPU time spent in the kernel (loopback TCP, all runs) | %.0f%% | | | |\n", kshare * 100
+  printf "| times the kernel preempted the GOMAXPROCS=1 sidecar, per second of its runs | %s | | | |\n", commas(ratio(preempted, runs * dur))
   printf "| sidecar RSS serving %s verdicts | %.0f MiB | | | |\n", commas(nv["one"]), rss["one"]
   printf "| catch-up of 1,000,000 verdicts from Kafka | %.2f s | | | <= 5 s |\n", cu
   printf "| table heap after catch-up (peak heap growth while catching up) | %.1f MiB (%.0f MiB) | | | <= 200 MiB |\n", mib, peak
