@@ -1,7 +1,9 @@
 package k8scheck_test
 
 import (
+	"bytes"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/bulwarkhq/bulwark/libs/k8scheck"
+	"github.com/bulwarkhq/bulwark/libs/rules"
 )
 
 var deployDir = filepath.Join("..", "..", "deploy", "k8s")
@@ -48,6 +51,18 @@ func TestOverlays(t *testing.T) {
 	f("overlays/dev", k8scheck.Expect{SingleReplica: true}, "Deployment", "DaemonSet", "Service", "ConfigMap", "Role", "RoleBinding", "ServiceAccount")
 	f("overlays/prod", k8scheck.Expect{MultiZone: true}, "Deployment", "DaemonSet", "PodDisruptionBudget", "HorizontalPodAutoscaler")
 	f("examples/ingress-nginx", k8scheck.Expect{MultiZone: true}, "ScaledObject", "ServiceMonitor", "PodDisruptionBudget")
+}
+
+// The base's rules.yaml is a copy of the shipped rule file (kustomize reads
+// no file outside the kustomization's folder); it must not drift from it.
+func TestBaseRulesAreTheDefault(t *testing.T) {
+	got, err := os.ReadFile(filepath.Join(deployDir, "base", "rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, rules.DefaultYAML()) {
+		t.Fatal("deploy/k8s/base/rules.yaml differs from libs/rules/default.yaml; copy it over: cp libs/rules/default.yaml deploy/k8s/base/rules.yaml")
+	}
 }
 
 // TestSidecarInjection: the component adds a complete sidecar to the
