@@ -239,12 +239,6 @@ func (t *exactTable) del(k exactKey) (old entry, existed bool) {
 	s := t.shard(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.deleteLocked(k, h, nil)
-}
-
-// deleteLocked removes k if drop is nil or accepts its entry. The caller
-// holds s.mu.
-func (s *exactShard) deleteLocked(k exactKey, h uint64, drop func(*entry) bool) (old entry, existed bool) {
 	a := s.slots.Load()
 	idx, found, _ := a.locate(k, h)
 	if !found {
@@ -252,9 +246,6 @@ func (s *exactShard) deleteLocked(k exactKey, h uint64, drop func(*entry) bool) 
 	}
 	sl := &a.s[idx]
 	old = sl.load(sl.meta.Load())
-	if drop != nil && !drop(&old) {
-		return entry{}, false
-	}
 	s.clear(a, idx, k)
 	return old, true
 }
