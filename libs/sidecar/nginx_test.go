@@ -176,7 +176,7 @@ func TestNginxAuthRequest(t *testing.T) {
 	// The sidecar goes away: nginx keeps serving (fail-open), even the
 	// clients it blocked a moment ago.
 	cancel()
-	if err := <-done; err != nil {
+	if err := waitRun(t, done); err != nil {
 		t.Fatal(err)
 	}
 	f("192.0.2.1", 200, "upstream page")

@@ -216,6 +216,11 @@ func (s *Sidecar) shutdown() {
 		// The connections still open are closed with the process.
 		s.log.Warn("HTTP shutdown", "err", err)
 	}
+	// fasthttp's Shutdown only closes the listeners Serve has registered:
+	// when ctx is cancelled before the Serve goroutine has run, Shutdown
+	// returns at once and Serve would then accept forever, so Run would
+	// never return. A closed listener makes a late Serve return nil.
+	_ = s.httpLn.Close()
 	stopped := make(chan struct{})
 	go func() { s.grpcSrv.GracefulStop(); close(stopped) }()
 	select {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -35,7 +36,9 @@ func produce(t testing.TB, b *embedkafka.Broker, key string, v *eventpb.Verdict)
 	if v != nil {
 		rec.Value, _ = proto.Marshal(v)
 	}
-	if err := cl.ProduceSync(context.Background(), rec).FirstErr(); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
 		t.Fatalf("produce %s: %v", key, err)
 	}
 }
@@ -74,16 +77,27 @@ func start(t testing.TB, kcfg kafka.Config, mod func(*sidecar.Config)) *sidecar.
 	go func() { done <- s.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("Run did not return after cancel")
+		if err := waitRun(t, done); err != nil {
+			t.Errorf("Run: %v", err)
 		}
 	})
 	return s
+}
+
+// waitRun waits for a cancelled Run to return. One that does not fails the
+// test with every goroutine's stack, so a hang says where it is instead of
+// running into the test binary's timeout.
+func waitRun(t testing.TB, done <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(30 * time.Second):
+		var stacks strings.Builder
+		_ = pprof.Lookup("goroutine").WriteTo(&stacks, 1)
+		t.Fatalf("Run did not return 30 s after cancel; goroutines:\n%s", stacks.String())
+		return nil
+	}
 }
 
 func waitReady(t testing.TB, s *sidecar.Sidecar) {
@@ -122,9 +136,13 @@ func get(t testing.TB, url string, hdr map[string]string) reply {
 	return do(t, req)
 }
 
+// client bounds every test request: a sidecar that stops answering fails
+// the test rather than hanging it.
+var client = &http.Client{Timeout: 30 * time.Second}
+
 func do(t testing.TB, req *http.Request) reply {
 	t.Helper()
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
@@ -374,7 +392,7 @@ func TestSnapshotServesWhileCatchingUp(t *testing.T) {
 	go func() { done <- first.Run(ctx) }()
 	waitReady(t, first)
 	cancel()
-	if err := <-done; err != nil {
+	if err := waitRun(t, done); err != nil {
 		t.Fatal(err)
 	}
 
@@ -433,7 +451,9 @@ func TestReadyOnlyAfterCatchUp(t *testing.T) {
 		v, _ := proto.Marshal(&eventpb.Verdict{Action: eventpb.Action_BLOCK})
 		recs = append(recs, &kgo.Record{Topic: "bulwark.verdicts.v1", Key: []byte(fmt.Sprintf("ip:10.9.%d.%d", i/256, i%256)), Value: v})
 	}
-	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 	cl.Close()
@@ -466,6 +486,27 @@ func TestReadyOnlyAfterCatchUp(t *testing.T) {
 	for _, ip := range []string{"10.9.1.43", "203.0.113.7"} {
 		if r := get(t, base+"/v1/authz", map[string]string{"X-Real-IP": ip}); r.status != 403 {
 			t.Fatalf("%s right after ready: %d, want 403", ip, r.status)
+		}
+	}
+}
+
+// A sidecar stopped as soon as it starts (a pod killed during start-up)
+// still returns from Run: the HTTP server may not have begun serving yet.
+func TestRunStoppedAtOnce(t *testing.T) {
+	kcfg := deadKafka(t)
+	for range 50 {
+		cfg := sidecar.DefaultConfig()
+		cfg.Addr, cfg.GRPCAddr = "127.0.0.1:0", "127.0.0.1:0"
+		s, err := sidecar.New(cfg, kcfg, nil, prometheus.NewRegistry())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		done := make(chan error, 1)
+		go func() { done <- s.Run(ctx) }()
+		if err := waitRun(t, done); err != nil {
+			t.Fatalf("Run: %v", err)
 		}
 	}
 }
