@@ -58,7 +58,7 @@ func FuzzHandler(f *testing.F) {
 		fr.SetRequestURI("/v1/authz")
 		fr.Header.Set("X-Real-IP", realIP)
 		c.Init(&fr, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}, nil)
-		s.ServeFast(&c)
+		s.FastHandler()(&c)
 		code, out := c.Response.StatusCode(), c.Response.Body()
 		if code >= 500 || code == 400 && !json.Valid(out) {
 			t.Fatalf("fast authz with X-Real-IP %q: %d %q", realIP, code, out)

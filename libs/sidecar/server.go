@@ -1,8 +1,6 @@
 package sidecar
 
 import (
-	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -10,21 +8,22 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/bulwarkhq/bulwark/libs/eventpb"
+	"github.com/bulwarkhq/bulwark/libs/evhttp"
 )
 
-// The sidecar's own HTTP server is fasthttp, not net/http: /v1/authz is on
-// the path of every page view nginx serves, and on the two cores a sidecar
-// usually shares with nginx, fasthttp answers it with no allocation, 1.5
-// times the requests per second and about half the 99th percentile of
-// net/http (56,004 against 37,053 req/s, p99 2.0 against 3.8 ms, both on
-// one core; BENCHMARKS.md, "Verdict sidecar"). Only /v1/authz is written
-// for fasthttp; every other endpoint is Handler (net/http) through
-// fasthttpadaptor, so the API has one implementation, which Go programs can
-// also mount in their own servers.
+// The sidecar's own HTTP server is evhttp: fasthttp's parser and response
+// writer on gnet event loops. /v1/authz is on the path of every page view
+// nginx serves, and on the two cores a sidecar usually shares with nginx a
+// server that wakes a goroutine per request (net/http, fasthttp's own)
+// leaves a tail of milliseconds; see libs/evhttp and BENCHMARKS.md,
+// "Verdict sidecar". Only /v1/authz is written for fasthttp; every other
+// endpoint is Handler (net/http) through fasthttpadaptor, so the API has
+// one implementation, which Go programs can also mount in their own servers.
 
 var (
 	headerActionKey   = []byte(HeaderAction)
@@ -39,23 +38,28 @@ var (
 	}()
 )
 
-func (s *Sidecar) newHTTPServer(log *slog.Logger) *fasthttp.Server {
+// FastHandler is the HTTP API as a fasthttp handler: what the sidecar's own
+// server runs, for Go programs that serve with fasthttp.
+func (s *Sidecar) FastHandler() fasthttp.RequestHandler { return s.serveHTTP }
+
+func (s *Sidecar) fastHandler() fasthttp.RequestHandler {
 	rest := fasthttpadaptor.NewFastHTTPHandler(s.Handler())
-	return &fasthttp.Server{
-		Handler: func(c *fasthttp.RequestCtx) {
-			if string(c.Path()) == "/v1/authz" {
-				s.fastAuthz(c)
-				return
-			}
-			rest(c)
-		},
-		// A request that is not HTTP gets the API's JSON error too.
+	return func(c *fasthttp.RequestCtx) {
+		if string(c.Path()) == "/v1/authz" {
+			s.fastAuthz(c)
+			return
+		}
+		rest(c)
+	}
+}
+
+func (s *Sidecar) newHTTPServer(log *slog.Logger, reg prometheus.Registerer) (*evhttp.Server, error) {
+	return evhttp.New(evhttp.Config{
+		Handler: s.serveHTTP,
+		// A request that is not HTTP, or over a limit, gets the API's JSON
+		// error too.
 		ErrorHandler: func(c *fasthttp.RequestCtx, err error) {
-			status := http.StatusBadRequest
-			if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-				status = http.StatusRequestEntityTooLarge
-			}
-			writeFastError(c, status, "malformed HTTP request: "+err.Error())
+			writeFastError(c, evhttp.Status(err), "malformed HTTP request: "+err.Error())
 		},
 		// As net/http's ReadHeaderTimeout and IdleTimeout would: a client
 		// gets 5 s to send a request once it has started, and a keep-alive
@@ -63,15 +67,12 @@ func (s *Sidecar) newHTTPServer(log *slog.Logger) *fasthttp.Server {
 		ReadTimeout: 5 * time.Second,
 		IdleTimeout: 2 * time.Minute,
 		// The batch endpoint refuses bodies over maxBatchBody with its JSON
-		// 413. fasthttp reads a body whole before the handler runs, and one
-		// over this limit gets a 413 from ErrorHandler and a closed
-		// connection while the client may still be sending.
-		MaxRequestBodySize:    8 * maxBatchBody,
-		NoDefaultServerHeader: true,
-		NoDefaultContentType:  true,
-		CloseOnShutdown:       true,
-		Logger:                fastLogger{log},
-	}
+		// 413. A body over this limit gets a 413 from ErrorHandler and a
+		// closed connection before it is read.
+		MaxBodyBytes: 8 * maxBatchBody,
+		Logger:       log,
+		Registerer:   reg,
+	})
 }
 
 // fastAuthz is authz (http.go) for fasthttp: the same answers, read from
@@ -129,12 +130,4 @@ func writeFastError(c *fasthttp.RequestCtx, status int, msg string) {
 	c.SetStatusCode(status)
 	c.SetContentType("application/json")
 	c.SetBody(appendErrorJSON(nil, msg))
-}
-
-// fastLogger sends fasthttp's own messages (accept errors, overloads) to
-// the sidecar's log as warnings.
-type fastLogger struct{ log *slog.Logger }
-
-func (l fastLogger) Printf(format string, args ...any) {
-	l.log.Warn(fmt.Sprintf(format, args...), "component", "http")
 }

@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/bulwarkhq/bulwark/libs/clientip"
+	"github.com/bulwarkhq/bulwark/libs/evhttp"
 	"github.com/bulwarkhq/bulwark/libs/kafka"
 	"github.com/bulwarkhq/bulwark/libs/verdicttable"
 )
@@ -50,7 +51,8 @@ type Sidecar struct {
 	fromSnapshot atomic.Bool
 
 	httpLn, grpcLn net.Listener
-	httpSrv        *fasthttp.Server
+	httpSrv        *evhttp.Server
+	serveHTTP      fasthttp.RequestHandler
 	grpcSrv        *grpc.Server
 }
 
@@ -128,7 +130,11 @@ func New(cfg Config, kafkaCfg kafka.Config, log *slog.Logger, reg prometheus.Reg
 			return nil, fmt.Errorf("sidecar: listen on BULWARK_SIDECAR_GRPC_ADDR %s: %w", cfg.GRPCAddr, err)
 		}
 	}
-	s.httpSrv = s.newHTTPServer(log)
+	s.serveHTTP = s.fastHandler()
+	if s.httpSrv, err = s.newHTTPServer(log, reg); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sidecar: HTTP server: %w", err)
+	}
 	s.grpcSrv = s.newGRPCServer()
 	return s, nil
 }
@@ -212,14 +218,11 @@ func (s *Sidecar) shutdown() {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
-	if err := s.httpSrv.ShutdownWithContext(ctx); err != nil {
-		// The connections still open are closed with the process.
-		s.log.Warn("HTTP shutdown", "err", err)
+	if err := s.httpSrv.Shutdown(ctx); err != nil {
+		s.log.Warn("HTTP shutdown: closed the connections still open", "err", err)
 	}
-	// fasthttp's Shutdown only closes the listeners Serve has registered:
-	// when ctx is cancelled before the Serve goroutine has run, Shutdown
-	// returns at once and Serve would then accept forever, so Run would
-	// never return. A closed listener makes a late Serve return nil.
+	// Serve never ran when ctx was cancelled before its goroutine did: the
+	// listener is still open.
 	_ = s.httpLn.Close()
 	stopped := make(chan struct{})
 	go func() { s.grpcSrv.GracefulStop(); close(stopped) }()

@@ -279,8 +279,11 @@ type keyedEntry struct {
 
 // each calls fn with the index, key and entry of every used slot. The
 // caller holds the shard's mutex; fn may clear the slot it is given.
-func (a *slotArray) each(fn func(j uint64, k exactKey, e entry)) {
-	for j := range a.s {
+func (a *slotArray) each(fn func(j uint64, k exactKey, e entry)) { a.eachPart(0, 1, fn) }
+
+// eachPart is each over part (0 <= part < parts) of the slots.
+func (a *slotArray) eachPart(part, parts int, fn func(j uint64, k exactKey, e entry)) {
+	for j := len(a.s) * part / parts; j < len(a.s)*(part+1)/parts; j++ {
 		sl := &a.s[j]
 		if m := sl.meta.Load(); m&stateMask == stateUsed {
 			fn(uint64(j), exactKey{sl.hi.Load(), sl.lo.Load()}, sl.load(m))
@@ -301,15 +304,16 @@ func (t *exactTable) appendShard(dst []keyedEntry, i int) []keyedEntry {
 	return dst
 }
 
-// removeShardIf removes shard i's entries that drop accepts, in one pass
-// under the shard's mutex, and calls removed with each.
-func (t *exactTable) removeShardIf(i int, drop func(*entry) bool, removed func(entry)) int {
+// removeShardIf removes the entries that drop accepts from part (of parts)
+// of shard i's slots, in one pass under the shard's mutex, and calls
+// removed with each.
+func (t *exactTable) removeShardIf(i, part, parts int, drop func(*entry) bool, removed func(entry)) int {
 	s := &t.shards[i]
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a := s.slots.Load()
 	n := 0
-	a.each(func(j uint64, k exactKey, e entry) {
+	a.eachPart(part, parts, func(j uint64, k exactKey, e entry) {
 		if drop(&e) {
 			s.clear(a, j, k)
 			removed(e)

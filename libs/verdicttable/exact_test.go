@@ -57,7 +57,7 @@ func TestExactTableMatchesMap(t *testing.T) {
 		// Remove every even exp; the rest stay findable.
 		removed := 0
 		for i := range tab.shards {
-			removed += tab.removeShardIf(i, func(e *entry) bool { return e.exp%2 == 0 }, func(entry) {})
+			removed += tab.removeShardIf(i, 0, 1, func(e *entry) bool { return e.exp%2 == 0 }, func(entry) {})
 		}
 		for k, e := range want {
 			got, ok := tab.get(k)

@@ -22,7 +22,7 @@ type FollowOptions struct {
 	Log  *slog.Logger
 	// Registerer receives the reader's metrics; nil registers none.
 	Registerer prometheus.Registerer
-	// SweepEvery is how often expired verdicts are freed; default 10s.
+	// SweepEvery is how often expired verdicts are freed; default 1m.
 	SweepEvery time.Duration
 }
 
@@ -46,7 +46,7 @@ func NewFollower(t *Table, cfg kafka.Config, o FollowOptions) *Follower {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	if o.SweepEvery <= 0 {
-		o.SweepEvery = 10 * time.Second
+		o.SweepEvery = time.Minute
 	}
 	f := &Follower{t: t, log: o.Log.With("component", "verdicttable"), every: o.SweepEvery,
 		badKey: prometheus.NewCounter(prometheus.CounterOpts{

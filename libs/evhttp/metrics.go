@@ -1,0 +1,57 @@
+package evhttp
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	conns        prometheus.Gauge
+	badRequests  *prometheus.CounterVec
+	timeouts     *prometheus.CounterVec
+	acceptErrors prometheus.Counter
+	panics       prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		conns: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "bulwark", Subsystem: "http", Name: "open_connections",
+			Help: "HTTP connections open on the event-loop server.",
+		}),
+		badRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "bulwark", Subsystem: "http", Name: "unframed_requests_total",
+			Help: "Requests refused before a handler saw them, by reason; each closes its connection.",
+		}, []string{"reason"}),
+		timeouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "bulwark", Subsystem: "http", Name: "timeouts_total",
+			Help: "Connections closed by a timeout: read (a request not finished in time) or idle (keep-alive).",
+		}, []string{"kind"}),
+		acceptErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "bulwark", Subsystem: "http", Name: "accept_errors_total",
+			Help: "Errors accepting a connection or handing it to an event loop.",
+		}),
+		panics: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "bulwark", Subsystem: "http", Name: "handler_panics_total",
+			Help: "Handler panics turned into 500 answers.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.conns, m.badRequests, m.timeouts, m.acceptErrors, m.panics)
+	}
+	return m
+}
+
+func reasonOf(err error) string {
+	switch {
+	case errors.Is(err, ErrHeaderTooLarge):
+		return "header_too_large"
+	case errors.Is(err, ErrBodyTooLarge):
+		return "body_too_large"
+	case errors.Is(err, ErrLengthRequired):
+		return "chunked"
+	default:
+		return "malformed"
+	}
+}
