@@ -7,8 +7,7 @@
 // scheduling round. With the sidecar's handlers on one core, fasthttp's
 // server answers 0.82 times as many requests a second as evhttp, at a p99
 // of 0.99 against 0.81 ms, and net/http 0.65 times at 2.5 ms
-// (BENCHMARKS.md, "Verdict sidecar"); with a fixed answer, evhttp's p99 is
-// 0.27 ms against fasthttp's 0.44-0.56. An event loop reads every ready
+// (BENCHMARKS.md, "Verdict sidecar"). An event loop reads every ready
 // connection in turn on one goroutine. gnet provides
 // the loop (epoll, buffers, writes); fasthttp parses the requests and
 // writes the responses, so handlers are ordinary fasthttp.RequestHandlers.
