@@ -41,6 +41,10 @@ func (e *events) OnTraffic(gc gnet.Conn) gnet.Action {
 	if !ok {
 		return gnet.Close
 	}
+	if gc.OutboundBuffered() > e.s.maxUnsent {
+		e.s.metrics.badRequests.WithLabelValues("unread_answers").Inc()
+		return gnet.Close
+	}
 	in, err := gc.Peek(-1)
 	if err != nil {
 		return gnet.Close

@@ -22,7 +22,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		badRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "bulwark", Subsystem: "http", Name: "unframed_requests_total",
-			Help: "Requests refused before a handler saw them, by reason; each closes its connection.",
+			Help: "Requests refused before a handler saw them, by reason (unread_answers: the client stopped reading); each closes its connection.",
 		}, []string{"reason"}),
 		timeouts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "bulwark", Subsystem: "http", Name: "timeouts_total",

@@ -37,6 +37,11 @@ type Config struct {
 	// IdleTimeout closes a keep-alive connection with no request for that
 	// long. Default 2 minutes.
 	IdleTimeout time.Duration
+	// MaxUnsentBytes bounds the answers a connection may have waiting for
+	// its client to read them: a client that pipelines requests and never
+	// reads is closed there, rather than growing the server's memory.
+	// Default 4 MiB.
+	MaxUnsentBytes int
 	// EventLoops is how many event loops serve connections. Default
 	// GOMAXPROCS: one loop per core the Go runtime may use.
 	EventLoops int
@@ -53,6 +58,7 @@ type Server struct {
 	errorHandler func(*fasthttp.RequestCtx, error)
 	maxHeader    int
 	maxBody      int
+	maxUnsent    int
 	readTimeout  time.Duration
 	idleTimeout  time.Duration
 	log          *slog.Logger
@@ -85,6 +91,7 @@ func New(cfg Config) (*Server, error) {
 		errorHandler: cfg.ErrorHandler,
 		maxHeader:    cmp.Or(cfg.MaxHeaderBytes, 16<<10),
 		maxBody:      cmp.Or(cfg.MaxBodyBytes, 4<<20),
+		maxUnsent:    cmp.Or(cfg.MaxUnsentBytes, 4<<20),
 		readTimeout:  cmp.Or(cfg.ReadTimeout, 5*time.Second),
 		idleTimeout:  cmp.Or(cfg.IdleTimeout, 2*time.Minute),
 		log:          cfg.Logger,

@@ -378,3 +378,23 @@ func TestConcurrentClients(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A client that pipelines requests and never reads the answers is closed
+// once its unread answers pass the limit.
+func TestUnreadAnswers(t *testing.T) {
+	_, addr := serve(t, func(c *evhttp.Config) { c.MaxUnsentBytes = 64 << 10 })
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.(*net.TCPConn).SetReadBuffer(4 << 10)
+	_ = c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	reqs := []byte(strings.Repeat("GET / HTTP/1.1\r\nHost: x\r\n\r\n", 1000))
+	for range 2000 { // 56 MB of requests, some 40 MB of answers
+		if _, err := c.Write(reqs); err != nil {
+			return // closed by the server, as it should be
+		}
+	}
+	t.Fatal("the server kept answering a client that reads nothing")
+}
