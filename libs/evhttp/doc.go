@@ -5,8 +5,8 @@
 // its own goroutine. On a one-core sidecar under nginx's keep-alive
 // connections every request then costs a goroutine wake-up and a runtime
 // scheduling round. With the sidecar's handlers on one core, fasthttp's
-// server answers 0.82 times as many requests a second as evhttp, at a p99
-// of 0.99 against 0.81 ms, and net/http 0.65 times at 2.5 ms
+// server answers 0.95 times as many requests a second as evhttp, at a p99
+// of 1.12 against 0.83 ms, and net/http 0.58 times at 2.76 ms
 // (BENCHMARKS.md, "Verdict sidecar"). An event loop reads every ready
 // connection in turn on one goroutine. gnet provides
 // the loop (epoll, buffers, writes); fasthttp parses the requests and

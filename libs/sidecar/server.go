@@ -20,7 +20,7 @@ import (
 // writer on gnet event loops. /v1/authz is on the path of every page view
 // nginx serves, and on the two cores a sidecar usually shares with nginx a
 // server that wakes a goroutine per request (net/http, fasthttp's own)
-// leaves a tail of milliseconds; see libs/evhttp and BENCHMARKS.md,
+// leaves a p99 over 1 ms; see libs/evhttp and BENCHMARKS.md,
 // "Verdict sidecar". Only /v1/authz is written for fasthttp; every other
 // endpoint is Handler (net/http) through fasthttpadaptor, so the API has
 // one implementation, which Go programs can also mount in their own servers.
