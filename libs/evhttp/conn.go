@@ -145,7 +145,8 @@ func (c *conn) call() {
 // fail answers a request that cannot be served with the error handler's
 // response and closes the connection: what follows cannot be framed.
 func (c *conn) fail(err error) {
-	c.s.metrics.badRequests.WithLabelValues(reasonOf(err)).Inc()
+	_, reason := refusal(err)
+	c.s.metrics.badRequests.WithLabelValues(reason).Inc()
 	c.ctx.Response.Reset()
 	c.s.errorHandler(&c.ctx, err)
 	c.ctx.Response.SetConnectionClose()

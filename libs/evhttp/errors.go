@@ -20,20 +20,32 @@ var (
 	ErrHandlerPanic = errors.New("internal error")
 )
 
+// refusals gives each error's status and metric reason; any other error
+// (fasthttp's parse errors) is a malformed request, 400.
+var refusals = []struct {
+	err    error
+	status int
+	reason string
+}{
+	{ErrHeaderTooLarge, http.StatusRequestHeaderFieldsTooLarge, "header_too_large"},
+	{ErrBodyTooLarge, http.StatusRequestEntityTooLarge, "body_too_large"},
+	{ErrLengthRequired, http.StatusLengthRequired, "chunked"},
+	{ErrHandlerPanic, http.StatusInternalServerError, "panic"},
+}
+
 // Status is the HTTP status for an error the server hands its ErrorHandler.
 func Status(err error) int {
-	switch {
-	case errors.Is(err, ErrHeaderTooLarge):
-		return http.StatusRequestHeaderFieldsTooLarge
-	case errors.Is(err, ErrBodyTooLarge):
-		return http.StatusRequestEntityTooLarge
-	case errors.Is(err, ErrLengthRequired):
-		return http.StatusLengthRequired
-	case errors.Is(err, ErrHandlerPanic):
-		return http.StatusInternalServerError
-	default:
-		return http.StatusBadRequest
+	status, _ := refusal(err)
+	return status
+}
+
+func refusal(err error) (status int, reason string) {
+	for _, r := range refusals {
+		if errors.Is(err, r.err) {
+			return r.status, r.reason
+		}
 	}
+	return http.StatusBadRequest, "malformed"
 }
 
 // defaultErrorHandler answers with the status and the error as plain text.

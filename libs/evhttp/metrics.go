@@ -1,10 +1,6 @@
 package evhttp
 
-import (
-	"errors"
-
-	"github.com/prometheus/client_golang/prometheus"
-)
+import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
 	conns        prometheus.Gauge
@@ -41,17 +37,4 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reg.MustRegister(m.conns, m.badRequests, m.timeouts, m.acceptErrors, m.panics)
 	}
 	return m
-}
-
-func reasonOf(err error) string {
-	switch {
-	case errors.Is(err, ErrHeaderTooLarge):
-		return "header_too_large"
-	case errors.Is(err, ErrBodyTooLarge):
-		return "body_too_large"
-	case errors.Is(err, ErrLengthRequired):
-		return "chunked"
-	default:
-		return "malformed"
-	}
 }

@@ -3,6 +3,7 @@ package evhttp_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -40,29 +41,44 @@ func serve(t *testing.T, mod func(*evhttp.Config)) (*evhttp.Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ln) }()
+	addr, served := run(t, s)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := s.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown: %v", err)
 		}
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("Serve did not return after Shutdown")
+		if err := wait(served); err != nil {
+			t.Error(err)
 		}
-		ln.Close()
 	})
-	return s, ln.Addr().String()
+	return s, addr
+}
+
+// run serves s on a loopback port until the test ends.
+func run(t *testing.T, s *evhttp.Server) (addr string, served <-chan error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	return ln.Addr().String(), done
+}
+
+// wait is Serve's error, or one saying it did not return.
+func wait(served <-chan error) error {
+	select {
+	case err := <-served:
+		if err != nil {
+			return fmt.Errorf("Serve: %w", err)
+		}
+		return nil
+	case <-time.After(10 * time.Second):
+		return errors.New("Serve did not return after Shutdown")
+	}
 }
 
 // raw is a client connection that writes bytes as given and reads
@@ -275,14 +291,7 @@ func TestShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ln) }()
-	addr := ln.Addr().String()
+	addr, served := run(t, s)
 
 	idle := dial(t, addr)
 	idle.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -311,8 +320,8 @@ func TestShutdown(t *testing.T) {
 	if err := <-stopped; err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
-	if err := <-served; err != nil {
-		t.Fatalf("Serve: %v", err)
+	if err := wait(served); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 		t.Fatal("still accepting after Shutdown")
@@ -328,20 +337,9 @@ func TestShutdownBeforeServe(t *testing.T) {
 	if err := s.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	_, served := run(t, s)
+	if err := wait(served); err != nil {
 		t.Fatal(err)
-	}
-	defer ln.Close()
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ln) }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve after Shutdown did not return")
 	}
 }
 
