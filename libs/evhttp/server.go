@@ -251,10 +251,3 @@ func (s *Server) expire(now int64) {
 		}
 	}
 }
-
-// OpenConnections is how many connections the server has open.
-func (s *Server) OpenConnections() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
-}
