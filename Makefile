@@ -60,6 +60,7 @@ lint: generate
 	@test -z "$$(gofmt -l libs services)" || { gofmt -l libs services; echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet $(PKGS)
 	@git diff --exit-code -- libs/eventpb || { echo "generated code in libs/eventpb is stale: run make generate and commit"; exit 1; }
+	@test -z "$$(git ls-files -ci --exclude-standard 2>/dev/null)" || { git ls-files -ci --exclude-standard; echo "tracked files that .gitignore excludes (build outputs?): git rm --cached them"; exit 1; }
 
 fmt:
 	gofmt -w libs services
