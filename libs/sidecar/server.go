@@ -42,7 +42,9 @@ var (
 // server runs, for Go programs that serve with fasthttp.
 func (s *Sidecar) FastHandler() fasthttp.RequestHandler { return s.serveHTTP }
 
-func (s *Sidecar) fastHandler() fasthttp.RequestHandler {
+// newFastHandler builds what FastHandler returns: /v1/authz native, the
+// rest through the net/http Handler.
+func (s *Sidecar) newFastHandler() fasthttp.RequestHandler {
 	rest := fasthttpadaptor.NewFastHTTPHandler(s.Handler())
 	return func(c *fasthttp.RequestCtx) {
 		if string(c.Path()) == "/v1/authz" {

@@ -130,7 +130,7 @@ func New(cfg Config, kafkaCfg kafka.Config, log *slog.Logger, reg prometheus.Reg
 			return nil, fmt.Errorf("sidecar: listen on BULWARK_SIDECAR_GRPC_ADDR %s: %w", cfg.GRPCAddr, err)
 		}
 	}
-	s.serveHTTP = s.fastHandler()
+	s.serveHTTP = s.newFastHandler()
 	if s.httpSrv, err = s.newHTTPServer(log, reg); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sidecar: HTTP server: %w", err)
