@@ -30,7 +30,7 @@ RUN apk add --no-cache ca-certificates tzdata \
  && adduser -S -D -H -u 10001 -G bulwark bulwark \
  && mkdir -p /var/lib/bulwark /etc/bulwark /usr/share/bulwark \
  && chown bulwark:bulwark /var/lib/bulwark
-COPY --from=build /src/libs/rules/default.yaml /etc/bulwark/rules.yaml
+COPY --from=build /src/libs/detect/rules/default.yaml /etc/bulwark/rules.yaml
 COPY --from=build /src/dashboards /usr/share/bulwark/dashboards
 ENV BULWARK_GRAFANA_DASHBOARDS=/usr/share/bulwark/dashboards
 WORKDIR /var/lib/bulwark

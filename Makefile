@@ -1,12 +1,12 @@
-# Bulwark — make targets (contract: run, test, build, bench; see DESIGN.md).
+# Bulwark — make targets (contract: run, test, build, bench; see ARCHITECTURE.md).
 SHELL := /bin/bash
 GO ?= go
 BIN := $(CURDIR)/bin
 TOOLS := $(CURDIR)/.tools
 PROTOC_GEN_GO_VERSION := $(shell cd libs && $(GO) list -m -f '{{.Version}}' google.golang.org/protobuf)
-MODULES := libs $(wildcard services/*)
+MODULES := libs libs/checks libs/enforce/leader $(wildcard services/*)
 SERVICES := shipper aggregator decider sidecar cfsync chsink fwsync
-PKGS := ./libs/... $(addsuffix /...,$(addprefix ./,$(wildcard services/*)))
+PKGS := ./libs/... ./libs/checks/... ./libs/enforce/leader/... $(addsuffix /...,$(addprefix ./,$(wildcard services/*)))
 
 .PHONY: all build cli run test test-short bench generate lint fmt vet tidy clean
 
@@ -59,7 +59,7 @@ $(TOOLS)/protoc-gen-go:
 lint: generate
 	@test -z "$$(gofmt -l libs services)" || { gofmt -l libs services; echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet $(PKGS)
-	@git diff --exit-code -- libs/eventpb || { echo "generated code in libs/eventpb is stale: run make generate and commit"; exit 1; }
+	@git diff --exit-code -- libs/platform/eventpb || { echo "generated code in libs/platform/eventpb is stale: run make generate and commit"; exit 1; }
 	@test -z "$$(git ls-files -ci --exclude-standard 2>/dev/null)" || { git ls-files -ci --exclude-standard; echo "tracked files that .gitignore excludes (build outputs?): git rm --cached them"; exit 1; }
 
 fmt:

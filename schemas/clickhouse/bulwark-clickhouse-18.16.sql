@@ -1,5 +1,5 @@
 -- Bulwark ClickHouse schema for a server like 18.16.1 (LowCardinality: false, TTL: false).
--- Generated from libs/chschema/migrations by `go test ./libs/chschema -update`; do not edit.
+-- Generated from libs/analytics/chschema/migrations by `go test ./libs/analytics/chschema -update`; do not edit.
 -- `bulwark migrate` applies the same statements, versioned, on the server it finds.
 
 CREATE DATABASE IF NOT EXISTS bulwark;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Aggregator benchmarks (libs/aggregator): events/s per core through the
+# Aggregator benchmarks (libs/detect/aggregator): events/s per core through the
 # Engine (windows, features, scores, emission) against the same-run baseline
 # of only decoding the same records (proto.Unmarshal), and heap per active
 # subject with 1,000,000 active client IPs. Prints a Markdown section for
@@ -8,8 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 benchtime="${BENCHTIME:-3s}"
-cmd1="go test ./libs/aggregator/ -run '^\$' -bench '^Benchmark(Decode|Engine)\$' -benchtime=${benchtime} -cpu=1 -count=1"
-cmd2="go test ./libs/aggregator/ -run '^\$' -bench '^BenchmarkMemoryPerIP\$' -benchtime=1x -cpu=1 -count=1"
+cmd1="go test ./libs/detect/aggregator/ -run '^\$' -bench '^Benchmark(Decode|Engine)\$' -benchtime=${benchtime} -cpu=1 -count=1"
+cmd2="go test ./libs/detect/aggregator/ -run '^\$' -bench '^BenchmarkMemoryPerIP\$' -benchtime=1x -cpu=1 -count=1"
 out="$(eval "$cmd1"; eval "$cmd2")"
 
 echo "## Aggregator"

@@ -10,14 +10,14 @@ cd "$(dirname "$0")/../.."
 
 rows=${CHSINK_BENCH_ROWS:-1000000}
 runs=${CHSINK_BENCH_RUNS:-3}
-cmd="CHSINK_BENCH_ROWS=$rows go test ./libs/chsink -run '^\$' -bench BenchmarkSinkThroughput -benchtime 1x -count $runs"
+cmd="CHSINK_BENCH_ROWS=$rows go test ./libs/analytics/chsink -run '^\$' -bench BenchmarkSinkThroughput -benchtime 1x -count $runs"
 
 if ! command -v clickhouse-server >/dev/null || ! command -v clickhouse-client >/dev/null; then
   printf '## ClickHouse sink\n\nSkipped: clickhouse-server and clickhouse-client are not installed.\n\n'
   exit 0
 fi
 
-out=$(CHSINK_BENCH_ROWS=$rows go test ./libs/chsink -run '^$' -bench BenchmarkSinkThroughput -benchtime 1x -count "$runs" -timeout 15m 2>&1) || {
+out=$(CHSINK_BENCH_ROWS=$rows go test ./libs/analytics/chsink -run '^$' -bench BenchmarkSinkThroughput -benchtime 1x -count "$runs" -timeout 15m 2>&1) || {
   printf '## ClickHouse sink\n\nThe benchmark failed:\n\n```\n%s\n```\n\n' "$(tail -20 <<<"$out")"
   exit 1
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Decider benchmarks (libs/decider): in-process decisions per second (what
+# Decider benchmarks (libs/decide/decider): in-process decisions per second (what
 # `bulwark replay` runs) against the ladder-only baseline; the
 # bulwark-decider service's throughput on the embedded broker against a
 # pass-through consumer that decides nothing; and the latency from a score
@@ -10,11 +10,11 @@ cd "$(dirname "$0")/../.."
 
 n_lat="${DECIDER_BENCH_LATENCY_N:-2000}"
 n_tp="${DECIDER_BENCH_THROUGHPUT_N:-50000}"
-cmd1="go test ./libs/decider/ -run '^\$' -bench '^BenchmarkDecide(LadderOnly)?\$' -benchtime=2s -cpu=1 -count=1"
-cmd2="go test ./libs/decider/ -run '^\$' -bench '^Benchmark(Service|Passthrough)Throughput\$' -benchtime=${n_tp}x -count=1"
-cmd3="go test ./libs/decider/ -run '^\$' -bench '^Benchmark(ScoreToVerdict|BrokerHop)Latency\$' -benchtime=${n_lat}x -count=1"
+cmd1="go test ./libs/decide/decider/ -run '^\$' -bench '^BenchmarkDecide(LadderOnly)?\$' -benchtime=2s -cpu=1 -count=1"
+cmd2="go test ./libs/decide/decider/ -run '^\$' -bench '^Benchmark(Service|Passthrough)Throughput\$' -benchtime=${n_tp}x -count=1"
+cmd3="go test ./libs/decide/decider/ -run '^\$' -bench '^Benchmark(ScoreToVerdict|BrokerHop)Latency\$' -benchtime=${n_lat}x -count=1"
 n_full="${DECIDER_BENCH_FULLPATH_N:-300}"
-cmd4="go test ./libs/decider/ -run '^\$' -bench '^BenchmarkLineToVerdictLatency\$' -benchtime=${n_full}x -count=1"
+cmd4="go test ./libs/decide/decider/ -run '^\$' -bench '^BenchmarkLineToVerdictLatency\$' -benchtime=${n_full}x -count=1"
 out="$( { eval "$cmd1"; eval "$cmd2"; eval "$cmd3"; eval "$cmd4"; } 2>/dev/null | grep '^Benchmark')"
 
 echo "## Decider"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Edge enforcement benchmarks (libs/cfsync, libs/fwsync): time from a BLOCK
+# Edge enforcement benchmarks (libs/enforce/cfsync, libs/enforce/fwsync): time from a BLOCK
 # verdict written to the verdict topic (as `bulwark block` writes it) to the
-# item being in the Cloudflare list (the httptest fake, libs/cffake) and in
+# item being in the Cloudflare list (the httptest fake, libs/enforce/cfsync/cffake) and in
 # the nftables set (in a network namespace; needs root), p50/p99, against the
 # same-run baseline of a bare verdict reader seeing the same record; and the
 # Cloudflare API requests per 1,000 verdict changes against a syncer without
@@ -10,9 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 n="${EDGE_N:-40x}"
-cmd1="go test ./libs/cfsync/ -run '^\$' -bench '^BenchmarkBlockToList\$' -benchtime=${n} -count=1"
-cmd2="go test ./libs/cfsync/ -run '^\$' -bench '^BenchmarkAPICallsPer1000Changes\$' -benchtime=1x -count=1"
-cmd3="go test ./libs/fwsync/ -run '^\$' -bench '^BenchmarkBlockToSet\$' -benchtime=${n} -count=1"
+cmd1="go test ./libs/enforce/cfsync/ -run '^\$' -bench '^BenchmarkBlockToList\$' -benchtime=${n} -count=1"
+cmd2="go test ./libs/enforce/cfsync/ -run '^\$' -bench '^BenchmarkAPICallsPer1000Changes\$' -benchtime=1x -count=1"
+cmd3="go test ./libs/enforce/fwsync/ -run '^\$' -bench '^BenchmarkBlockToSet\$' -benchtime=${n} -count=1"
 out="$(eval "$cmd1"; eval "$cmd2"; eval "$cmd3" 2>&1 || true)"
 
 echo "## Edge enforcement (cfsync, fwsync)"
@@ -23,7 +23,7 @@ echo "waits for the sync interval to end). \"Quiet\": after a pause longer than 
 echo "interval, when a change goes out at once. cfsync: 200 ms sync interval, fake Cloudflare"
 echo "API whose bulk operations take 50 ms, polled every 20 ms. fwsync: its default"
 echo "250 ms interval, real nftables in a network namespace made by the benchmark"
-echo "(skipped without root). Baseline: a bare verdict reader (libs/verdictlog) seeing"
+echo "(skipped without root). Baseline: a bare verdict reader (libs/verdicts/verdictlog) seeing"
 echo "the same record, i.e. what Kafka itself costs; ratio = figure / baseline."
 echo "API calls: 1,000 verdict changes (700 blocks, then 300 of them lifted) over ~5 s"
 echo "with a 1 s sync interval and 100 ms bulk operations, counted until the list has"

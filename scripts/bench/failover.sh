@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Failover benchmarks (libs/failover): how long until records flow again
+# Failover benchmarks (libs/checks/failover): how long until records flow again
 # after a broker dies (three-broker embedded cluster, consumer group), against
 # the same record path with no failure; and how long until the cfsync standby
 # leads after the leader is cut off or stopped, against the lease settings
@@ -9,8 +9,8 @@ cd "$(dirname "$0")/../.."
 
 n_broker="${FAILOVER_BENCH_BROKER_N:-5}"
 n_leader="${FAILOVER_BENCH_LEADER_N:-3}"
-cmd1="go test ./libs/failover/ -run '^\$' -bench '^BenchmarkBroker(Failover|Healthy)\$' -benchtime=${n_broker}x -count=1"
-cmd2="go test ./libs/failover/ -run '^\$' -bench '^BenchmarkLeaderFailover(Crash|Clean)\$' -benchtime=${n_leader}x -count=1"
+cmd1="go test ./libs/checks/failover/ -run '^\$' -bench '^BenchmarkBroker(Failover|Healthy)\$' -benchtime=${n_broker}x -count=1"
+cmd2="go test ./libs/checks/failover/ -run '^\$' -bench '^BenchmarkLeaderFailover(Crash|Clean)\$' -benchtime=${n_leader}x -count=1"
 out="$( { eval "$cmd1"; eval "$cmd2"; } 2>/dev/null | grep '^Benchmark')"
 
 echo "## Failover"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Log parsing benchmarks (libs/logparse): lines/s per core, MB/s and
+# Log parsing benchmarks (libs/ingest/logparse): lines/s per core, MB/s and
 # allocations per line for each format, against the same-run baseline of
 # splitting the same input into lines with bytes.IndexByte (the raw cost of
 # reading lines). Prints a Markdown section for BENCHMARKS.md.
@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 benchtime="${BENCHTIME:-2s}"
-cmd="go test ./libs/logparse/ -run '^\$' -bench '^Benchmark(Parse|Split)' -benchtime=${benchtime} -cpu=1 -count=1"
+cmd="go test ./libs/ingest/logparse/ -run '^\$' -bench '^Benchmark(Parse|Split)' -benchtime=${benchtime} -cpu=1 -count=1"
 out="$(eval "$cmd")"
 
 echo "## Log parsing"

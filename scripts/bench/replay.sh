@@ -16,8 +16,8 @@ b="$work/bulwark"
 "$b" simulate --duration 24h --seed 1 --output "$work/day.log" --labels "$work/day.labels.json" 2>/dev/null
 lines=$(wc -l <"$work/day.log")
 
-base_cmd="BULWARK_BENCH_LOG=day.log go test ./libs/replay -run '^\$' -bench '^BenchmarkParseOnly\$' -benchtime 1x -count 1"
-base=$(BULWARK_BENCH_LOG="$work/day.log" go test ./libs/replay -run '^$' -bench '^BenchmarkParseOnly$' -benchtime 1x -count 1)
+base_cmd="BULWARK_BENCH_LOG=day.log go test ./libs/devtools/replay -run '^\$' -bench '^BenchmarkParseOnly\$' -benchtime 1x -count 1"
+base=$(BULWARK_BENCH_LOG="$work/day.log" go test ./libs/devtools/replay -run '^$' -bench '^BenchmarkParseOnly$' -benchtime 1x -count 1)
 metric() { awk -v m="$1" '/^Benchmark/ { for (i = 3; i < NF; i++) if ($(i+1) == m) print $i }' <<<"$base"; }
 base_rate=$(metric lines/s)
 base_cpu=$(metric cpu-ns/line)

@@ -17,7 +17,7 @@ for _ in $(seq 100); do kcat -L -b "$addr" -t bulwark.requests.v1 >/dev/null 2>&
 
 reps=${SHIPPER_BENCH_REPS:-30}
 real=../shared/data/real-logs/nginx-combined-2022.log
-[ -f "$real" ] || real=libs/logparse/testdata/nginx-combined-2022.log
+[ -f "$real" ] || real=libs/ingest/logparse/testdata/nginx-combined-2022.log
 for _ in $(seq "$reps"); do cat "$real"; done > "$work/nginx.log"
 python3 - "$work/nginx.log" "$work/cloudflare.log" <<'PY'
 # The same requests as Cloudflare Logpush http_requests lines.

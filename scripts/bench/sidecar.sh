@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Verdict sidecar benchmarks (libs/verdicttable, libs/sidecar), each with
+# Verdict sidecar benchmarks (libs/verdicts/verdicttable, libs/enforce/sidecar), each with
 # 1,000,000 verdicts loaded: in-process lookup ns/op and allocations; HTTP
 # /v1/authz throughput and p50/p99 with wrk over loopback against the real
 # bulwark-sidecar binary; catch-up time and heap for 1,000,000 verdicts from
@@ -38,8 +38,8 @@ duration="${WRK_DURATION:-5s}"
 conns="${WRK_CONNECTIONS:-16}"
 
 # 1. In-process lookups and catch-up (Go benchmarks).
-cmd1="go test ./libs/verdicttable/ -run '^\$' -bench '^BenchmarkLookup\$' -benchtime=1s -count=1"
-cmd2="go test ./libs/verdicttable/ -run '^\$' -bench '^BenchmarkCatchUp\$' -benchtime=1x -count=1"
+cmd1="go test ./libs/verdicts/verdicttable/ -run '^\$' -bench '^BenchmarkLookup\$' -benchtime=1s -count=1"
+cmd2="go test ./libs/verdicts/verdicttable/ -run '^\$' -bench '^BenchmarkCatchUp\$' -benchtime=1x -count=1"
 gobench="$(eval "$cmd1" 2>&1; eval "$cmd2" 2>&1)"
 
 # 2. The real binary, started from a snapshot of 1,000,000 verdicts (Kafka
@@ -49,13 +49,13 @@ gobench="$(eval "$cmd1" 2>&1; eval "$cmd2" 2>&1)"
 # "two", the sidecar with Go's default GOMAXPROCS=2 against two wrk threads,
 # all four contending for the cores; "nethttp" and "fasthttp", configuration
 # "one" for the same handlers on net/http and on fasthttp's own server
-# (libs/sidecar/internal/serverbase), the server-library baselines. This machine's loopback pauses for milliseconds
+# (libs/enforce/sidecar/internal/serverbase), the server-library baselines. This machine's loopback pauses for milliseconds
 # now and then, so each figure is the median of $runs runs (the p99 range is
 # shown too).
 runs="${BENCH_RUNS:-5}"
 go build -o "$work/bulwark-sidecar" ./services/sidecar
-go build -o "$work/serverbase" ./libs/sidecar/internal/serverbase
-go run ./libs/sidecar/internal/benchload -n 1000000 -out "$work/verdicts.snap" >/dev/null
+go build -o "$work/serverbase" ./libs/enforce/sidecar/internal/serverbase
+go run ./libs/enforce/sidecar/internal/benchload -n 1000000 -out "$work/verdicts.snap" >/dev/null
 export BULWARK_SIDECAR_GRPC_ADDR=off BULWARK_SIDECAR_SNAPSHOT_FILE="$work/verdicts.snap" \
   BULWARK_SIDECAR_SNAPSHOT_INTERVAL=1h BULWARK_KAFKA_BROKERS="127.0.0.1:$(free_port)" BULWARK_LOG_LEVEL=error
 cmd3="wrk -t1 -c$conns -d$duration --latency -s scripts/bench/sidecar/authz.lua http://127.0.0.1:PORT  # \"two\": -t2"
@@ -147,8 +147,8 @@ echo "connections on the same 2 cores, two ways: the sidecar with GOMAXPROCS=1 (
 echo "deploy/k8s runs the injected sidecar) against one wrk thread, so each has a core;"
 echo "and the sidecar with Go's default GOMAXPROCS=2 against two wrk threads, all"
 echo "contending for both cores. Server baselines: the same handlers on net/http and"
-echo "on fasthttp's own server (\`libs/sidecar/internal/serverbase\`), GOMAXPROCS=1; the"
-echo "sidecar's own server is \`libs/evhttp\` (gnet event loops). Each server is measured"
+echo "on fasthttp's own server (\`libs/enforce/sidecar/internal/serverbase\`), GOMAXPROCS=1; the"
+echo "sidecar's own server is \`libs/enforce/sidecar/internal/evhttp\` (gnet event loops). Each server is measured"
 echo "with the others and Redis stopped (SIGSTOP), so idle neighbours' timers do not"
 echo "preempt it. Store baseline:"
 echo "redis-benchmark GET (Redis $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), 1,000,000 keys, $conns connections). This"

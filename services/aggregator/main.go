@@ -1,15 +1,15 @@
 // Command bulwark-aggregator consumes the requests topic in a consumer group,
 // keeps event-time windows per ip:, session: and net: subject, and emits
 // scores to the scores topic, exactly once. Configuration: BULWARK_* (see the
-// README); the logic is in libs/aggregator.
+// README); the logic is in libs/detect/aggregator.
 package main
 
 import (
-	"github.com/bulwarkhq/bulwark/libs/aggregator"
-	"github.com/bulwarkhq/bulwark/libs/config"
-	"github.com/bulwarkhq/bulwark/libs/kafka"
-	"github.com/bulwarkhq/bulwark/libs/scoring"
-	"github.com/bulwarkhq/bulwark/libs/service"
+	"github.com/bulwarkhq/bulwark/libs/detect/aggregator"
+	"github.com/bulwarkhq/bulwark/libs/detect/scoring"
+	"github.com/bulwarkhq/bulwark/libs/platform/config"
+	"github.com/bulwarkhq/bulwark/libs/platform/kafka"
+	"github.com/bulwarkhq/bulwark/libs/platform/service"
 )
 
 type cfg struct {

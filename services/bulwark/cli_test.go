@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwarkhq/bulwark/libs/kafkatest"
+	"github.com/bulwarkhq/bulwark/libs/platform/kafkatest"
 )
 
 // Every command has --help and refuses bad input with a usage error

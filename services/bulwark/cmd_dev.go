@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/bulwarkhq/bulwark/libs/devstack"
+	"github.com/bulwarkhq/bulwark/libs/devtools/devstack"
 )
 
 func init() { commands = append(commands, newDevCmd) }

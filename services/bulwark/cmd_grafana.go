@@ -7,9 +7,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/bulwarkhq/bulwark/libs/chschema"
-	"github.com/bulwarkhq/bulwark/libs/config"
-	"github.com/bulwarkhq/bulwark/libs/grafana"
+	"github.com/bulwarkhq/bulwark/libs/analytics/chschema"
+	"github.com/bulwarkhq/bulwark/libs/analytics/dashboards"
+	"github.com/bulwarkhq/bulwark/libs/platform/config"
+	"github.com/bulwarkhq/bulwark/services/bulwark/internal/grafana"
 )
 
 func init() { commands = append(commands, newGrafanaCmd) }
@@ -64,7 +65,7 @@ it), with BULWARK_CLICKHOUSE_DATABASE, _USER, _PASSWORD and _TLS.`,
 			if _, err := os.Stat(dir); err != nil {
 				return usageError{fmt.Errorf("--dashboards %s: %w", dir, err)}
 			}
-			dashboards, err := grafana.LoadDir(dir)
+			boards, err := dashboards.LoadDir(dir)
 			if err != nil {
 				return err
 			}
@@ -72,7 +73,7 @@ it), with BULWARK_CLICKHOUSE_DATABASE, _USER, _PASSWORD and _TLS.`,
 				grafana.Target{URL: strings.TrimRight(url, "/"), Token: env.Token, User: env.User, Password: env.Password, OrgID: env.OrgID},
 				grafana.Datasource{Addr: ch.Addr, Database: ch.Database, User: ch.User, Password: ch.Password, TLS: ch.TLS},
 				grafana.Folder{Title: folder},
-				dashboards)
+				boards)
 			if err != nil {
 				return err
 			}

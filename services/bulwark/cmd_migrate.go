@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/bulwarkhq/bulwark/libs/chschema"
-	"github.com/bulwarkhq/bulwark/libs/config"
+	"github.com/bulwarkhq/bulwark/libs/analytics/chschema"
+	"github.com/bulwarkhq/bulwark/libs/platform/config"
 )
 
 func init() { commands = append(commands, newMigrateCmd) }

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bulwarkhq/bulwark/libs/chschema/chtest"
+	"github.com/bulwarkhq/bulwark/libs/analytics/chschema/chtest"
 )
 
 func TestMigrateCommand(t *testing.T) {

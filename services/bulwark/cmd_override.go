@@ -8,10 +8,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/bulwarkhq/bulwark/libs/eventpb"
-	"github.com/bulwarkhq/bulwark/libs/overrides"
-	"github.com/bulwarkhq/bulwark/libs/subject"
-	"github.com/bulwarkhq/bulwark/libs/verdict"
+	"github.com/bulwarkhq/bulwark/libs/decide/overrides"
+	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
+	"github.com/bulwarkhq/bulwark/libs/platform/subject"
+	"github.com/bulwarkhq/bulwark/libs/verdicts/verdict"
 )
 
 func init() {

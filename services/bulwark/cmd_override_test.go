@@ -10,8 +10,8 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/bulwarkhq/bulwark/libs/eventpb"
-	"github.com/bulwarkhq/bulwark/libs/kafkatest"
+	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
+	"github.com/bulwarkhq/bulwark/libs/platform/kafkatest"
 )
 
 func runCLI(t *testing.T, args ...string) (string, error) {

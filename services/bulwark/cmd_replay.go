@@ -10,10 +10,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/bulwarkhq/bulwark/libs/logparse"
-	"github.com/bulwarkhq/bulwark/libs/replay"
-	"github.com/bulwarkhq/bulwark/libs/rules"
-	"github.com/bulwarkhq/bulwark/libs/simulate"
+	"github.com/bulwarkhq/bulwark/libs/detect/rules"
+	"github.com/bulwarkhq/bulwark/libs/devtools/replay"
+	"github.com/bulwarkhq/bulwark/libs/devtools/simulate"
+	"github.com/bulwarkhq/bulwark/libs/ingest/logparse"
 )
 
 func init() { commands = append(commands, newReplayCmd) }

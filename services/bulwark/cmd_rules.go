@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/bulwarkhq/bulwark/libs/rules"
+	"github.com/bulwarkhq/bulwark/libs/detect/rules"
 )
 
 func init() { commands = append(commands, newRulesCmd) }

@@ -5,8 +5,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/bulwarkhq/bulwark/libs/config"
-	"github.com/bulwarkhq/bulwark/libs/shipper"
+	"github.com/bulwarkhq/bulwark/libs/ingest/shipper"
+	"github.com/bulwarkhq/bulwark/libs/platform/config"
 )
 
 func init() { commands = append(commands, newShipCmd) }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/bulwarkhq/bulwark/libs/simulate"
+	"github.com/bulwarkhq/bulwark/libs/devtools/simulate"
 )
 
 func init() { commands = append(commands, newSimulateCmd) }

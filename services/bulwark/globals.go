@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/bulwarkhq/bulwark/libs/config"
-	"github.com/bulwarkhq/bulwark/libs/kafka"
+	"github.com/bulwarkhq/bulwark/libs/platform/config"
+	"github.com/bulwarkhq/bulwark/libs/platform/kafka"
 )
 
 // globals are the flags and settings every subcommand shares.

@@ -2,7 +2,10 @@ module github.com/bulwarkhq/bulwark/services/cfsync
 
 go 1.26.8
 
-require github.com/bulwarkhq/bulwark/libs v0.0.0
+require (
+	github.com/bulwarkhq/bulwark/libs v0.0.0
+	github.com/bulwarkhq/bulwark/libs/enforce/leader v0.0.0-00010101000000-000000000000
+)
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
@@ -73,4 +76,7 @@ require (
 	sigs.k8s.io/yaml v1.6.0 // indirect
 )
 
-replace github.com/bulwarkhq/bulwark/libs => ../../libs
+replace (
+	github.com/bulwarkhq/bulwark/libs => ../../libs
+	github.com/bulwarkhq/bulwark/libs/enforce/leader => ../../libs/enforce/leader
+)

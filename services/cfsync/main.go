@@ -4,17 +4,17 @@
 // BULWARK_CLOUDFLARE_* (token, account, list names, interval, capacity, rate
 // limit), BULWARK_CFSYNC_METRICS_ADDR, BULWARK_KAFKA_* and, for more than one
 // replica, BULWARK_LEADER_* (leader election on a Kubernetes Lease, so that
-// one replica writes at a time). The logic is in libs/cfsync and libs/leader.
+// one replica writes at a time). The logic is in libs/enforce/cfsync and libs/enforce/leader.
 package main
 
 import (
 	"context"
 
-	"github.com/bulwarkhq/bulwark/libs/cfsync"
-	"github.com/bulwarkhq/bulwark/libs/config"
-	"github.com/bulwarkhq/bulwark/libs/kafka"
-	"github.com/bulwarkhq/bulwark/libs/leader"
-	"github.com/bulwarkhq/bulwark/libs/service"
+	"github.com/bulwarkhq/bulwark/libs/enforce/cfsync"
+	"github.com/bulwarkhq/bulwark/libs/enforce/leader"
+	"github.com/bulwarkhq/bulwark/libs/platform/config"
+	"github.com/bulwarkhq/bulwark/libs/platform/kafka"
+	"github.com/bulwarkhq/bulwark/libs/platform/service"
 )
 
 type cfg struct {

@@ -2,14 +2,14 @@
 // letters topics into ClickHouse for the Grafana dashboards, applying the
 // schema at start. Configuration: BULWARK_CLICKHOUSE_* (address, database,
 // user, password, TLS, retention), BULWARK_CHSINK_* and BULWARK_KAFKA_*.
-// The logic is in libs/chsink and libs/chschema.
+// The logic is in libs/analytics/chsink and libs/analytics/chschema.
 package main
 
 import (
-	"github.com/bulwarkhq/bulwark/libs/chsink"
-	"github.com/bulwarkhq/bulwark/libs/config"
-	"github.com/bulwarkhq/bulwark/libs/kafka"
-	"github.com/bulwarkhq/bulwark/libs/service"
+	"github.com/bulwarkhq/bulwark/libs/analytics/chsink"
+	"github.com/bulwarkhq/bulwark/libs/platform/config"
+	"github.com/bulwarkhq/bulwark/libs/platform/kafka"
+	"github.com/bulwarkhq/bulwark/libs/platform/service"
 )
 
 type cfg struct {

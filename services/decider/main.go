@@ -3,14 +3,14 @@
 // expiry tombstones to the compacted bulwark.verdicts.v1. Configuration:
 // BULWARK_* (BULWARK_RULES_FILE, BULWARK_DECIDER_*, BULWARK_KAFKA_*); send
 // SIGHUP to reload the rule file (it is also reloaded when it changes).
-// The logic is in libs/decider.
+// The logic is in libs/decide/decider.
 package main
 
 import (
-	"github.com/bulwarkhq/bulwark/libs/config"
-	"github.com/bulwarkhq/bulwark/libs/decider"
-	"github.com/bulwarkhq/bulwark/libs/kafka"
-	"github.com/bulwarkhq/bulwark/libs/service"
+	"github.com/bulwarkhq/bulwark/libs/decide/decider"
+	"github.com/bulwarkhq/bulwark/libs/platform/config"
+	"github.com/bulwarkhq/bulwark/libs/platform/kafka"
+	"github.com/bulwarkhq/bulwark/libs/platform/service"
 )
 
 type cfg struct {

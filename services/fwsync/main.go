@@ -1,14 +1,14 @@
 // Command bulwark-fwsync keeps nftables sets (table inet bulwark) equal to
 // Bulwark's blocking verdicts and drops traffic from them, for hosts without
 // a CDN. It needs CAP_NET_ADMIN; deploy/fwsync has a DaemonSet. Configuration:
-// BULWARK_FWSYNC_* and BULWARK_KAFKA_*. The logic is in libs/fwsync.
+// BULWARK_FWSYNC_* and BULWARK_KAFKA_*. The logic is in libs/enforce/fwsync.
 package main
 
 import (
-	"github.com/bulwarkhq/bulwark/libs/config"
-	"github.com/bulwarkhq/bulwark/libs/fwsync"
-	"github.com/bulwarkhq/bulwark/libs/kafka"
-	"github.com/bulwarkhq/bulwark/libs/service"
+	"github.com/bulwarkhq/bulwark/libs/enforce/fwsync"
+	"github.com/bulwarkhq/bulwark/libs/platform/config"
+	"github.com/bulwarkhq/bulwark/libs/platform/kafka"
+	"github.com/bulwarkhq/bulwark/libs/platform/service"
 )
 
 type cfg struct {

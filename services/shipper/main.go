@@ -1,13 +1,13 @@
 // Command bulwark-shipper follows access logs (and accepts Cloudflare Logpush
 // pushes) and publishes every line to Kafka. Configuration: BULWARK_* (see
-// the README); the logic is in libs/shipper.
+// the README); the logic is in libs/ingest/shipper.
 package main
 
 import (
-	"github.com/bulwarkhq/bulwark/libs/config"
-	"github.com/bulwarkhq/bulwark/libs/kafka"
-	"github.com/bulwarkhq/bulwark/libs/service"
-	"github.com/bulwarkhq/bulwark/libs/shipper"
+	"github.com/bulwarkhq/bulwark/libs/ingest/shipper"
+	"github.com/bulwarkhq/bulwark/libs/platform/config"
+	"github.com/bulwarkhq/bulwark/libs/platform/kafka"
+	"github.com/bulwarkhq/bulwark/libs/platform/service"
 )
 
 type cfg struct {

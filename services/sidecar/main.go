@@ -1,17 +1,17 @@
 // Command bulwark-sidecar holds the whole verdict topic in memory and
-// answers lookups in microseconds: the HTTP API of DESIGN.md on
+// answers lookups in microseconds: the HTTP API of ARCHITECTURE.md on
 // BULWARK_SIDECAR_ADDR (nginx auth_request on /v1/authz) and Envoy's
 // ext_authz on BULWARK_SIDECAR_GRPC_ADDR. Configuration: BULWARK_SIDECAR_*,
-// BULWARK_KAFKA_*, BULWARK_LOG_*; the logic is in libs/sidecar.
+// BULWARK_KAFKA_*, BULWARK_LOG_*; the logic is in libs/enforce/sidecar.
 package main
 
 import (
 	"time"
 
-	"github.com/bulwarkhq/bulwark/libs/config"
-	"github.com/bulwarkhq/bulwark/libs/kafka"
-	"github.com/bulwarkhq/bulwark/libs/service"
-	"github.com/bulwarkhq/bulwark/libs/sidecar"
+	"github.com/bulwarkhq/bulwark/libs/enforce/sidecar"
+	"github.com/bulwarkhq/bulwark/libs/platform/config"
+	"github.com/bulwarkhq/bulwark/libs/platform/kafka"
+	"github.com/bulwarkhq/bulwark/libs/platform/service"
 )
 
 type cfg struct {

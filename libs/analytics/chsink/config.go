@@ -1,0 +1,67 @@
+package chsink
+
+import (
+	"time"
+
+	"github.com/bulwarkhq/bulwark/libs/analytics/chschema"
+	"github.com/bulwarkhq/bulwark/libs/platform/config"
+)
+
+// Config is the sink's configuration: BULWARK_CLICKHOUSE_* for the server
+// and BULWARK_CHSINK_* for the sink itself.
+type Config struct {
+	ClickHouse chschema.Config
+
+	Group string `env:"CHSINK_GROUP" envDefault:"bulwark-chsink"`
+	// MetricsAddr is where the service serves /metrics, /healthz and /readyz.
+	MetricsAddr string `env:"CHSINK_METRICS_ADDR" envDefault:"127.0.0.1:8485"`
+	// BatchRows is the block size per partition: a block is sent when it is
+	// full, or when FlushInterval passes. Keep it fixed: lowering it while a
+	// block is in flight can count that block's rows twice in the rollups.
+	BatchRows int `env:"CHSINK_BATCH_ROWS" envDefault:"16384"`
+	// InsertRows is how many rows of full blocks wait to go in one insert:
+	// ClickHouse takes few large inserts far faster than many small ones.
+	InsertRows    int           `env:"CHSINK_INSERT_ROWS" envDefault:"131072"`
+	FlushInterval time.Duration `env:"CHSINK_FLUSH_INTERVAL" envDefault:"2s"`
+	// InsertParallelism is how many inserts run at once (whole partitions
+	// each); more than 1 helps only where ClickHouse has cores to spare.
+	InsertParallelism int `env:"CHSINK_INSERT_PARALLELISM" envDefault:"1"`
+	// MaxBackoff caps the wait between retries while ClickHouse is down.
+	MaxBackoff time.Duration `env:"CHSINK_MAX_BACKOFF" envDefault:"30s"`
+	// Migrate applies the schema at start.
+	Migrate bool `env:"CHSINK_MIGRATE" envDefault:"true"`
+	// StatsInterval is how often the sink records pipeline metrics
+	// (consumer lag of LagGroups, the bulwark_* metrics at ScrapeURLs); 0 turns it off.
+	StatsInterval time.Duration `env:"CHSINK_STATS_INTERVAL" envDefault:"15s"`
+	LagGroups     []string      `env:"CHSINK_LAG_GROUPS" envDefault:"bulwark-aggregator,bulwark-decider,bulwark-chsink" envSeparator:","`
+	ScrapeURLs    []string      `env:"CHSINK_SCRAPE_URLS" envSeparator:","`
+}
+
+// Validate checks the values, naming the variable at fault.
+func (c Config) Validate() error {
+	if err := c.ClickHouse.Validate(); err != nil {
+		return err
+	}
+	if c.Group == "" {
+		return config.Invalid("CHSINK_GROUP", "must not be empty")
+	}
+	if c.BatchRows < 1 || c.BatchRows > 1_000_000 {
+		return config.Invalid("CHSINK_BATCH_ROWS", "must be 1..1000000, got %d", c.BatchRows)
+	}
+	if c.InsertRows < c.BatchRows || c.InsertRows > 10_000_000 {
+		return config.Invalid("CHSINK_INSERT_ROWS", "must be at least BULWARK_CHSINK_BATCH_ROWS (%d) and at most 10000000, got %d", c.BatchRows, c.InsertRows)
+	}
+	if c.InsertParallelism < 1 || c.InsertParallelism > 64 {
+		return config.Invalid("CHSINK_INSERT_PARALLELISM", "must be 1..64, got %d", c.InsertParallelism)
+	}
+	if c.FlushInterval < 10*time.Millisecond {
+		return config.Invalid("CHSINK_FLUSH_INTERVAL", "must be at least 10ms, got %s", c.FlushInterval)
+	}
+	if c.MaxBackoff < 100*time.Millisecond {
+		return config.Invalid("CHSINK_MAX_BACKOFF", "must be at least 100ms, got %s", c.MaxBackoff)
+	}
+	if c.StatsInterval < 0 {
+		return config.Invalid("CHSINK_STATS_INTERVAL", "must not be negative")
+	}
+	return nil
+}

@@ -1,0 +1,132 @@
+package chsink_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/bulwarkhq/bulwark/libs/analytics/dashboards"
+	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
+	"github.com/bulwarkhq/bulwark/libs/platform/kafkatest"
+)
+
+// TestDashboardQueries runs every panel's SQL of dashboards/*.json, with the
+// plugin's macros expanded for 18.16, against data the sink wrote, and wants
+// each to return rows.
+func TestDashboardQueries(t *testing.T) {
+	boards, err := dashboards.LoadDir(filepath.Join("..", "..", "..", "dashboards"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(boards) < 5 {
+		t.Fatalf("%d dashboards, want overview, subject, rules, pipeline, savings", len(boards))
+	}
+	e := newEnv(t, "dash")
+	ctx := context.Background()
+	at := base.UnixNano()
+	sec := int64(time.Second)
+	mk := func(topic, key string, m proto.Message) *kgo.Record {
+		r := &kgo.Record{Topic: topic, Key: []byte(key)}
+		if m != nil {
+			r.Value, _ = proto.Marshal(m)
+		}
+		return r
+	}
+	var recs []*kgo.Record
+	for i := range 20 {
+		recs = append(recs, mk(e.kcfg.Topics.Scores, "ip:203.0.113.7", &eventpb.Score{Subject: "ip:203.0.113.7",
+			TimeUnixNano: at + int64(i)*5*sec, Score: 80 + float64(i), Scorer: "weighted/v1",
+			Features: map[string]float64{"rate_10s": 40 + float64(i), "login_failures_1m": 3, "no_static_assets": 1},
+			Reasons:  []string{"rate_10s=48/s", "no_static_assets"}, Trigger: request(7)}))
+	}
+	recs = append(recs,
+		mk(e.kcfg.Topics.Verdicts, "ip:203.0.113.7", &eventpb.Verdict{Subject: "ip:203.0.113.7", Action: eventpb.Action_BLOCK, Score: 96.5,
+			Reasons: []string{"rate_10s=48/s", "no_static_assets"}, AtUnixNano: at - sec, ExpiresAtUnixNano: at + 3600*sec, Origin: eventpb.Origin_COMPUTED, Rule: "ladder"}),
+		mk(e.kcfg.Topics.Verdicts, "ip:203.0.113.9", &eventpb.Verdict{Subject: "ip:203.0.113.9", Action: eventpb.Action_CHALLENGE, Score: 71,
+			Reasons: []string{"login_failures_1m=12"}, AtUnixNano: at - sec, Origin: eventpb.Origin_COMPUTED, Rule: "login_stuffing"}),
+		mk(e.kcfg.Topics.Verdicts, "ip:203.0.113.8", &eventpb.Verdict{Subject: "ip:203.0.113.8", Action: eventpb.Action_MONITOR,
+			WouldBe: eventpb.Action_BLOCK, Score: 90, Reasons: []string{"rate_10s=30/s"}, AtUnixNano: at - sec, Rule: "ladder"}),
+		mk(e.kcfg.Topics.RequestsDLQ, "/var/log/nginx/access.log", &eventpb.DeadLetter{Raw: []byte("\x16\x03\x01 garbage"), Reason: "bad_syntax",
+			Detail: "no request line", Source: "/var/log/nginx/access.log", ReceivedUnixNano: at + 10*sec}),
+	)
+	cl := kafkatest.Client(t, e.broker)
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	e.start(nil)
+	waitCount := func(q string, want uint64) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for e.count(q) < want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: got %d, want %d", q, e.count(q), want)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitCount("SELECT count() FROM dash.verdicts", 3)
+	// Requests after the verdicts, so the sink marks the blocked client's.
+	e.produce(0, 3000)
+	if err := cl.ProduceSync(ctx, mk(e.kcfg.Topics.Verdicts, "ip:203.0.113.9", nil)).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	e.waitRows(3000, 60*time.Second)
+	waitCount("SELECT count() FROM dash.verdicts", 4)
+	waitCount("SELECT count() FROM dash.scores", 20)
+	waitCount("SELECT count() FROM dash.dead_letters", 1)
+
+	// Pipeline samples as the sink's stats loop records them.
+	b, err := e.conn.PrepareBatch(ctx, "INSERT INTO dash.pipeline_metrics (time, source, name, labels, value)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		ts := base.Add(time.Duration(i) * 20 * time.Second)
+		_ = b.Append(ts, "bulwark-aggregator", "consumer_lag", "topic=bulwark.requests.v1", float64(100-i*10))
+		_ = b.Append(ts, "sidecar:8480", "bulwark_sidecar_lookups_total", "action=ALLOW,api=authz", float64(1000*i))
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+
+	from, to := base.Add(-10*time.Minute), base.Add(time.Hour)
+	for _, d := range boards {
+		vars := d.Variables()
+		vars["database"] = "dash"
+		qs := d.Queries()
+		if len(qs) == 0 {
+			t.Errorf("%s: no queries", d.File)
+		}
+		for _, q := range qs {
+			if strings.Contains(q.SQL, "toStartOfInterval") {
+				t.Errorf("%s / %s: use $__timeInterval, not toStartOfInterval (18.16 lacks it)", d.Title, q.Panel)
+			}
+			sql := dashboards.Expand(q.SQL, from, to, vars)
+			if strings.Contains(sql, "$") {
+				t.Errorf("%s / %s: unexpanded macro or variable in\n%s", d.Title, q.Panel, sql)
+				continue
+			}
+			rows, err := e.conn.Query(ctx, sql)
+			if err != nil {
+				t.Errorf("%s / %s: %v\n%s", d.Title, q.Panel, err, sql)
+				continue
+			}
+			n := 0
+			for rows.Next() {
+				n++
+			}
+			if err := rows.Err(); err != nil {
+				t.Errorf("%s / %s: %v", d.Title, q.Panel, err)
+			}
+			rows.Close()
+			if n == 0 {
+				t.Errorf("%s / %s: no rows\n%s", d.Title, q.Panel, sql)
+			}
+		}
+	}
+}

@@ -1,0 +1,351 @@
+package decider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/bulwarkhq/bulwark/libs/detect/crawlers"
+	"github.com/bulwarkhq/bulwark/libs/detect/rules"
+	"github.com/bulwarkhq/bulwark/libs/platform/config"
+	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
+	"github.com/bulwarkhq/bulwark/libs/platform/kafka"
+	"github.com/bulwarkhq/bulwark/libs/verdicts/verdictlog"
+)
+
+// Config is bulwark-decider's configuration (BULWARK_*).
+type Config struct {
+	// RulesFile is the rule file; empty: the one shipped with Bulwark.
+	RulesFile string `env:"RULES_FILE"`
+	// Group is the consumer group on the scores topic.
+	Group string `env:"DECIDER_GROUP" envDefault:"bulwark-decider"`
+	// MetricsAddr is where bulwark-decider serves /metrics, /healthz and
+	// /readyz (see CheckReady); the Service itself serves nothing, so that
+	// `bulwark dev` serves one registry for all its components.
+	MetricsAddr string `env:"DECIDER_METRICS_ADDR" envDefault:"127.0.0.1:8483"`
+	// ReloadInterval is how often the rule file's modification time is checked.
+	ReloadInterval time.Duration `env:"DECIDER_RELOAD_INTERVAL" envDefault:"2s"`
+	// ExpiryTick bounds how late an expiry tombstone is written.
+	ExpiryTick time.Duration `env:"DECIDER_EXPIRY_TICK" envDefault:"1s"`
+
+	// Resolver answers reverse DNS for crawler verification (nil: the
+	// system's). Not from the environment: tests set a fake.
+	Resolver crawlers.Resolver `env:"-"`
+}
+
+// DefaultConfig returns the defaults (as the environment would give them):
+// the shipped rule file, group bulwark-decider.
+func DefaultConfig() Config {
+	return Config{Group: "bulwark-decider", MetricsAddr: "127.0.0.1:8483", ReloadInterval: 2 * time.Second, ExpiryTick: time.Second}
+}
+
+// Validate checks the settings, naming the variable at fault.
+func (c Config) Validate() error {
+	if c.Group == "" {
+		return config.Invalid("DECIDER_GROUP", "must not be empty")
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return config.Invalid("DECIDER_METRICS_ADDR", "%q is not host:port", c.MetricsAddr)
+		}
+	}
+	if c.ReloadInterval <= 0 {
+		return config.Invalid("DECIDER_RELOAD_INTERVAL", "must be positive, got %s", c.ReloadInterval)
+	}
+	if c.ExpiryTick <= 0 {
+		return config.Invalid("DECIDER_EXPIRY_TICK", "must be positive, got %s", c.ExpiryTick)
+	}
+	return nil
+}
+
+// Service is bulwark-decider: it restores the verdicts in force from the
+// compacted verdict topic, then consumes scores in a consumer group and
+// writes verdict changes and expiry tombstones, committing the scores'
+// offsets only once the verdicts they caused are acknowledged.
+type Service struct {
+	cfg      Config
+	kcfg     kafka.Config
+	log      *slog.Logger
+	reg      prometheus.Registerer
+	m        *Metrics
+	d        *Decider
+	reloader *Reloader
+	reader   *verdictlog.Reader
+	own      *ownWrites
+	ready    atomic.Bool
+	readyCh  chan struct{}
+
+	// writeMu orders Decide/Expire with the Produce calls of their changes,
+	// so records reach a partition in the order they were decided.
+	writeMu sync.Mutex
+	cl      *kgo.Client
+}
+
+// NewService builds the decider service. It fails on a rule file that does
+// not load: a service must not start on rules nobody can read.
+func NewService(cfg Config, kcfg kafka.Config, log *slog.Logger, reg prometheus.Registerer) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "decider")
+	rs, err := rules.LoadOrDefault(cfg.RulesFile)
+	if err != nil {
+		return nil, fmt.Errorf("decider: %w", err)
+	}
+	m := NewMetrics(reg)
+	d, err := New(rs, Options{Log: log, Metrics: m, Resolver: cfg.Resolver})
+	if err != nil {
+		return nil, fmt.Errorf("decider: %w", err)
+	}
+	s := &Service{cfg: cfg, kcfg: kcfg, log: log, reg: reg, m: m, d: d, own: newOwnWrites(), readyCh: make(chan struct{})}
+	if cfg.RulesFile != "" {
+		s.reloader = NewReloader(cfg.RulesFile, d, cfg.ReloadInterval, log)
+	}
+	s.reader = verdictlog.New(kcfg, "decider", s.applyVerdict, log, reg)
+	log.Info("rules loaded", "file", rs.Source, "digest", rs.Digest, "rules", len(rs.Rules), "learning", rs.Learning)
+	return s, nil
+}
+
+// Decider returns the service's decider (for tests and `bulwark dev`).
+func (s *Service) Decider() *Decider { return s.d }
+
+// Ready is closed once the verdicts in force are restored and scores are consumed.
+func (s *Service) Ready() <-chan struct{} { return s.readyCh }
+
+// ErrNotReady is returned by CheckReady while the verdicts in force are being restored.
+var ErrNotReady = errors.New("decider: catching up with the verdict topic")
+
+// CheckReady returns nil once the service decides on scores (for /readyz).
+func (s *Service) CheckReady() error {
+	if !s.ready.Load() {
+		return ErrNotReady
+	}
+	return nil
+}
+
+// applyVerdict is the verdict topic's callback: while catching up it
+// restores state; afterwards it tells this decider's own records (read
+// back) from everyone else's (operators, other replicas).
+func (s *Service) applyVerdict(subject string, v *eventpb.Verdict) {
+	if !s.ready.Load() {
+		s.d.Restore(subject, v)
+		return
+	}
+	if own, last := s.own.match(subject, v); own {
+		s.m.echoes.Inc()
+		if last {
+			s.d.settle(subject, v)
+		}
+		return
+	}
+	s.d.Observe(subject, v, time.Now())
+}
+
+// Run runs until ctx is done or a verdict cannot be written.
+func (s *Service) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.reader.Run(ctx) })
+	if s.reloader != nil {
+		g.Go(func() error { return s.reloader.Run(ctx) })
+	}
+	g.Go(func() error { return s.refreshCrawlers(ctx) })
+	g.Go(func() error {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.reader.Ready():
+		}
+		s.ready.Store(true)
+		close(s.readyCh)
+		s.log.Info("verdicts restored; deciding", "held", s.d.Len())
+		return s.decide(ctx)
+	})
+	return g.Wait()
+}
+
+func (s *Service) decide(ctx context.Context) error {
+	topics := s.kcfg.Topics
+	cl, err := kafka.NewClient(s.kcfg.WithClientID("decider"), s.reg,
+		kgo.ConsumerGroup(s.cfg.Group),
+		kgo.ConsumeTopics(topics.Scores),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DisableAutoCommit(),
+		// No rebalance while a batch is between Decide and its commit:
+		// a new owner of the partition would decide the same scores again.
+		kgo.BlockRebalanceOnPoll(),
+		kgo.DefaultProduceTopic(topics.Verdicts),
+		kgo.ProducerLinger(0),
+	)
+	if err != nil {
+		return fmt.Errorf("decider: %w", err)
+	}
+	s.cl = cl
+	defer cl.Close()
+	// Close leaves the group, which waits for a rebalance that a poll blocked.
+	defer cl.AllowRebalance()
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.expireLoop(ctx) })
+	g.Go(func() error { return s.consume(ctx, cl) })
+	return g.Wait()
+}
+
+func (s *Service) consume(ctx context.Context, cl *kgo.Client) error {
+	for {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		fs.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.Canceled) {
+				s.log.Warn("fetch scores", "topic", t, "partition", p, "err", err)
+			}
+		})
+		recs := fs.Records()
+		if len(recs) == 0 {
+			cl.AllowRebalance()
+			continue
+		}
+		w := s.newBatch(ctx)
+		s.writeMu.Lock()
+		for _, r := range recs {
+			sc := &eventpb.Score{}
+			if err := proto.Unmarshal(r.Value, sc); err != nil {
+				s.m.badScores.WithLabelValues("decode").Inc()
+				s.log.Warn("undecodable score", "partition", r.Partition, "offset", r.Offset, "err", err)
+				continue
+			}
+			if sc.Subject == "" {
+				sc.Subject = string(r.Key)
+			}
+			w.write(s.d.Decide(ctx, sc), r.Timestamp)
+		}
+		s.writeMu.Unlock()
+		if err := w.wait(); err != nil {
+			if ctx.Err() != nil {
+				return nil // shutting down: the scores are read again at restart
+			}
+			return err
+		}
+		if err := cl.CommitRecords(ctx, recs...); err != nil && ctx.Err() == nil {
+			s.m.commitErrors.Inc()
+			s.log.Warn("commit score offsets", "err", err)
+		}
+		cl.AllowRebalance()
+	}
+}
+
+// expireLoop writes the tombstones of expired verdicts. The timer is set
+// to the next expiry, and at least every ExpiryTick, since a verdict
+// decided meanwhile may expire sooner.
+func (s *Service) expireLoop(ctx context.Context) error {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		w := s.newBatch(ctx)
+		s.writeMu.Lock()
+		w.write(s.d.Expire(time.Now()), time.Time{})
+		s.writeMu.Unlock()
+		if err := w.wait(); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("write expiry tombstones: %w", err)
+		}
+		wait := s.cfg.ExpiryTick
+		if next, ok := s.d.NextExpiry(); ok {
+			wait = min(wait, max(time.Until(next), time.Millisecond))
+		}
+		t.Reset(wait)
+	}
+}
+
+// batch is the verdict records of one poll, produced in order and awaited together.
+type batch struct {
+	ctx  context.Context
+	s    *Service
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	errs []error
+}
+
+func (s *Service) newBatch(ctx context.Context) *batch { return &batch{ctx: ctx, s: s} }
+
+// write produces changes (under writeMu). arrived is when the score that
+// caused them was written to the scores topic, for the latency histogram.
+func (b *batch) write(changes []Change, arrived time.Time) {
+	for _, c := range changes {
+		rec := &kgo.Record{Key: []byte(c.Subject)}
+		if c.Verdict != nil {
+			v, err := proto.Marshal(c.Verdict)
+			if err != nil {
+				b.fail(fmt.Errorf("encode verdict of %s: %w", c.Subject, err))
+				continue
+			}
+			rec.Value = v
+		}
+		b.s.own.add(c.Subject, c.Verdict)
+		b.wg.Add(1)
+		b.s.cl.Produce(b.ctx, rec, func(r *kgo.Record, err error) {
+			defer b.wg.Done()
+			if err != nil {
+				b.s.m.produceErrors.Inc()
+				b.fail(fmt.Errorf("write verdict of %s: %w", r.Key, err))
+				return
+			}
+			if !arrived.IsZero() {
+				b.s.m.latency.Observe(time.Since(arrived).Seconds())
+			}
+		})
+	}
+}
+
+func (b *batch) fail(err error) {
+	b.mu.Lock()
+	b.errs = append(b.errs, err)
+	b.mu.Unlock()
+}
+
+func (b *batch) wait() error {
+	b.wg.Wait()
+	return errors.Join(b.errs...)
+}
+
+// refreshCrawlers re-fetches the published crawler ranges at the interval
+// of the rules in force (which a reload may change).
+func (s *Service) refreshCrawlers(ctx context.Context) error {
+	for {
+		every := s.d.Rules().Crawlers.Refresh
+		wait := every
+		if wait <= 0 {
+			wait = time.Minute // refresh off: look again later, the rules may change
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		if every > 0 {
+			if err := s.d.RefreshCrawlers(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("crawler ranges refresh failed; keeping the current ranges", "err", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,70 @@
+package aggregator
+
+import (
+	"os"
+	"time"
+
+	"github.com/bulwarkhq/bulwark/libs/platform/config"
+)
+
+// Config configures the aggregator service (BULWARK_AGGREGATOR_*; the Kafka
+// connection is kafka.Config, the features section comes from BULWARK_RULES_FILE).
+type Config struct {
+	// Group is the consumer group of the requests topic.
+	Group string `env:"AGGREGATOR_GROUP" envDefault:"bulwark-aggregator"`
+	// StateTopic is the compacted topic holding each partition's state.
+	StateTopic string `env:"AGGREGATOR_STATE_TOPIC" envDefault:"bulwark.aggregator-state.v1"`
+	// TransactionalID identifies this instance's producer; empty means the
+	// group, the host name and a random suffix (unique per process; zombies
+	// are fenced by the group generation, KIP-447).
+	TransactionalID string `env:"AGGREGATOR_TRANSACTIONAL_ID"`
+	// AllowedLateness: events older than the partition's newest event time by
+	// more are counted as late and dropped.
+	AllowedLateness time.Duration `env:"AGGREGATOR_ALLOWED_LATENESS" envDefault:"30s"`
+	// IdleTimeout: a subject without events for this long is forgotten.
+	IdleTimeout time.Duration `env:"AGGREGATOR_IDLE_TIMEOUT" envDefault:"1h"`
+	// SnapshotInterval is how often a transaction commits: scores become
+	// visible, changed state is written and offsets are committed. It is the
+	// latency that scores add on top of processing.
+	SnapshotInterval time.Duration `env:"AGGREGATOR_SNAPSHOT_INTERVAL" envDefault:"200ms"`
+	// MetricsAddr serves /metrics and /healthz.
+	MetricsAddr string `env:"AGGREGATOR_METRICS_ADDR" envDefault:"127.0.0.1:8481"`
+	// RulesFile is the rule file whose `features:` section sets weights and lists.
+	RulesFile string `env:"RULES_FILE"`
+}
+
+// Validate checks the values, naming the variable at fault.
+func (c Config) Validate() error {
+	switch {
+	case c.Group == "":
+		return config.Invalid("AGGREGATOR_GROUP", "must not be empty")
+	case c.StateTopic == "":
+		return config.Invalid("AGGREGATOR_STATE_TOPIC", "must not be empty")
+	case c.AllowedLateness < 0:
+		return config.Invalid("AGGREGATOR_ALLOWED_LATENESS", "must not be negative")
+	case c.IdleTimeout < time.Minute:
+		return config.Invalid("AGGREGATOR_IDLE_TIMEOUT", "must be at least 1m (the longest window is 1h)")
+	case c.SnapshotInterval < 10*time.Millisecond || c.SnapshotInterval > 30*time.Second:
+		return config.Invalid("AGGREGATOR_SNAPSHOT_INTERVAL", "must be within 10ms..30s (a transaction must end well before its 60s timeout)")
+	case c.MetricsAddr == "":
+		return config.Invalid("AGGREGATOR_METRICS_ADDR", "must not be empty")
+	}
+	if c.RulesFile != "" {
+		if _, err := os.Stat(c.RulesFile); err != nil {
+			return config.Invalid("RULES_FILE", "%v", err)
+		}
+	}
+	return nil
+}
+
+// DefaultConfig returns the defaults (as the environment would give them).
+func DefaultConfig() Config {
+	return Config{
+		Group:            "bulwark-aggregator",
+		StateTopic:       "bulwark.aggregator-state.v1",
+		AllowedLateness:  30 * time.Second,
+		IdleTimeout:      time.Hour,
+		SnapshotInterval: 200 * time.Millisecond,
+		MetricsAddr:      "127.0.0.1:8481",
+	}
+}

@@ -1,0 +1,576 @@
+package aggregator
+
+import (
+	"cmp"
+	"encoding/binary"
+	"math"
+	"net/netip"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/bulwarkhq/bulwark/libs/detect/features"
+	"github.com/bulwarkhq/bulwark/libs/detect/scoring"
+	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
+	"github.com/bulwarkhq/bulwark/libs/platform/subject"
+)
+
+// Emission is what a subject last emitted, to emit on change only.
+type Emission struct {
+	At        int64   // event time of the last emitted score
+	Score     float32 // the last emitted score
+	ScoredSec uint32  // the second (Unix) the subject was last scored in
+}
+
+// fresh reports whether a subject must be scored for this event, and marks
+// it scored. A subject is scored at its first request of each second of event
+// time and at every request that can move a score by itself (sensitive,
+// login, checkout, POST, deep page, error status, a new kind of user agent).
+// The other requests of that second (a page's assets, a flood's next
+// requests) only update the windows: scoring them would repeat the same
+// judgement, and this is where most of the engine's time would go.
+func (em *Emission) fresh(sec uint32, plain bool) bool {
+	if plain && em.ScoredSec == sec {
+		return false
+	}
+	em.ScoredSec = sec
+	return true
+}
+
+type ipState struct {
+	B features.Behaviour
+	X features.IPExtra
+	E Emission
+}
+
+type sessionState struct {
+	B features.Behaviour
+	E Emission
+}
+
+type netState struct {
+	N features.Net
+	E Emission
+}
+
+// Key spaces of the state tables. An address key is the 16-byte form of the
+// unmapped address (IPv4 as ::ffff:a.b.c.d); a network key is its masked
+// prefix address (the prefix length follows from the family).
+type addrKey = [16]byte
+
+// hotKey names a subject whose last score was at or above hotScore.
+type hotKey struct {
+	kind subject.Kind
+	k    [16]byte
+}
+
+// hotScore is the lowest score (MONITOR) whose subject is watched for an
+// idle flush: when it goes quiet, its decayed score is emitted so the decider
+// can relax a verdict before it expires.
+const hotScore = 50
+
+// Defaults of the engine options.
+const (
+	DefaultAllowedLateness = 30 * time.Second
+	DefaultIdleTimeout     = time.Hour
+	DefaultRefresh         = time.Minute
+)
+
+type options struct {
+	lateness, idle, refresh time.Duration
+}
+
+// Option configures an Engine.
+type Option func(*options)
+
+// WithAllowedLateness sets how far behind the newest event time of the
+// partition an event may be and still be merged into its windows. Later
+// events are counted (Stats.Late) and dropped.
+func WithAllowedLateness(d time.Duration) Option { return func(o *options) { o.lateness = d } }
+
+// WithIdleTimeout sets after how long without events a subject's state is
+// dropped; a subject that returns later starts fresh. It should be at least
+// the longest window (1 h), or rate_1h forgets early.
+func WithIdleTimeout(d time.Duration) Option { return func(o *options) { o.idle = d } }
+
+// WithRefresh sets how often a subject at MONITOR or above is re-emitted
+// while its score holds (so the decider can extend its verdict), and how
+// long it must be idle before its decayed score is flushed.
+func WithRefresh(d time.Duration) Option { return func(o *options) { o.refresh = d } }
+
+// Engine computes windows, features and scores for the events of one
+// partition (or one replay), in event time. It does not touch Kafka, so the
+// aggregator service, `bulwark replay` and `bulwark dev` run the same code.
+// It is not safe for concurrent use. Given the same events in the same order
+// it emits the same scores, byte for byte (marshal with
+// proto.MarshalOptions{Deterministic: true}, as Score.features is a map).
+type Engine struct {
+	cls    *features.Classifier
+	scorer *scoring.Scorer
+	opt    options
+
+	ips      *table[addrKey, ipState]
+	sessions *table[uint64, sessionState]
+	nets     *table[addrKey, netState]
+	hot      map[hotKey]*eventpb.RequestEvent
+	hotDirty map[hotKey]struct{}
+
+	maxTime  int64 // newest event time seen: the partition's watermark
+	tickSlot int64 // minute slot of the last idle flush and expiry sweep
+
+	stats Stats
+	vec   features.Vector
+	pts   scoring.Points
+}
+
+// Stats are the engine's counters and sizes, for metrics.
+type Stats struct {
+	Events     uint64 // events merged into state
+	Late       uint64 // events dropped as later than the allowed lateness
+	BadEvents  uint64 // events without a parseable client IP
+	Emitted    uint64 // scores emitted
+	Expired    uint64 // subject states dropped after their idle timeout
+	IPs        int    // active subjects by kind
+	Sessions   int
+	Nets       int
+	Hot        int   // subjects at MONITOR or above, watched for an idle flush
+	StateBytes int64 // bytes held by subject states (slabs, not map overhead)
+	Watermark  int64 // newest event time seen, Unix ns
+}
+
+// NewEngine returns an engine scoring with cfg, which must be valid
+// (cfg.Validate()).
+func NewEngine(cfg scoring.Config, opts ...Option) *Engine {
+	o := options{lateness: DefaultAllowedLateness, idle: DefaultIdleTimeout, refresh: DefaultRefresh}
+	for _, f := range opts {
+		f(&o)
+	}
+	return &Engine{
+		cls:      features.NewClassifier(cfg.Lists()),
+		scorer:   scoring.NewScorer(cfg),
+		opt:      o,
+		ips:      newTable[addrKey, ipState](),
+		sessions: newTable[uint64, sessionState](),
+		nets:     newTable[addrKey, netState](),
+		hot:      make(map[hotKey]*eventpb.RequestEvent),
+		hotDirty: make(map[hotKey]struct{}),
+	}
+}
+
+// Process merges one event and appends the scores it changes to dst. Events
+// of one partition must come in offset order; event times may be out of
+// order within the allowed lateness.
+func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*eventpb.Score {
+	addr, err := netip.ParseAddr(ev.GetClientIp())
+	if err != nil || addr.Zone() != "" {
+		e.stats.BadEvents++
+		return dst
+	}
+	addr = addr.Unmap()
+	t := ev.GetTimeUnixNano()
+	if t <= 0 {
+		e.stats.BadEvents++
+		return dst
+	}
+	if t < e.maxTime-int64(e.opt.lateness) {
+		e.stats.Late++
+		return dst
+	}
+	if t > e.maxTime {
+		if e.maxTime == 0 {
+			e.tickSlot = t / int64(time.Minute)
+		}
+		e.maxTime = t
+		if s := t / int64(time.Minute); s > e.tickSlot {
+			e.tickSlot = s
+			dst = e.tick(t, dst)
+		}
+	}
+	e.stats.Events++
+
+	ipk := addr.As16()
+	netk := subject.NetOf(addr).Addr().As16()
+	ua := ev.GetUserAgent()
+	o := features.Obs{
+		T:        t,
+		Flags:    e.cls.Request(ev.GetMethod(), ev.GetPath(), ev.GetQuery(), ev.GetReferer(), ev.AcceptLanguage),
+		Status:   ev.GetStatus(),
+		PathHash: xxhash.Sum64String(ev.GetPath()),
+		UAHash:   features.HashUA(ua),
+		IP:       xxhash.Sum64(ipk[:]),
+	}
+	o.UA = e.cls.UA(ua, o.UAHash)
+	o.ID, o.HasID = features.NumericID(ev.GetPath())
+	if ev.CdnBotScore != nil {
+		o.CDNBot = uint8(min(max(ev.GetCdnBotScore(), 1), 99))
+	}
+	o.Session = sessionKey(ev, &ipk)
+
+	plain := o.Flags&(features.ReqSensitive|features.ReqLogin|features.ReqCheckout|features.ReqPost|features.ReqDeepPage) == 0 && o.Status < 400
+	sec := uint32(t / int64(time.Second))
+
+	ip, ipi := e.ips.get(ipk)
+	if ip.B.Last != 0 && t-ip.B.Last > int64(e.opt.idle) {
+		*ip = ipState{}
+		e.dropHot(hotKey{subject.KindIP, ipk})
+	}
+	prev := ip.B.Last
+	ipPlain := plain && ip.B.UA == o.UA
+	ip.X.Update(&o, prev)
+	ip.B.Update(&o)
+	e.ips.touch(ipk, ipi)
+
+	ss, ssi := e.sessions.get(o.Session)
+	if ss.B.Last != 0 && t-ss.B.Last > int64(e.opt.idle) {
+		*ss = sessionState{}
+		e.dropHot(sessionHot(o.Session))
+	}
+	ssPlain := plain && ss.B.UA == o.UA
+	ss.B.Update(&o)
+	e.sessions.touch(o.Session, ssi)
+
+	nt, nti := e.nets.get(netk)
+	if nt.N.Last != 0 && t-nt.N.Last > int64(e.opt.idle) {
+		*nt = netState{}
+		e.dropHot(hotKey{subject.KindNet, netk})
+	}
+	nt.N.Update(&o, ip.B.Alike(ip.B.Last))
+	e.nets.touch(netk, nti)
+
+	var trigger *eventpb.RequestEvent // cloned once, shared by this event's scores
+	if ip.E.fresh(sec, ipPlain) {
+		e.vec = features.Vector{}
+		ip.B.Compute(ip.B.Last, &e.vec)
+		ip.X.Compute(ip.B.Last, ip.B.Last, &e.vec)
+		dst = e.consider(subject.KindIP, ipk, &ip.E, ev, &trigger, addr, t, ip.B.Last, dst)
+	}
+	if ss.E.fresh(sec, ssPlain) {
+		e.vec = features.Vector{}
+		ss.B.Compute(ss.B.Last, &e.vec)
+		dst = e.consider(subject.KindSession, sessionHot(o.Session).k, &ss.E, ev, &trigger, addr, t, ss.B.Last, dst)
+	}
+	if nt.E.fresh(sec, plain) {
+		e.vec = features.Vector{}
+		nt.N.Compute(nt.N.Last, &e.vec)
+		dst = e.consider(subject.KindNet, netk, &nt.E, ev, &trigger, addr, t, nt.N.Last, dst)
+	}
+	return dst
+}
+
+// consider scores the features in e.vec and appends a Score when it changed
+// enough to matter (see shouldEmit).
+func (e *Engine) consider(kind subject.Kind, k [16]byte, em *Emission, ev *eventpb.RequestEvent, trigger **eventpb.RequestEvent, addr netip.Addr, t, end int64, dst []*eventpb.Score) []*eventpb.Score {
+	score := e.scorer.Score(kind, &e.vec, &e.pts)
+	if !e.shouldEmit(em, score, t) {
+		return dst
+	}
+	var subj string
+	switch kind {
+	case subject.KindIP:
+		subj = subject.IP(addr)
+	case subject.KindNet:
+		subj = subject.Net(subject.NetOf(addr))
+	default:
+		subj = subject.Session(SessionID(ev))
+	}
+	if *trigger == nil {
+		*trigger = proto.Clone(ev).(*eventpb.RequestEvent)
+	}
+	dst = append(dst, e.build(subj, t, end, score, *trigger))
+	em.At, em.Score = t, float32(score)
+	hk := hotKey{kind, k}
+	if score >= hotScore {
+		e.hot[hk] = *trigger
+		e.hotDirty[hk] = struct{}{}
+	} else {
+		e.dropHot(hk)
+	}
+	return dst
+}
+
+func (e *Engine) build(subj string, t, end int64, score float64, trigger *eventpb.RequestEvent) *eventpb.Score {
+	e.stats.Emitted++
+	s := &eventpb.Score{
+		Subject:           subj,
+		TimeUnixNano:      t,
+		WindowEndUnixNano: end,
+		Score:             score,
+		Features:          make(map[string]float64, e.vec.Len()),
+		Reasons:           e.pts.Reasons(&e.vec, nil),
+		Trigger:           trigger,
+		Scorer:            scoring.Name,
+	}
+	for id := range features.NumFeatures {
+		if v, ok := e.vec.Get(id); ok {
+			s.Features[features.Names[id]] = v
+		}
+	}
+	return s
+}
+
+// Emission rule: a score is emitted when its ladder band (ALLOW < 50 <=
+// MONITOR < 70 <= CHALLENGE < 90 <= BLOCK) changes, when it moved by
+// minScoreStep points (minAllowStep within ALLOW), or every refresh while at MONITOR or above. A person's score idling near 0
+// emits nothing at all.
+const minScoreStep = 5
+
+// minAllowStep is the move that is emitted within ALLOW: small wobbles of a
+// person's score (a burst of asset requests) matter to nobody downstream.
+const minAllowStep = 20
+
+func band(s float64) int {
+	switch {
+	case s >= 90:
+		return 3
+	case s >= 70:
+		return 2
+	case s >= 50:
+		return 1
+	}
+	return 0
+}
+
+func (e *Engine) shouldEmit(em *Emission, score float64, t int64) bool {
+	last := float64(em.Score)
+	switch {
+	case band(score) != band(last):
+		return true
+	case max(score, last) >= hotScore && math.Abs(score-last) >= minScoreStep:
+		return true
+	case math.Abs(score-last) >= minAllowStep:
+		return true
+	case score >= hotScore && t-em.At >= int64(e.opt.refresh):
+		return true
+	}
+	return false
+}
+
+// Advance moves the partition's watermark to w (when later than the newest
+// event), flushes idle subjects and expires idle state, appending the scores
+// this changes to dst. Replay calls it at the end of its input; the service
+// does not call it with wall-clock time, so its output depends on the events
+// alone.
+func (e *Engine) Advance(w time.Time, dst []*eventpb.Score) []*eventpb.Score {
+	t := w.UnixNano()
+	if t <= e.maxTime {
+		return dst
+	}
+	e.maxTime = t
+	e.tickSlot = t / int64(time.Minute)
+	return e.tick(t, dst)
+}
+
+// tick runs once per minute of event time: the idle flush of hot subjects,
+// then the expiry sweep.
+func (e *Engine) tick(now int64, dst []*eventpb.Score) []*eventpb.Score {
+	dst = e.flushIdle(now, dst)
+	e.sweep(now)
+	return dst
+}
+
+// flushIdle re-scores the hot subjects that have been idle for at least the
+// refresh interval at time now, in a fixed order, and emits what changed.
+// Such a score is timed at now and carries the subject's last trigger.
+func (e *Engine) flushIdle(now int64, dst []*eventpb.Score) []*eventpb.Score {
+	if len(e.hot) == 0 {
+		return dst
+	}
+	keys := make([]hotKey, 0, len(e.hot))
+	for k := range e.hot {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b hotKey) int {
+		if c := cmp.Compare(a.kind, b.kind); c != 0 {
+			return c
+		}
+		return slices.Compare(a.k[:], b.k[:])
+	})
+	for _, k := range keys {
+		trigger := e.hot[k]
+		var em *Emission
+		var last int64
+		e.vec = features.Vector{}
+		switch k.kind {
+		case subject.KindIP:
+			s := e.ips.lookup(k.k)
+			if s == nil {
+				e.dropHot(k)
+				continue
+			}
+			last, em = s.B.Last, &s.E
+			if now-last >= int64(e.opt.refresh) {
+				s.B.Compute(now, &e.vec)
+				s.X.Compute(last, now, &e.vec)
+			}
+		case subject.KindSession:
+			s := e.sessions.lookup(binary.LittleEndian.Uint64(k.k[:8]))
+			if s == nil {
+				e.dropHot(k)
+				continue
+			}
+			last, em = s.B.Last, &s.E
+			if now-last >= int64(e.opt.refresh) {
+				s.B.Compute(now, &e.vec)
+			}
+		case subject.KindNet:
+			s := e.nets.lookup(k.k)
+			if s == nil {
+				e.dropHot(k)
+				continue
+			}
+			last, em = s.N.Last, &s.E
+			if now-last >= int64(e.opt.refresh) {
+				s.N.Compute(now, &e.vec)
+			}
+		}
+		if now-last < int64(e.opt.refresh) {
+			continue
+		}
+		score := e.scorer.Score(k.kind, &e.vec, &e.pts)
+		// An idle subject is re-emitted only when its score fell: the refresh
+		// rule is for subjects still sending requests.
+		if float64(em.Score)-score < minScoreStep && band(score) == band(float64(em.Score)) {
+			continue
+		}
+		addr := netip.AddrFrom16(k.k).Unmap()
+		var subj string
+		switch k.kind {
+		case subject.KindIP:
+			subj = subject.IP(addr)
+		case subject.KindNet:
+			subj = subject.Net(subject.NetOf(addr))
+		default:
+			subj = subject.Session(SessionID(trigger))
+		}
+		dst = append(dst, e.build(subj, now, now, score, proto.Clone(trigger).(*eventpb.RequestEvent)))
+		em.At, em.Score = now, float32(score)
+		e.touchKey(k)
+		if score < hotScore {
+			e.dropHot(k)
+		}
+	}
+	return dst
+}
+
+func (e *Engine) touchKey(k hotKey) {
+	switch k.kind {
+	case subject.KindIP:
+		if i, ok := e.ips.idx[k.k]; ok {
+			e.ips.touch(k.k, i)
+		}
+	case subject.KindSession:
+		sk := binary.LittleEndian.Uint64(k.k[:8])
+		if i, ok := e.sessions.idx[sk]; ok {
+			e.sessions.touch(sk, i)
+		}
+	case subject.KindNet:
+		if i, ok := e.nets.idx[k.k]; ok {
+			e.nets.touch(k.k, i)
+		}
+	}
+}
+
+func (e *Engine) dropHot(k hotKey) {
+	if _, ok := e.hot[k]; ok {
+		delete(e.hot, k)
+		e.hotDirty[k] = struct{}{}
+	}
+}
+
+// sweep drops the states idle for longer than the idle timeout. Process
+// resets such a state anyway when its subject returns, so when the sweep runs
+// changes memory, never scores.
+func (e *Engine) sweep(now int64) {
+	cut := now - int64(e.opt.idle)
+	for k, i := range e.ips.idx {
+		if e.ips.at(i).B.Last < cut {
+			e.ips.del(k)
+			e.dropHot(hotKey{subject.KindIP, k})
+			e.stats.Expired++
+		}
+	}
+	for k, i := range e.sessions.idx {
+		if e.sessions.at(i).B.Last < cut {
+			e.sessions.del(k)
+			e.dropHot(sessionHot(k))
+			e.stats.Expired++
+		}
+	}
+	for k, i := range e.nets.idx {
+		if e.nets.at(i).N.Last < cut {
+			e.nets.del(k)
+			e.dropHot(hotKey{subject.KindNet, k})
+			e.stats.Expired++
+		}
+	}
+}
+
+// Stats returns the engine's counters and sizes.
+func (e *Engine) Stats() Stats {
+	s := e.stats
+	s.IPs, s.Sessions, s.Nets, s.Hot = e.ips.len(), e.sessions.len(), e.nets.len(), len(e.hot)
+	s.StateBytes = int64(len(e.ips.chunks))*chunkSize*int64(sizeofIP) +
+		int64(len(e.sessions.chunks))*chunkSize*int64(sizeofSession) +
+		int64(len(e.nets.chunks))*chunkSize*int64(sizeofNet)
+	s.Watermark = e.maxTime
+	return s
+}
+
+func sessionHot(k uint64) hotKey {
+	h := hotKey{kind: subject.KindSession}
+	binary.LittleEndian.PutUint64(h.k[:8], k)
+	return h
+}
+
+// Session keys: a log's own session id, or, where the log has none, a hash of
+// client IP, user agent and accept-language (when logged). The two are
+// hashed with different seeds so that they can never collide by construction.
+const (
+	seedLogSession     = 0x5e55_1011
+	seedDerivedSession = 0xde41_7ed5
+)
+
+func sessionKey(ev *eventpb.RequestEvent, ip *[16]byte) uint64 {
+	if id := ev.GetSessionId(); id != "" {
+		d := xxhash.NewWithSeed(seedLogSession)
+		d.WriteString(id)
+		return d.Sum64()
+	}
+	return derivedSession(ev, ip)
+}
+
+func derivedSession(ev *eventpb.RequestEvent, ip *[16]byte) uint64 {
+	d := xxhash.NewWithSeed(seedDerivedSession)
+	d.Write(ip[:])
+	d.WriteString(ev.GetUserAgent())
+	if al := ev.AcceptLanguage; al != nil {
+		d.Write([]byte{0})
+		d.WriteString(*al)
+	}
+	return d.Sum64()
+}
+
+// SessionID is the session id of an event as it appears in session:
+// subjects: the log's session id when it has one, else "h-" and 16 hex
+// digits of xxhash64(client IP as 16 bytes, user agent, 0x00 and
+// accept-language when logged). The derivation keeps one browser behind a
+// shared IP apart from the others without storing anything personal.
+func SessionID(ev *eventpb.RequestEvent) string {
+	if id := ev.GetSessionId(); id != "" {
+		return id
+	}
+	addr, err := netip.ParseAddr(ev.GetClientIp())
+	if err != nil {
+		return ""
+	}
+	k := addr.Unmap().As16()
+	h := derivedSession(ev, &k)
+	s := strconv.FormatUint(h, 16)
+	for len(s) < 16 {
+		s = "0" + s
+	}
+	return "h-" + s
+}

@@ -1,0 +1,317 @@
+package features
+
+import (
+	"math"
+
+	"github.com/bulwarkhq/bulwark/libs/detect/window"
+)
+
+// Bucket widths, in nanoseconds.
+const (
+	sec    = int64(1e9)
+	tenSec = 10 * sec
+	minute = 60 * sec
+	tenMin = 10 * minute
+	half   = 5 * minute // distinct-count halves: the "10 min" distinct counts cover 5..10 min
+)
+
+// Obs is one request reduced to what the states need, computed once per
+// event and shared by the event's ip, session and net states.
+type Obs struct {
+	T        int64 // event time, Unix ns
+	Flags    ReqFlags
+	Status   uint32
+	PathHash uint64
+	ID       uint32 // trailing numeric id of the path, when HasID
+	HasID    bool
+	UAHash   uint64
+	UA       UAFlags
+	CDNBot   uint8 // the CDN's bot score 1..99; 0 when not logged
+	Session  uint64
+	IP       uint64
+}
+
+// Behaviour is the windowed state of an ip: or session: subject. It is a
+// flat value (about 350 bytes) so that states live in slabs and snapshot as
+// bytes; fields are exported for encoding/binary.
+type Behaviour struct {
+	Last int64 // newest event time; the head of every ring
+
+	Sec         [10]uint16 // requests per second, 10 s
+	Ten         [6]uint16  // requests per 10 s, 1 min
+	LoginFail1m [6]uint8   // failed logins per 10 s, 1 min
+	Post1m      [6]uint8   // POSTs to login/cart/checkout per 10 s, 1 min
+
+	// per minute, 10 min
+	Req, Asset, S404, RefMissing, ALLogged, ALMissing [10]uint16
+	Enum, LoginFail, S429, Sensitive                  [10]uint8
+
+	Hour  [6]uint32          // requests per 10 min, 1 h
+	Paths window.Distinct512 // distinct page paths, 2 x 5 min
+
+	IATMean, IATVar float32 // exponentially weighted inter-arrival time, seconds
+	LastID          uint32
+	UAHash          uint32
+	IATN            uint8 // intervals seen (saturating)
+	UA              UAFlags
+	HasLastID       bool
+	CDNBot          uint8
+}
+
+// iatAlpha weighs the newest inter-arrival time: ~1/8 means the statistic
+// follows the last 10-20 requests, i.e. about a minute of a slow client.
+const iatAlpha = 1.0 / 8
+
+// Reset makes b a fresh state: a subject idle for longer than the longest
+// window starts over, whether or not its state was expired meanwhile, so
+// expiry timing never changes a score.
+func (b *Behaviour) Reset() { *b = Behaviour{} }
+
+// Update adds one request.
+func (b *Behaviour) Update(o *Obs) {
+	t := o.T
+	prev := b.Last
+	if t >= prev {
+		if prev != 0 && b.UAHash != 0 {
+			dt := float32(t-prev) / 1e9
+			if b.IATN == 0 {
+				b.IATMean = dt
+			} else {
+				d := dt - b.IATMean
+				inc := iatAlpha * d
+				b.IATMean += inc
+				b.IATVar = (1 - iatAlpha) * (b.IATVar + d*inc)
+			}
+			b.IATN = min(b.IATN+1, 255)
+		}
+		b.slide(prev, t)
+		b.Last = t
+	}
+	head := b.Last
+	f := o.Flags
+	hs, ts, ms, hh := window.Slot(head, sec), window.Slot(head, tenSec), window.Slot(head, minute), window.Slot(head, tenMin)
+	s, tsl, m, h := window.Slot(t, sec), window.Slot(t, tenSec), window.Slot(t, minute), window.Slot(t, tenMin)
+	window.Add(b.Sec[:], hs, s, 1)
+	window.Add(b.Ten[:], ts, tsl, 1)
+	window.Add(b.Hour[:], hh, h, 1)
+	if !window.Add(b.Req[:], ms, m, 1) {
+		return // older than the 10 min window: only the 1 h total counts it
+	}
+	asset := f&ReqAsset != 0
+	if asset {
+		window.Add(b.Asset[:], ms, m, 1)
+	} else {
+		b.Paths.Add(o.PathHash, window.Slot(head, half), window.Slot(t, half))
+		if f&ReqRefererMissing != 0 {
+			window.Add(b.RefMissing[:], ms, m, 1)
+		}
+		if o.HasID {
+			if d := int64(o.ID) - int64(b.LastID); b.HasLastID && d != 0 && d >= -3 && d <= 3 {
+				window.Add(b.Enum[:], ms, m, 1)
+			}
+			b.LastID, b.HasLastID = o.ID, true
+		}
+		if f&ReqDeepPage != 0 {
+			window.Add(b.Enum[:], ms, m, 1)
+		}
+	}
+	switch o.Status {
+	case 404:
+		window.Add(b.S404[:], ms, m, 1)
+	case 429:
+		window.Add(b.S429[:], ms, m, 1)
+	case 401, 403:
+		if f&ReqLogin != 0 {
+			window.Add(b.LoginFail[:], ms, m, 1)
+			window.Add(b.LoginFail1m[:], ts, tsl, 1)
+		}
+	}
+	if f&ReqSensitive != 0 {
+		window.Add(b.Sensitive[:], ms, m, 1)
+	}
+	if f&ReqPost != 0 && f&(ReqLogin|ReqCheckout) != 0 {
+		window.Add(b.Post1m[:], ts, tsl, 1)
+	}
+	if f&ReqAcceptLanguageLogged != 0 {
+		window.Add(b.ALLogged[:], ms, m, 1)
+		if f&ReqAcceptLanguageMissing != 0 {
+			window.Add(b.ALMissing[:], ms, m, 1)
+		}
+	}
+	if t == head {
+		b.UAHash = uint32(o.UAHash) | 1 // never 0: 0 means "no event yet"
+		b.UA = o.UA
+		b.CDNBot = o.CDNBot
+	}
+}
+
+func (b *Behaviour) slide(prev, t int64) {
+	s0, s1 := window.Slot(prev, sec), window.Slot(t, sec)
+	if s0 == s1 {
+		return
+	}
+	b.Paths.Slide(window.Slot(prev, half), window.Slot(t, half))
+	window.Slide(b.Sec[:], s0, s1)
+	t0, t1 := window.Slot(prev, tenSec), window.Slot(t, tenSec)
+	window.Slide(b.Ten[:], t0, t1)
+	window.Slide(b.LoginFail1m[:], t0, t1)
+	window.Slide(b.Post1m[:], t0, t1)
+	m0, m1 := window.Slot(prev, minute), window.Slot(t, minute)
+	if m0 != m1 {
+		for _, r := range [][]uint16{b.Req[:], b.Asset[:], b.S404[:], b.RefMissing[:], b.ALLogged[:], b.ALMissing[:]} {
+			window.Slide(r, m0, m1)
+		}
+		for _, r := range [][]uint8{b.Enum[:], b.LoginFail[:], b.S429[:], b.Sensitive[:]} {
+			window.Slide(r, m0, m1)
+		}
+		window.Slide(b.Hour[:], window.Slot(prev, tenMin), window.Slot(t, tenMin))
+	}
+}
+
+// Minimum sample sizes below which a share or a regularity says nothing.
+const (
+	minPagesForShare     = 5
+	minPagesForDiversity = 20
+	minReqFor404Share    = 10
+	minReqForIAT         = 8
+	minALForShare        = 10
+)
+
+// Pages10m and Assets10m are the page and asset requests in the 10 min window at now.
+func (b *Behaviour) Pages10m(now int64) (pages, assets uint64) {
+	ms, m := window.Slot(b.Last, minute), window.Slot(now, minute)
+	req := window.Sum(b.Req[:], ms, m)
+	assets = window.Sum(b.Asset[:], ms, m)
+	return req - min(assets, req), assets
+}
+
+// Compute sets the behaviour features at time now (>= b.Last).
+func (b *Behaviour) Compute(now int64, v *Vector) {
+	hs, s := window.Slot(b.Last, sec), window.Slot(now, sec)
+	ts, tsl := window.Slot(b.Last, tenSec), window.Slot(now, tenSec)
+	ms, m := window.Slot(b.Last, minute), window.Slot(now, minute)
+	hh, h := window.Slot(b.Last, tenMin), window.Slot(now, tenMin)
+
+	v.Set(Rate10s, float64(window.Sum(b.Sec[:], hs, s))/10)
+	v.Set(Burst10s, float64(window.Max(b.Sec[:], hs, s)))
+	n1m := window.Sum(b.Ten[:], ts, tsl)
+	v.Set(Rate1m, float64(n1m)/60)
+	req := window.Sum(b.Req[:], ms, m)
+	v.Set(Rate10m, float64(req)/600)
+	v.Set(Rate1h, float64(window.Sum(b.Hour[:], hh, h))/3600)
+	if n1m >= minReqForIAT && b.IATN >= minReqForIAT && b.IATMean > 0 {
+		v.Set(IATCV1m, round3(math.Sqrt(float64(max(b.IATVar, 0)))/float64(b.IATMean)))
+	}
+	assets := window.Sum(b.Asset[:], ms, m)
+	pages := req - min(assets, req)
+	v.Set(Pages10m, float64(pages))
+	if pages >= minPagesForShare {
+		// Pages count as loaded with assets up to the number of assets: per
+		// client this is "pages without assets", and it stays right for an IP
+		// whose many people interleave their pages and assets.
+		with := min(assets, pages)
+		v.Set(NoAssetShare10m, round3(1-float64(with)/float64(pages)))
+		v.Set(RefererMissingShare10m, round3(float64(window.Sum(b.RefMissing[:], ms, m))/float64(pages)))
+	}
+	if pages >= minPagesForDiversity {
+		d := b.Paths.Estimate(window.Slot(b.Last, half), window.Slot(now, half))
+		v.Set(PathDiversity10m, round3(min(d/float64(pages), 1)))
+	}
+	v.Set(Enum10m, float64(window.Sum(b.Enum[:], ms, m)))
+	if req >= minReqFor404Share {
+		v.Set(Status404Share10m, round3(float64(window.Sum(b.S404[:], ms, m))/float64(req)))
+	}
+	v.Set(LoginFailures1m, float64(window.Sum(b.LoginFail1m[:], ts, tsl)))
+	v.Set(LoginFailures10m, float64(window.Sum(b.LoginFail[:], ms, m)))
+	v.Set(Status429_10m, float64(window.Sum(b.S429[:], ms, m)))
+	v.Set(SensitiveHits10m, float64(window.Sum(b.Sensitive[:], ms, m)))
+	v.Set(PostSensitive1m, float64(window.Sum(b.Post1m[:], ts, tsl)))
+	if al := window.Sum(b.ALLogged[:], ms, m); al >= minALForShare {
+		v.Set(AcceptLanguageMissingShare10m, round3(float64(window.Sum(b.ALMissing[:], ms, m))/float64(al)))
+	}
+	v.Set(UATool, flag(b.UA&UAFlagTool))
+	v.Set(UAHeadless, flag(b.UA&UAFlagHeadless))
+	v.Set(UAEmpty, flag(b.UA&UAFlagEmpty))
+	v.Set(UAMalformed, flag(b.UA&UAFlagMalformed))
+	v.Set(UACrawlerClaimed, flag(b.UA&UAFlagCrawler))
+	if b.CDNBot != 0 {
+		v.Set(CDNBotScore, float64(b.CDNBot))
+	}
+}
+
+// Alike reports whether this subject looks like one member of a proxy pool:
+// page requests and not a single static asset in 10 min, or an automation UA.
+// A network with many such IPs is being scraped through rented addresses.
+func (b *Behaviour) Alike(now int64) bool {
+	if b.UA&(UAFlagTool|UAFlagHeadless) != 0 {
+		return true
+	}
+	pages, assets := b.Pages10m(now)
+	return pages >= 2 && assets == 0
+}
+
+// IPExtra is the state an ip: subject has beyond its Behaviour.
+type IPExtra struct {
+	UAs      window.Distinct64 // distinct user agents, 2 x 5 min
+	Sessions window.Distinct64 // distinct sessions, 2 x 5 min
+}
+
+// Update adds one request; prev is the ip's Behaviour.Last before this request.
+func (x *IPExtra) Update(o *Obs, prev int64) {
+	p, s := window.Slot(prev, half), window.Slot(o.T, half)
+	x.UAs.Add(o.UAHash, p, s)
+	x.Sessions.Add(o.Session, p, s)
+}
+
+// Compute sets ua_count_10m and ip_sessions_10m; last is the ip's Behaviour.Last.
+func (x *IPExtra) Compute(last, now int64, v *Vector) {
+	p, s := window.Slot(last, half), window.Slot(now, half)
+	v.Set(UACount10m, x.UAs.Estimate(p, s))
+	v.Set(IPSessions10m, x.Sessions.Estimate(p, s))
+}
+
+// Net is the state of a net: subject (an IPv4 /24 or IPv6 /64).
+type Net struct {
+	Last  int64
+	Req   [10]uint16         // requests per minute, 10 min
+	IPs   window.Distinct128 // distinct client IPs, 2 x 5 min
+	Alike window.Distinct128 // distinct IPs that look alike (Behaviour.Alike)
+}
+
+// Reset makes n fresh (see Behaviour.Reset).
+func (n *Net) Reset() { *n = Net{} }
+
+// Update adds one request of an IP of the network, alike as the IP's
+// Behaviour.Alike after the request.
+func (n *Net) Update(o *Obs, alike bool) {
+	prev := n.Last
+	if o.T > prev {
+		window.Slide(n.Req[:], window.Slot(prev, minute), window.Slot(o.T, minute))
+		n.Last = o.T
+	}
+	window.Add(n.Req[:], window.Slot(n.Last, minute), window.Slot(o.T, minute), 1)
+	p, s := window.Slot(prev, half), window.Slot(o.T, half)
+	n.IPs.Add(o.IP, p, s)
+	if alike {
+		n.Alike.Add(o.IP, p, s)
+	} else {
+		n.Alike.Slide(p, s)
+	}
+}
+
+// Compute sets the net features at now (>= n.Last).
+func (n *Net) Compute(now int64, v *Vector) {
+	v.Set(Rate10m, float64(window.Sum(n.Req[:], window.Slot(n.Last, minute), window.Slot(now, minute)))/600)
+	p, s := window.Slot(n.Last, half), window.Slot(now, half)
+	v.Set(NetIPs10m, n.IPs.Estimate(p, s))
+	v.Set(NetAlikeIPs10m, n.Alike.Estimate(p, s))
+}
+
+func flag[T ~uint8](f T) float64 {
+	if f != 0 {
+		return 1
+	}
+	return 0
+}
+
+func round3(x float64) float64 { return math.Round(x*1000) / 1000 }

@@ -1,0 +1,73 @@
+package rules
+
+import (
+	"strings"
+
+	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
+)
+
+// Env is what a rule's expression sees (documented in default.yaml).
+type Env struct {
+	Score    float64            `expr:"score"`
+	Subject  string             `expr:"subject"`
+	Kind     string             `expr:"kind"`
+	Features map[string]float64 `expr:"features"`
+	Reasons  []string           `expr:"reasons"`
+	Event    Event              `expr:"event"`
+	Crawler  Crawler            `expr:"crawler"`
+}
+
+// Event is the request that produced the score.
+type Event struct {
+	Method         string `expr:"method"`
+	Host           string `expr:"host"`
+	Path           string `expr:"path"`
+	Query          string `expr:"query"`
+	Protocol       string `expr:"protocol"`
+	Status         int    `expr:"status"`
+	ResponseBytes  int    `expr:"response_bytes"`
+	UserAgent      string `expr:"user_agent"`
+	Referer        string `expr:"referer"`
+	AcceptLanguage string `expr:"accept_language"`
+	SessionID      string `expr:"session_id"`
+	ClientIP       string `expr:"client_ip"`
+	Country        string `expr:"country"`
+	ASN            int    `expr:"asn"`
+	JA3            string `expr:"ja3"`
+	JA4            string `expr:"ja4"`
+	TLSVersion     string `expr:"tls_version"`
+	CDNBotScore    int    `expr:"cdn_bot_score"`
+	CDNVerifiedBot bool   `expr:"cdn_verified_bot"`
+}
+
+// Crawler is the outcome of checking the client's crawler claim.
+type Crawler struct {
+	Name     string `expr:"name"`
+	Claimed  bool   `expr:"claimed"`
+	Verified bool   `expr:"verified"`
+	Fake     bool   `expr:"fake"`
+}
+
+// NewEnv builds the environment of a score; the crawler part is the
+// caller's (the decider verifies crawlers).
+func NewEnv(s *eventpb.Score, c Crawler) Env {
+	sub := s.GetSubject()
+	kind, _, _ := strings.Cut(sub, ":")
+	t := s.GetTrigger()
+	cdnScore := -1
+	if t != nil && t.CdnBotScore != nil {
+		cdnScore = int(t.GetCdnBotScore())
+	}
+	return Env{
+		Score: s.GetScore(), Subject: sub, Kind: kind,
+		Features: s.GetFeatures(), Reasons: s.GetReasons(), Crawler: c,
+		Event: Event{
+			Method: t.GetMethod(), Host: t.GetHost(), Path: t.GetPath(), Query: t.GetQuery(),
+			Protocol: t.GetProtocol(), Status: int(t.GetStatus()), ResponseBytes: int(t.GetResponseBytes()),
+			UserAgent: t.GetUserAgent(), Referer: t.GetReferer(), AcceptLanguage: t.GetAcceptLanguage(),
+			SessionID: t.GetSessionId(), ClientIP: t.GetClientIp(), Country: t.GetCdnCountry(),
+			ASN: int(t.GetCdnAsn()), JA3: t.GetJa3(), JA4: t.GetJa4(), TLSVersion: t.GetTlsVersion(),
+			CDNBotScore: cdnScore, CDNVerifiedBot: t.GetCdnVerifiedBot(),
+		},
+	}
+}

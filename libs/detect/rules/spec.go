@@ -1,0 +1,79 @@
+package rules
+
+import (
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// fileSpec is the rule file as written; Parse decodes a user's file over
+// the shipped default (default.yaml) and compiles it into a RuleSet.
+type fileSpec struct {
+	Version    int            `yaml:"version"`
+	Learning   bool           `yaml:"learning"`
+	Ladder     ladderSpec     `yaml:"ladder"`
+	TTL        ttlSpec        `yaml:"ttl"`
+	Escalation escalationSpec `yaml:"escalation"`
+	Allow      allowSpec      `yaml:"allow"`
+	Overrides  overridesSpec  `yaml:"overrides"`
+	Crawlers   crawlersSpec   `yaml:"crawlers"`
+	Rules      []ruleSpec     `yaml:"rules"`
+	// Features belongs to the aggregator (scoring.Config); it is decoded on
+	// its own so that its defaults and checks stay scoring's.
+	Features yaml.Node `yaml:"features"`
+}
+
+type ladderSpec struct {
+	Monitor   float64 `yaml:"monitor"`
+	Challenge float64 `yaml:"challenge"`
+	Block     float64 `yaml:"block"`
+}
+
+type ttlSpec struct {
+	Monitor     time.Duration `yaml:"monitor"`
+	Challenge   time.Duration `yaml:"challenge"`
+	Block       time.Duration `yaml:"block"`
+	ExtendBelow float64       `yaml:"extend_below"`
+}
+
+type escalationSpec struct {
+	Factor float64       `yaml:"factor"`
+	MaxTTL time.Duration `yaml:"max_ttl"`
+	Window time.Duration `yaml:"window"`
+}
+
+type allowSpec struct {
+	CIDRs    []string `yaml:"cidrs"`
+	Subjects []string `yaml:"subjects"`
+}
+
+type overridesSpec struct {
+	UnblockGrace time.Duration `yaml:"unblock_grace"`
+}
+
+type crawlersSpec struct {
+	Enabled     bool          `yaml:"enabled"`
+	RDNS        bool          `yaml:"rdns"`
+	RDNSTimeout time.Duration `yaml:"rdns_timeout"`
+	CacheTTL    time.Duration `yaml:"cache_ttl"`
+	CacheSize   int           `yaml:"cache_size"`
+	Refresh     time.Duration `yaml:"refresh"`
+	List        []crawlerSpec `yaml:"list"`
+}
+
+type crawlerSpec struct {
+	Name         string   `yaml:"name"`
+	UserAgent    string   `yaml:"user_agent"`
+	Ranges       string   `yaml:"ranges"`
+	RangesURL    string   `yaml:"ranges_url"`
+	RDNSSuffixes []string `yaml:"rdns_suffixes"`
+}
+
+type ruleSpec struct {
+	Name     string        `yaml:"name"`
+	When     string        `yaml:"when"`
+	Action   string        `yaml:"action"`
+	TTL      time.Duration `yaml:"ttl"`
+	Reason   string        `yaml:"reason"`
+	Learning bool          `yaml:"learning"`
+}

@@ -1,0 +1,133 @@
+package devstack
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bulwarkhq/bulwark/libs/ingest/shipper"
+	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
+	"github.com/bulwarkhq/bulwark/libs/verdicts/verdict"
+	"github.com/bulwarkhq/bulwark/libs/verdicts/verdicttable"
+)
+
+// summary prints, every few seconds, what the pipeline is doing: events/s,
+// subjects tracked, verdicts by action and the top blocked subjects.
+type summary struct {
+	out         io.Writer
+	reg         prometheus.Gatherer
+	ship        *shipper.Shipper
+	table       *verdicttable.Table
+	sidecarAddr string
+	every       time.Duration
+
+	start     time.Time
+	lastCount int64
+	lastAt    time.Time
+	tried     bool
+}
+
+func (s *summary) run(ctx context.Context) error {
+	if s.every <= 0 {
+		s.every = 5 * time.Second
+	}
+	s.start, s.lastAt = time.Now(), time.Now()
+	t := time.NewTicker(s.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			s.print(time.Now())
+		}
+	}
+}
+
+func (s *summary) print(now time.Time) {
+	sum := s.ship.Summary()
+	rate := float64(sum.Shipped-s.lastCount) / now.Sub(s.lastAt).Seconds()
+	s.lastCount, s.lastAt = sum.Shipped, now
+
+	byAction := map[eventpb.Action]int{}
+	var blocked []*eventpb.Verdict
+	s.table.Range(func(subject string, v *eventpb.Verdict) bool {
+		if !verdict.Active(v, now) {
+			return true
+		}
+		byAction[v.GetAction()]++
+		if v.GetAction() == eventpb.Action_BLOCK {
+			if v.Subject == "" {
+				v.Subject = subject
+			}
+			blocked = append(blocked, v)
+		}
+		return true
+	})
+	sort.Slice(blocked, func(i, j int) bool {
+		if blocked[i].Score != blocked[j].Score {
+			return blocked[i].Score > blocked[j].Score
+		}
+		return blocked[i].Subject < blocked[j].Subject
+	})
+
+	up := now.Sub(s.start).Round(time.Second)
+	fmt.Fprintf(s.out, "[%s] events %.0f/s (shipped %d, rejected %d) | subjects %s | verdicts BLOCK %d, CHALLENGE %d, MONITOR %d\n",
+		up, rate, sum.Shipped, sum.Rejected, s.subjects(),
+		byAction[eventpb.Action_BLOCK], byAction[eventpb.Action_CHALLENGE], byAction[eventpb.Action_MONITOR])
+	for i, v := range blocked {
+		if i == 5 {
+			fmt.Fprintf(s.out, "    ... and %d more blocked\n", len(blocked)-5)
+			break
+		}
+		fmt.Fprintf(s.out, "    BLOCK %-28s score %5.1f  %s\n", v.Subject, v.Score, strings.Join(first(v.Reasons, 3), ", "))
+	}
+	if len(blocked) > 0 && !s.tried {
+		s.tried = true
+		if ip, ok := strings.CutPrefix(blocked[0].Subject, "ip:"); ok {
+			fmt.Fprintf(s.out, "    try: curl -s 'http://%s/v1/verdict?ip=%s'\n", s.sidecarAddr, ip)
+		}
+	}
+}
+
+// subjects reads the aggregator's active-subject gauges.
+func (s *summary) subjects() string {
+	mfs, err := s.reg.Gather()
+	if err != nil {
+		return "?"
+	}
+	var parts []string
+	for _, mf := range mfs {
+		if mf.GetName() != "bulwark_aggregator_active_subjects" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			kind := ""
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "kind" {
+					kind = l.GetValue()
+				}
+			}
+			if kind == "ip" || kind == "net" || kind == "session" {
+				parts = append(parts, fmt.Sprintf("%s %.0f", kind, m.GetGauge().GetValue()))
+			}
+		}
+	}
+	sort.Strings(parts)
+	if len(parts) == 0 {
+		return "none yet"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func first(s []string, n int) []string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

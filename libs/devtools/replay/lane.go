@@ -1,0 +1,124 @@
+package replay
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/bulwarkhq/bulwark/libs/decide/decider"
+	"github.com/bulwarkhq/bulwark/libs/detect/aggregator"
+	"github.com/bulwarkhq/bulwark/libs/detect/rules"
+	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
+)
+
+// partitions is how many engine and decider pairs share the events, by
+// client network (/24 or /64), each on its own goroutine. Every subject of
+// a request (its address, its network, its derived session) falls in one
+// partition, so partitioning changes nothing that a subject's verdict
+// depends on; only a session id logged by the site (nginx-json, a cookie)
+// that moves between networks is tracked per network. It is a constant,
+// not the number of cores, so that the output is the same on every
+// machine: an engine's minute ticks follow the events it sees, which shows
+// in the order of some idle-flush scores.
+const partitions = 4
+
+// lane is one rule file's pipeline: per partition an engine (or the base
+// lane's, when both files score alike) and a decider.
+type lane struct {
+	name   string
+	rs     *rules.RuleSet
+	shared bool
+	parts  [partitions]part
+	tally  tally
+}
+
+// part is a lane's state in one partition, touched only by its goroutine
+// (and by the merge goroutine after the last batch).
+type part struct {
+	eng *aggregator.Engine // nil when shared
+	dec *decider.Decider
+	// nextExpiry is the earliest expiry the decider holds (0: none).
+	nextExpiry int64
+	scores     []*eventpb.Score
+}
+
+func newLane(path string, base *lane) (*lane, error) {
+	rs, err := rules.LoadOrDefault(path)
+	if err != nil {
+		return nil, err
+	}
+	name := path
+	if name == "" {
+		name = "default"
+	}
+	// Replay must give the same output every time: crawlers are verified
+	// by their published ranges only, never by reverse DNS.
+	rs.Crawlers.RDNS = false
+	l := &lane{name: name, rs: rs}
+	l.shared = base != nil && reflect.DeepEqual(base.rs.Features, rs.Features)
+	for i := range l.parts {
+		if !l.shared {
+			l.parts[i].eng = aggregator.NewEngine(rs.Features)
+		}
+		if l.parts[i].dec, err = decider.New(rs, decider.Options{}); err != nil {
+			return nil, fmt.Errorf("rules %s: %w", name, err)
+		}
+	}
+	return l, nil
+}
+
+// late sums the events the lane's engines dropped as too late.
+func (l *lane) late() uint64 {
+	var n uint64
+	for _, p := range l.parts {
+		if p.eng != nil {
+			n += p.eng.Stats().Late
+		}
+	}
+	return n
+}
+
+// change is a verdict change of one lane, in the batch of the event that
+// caused it.
+type change struct {
+	idx     int32
+	lane    uint8
+	t       int64
+	c       decider.Change
+	trigger *eventpb.RequestEvent
+}
+
+// expire returns the tombstones of the verdicts of partition p that ran
+// out by event time t.
+func (pt *part) expire(t int64, out []change, idx int32, lane uint8) []change {
+	if pt.nextExpiry == 0 || t < pt.nextExpiry {
+		return out
+	}
+	for _, c := range pt.dec.Expire(time.Unix(0, t)) {
+		out = append(out, change{idx: idx, lane: lane, t: t, c: c})
+	}
+	pt.refreshExpiry()
+	return out
+}
+
+func (pt *part) refreshExpiry() {
+	pt.nextExpiry = 0
+	if at, ok := pt.dec.NextExpiry(); ok {
+		pt.nextExpiry = at.UnixNano()
+	}
+}
+
+// decide runs scores through the partition's decider.
+func (pt *part) decide(ctx context.Context, scores []*eventpb.Score, out []change, idx int32, lane uint8) []change {
+	n := len(out)
+	for _, s := range scores {
+		for _, c := range pt.dec.Decide(ctx, s) {
+			out = append(out, change{idx: idx, lane: lane, t: s.GetTimeUnixNano(), c: c, trigger: s.GetTrigger()})
+		}
+	}
+	if len(out) > n {
+		pt.refreshExpiry()
+	}
+	return out
+}

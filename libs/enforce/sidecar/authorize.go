@@ -1,0 +1,47 @@
+package sidecar
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
+)
+
+// answer is what an authorisation check (nginx auth_request over HTTP,
+// Envoy ext_authz over gRPC) decided for one request.
+type answer struct {
+	action eventpb.Action
+	// degraded: the table has not caught up, so the fail mode answered
+	// (ALLOW when open, BLOCK when closed).
+	degraded bool
+}
+
+// authorize decides one request: it finds the client (the socket peer, or
+// the client address header value hv when the peer is a trusted proxy) and
+// consults the table, or the fail mode while the table is not ready. An
+// error means the request names no usable client; it is counted as a bad
+// request of api.
+func (s *Sidecar) authorize(api string, peer netip.Addr, hv, session string) (answer, error) {
+	ip, err := clientAddr(s.resolver, peer, hv)
+	switch {
+	case err != nil:
+		err = fmt.Errorf("%s %q: %w", s.cfg.ClientIPHeader, hv, err)
+	case !ip.IsValid():
+		err = fmt.Errorf("no client address: the peer has none and %s is missing", s.cfg.ClientIPHeader)
+	}
+	if err != nil {
+		s.metrics.badRequests.WithLabelValues(api, "client_ip").Inc()
+		return answer{}, err
+	}
+	if !s.serving() {
+		s.metrics.unready.WithLabelValues(api).Inc()
+		if s.failClosed {
+			return answer{action: eventpb.Action_BLOCK, degraded: true}, nil
+		}
+		return answer{action: eventpb.Action_ALLOW, degraded: true}, nil
+	}
+	res := s.table.Lookup(ip, session, time.Now())
+	s.metrics.lookups[api][res.Action].Inc()
+	return answer{action: res.Action}, nil
+}

@@ -1,0 +1,114 @@
+package sidecar
+
+import (
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/bulwarkhq/bulwark/libs/ingest/clientip"
+	"github.com/bulwarkhq/bulwark/libs/platform/config"
+)
+
+// Config is the sidecar's configuration; variables are BULWARK_SIDECAR_*.
+type Config struct {
+	// Addr is the HTTP API's listen address.
+	Addr string `env:"SIDECAR_ADDR" envDefault:"127.0.0.1:8480"`
+	// GRPCAddr is the Envoy ext_authz listen address; "off" disables it.
+	GRPCAddr string `env:"SIDECAR_GRPC_ADDR" envDefault:"127.0.0.1:8482"`
+	// ClientIPHeader carries the client address from a trusted proxy
+	// (X-Real-IP from nginx; X-Forwarded-For chains are walked from the right).
+	ClientIPHeader string `env:"SIDECAR_CLIENT_IP_HEADER" envDefault:"X-Real-IP"`
+	// TrustedProxies are the CIDRs (or bare addresses) whose ClientIPHeader is
+	// believed; from anyone else the socket's address counts.
+	TrustedProxies string `env:"SIDECAR_TRUSTED_PROXIES" envDefault:"127.0.0.0/8,::1"`
+	// SessionHeader carries the client's session id on /v1/authz and ext_authz
+	// (nginx: proxy_set_header X-Bulwark-Session $cookie_session).
+	SessionHeader string `env:"SIDECAR_SESSION_HEADER" envDefault:"X-Bulwark-Session"`
+	// FailMode says what to answer before the table has caught up with the
+	// verdict topic (and no snapshot was loaded): "open" allows every
+	// client, "closed" denies every client.
+	FailMode string `env:"SIDECAR_FAIL_MODE" envDefault:"open"`
+	// SnapshotFile, when set, is where the table is saved every
+	// SnapshotInterval and at shutdown, and loaded from at start so a restart
+	// answers at once. Off (empty) by default.
+	SnapshotFile     string        `env:"SIDECAR_SNAPSHOT_FILE"`
+	SnapshotInterval time.Duration `env:"SIDECAR_SNAPSHOT_INTERVAL" envDefault:"1m"`
+	// SweepInterval is how often expired verdicts are freed (they are
+	// ignored from the moment they expire, and the decider deletes them
+	// from the topic too). The sweep is spread over the interval in 4,096
+	// small steps, so it never holds up requests; a minute keeps those
+	// wake-ups to about 70 a second.
+	SweepInterval time.Duration `env:"SIDECAR_SWEEP_INTERVAL" envDefault:"1m"`
+	// MaxBatch caps the lookups of one POST /v1/verdicts.
+	MaxBatch int `env:"SIDECAR_MAX_BATCH" envDefault:"1000"`
+	// ShutdownTimeout bounds the graceful stop of the HTTP and gRPC servers.
+	ShutdownTimeout time.Duration `env:"SIDECAR_SHUTDOWN_TIMEOUT" envDefault:"5s"`
+}
+
+// DefaultConfig is the configuration with every default applied.
+func DefaultConfig() Config {
+	cfg, err := config.LoadFrom[Config](map[string]string{})
+	if err != nil {
+		panic("sidecar defaults do not validate: " + err.Error())
+	}
+	return cfg
+}
+
+// Validate checks the values, naming the variable at fault.
+func (c Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return config.Invalid("SIDECAR_ADDR", "%q is not host:port", c.Addr)
+	}
+	if !c.grpcOff() {
+		if _, _, err := net.SplitHostPort(c.GRPCAddr); err != nil {
+			return config.Invalid("SIDECAR_GRPC_ADDR", "%q is not host:port (or \"off\")", c.GRPCAddr)
+		}
+	}
+	if !validHeader(c.ClientIPHeader) {
+		return config.Invalid("SIDECAR_CLIENT_IP_HEADER", "%q is not an HTTP header name", c.ClientIPHeader)
+	}
+	if c.SessionHeader != "" && !validHeader(c.SessionHeader) {
+		return config.Invalid("SIDECAR_SESSION_HEADER", "%q is not an HTTP header name", c.SessionHeader)
+	}
+	if _, err := clientip.ParseCIDRs(c.TrustedProxies); err != nil {
+		return config.Invalid("SIDECAR_TRUSTED_PROXIES", "%v", err)
+	}
+	switch c.FailMode {
+	case "open", "closed":
+	default:
+		return config.Invalid("SIDECAR_FAIL_MODE", "%q: want open or closed", c.FailMode)
+	}
+	if c.SnapshotFile != "" && c.SnapshotInterval <= 0 {
+		return config.Invalid("SIDECAR_SNAPSHOT_INTERVAL", "must be positive")
+	}
+	if c.SweepInterval <= 0 {
+		return config.Invalid("SIDECAR_SWEEP_INTERVAL", "must be positive")
+	}
+	if c.MaxBatch <= 0 {
+		return config.Invalid("SIDECAR_MAX_BATCH", "must be positive")
+	}
+	if c.ShutdownTimeout <= 0 {
+		return config.Invalid("SIDECAR_SHUTDOWN_TIMEOUT", "must be positive")
+	}
+	return nil
+}
+
+func (c Config) grpcOff() bool { return c.GRPCAddr == "" || strings.EqualFold(c.GRPCAddr, "off") }
+
+func validHeader(h string) bool {
+	if h == "" {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// canonicalHeader is the key net/http stores a header under, so handlers
+// can index the map without canonicalising on every request.
+func canonicalHeader(h string) string { return http.CanonicalHeaderKey(h) }

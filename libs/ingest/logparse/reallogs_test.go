@@ -1,0 +1,106 @@
+package logparse
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
+)
+
+// realLogDir holds real access logs shared by the project (see its README).
+const realLogDir = "../../../../shared/data/real-logs"
+
+func findRealLog(name string) (string, bool) {
+	p := filepath.Join(realLogDir, name)
+	if _, err := os.Stat(p); err != nil {
+		return "", false
+	}
+	return p, true
+}
+
+func realLogPath(t testing.TB, name string) string {
+	t.Helper()
+	p, ok := findRealLog(name)
+	if !ok {
+		t.Skipf("real log %s not found beside the repository (shared/data/real-logs)", name)
+	}
+	return p
+}
+
+func readLines(t testing.TB, path string) [][]byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines [][]byte
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		lines = append(lines, bytes.Clone(sc.Bytes()))
+	}
+	return lines
+}
+
+// checkEvent asserts what every successfully parsed event must hold.
+func checkEvent(t testing.TB, ev *eventpb.RequestEvent) {
+	t.Helper()
+	if ev.ClientIp == "" {
+		t.Fatalf("no client IP: %v", ev)
+	}
+	for name, s := range map[string]string{
+		"client_ip": ev.ClientIp, "method": ev.Method, "host": ev.Host, "path": ev.Path,
+		"query": ev.Query, "protocol": ev.Protocol, "user_agent": ev.UserAgent,
+		"referer": ev.Referer, "session_id": ev.SessionId, "remote_addr": ev.RemoteAddr,
+		"forwarded_for": ev.ForwardedFor, "tls_version": ev.TlsVersion, "ja3": ev.Ja3,
+		"ja4": ev.Ja4, "cdn_country": ev.CdnCountry, "accept_language": ev.GetAcceptLanguage(),
+	} {
+		if !utf8.ValidString(s) {
+			t.Fatalf("%s is not valid UTF-8: %q", name, s)
+		}
+	}
+}
+
+func TestRealLogs(t *testing.T) {
+	for _, tc := range []struct {
+		file        string
+		wantRejects int
+	}{
+		{"nginx-combined-2022.log", 0},
+		// One line of the Apache sample is cut off inside its user agent
+		// ("...+http://www.google.com/bot.html" with no closing quote).
+		{"apache-combined-2015.log", 1},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			lines := readLines(t, realLogPath(t, tc.file))
+			p, err := New(FormatNginx, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ev eventpb.RequestEvent
+			rejects, garbage := 0, 0
+			for n, line := range lines {
+				if err := p.Parse(line, &ev); err != nil {
+					rejects++
+					t.Logf("line %d rejected (%s): %v\n%s", n+1, Reason(err), err, line)
+					continue
+				}
+				checkEvent(t, &ev)
+				if ev.TimeUnixNano <= 0 || ev.Status == 0 {
+					t.Fatalf("line %d: missing time or status: %v", n+1, &ev)
+				}
+				if ev.Method == "" {
+					garbage++
+				}
+			}
+			t.Logf("%s: %d lines, %d rejected, %d with a request line that is not HTTP", tc.file, len(lines), rejects, garbage)
+			if rejects != tc.wantRejects {
+				t.Fatalf("%d of %d lines rejected, want %d", rejects, len(lines), tc.wantRejects)
+			}
+		})
+	}
+}

@@ -1,0 +1,393 @@
+package shipper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/bulwarkhq/bulwark/libs/ingest/clientip"
+	"github.com/bulwarkhq/bulwark/libs/ingest/logparse"
+	"github.com/bulwarkhq/bulwark/libs/ingest/tail"
+	"github.com/bulwarkhq/bulwark/libs/platform/kafka"
+)
+
+// Summary counts what a run did.
+type Summary struct {
+	Read, Shipped, Rejected, Skipped int64
+}
+
+// Shipper publishes log lines to Kafka.
+type Shipper struct {
+	cfg     Config
+	kcfg    kafka.Config
+	topics  kafka.Topics
+	format  logparse.Format
+	popts   logparse.Options
+	log     *slog.Logger
+	metrics *metrics
+	client  *kgo.Client
+	adm     *kadm.Client
+	store   *CheckpointStore
+
+	mu       sync.Mutex
+	trackers map[string]*ackTracker // path -> tracker, for checkpointing
+	running  map[string]bool
+
+	// pctx is the context records are produced with: cancelled only when a
+	// stop has outlasted StopTimeout (see Run).
+	pctx context.Context
+
+	read, shipped, rejected, skipped atomic.Int64
+}
+
+// New builds a shipper. Close it (or let Run return) to release the client.
+func New(cfg Config, kcfg kafka.Config, log *slog.Logger, reg prometheus.Registerer) (*Shipper, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	format, _ := logparse.ParseFormat(cfg.Format)
+	trusted, _ := clientip.ParseCIDRs(cfg.TrustedProxies)
+	codec, _ := compression(cfg.Compression)
+	s := &Shipper{
+		cfg:      cfg,
+		kcfg:     kcfg.WithClientID("shipper"),
+		topics:   kcfg.Topics,
+		format:   format,
+		popts:    logparse.Options{SessionCookie: cfg.SessionCookie, SessionField: cfg.SessionField, MaxLineBytes: cfg.MaxLineBytes, ClientIP: clientip.New(trusted)},
+		log:      log.With("component", "shipper"),
+		trackers: map[string]*ackTracker{},
+		running:  map[string]bool{},
+		pctx:     context.Background(),
+	}
+	if _, err := logparse.New(format, s.popts); err != nil {
+		return nil, fmt.Errorf("shipper parser: %w", err)
+	}
+	store, err := OpenCheckpoints(cfg.CheckpointFile)
+	if err != nil {
+		return nil, err
+	}
+	s.store = store
+	client, err := kafka.NewClient(s.kcfg, reg,
+		kgo.ProducerBatchCompression(codec),
+		kgo.MaxBufferedRecords(cfg.MaxBufferedRecords),
+		kgo.ProducerLinger(cfg.Linger),
+		// kgo's defaults retry a record without limit and without a delivery
+		// deadline: while Kafka is away the buffer fills and reading stops.
+		kgo.ProduceRequestTimeout(30*time.Second),
+	)
+	if err != nil {
+		return nil, err
+	}
+	s.client = client
+	s.adm = kadm.NewClient(client)
+	s.metrics = newMetrics(reg, func() float64 { return float64(client.BufferedProduceRecords()) })
+	return s, nil
+}
+
+// Summary returns the counts so far.
+func (s *Shipper) Summary() Summary {
+	return Summary{Read: s.read.Load(), Shipped: s.shipped.Load(), Rejected: s.rejected.Load(), Skipped: s.skipped.Load()}
+}
+
+// Close releases the Kafka client; Run calls it on return.
+func (s *Shipper) Close() { s.client.Close() }
+
+// Run ships the configured files (and serves Logpush pushes when configured)
+// until ctx is done, or, without Follow, until every file has been read and
+// acknowledged. On return everything read has been acknowledged or is
+// recorded as not yet shipped in the checkpoints, so a restart resumes there.
+func (s *Shipper) Run(ctx context.Context) error {
+	defer s.Close()
+	pctx, abandon := context.WithCancel(context.WithoutCancel(ctx))
+	defer abandon()
+	s.pctx = pctx
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() {
+		select {
+		case <-ctx.Done():
+			// Unblock a Produce waiting for buffer space (Kafka away) once
+			// the stop has taken long enough; unacknowledged lines are read
+			// again after a restart.
+			t := time.AfterFunc(s.cfg.StopTimeout, abandon)
+			<-stopped
+			t.Stop()
+		case <-stopped:
+		}
+	}()
+	paths, err := s.expand()
+	if err != nil {
+		return err
+	}
+	if !s.cfg.Follow && len(paths) == 0 {
+		return fmt.Errorf("no log files match %v", s.cfg.Files)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, p := range paths {
+		s.startFile(gctx, g, p)
+	}
+	stopAux := make(chan struct{})
+	var aux sync.WaitGroup
+	if s.cfg.Follow {
+		aux.Add(1)
+		go func() { defer aux.Done(); s.checkpointLoop(gctx, stopAux) }()
+		if len(s.cfg.Files) > 0 {
+			g.Go(func() error { return s.rescanLoop(gctx, g) })
+		}
+	}
+	if s.cfg.LogpushAddr != "" {
+		g.Go(func() error { return s.serveLogpush(gctx) })
+	}
+	err = g.Wait()
+	close(stopAux)
+	aux.Wait()
+
+	// Deliver what is buffered, within a bound, then record how far we got.
+	if ferr := s.client.Flush(pctx); ferr != nil {
+		s.log.Warn("flush on stop: some records were not acknowledged; they are read again on restart", "err", ferr)
+	}
+	if cerr := s.saveCheckpoints(); cerr != nil && err == nil {
+		err = cerr
+	}
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		err = nil
+	}
+	sum := s.Summary()
+	s.log.Info("shipper finished", "read", sum.Read, "shipped", sum.Shipped, "rejected", sum.Rejected, "skipped_as_already_sent", sum.Skipped)
+	return err
+}
+
+// expand resolves the configured paths and globs to files.
+func (s *Shipper) expand() ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, pat := range s.cfg.Files {
+		matches, err := filepath.Glob(pat)
+		if err != nil {
+			return nil, fmt.Errorf("BULWARK_SHIPPER_FILES: bad pattern %q: %w", pat, err)
+		}
+		if len(matches) == 0 && s.cfg.Follow && !hasMeta(pat) {
+			matches = []string{pat} // a plain path that does not exist yet: wait for it
+		}
+		for _, m := range matches {
+			if !seen[m] {
+				seen[m] = true
+				out = append(out, m)
+			}
+		}
+	}
+	return out, nil
+}
+
+func hasMeta(p string) bool {
+	for _, c := range p {
+		if c == '*' || c == '?' || c == '[' {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Shipper) startFile(ctx context.Context, g *errgroup.Group, path string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.running[path] {
+		return
+	}
+	s.running[path] = true
+	g.Go(func() error { return s.shipFile(ctx, path) })
+}
+
+func (s *Shipper) rescanLoop(ctx context.Context, g *errgroup.Group) error {
+	t := time.NewTicker(s.cfg.RescanInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		paths, err := s.expand()
+		if err != nil {
+			return err
+		}
+		for _, p := range paths {
+			s.startFile(ctx, g, p)
+		}
+	}
+}
+
+// shipFile reads one file to its end (or forever when following).
+func (s *Shipper) shipFile(ctx context.Context, path string) error {
+	cp, known := s.store.Get(path)
+	if !known {
+		var err error
+		if cp, err = s.freshCheckpoint(ctx, path); err != nil {
+			return err
+		}
+	}
+	delivered, err := s.recoverDelivered(ctx, path, cp, known)
+	if err != nil {
+		return err
+	}
+	f, err := tail.Open(path, cp.Position, tail.Options{Follow: s.cfg.Follow, PollInterval: s.cfg.PollInterval, MaxLineBytes: s.cfg.MaxLineBytes})
+	if err != nil {
+		return fmt.Errorf("ship %s: %w", path, err)
+	}
+	defer f.Close()
+	f.OnRotate = func(kind string, old, cur tail.Identity) {
+		s.metrics.rotations.WithLabelValues(path, kind).Inc()
+		s.log.Info("log file rotated", "path", path, "kind", kind, "old", old.String(), "new", cur.String())
+	}
+	tracker := newAckTracker(f.Position(), cp.Partitions)
+	s.mu.Lock()
+	s.trackers[path] = tracker
+	s.mu.Unlock()
+	if !known {
+		// Record the start marks at once: a crash before the first periodic
+		// checkpoint must still find what it already sent.
+		if err := s.saveCheckpoints(); err != nil {
+			return err
+		}
+	}
+	parser, err := logparse.New(s.format, s.popts)
+	if err != nil {
+		return fmt.Errorf("ship %s: %w", path, err)
+	}
+	enc := newEncoder(s, path, parser)
+	readC := s.metrics.linesRead.WithLabelValues(path)
+	bytesC := s.metrics.bytesRead.WithLabelValues(path)
+	dupC := s.metrics.duplicatesSkipped.WithLabelValues(path)
+	for {
+		line, err := f.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("ship %s: %w", path, err)
+		}
+		s.read.Add(1)
+		readC.Inc()
+		bytesC.Add(float64(line.End - line.Offset))
+		end := tail.Position{Identity: line.Identity, Offset: line.End}
+		if delivered.has(line.Identity, line.Offset) {
+			tracker.add(end, true)
+			s.skipped.Add(1)
+			dupC.Inc()
+			continue
+		}
+		seq := tracker.add(end, false)
+		if err := enc.ship(ctx, line, func(topic string, partition int32, offset int64) {
+			tracker.ack(seq, topic, partition, offset)
+		}); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("ship %s: %w", path, err)
+		}
+	}
+}
+
+// freshCheckpoint is the checkpoint of a file seen for the first time: its
+// start (or end, with StartAt=end) and the current end of every partition.
+func (s *Shipper) freshCheckpoint(ctx context.Context, path string) (Checkpoint, error) {
+	var cp Checkpoint
+	if s.cfg.StartAt == "end" {
+		if fi, err := os.Stat(path); err == nil {
+			cp.Position = tail.Position{Identity: tail.IdentityOf(fi), Offset: fi.Size()}
+		}
+	}
+	if s.store.path == "" {
+		return cp, nil // nothing persisted: nothing to recover later either
+	}
+	marks, err := s.endMarks(ctx)
+	if err != nil {
+		return cp, fmt.Errorf("ship %s: %w", path, err)
+	}
+	cp.Partitions = marks
+	return cp, nil
+}
+
+// endMarks lists the end offsets of the requests and DLQ topics, waiting
+// for Kafka if it is not there yet.
+func (s *Shipper) endMarks(ctx context.Context) (map[string]Mark, error) {
+	backoff := 200 * time.Millisecond
+	for {
+		ends, err := s.adm.ListEndOffsets(ctx, s.topics.Requests, s.topics.RequestsDLQ)
+		if err == nil {
+			err = ends.Error()
+		}
+		if err == nil {
+			marks := map[string]Mark{}
+			ends.Each(func(o kadm.ListedOffset) {
+				marks[markKey(o.Topic, o.Partition)] = Mark{Topic: o.Topic, Partition: o.Partition, Offset: o.Offset}
+			})
+			return marks, nil
+		}
+		s.log.Warn("list end offsets; retrying", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+func (s *Shipper) checkpointLoop(ctx context.Context, stop <-chan struct{}) {
+	t := time.NewTicker(s.cfg.CheckpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := s.saveCheckpoints(); err != nil {
+			s.log.Error("save checkpoints", "err", err)
+		}
+	}
+}
+
+func (s *Shipper) saveCheckpoints() error {
+	s.mu.Lock()
+	cps := make(map[string]Checkpoint, len(s.trackers))
+	for p, t := range s.trackers {
+		cps[p] = t.checkpoint()
+	}
+	s.mu.Unlock()
+	for p, cp := range cps {
+		if fi, err := os.Stat(p); err == nil {
+			lag := fi.Size() - cp.Position.Offset
+			if tail.IdentityOf(fi) != cp.Position.Identity || lag < 0 {
+				lag = fi.Size() // rotated: the whole new file is ahead of us
+			}
+			s.metrics.lagBytes.WithLabelValues(p).Set(float64(lag))
+		}
+	}
+	if err := s.store.Save(cps); err != nil {
+		s.metrics.checkpointErrors.Inc()
+		return err
+	}
+	return nil
+}

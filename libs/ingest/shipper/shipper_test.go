@@ -1,0 +1,301 @@
+package shipper_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/bulwarkhq/bulwark/libs/ingest/shipper"
+	"github.com/bulwarkhq/bulwark/libs/platform/embedkafka"
+	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
+	"github.com/bulwarkhq/bulwark/libs/platform/kafka"
+	"github.com/bulwarkhq/bulwark/libs/platform/kafkatest"
+)
+
+// nginxLine is a valid combined line whose path carries i, so every line
+// is told apart when counted.
+func nginxLine(i int) string {
+	return fmt.Sprintf(`198.51.100.%d - - [21/Nov/2026:10:00:%02d +0000] "GET /product/%d HTTP/1.1" 200 512 "-" "Mozilla/5.0 (X11; Linux x86_64) Firefox/131.0"`+"\n", i%250+1, i%60, i)
+}
+
+func writeLines(t testing.TB, path string, from, to int) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var b strings.Builder
+	for i := from; i < to; i++ {
+		b.WriteString(nginxLine(i))
+	}
+	if _, err := f.WriteString(b.String()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testConfig(files ...string) shipper.Config {
+	return shipper.Config{
+		Files: files, Format: "nginx", StartAt: "beginning", MaxLineBytes: 4096,
+		Compression: "lz4", MaxBufferedRecords: 1000, Linger: time.Millisecond,
+		PollInterval: 10 * time.Millisecond, CheckpointInterval: 50 * time.Millisecond, RescanInterval: time.Second, StopTimeout: 10 * time.Second,
+	}
+}
+
+// collector reads the requests and DLQ topics with an independent client.
+type collector struct {
+	mu    sync.Mutex
+	paths map[string]int // request path -> times seen
+	dead  []*eventpb.DeadLetter
+}
+
+func collect(t *testing.T, kcfg kafka.Config) *collector {
+	t.Helper()
+	c := &collector{paths: map[string]int{}}
+	cl, err := kafka.NewClient(kcfg.WithClientID("collector"), nil,
+		kgo.ConsumeTopics(kcfg.Topics.Requests, kcfg.Topics.RequestsDLQ),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			fs := cl.PollFetches(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			fs.EachRecord(func(r *kgo.Record) {
+				c.mu.Lock()
+				defer c.mu.Unlock()
+				if r.Topic == kcfg.Topics.RequestsDLQ {
+					var dl eventpb.DeadLetter
+					if err := proto.Unmarshal(r.Value, &dl); err == nil {
+						c.dead = append(c.dead, &dl)
+					}
+					return
+				}
+				var ev eventpb.RequestEvent
+				if err := proto.Unmarshal(r.Value, &ev); err != nil {
+					t.Errorf("undecodable request record: %v", err)
+					return
+				}
+				if string(r.Key) != ev.ClientIp {
+					t.Errorf("record key %q, want the client IP %q", r.Key, ev.ClientIp)
+				}
+				c.paths[ev.Path]++
+			})
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done; cl.Close() })
+	return c
+}
+
+// waitExactly waits until lines 0..n-1 each arrived once, then checks that
+// nothing else arrives for a moment.
+func (c *collector) waitExactly(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		c.mu.Lock()
+		got := len(c.paths)
+		c.mu.Unlock()
+		if got >= n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("received %d distinct lines, want %d", got, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range n {
+		p := fmt.Sprintf("/product/%d", i)
+		if c.paths[p] != 1 {
+			t.Fatalf("line %d arrived %d times, want exactly once", i, c.paths[p])
+		}
+	}
+	if len(c.paths) != n {
+		t.Fatalf("received %d distinct lines, want %d", len(c.paths), n)
+	}
+}
+
+func runShipper(t *testing.T, cfg shipper.Config, kcfg kafka.Config) (stop func() shipper.Summary) {
+	t.Helper()
+	s, err := shipper.New(cfg, kcfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runShipperInstance(t, s)
+}
+
+func runShipperInstance(t *testing.T, s *shipper.Shipper) (stop func() shipper.Summary) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- s.Run(ctx) }()
+	var once sync.Once
+	stop = func() shipper.Summary {
+		once.Do(func() {
+			cancel()
+			if err := <-errc; err != nil {
+				t.Errorf("shipper.Run: %v", err)
+			}
+		})
+		return s.Summary()
+	}
+	t.Cleanup(func() { stop() })
+	return stop
+}
+
+func TestShipFileOnce(t *testing.T) {
+	b := kafkatest.Start(t)
+	kcfg := kafkatest.Config(b)
+	path := filepath.Join(t.TempDir(), "access.log")
+	writeLines(t, path, 0, 5000)
+	// Malformed lines, each with its reason.
+	bad := map[string]string{
+		"not a log line at all\n": "bad_syntax",
+		`198.51.100.1 - - [31/Feb/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "x"` + "\n":                                  "bad_time",
+		"198.51.100.1 - - [21/Nov/2026:10:00:00 +0000] \"GET /\xff HTTP/1.1\" 200 1 \"-\" \"x\"\n":                             "bad_utf8",
+		`198.51.100.1 - - [21/Nov/2026:10:00:00 +0000] "GET /` + strings.Repeat("a", 5000) + ` HTTP/1.1" 200 1 "-" "x"` + "\n": "too_long",
+	}
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	for line := range bad {
+		f.WriteString(line)
+	}
+	f.Close()
+
+	cfg := testConfig(path)
+	cfg.Follow = false
+	s, err := shipper.New(cfg, kcfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sum := s.Summary()
+	if sum.Read != 5004 || sum.Shipped != 5000 || sum.Rejected != 4 {
+		t.Fatalf("summary %+v, want read 5004, shipped 5000, rejected 4", sum)
+	}
+	c := collect(t, kcfg)
+	c.waitExactly(t, 5000)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c.mu.Lock()
+		n := len(c.dead)
+		c.mu.Unlock()
+		if n == len(bad) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.dead) != len(bad) {
+		t.Fatalf("%d dead letters, want %d", len(c.dead), len(bad))
+	}
+	for _, dl := range c.dead {
+		var want string
+		for line, reason := range bad {
+			if strings.HasPrefix(line, string(dl.Raw)) {
+				want = reason
+			}
+		}
+		if dl.Reason != want || dl.Detail == "" || dl.Source != path {
+			t.Errorf("dead letter %q: reason %q (%s), source %q; want reason %q", dl.Raw[:min(40, len(dl.Raw))], dl.Reason, dl.Detail, dl.Source, want)
+		}
+	}
+}
+
+func TestFollowAcrossRotations(t *testing.T) {
+	b := kafkatest.Start(t)
+	kcfg := kafkatest.Config(b)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "access.log")
+	writeLines(t, path, 0, 1000)
+	cfg := testConfig(path)
+	cfg.Follow = true
+	cfg.CheckpointFile = filepath.Join(dir, "cp.json")
+	stop := runShipper(t, cfg, kcfg)
+	c := collect(t, kcfg)
+	c.waitExactly(t, 1000)
+
+	// Rename rotation, with a last line written to the old file after the rename.
+	os.Rename(path, path+".1")
+	writeLines(t, path+".1", 1000, 1100)
+	writeLines(t, path, 1100, 2000)
+	c.waitExactly(t, 2000)
+
+	// copytruncate.
+	data, _ := os.ReadFile(path)
+	os.WriteFile(path+".2", data, 0o644)
+	os.Truncate(path, 0)
+	time.Sleep(100 * time.Millisecond)
+	writeLines(t, path, 2000, 3000)
+	c.waitExactly(t, 3000)
+	if sum := stop(); sum.Shipped != 3000 {
+		t.Fatalf("summary %+v", sum)
+	}
+}
+
+func TestRestartResumesWithoutDuplicates(t *testing.T) {
+	b := kafkatest.Start(t)
+	kcfg := kafkatest.Config(b)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "access.log")
+	writeLines(t, path, 0, 2000)
+	cfg := testConfig(path)
+	cfg.Follow = true
+	cfg.CheckpointFile = filepath.Join(dir, "cp.json")
+	c := collect(t, kcfg)
+	stop := runShipper(t, cfg, kcfg)
+	c.waitExactly(t, 2000)
+	stop()
+	writeLines(t, path, 2000, 3000)
+	runShipper(t, cfg, kcfg)
+	c.waitExactly(t, 3000)
+}
+
+func TestBrokerDownThenBack(t *testing.T) {
+	dir := t.TempDir()
+	b, err := embedkafka.Start(context.Background(), embedkafka.Config{DataDir: filepath.Join(dir, "kafka")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := b.Addr()
+	kcfg := kafkatest.Config(b)
+	path := filepath.Join(dir, "access.log")
+	writeLines(t, path, 0, 500)
+	cfg := testConfig(path)
+	cfg.Follow = true
+	cfg.CheckpointFile = filepath.Join(dir, "cp.json")
+	stop := runShipper(t, cfg, kcfg)
+	c := collect(t, kcfg)
+	c.waitExactly(t, 500)
+
+	b.Close() // Kafka goes away; the site keeps logging.
+	writeLines(t, path, 500, 5000)
+	time.Sleep(time.Second)
+
+	b2, err := embedkafka.Start(context.Background(), embedkafka.Config{DataDir: filepath.Join(dir, "kafka"), Listen: addr})
+	if err != nil {
+		t.Fatalf("restart broker: %v", err)
+	}
+	t.Cleanup(b2.Close)
+	c.waitExactly(t, 5000)
+	stop()
+}

@@ -1,0 +1,128 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/bulwarkhq/bulwark/libs/platform/config"
+)
+
+// Topics holds the topic names (contract, ARCHITECTURE.md), overridable per
+// deployment with BULWARK_TOPIC_*.
+type Topics struct {
+	Requests    string `env:"TOPIC_REQUESTS" envDefault:"bulwark.requests.v1"`
+	RequestsDLQ string `env:"TOPIC_REQUESTS_DLQ" envDefault:"bulwark.requests.dlq.v1"`
+	Scores      string `env:"TOPIC_SCORES" envDefault:"bulwark.scores.v1"`
+	Verdicts    string `env:"TOPIC_VERDICTS" envDefault:"bulwark.verdicts.v1"`
+}
+
+// DefaultTopics returns the contract names.
+func DefaultTopics() Topics {
+	return Topics{
+		Requests:    "bulwark.requests.v1",
+		RequestsDLQ: "bulwark.requests.dlq.v1",
+		Scores:      "bulwark.scores.v1",
+		Verdicts:    "bulwark.verdicts.v1",
+	}
+}
+
+// Validate checks that every name is set and that they are distinct.
+func (t Topics) Validate() error {
+	seen := map[string]string{}
+	for _, f := range []struct{ v, name string }{
+		{t.Requests, "TOPIC_REQUESTS"}, {t.RequestsDLQ, "TOPIC_REQUESTS_DLQ"},
+		{t.Scores, "TOPIC_SCORES"}, {t.Verdicts, "TOPIC_VERDICTS"},
+	} {
+		if f.v == "" {
+			return config.Invalid(f.name, "topic name must not be empty")
+		}
+		if other, ok := seen[f.v]; ok {
+			return config.Invalid(f.name, "topic %q is also BULWARK_%s", f.v, other)
+		}
+		seen[f.v] = f.name
+	}
+	return nil
+}
+
+// TopicSpec is one topic to create, with its configs.
+type TopicSpec struct {
+	Name              string
+	Partitions        int32
+	ReplicationFactor int16 // -1: the broker's default
+	Configs           map[string]string
+}
+
+// Specs returns the topics of ARCHITECTURE.md with their policies: requests kept
+// 7 days, the DLQ 14 days (a person has to look at it), scores 1 day, and
+// verdicts compacted, with tombstones kept a day so every reader sees a lift.
+func (t Topics) Specs(partitions int32, replication int16) []TopicSpec {
+	day := int64(24 * time.Hour / time.Millisecond)
+	ms := func(v int64) string { return strconv.FormatInt(v, 10) }
+	return []TopicSpec{
+		{Name: t.Requests, Partitions: partitions, ReplicationFactor: replication, Configs: map[string]string{
+			"cleanup.policy": "delete", "retention.ms": ms(7 * day), "compression.type": "producer",
+		}},
+		{Name: t.RequestsDLQ, Partitions: 1, ReplicationFactor: replication, Configs: map[string]string{
+			"cleanup.policy": "delete", "retention.ms": ms(14 * day),
+		}},
+		{Name: t.Scores, Partitions: partitions, ReplicationFactor: replication, Configs: map[string]string{
+			"cleanup.policy": "delete", "retention.ms": ms(day),
+		}},
+		{Name: t.Verdicts, Partitions: partitions, ReplicationFactor: replication, Configs: map[string]string{
+			"cleanup.policy": "compact", "delete.retention.ms": ms(day), "min.compaction.lag.ms": "0",
+		}},
+	}
+}
+
+// EnsureTopics creates the topics that do not exist and sets the listed
+// configs on those that do. It is idempotent: running it again changes nothing.
+// Existing partition counts are left alone (growing them would move keys).
+func EnsureTopics(ctx context.Context, adm *kadm.Client, specs []TopicSpec) error {
+	for _, s := range specs {
+		configs := make(map[string]*string, len(s.Configs))
+		for k, v := range s.Configs {
+			configs[k] = &v
+		}
+		resp, err := adm.CreateTopic(ctx, s.Partitions, s.ReplicationFactor, configs, s.Name)
+		if err == nil {
+			err = resp.Err
+		}
+		switch {
+		case err == nil:
+			continue
+		case errors.Is(err, kerr.TopicAlreadyExists):
+			if err := alterConfigs(ctx, adm, s); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("create topic %s: %w", s.Name, err)
+		}
+	}
+	return nil
+}
+
+func alterConfigs(ctx context.Context, adm *kadm.Client, s TopicSpec) error {
+	if len(s.Configs) == 0 {
+		return nil
+	}
+	alters := make([]kadm.AlterConfig, 0, len(s.Configs))
+	for k, v := range s.Configs {
+		alters = append(alters, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: &v})
+	}
+	resps, err := adm.AlterTopicConfigs(ctx, alters, s.Name)
+	if err != nil {
+		return fmt.Errorf("set configs of topic %s: %w", s.Name, err)
+	}
+	for _, r := range resps {
+		if r.Err != nil {
+			return fmt.Errorf("set configs of topic %s: %w", s.Name, r.Err)
+		}
+	}
+	return nil
+}

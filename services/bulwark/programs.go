@@ -1,0 +1,34 @@
+package main
+
+import (
+	"github.com/bulwarkhq/bulwark/libs/analytics/chschema"
+	"github.com/bulwarkhq/bulwark/libs/analytics/chsink"
+	"github.com/bulwarkhq/bulwark/libs/decide/decider"
+	"github.com/bulwarkhq/bulwark/libs/detect/aggregator"
+	"github.com/bulwarkhq/bulwark/libs/enforce/cfsync"
+	"github.com/bulwarkhq/bulwark/libs/enforce/election"
+	"github.com/bulwarkhq/bulwark/libs/enforce/fwsync"
+	"github.com/bulwarkhq/bulwark/libs/enforce/sidecar"
+	"github.com/bulwarkhq/bulwark/libs/ingest/shipper"
+	"github.com/bulwarkhq/bulwark/libs/platform/config"
+	"github.com/bulwarkhq/bulwark/libs/platform/kafka"
+	"github.com/bulwarkhq/bulwark/libs/platform/service"
+)
+
+// programs lists every Bulwark program with the config structs its main.go
+// loads, in the order of the pipeline. `bulwark config` and the README's
+// generated tables read the variables from these structs' tags.
+func programs() []config.Program {
+	common := []any{service.LogConfig{}, kafka.Config{}}
+	with := func(cfgs ...any) []any { return append(append([]any{}, common...), cfgs...) }
+	return []config.Program{
+		{Name: "bulwark-shipper", Summary: "follows access logs (and Logpush) into the requests topic", Configs: with(shipper.Config{})},
+		{Name: "bulwark-aggregator", Summary: "requests to scores, in event-time windows, exactly once", Configs: with(aggregator.Config{})},
+		{Name: "bulwark-decider", Summary: "scores to verdicts with the rule file", Configs: with(decider.Config{})},
+		{Name: "bulwark-sidecar", Summary: "answers verdict lookups from memory (HTTP, ext_authz)", Configs: with(sidecar.Config{})},
+		{Name: "bulwark-cfsync", Summary: "keeps Cloudflare IP lists equal to the blocking verdicts", Configs: with(cfsync.Config{}, election.Config{})},
+		{Name: "bulwark-fwsync", Summary: "keeps nftables sets equal to the blocking verdicts", Configs: with(fwsync.Config{})},
+		{Name: "bulwark-chsink", Summary: "writes requests, scores, verdicts and dead letters to ClickHouse", Configs: with(chsink.Config{})},
+		{Name: "bulwark", Summary: "the operator CLI (variables beyond the services')", Configs: []any{service.LogConfig{}, kafka.Config{}, chschema.Config{}, grafanaEnv{}}},
+	}
+}
