@@ -4,11 +4,12 @@ GO ?= go
 BIN := $(CURDIR)/bin
 TOOLS := $(CURDIR)/.tools
 PROTOC_GEN_GO_VERSION := $(shell cd libs && $(GO) list -m -f '{{.Version}}' google.golang.org/protobuf)
+STATICCHECK_VERSION := 2026.2.2
 MODULES := libs libs/checks libs/enforce/leader $(wildcard services/*)
 SERVICES := shipper aggregator decider sidecar cfsync chsink fwsync
 PKGS := ./libs/... ./libs/checks/... ./libs/enforce/leader/... $(addsuffix /...,$(addprefix ./,$(wildcard services/*)))
 
-.PHONY: all build cli run test test-short bench generate lint fmt vet tidy clean
+.PHONY: all build cli run test test-short bench generate docs lint fmt vet tidy clean
 
 all: build
 
@@ -55,10 +56,19 @@ generate: $(TOOLS)/protoc-gen-go
 $(TOOLS)/protoc-gen-go:
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 
-## lint: gofmt, go vet, and generated code up to date
-lint: generate
+$(TOOLS)/staticcheck:
+	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+## docs: the README's variable tables, generated from each setting's declaration
+docs: cli
+	$(BIN)/bulwark config readme README.md
+
+## lint: gofmt, go vet, staticcheck, and generated code and docs up to date
+lint: generate cli $(TOOLS)/staticcheck
 	@test -z "$$(gofmt -l libs services)" || { gofmt -l libs services; echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet $(PKGS)
+	$(TOOLS)/staticcheck $(PKGS)
+	$(BIN)/bulwark config readme --check README.md
 	@git diff --exit-code -- libs/platform/eventpb || { echo "generated code in libs/platform/eventpb is stale: run make generate and commit"; exit 1; }
 	@test -z "$$(git ls-files -ci --exclude-standard 2>/dev/null)" || { git ls-files -ci --exclude-standard; echo "tracked files that .gitignore excludes (build outputs?): git rm --cached them"; exit 1; }
 

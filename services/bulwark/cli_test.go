@@ -89,3 +89,20 @@ func TestRulesCheck(t *testing.T) {
 		t.Fatalf("default: %v", err)
 	}
 }
+
+// Every setting is declared once, with its help: `bulwark config`, the
+// README's tables and the start-up errors all come from that declaration.
+func TestEveryVariableIsDeclaredWithHelp(t *testing.T) {
+	seen := map[string]string{}
+	for _, p := range programs() {
+		for _, v := range p.Vars() {
+			if v.Help == "" {
+				t.Errorf("%s: %s (field %s) has no help tag", p.Name, v.Name, v.Field)
+			}
+			if prev, ok := seen[v.Name]; ok && prev != v.Field && !strings.HasSuffix(prev, v.Field) && !strings.HasSuffix(v.Field, prev) {
+				t.Errorf("%s is declared twice: %s and %s", v.Name, prev, v.Field)
+			}
+			seen[v.Name] = v.Field
+		}
+	}
+}

@@ -17,11 +17,11 @@ func init() { commands = append(commands, newGrafanaCmd) }
 
 // grafanaEnv is the part of the environment `bulwark grafana` reads.
 type grafanaEnv struct {
-	Token      string `env:"GRAFANA_TOKEN"`
-	User       string `env:"GRAFANA_USER"`
-	Password   string `env:"GRAFANA_PASSWORD"`
-	OrgID      int64  `env:"GRAFANA_ORG_ID"`
-	Dashboards string `env:"GRAFANA_DASHBOARDS" envDefault:"dashboards"`
+	Token      string `env:"GRAFANA_TOKEN" help:"Grafana service account token for bulwark grafana provision."`
+	User       string `env:"GRAFANA_USER" help:"Grafana user, when no token is given (basic auth)."`
+	Password   string `env:"GRAFANA_PASSWORD" help:"Password of BULWARK_GRAFANA_USER."`
+	OrgID      int64  `env:"GRAFANA_ORG_ID" help:"Grafana organisation to provision into (0: the user's current one)."`
+	Dashboards string `env:"GRAFANA_DASHBOARDS" envDefault:"dashboards" help:"Directory of the dashboard JSON files to import."`
 }
 
 func newGrafanaCmd(_ *globals) *cobra.Command {

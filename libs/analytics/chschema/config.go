@@ -17,15 +17,14 @@ import (
 // Config is how Bulwark reaches ClickHouse (native protocol). Variables are
 // BULWARK_CLICKHOUSE_*.
 type Config struct {
-	Addr                  string        `env:"CLICKHOUSE_ADDR"`
-	Database              string        `env:"CLICKHOUSE_DATABASE" envDefault:"bulwark"`
-	User                  string        `env:"CLICKHOUSE_USER" envDefault:"default"`
-	Password              string        `env:"CLICKHOUSE_PASSWORD"`
-	TLS                   bool          `env:"CLICKHOUSE_TLS"`
-	TLSInsecureSkipVerify bool          `env:"CLICKHOUSE_TLS_INSECURE_SKIP_VERIFY"`
-	DialTimeout           time.Duration `env:"CLICKHOUSE_DIAL_TIMEOUT" envDefault:"10s"`
-	// RetentionDays keeps this many days of data (0 keeps everything).
-	RetentionDays int `env:"CLICKHOUSE_RETENTION_DAYS" envDefault:"30"`
+	Addr                  string        `env:"CLICKHOUSE_ADDR" help:"ClickHouse native-protocol address, host:port."`
+	Database              string        `env:"CLICKHOUSE_DATABASE" envDefault:"bulwark" help:"Database that holds Bulwark's tables (created if missing)."`
+	User                  string        `env:"CLICKHOUSE_USER" envDefault:"default" help:"ClickHouse user."`
+	Password              string        `env:"CLICKHOUSE_PASSWORD" help:"ClickHouse password."`
+	TLS                   bool          `env:"CLICKHOUSE_TLS" help:"Connect to ClickHouse over TLS."`
+	TLSInsecureSkipVerify bool          `env:"CLICKHOUSE_TLS_INSECURE_SKIP_VERIFY" help:"Skip verifying ClickHouse's TLS certificate (tests only)."`
+	DialTimeout           time.Duration `env:"CLICKHOUSE_DIAL_TIMEOUT" envDefault:"10s" help:"How long a connection to ClickHouse may take."`
+	RetentionDays         int           `env:"CLICKHOUSE_RETENTION_DAYS" envDefault:"30" help:"Keeps this many days of data (0 keeps everything)."`
 }
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)

@@ -12,29 +12,19 @@ import (
 type Config struct {
 	ClickHouse chschema.Config
 
-	Group string `env:"CHSINK_GROUP" envDefault:"bulwark-chsink"`
-	// MetricsAddr is where the service serves /metrics, /healthz and /readyz.
-	MetricsAddr string `env:"CHSINK_METRICS_ADDR" envDefault:"127.0.0.1:8485"`
-	// BatchRows is the block size per partition: a block is sent when it is
-	// full, or when FlushInterval passes. Keep it fixed: lowering it while a
-	// block is in flight can count that block's rows twice in the rollups.
-	BatchRows int `env:"CHSINK_BATCH_ROWS" envDefault:"16384"`
-	// InsertRows is how many rows of full blocks wait to go in one insert:
-	// ClickHouse takes few large inserts far faster than many small ones.
-	InsertRows    int           `env:"CHSINK_INSERT_ROWS" envDefault:"131072"`
-	FlushInterval time.Duration `env:"CHSINK_FLUSH_INTERVAL" envDefault:"2s"`
-	// InsertParallelism is how many inserts run at once (whole partitions
-	// each); more than 1 helps only where ClickHouse has cores to spare.
-	InsertParallelism int `env:"CHSINK_INSERT_PARALLELISM" envDefault:"1"`
-	// MaxBackoff caps the wait between retries while ClickHouse is down.
-	MaxBackoff time.Duration `env:"CHSINK_MAX_BACKOFF" envDefault:"30s"`
-	// Migrate applies the schema at start.
-	Migrate bool `env:"CHSINK_MIGRATE" envDefault:"true"`
-	// StatsInterval is how often the sink records pipeline metrics
-	// (consumer lag of LagGroups, the bulwark_* metrics at ScrapeURLs); 0 turns it off.
-	StatsInterval time.Duration `env:"CHSINK_STATS_INTERVAL" envDefault:"15s"`
-	LagGroups     []string      `env:"CHSINK_LAG_GROUPS" envDefault:"bulwark-aggregator,bulwark-decider,bulwark-chsink" envSeparator:","`
-	ScrapeURLs    []string      `env:"CHSINK_SCRAPE_URLS" envSeparator:","`
+	Group       string `env:"CHSINK_GROUP" envDefault:"bulwark-chsink" help:"Consumer group of the sink on the requests, scores, verdicts and dead-letter topics."`
+	MetricsAddr string `env:"CHSINK_METRICS_ADDR" envDefault:"127.0.0.1:8485" help:"Where the service serves /metrics, /healthz and /readyz."`
+	// Keep it fixed: lowering it while a block is in flight can count that block's
+	// rows twice in the rollups.
+	BatchRows         int           `env:"CHSINK_BATCH_ROWS" envDefault:"16384" help:"The block size per partition: a block is sent when it is full, or when FlushInterval passes."`
+	InsertRows        int           `env:"CHSINK_INSERT_ROWS" envDefault:"131072" help:"How many rows of full blocks wait to go in one insert: ClickHouse takes few large inserts far faster than many small ones."`
+	FlushInterval     time.Duration `env:"CHSINK_FLUSH_INTERVAL" envDefault:"2s" help:"A block that is not full is sent after this long."`
+	InsertParallelism int           `env:"CHSINK_INSERT_PARALLELISM" envDefault:"1" help:"How many inserts run at once (whole partitions each); more than 1 helps only where ClickHouse has cores to spare."`
+	MaxBackoff        time.Duration `env:"CHSINK_MAX_BACKOFF" envDefault:"30s" help:"Caps the wait between retries while ClickHouse is down."`
+	Migrate           bool          `env:"CHSINK_MIGRATE" envDefault:"true" help:"Applies the schema at start."`
+	StatsInterval     time.Duration `env:"CHSINK_STATS_INTERVAL" envDefault:"15s" help:"How often the sink records pipeline metrics (consumer lag of LagGroups, the bulwark_* metrics at ScrapeURLs); 0 turns it off."`
+	LagGroups         []string      `env:"CHSINK_LAG_GROUPS" envDefault:"bulwark-aggregator,bulwark-decider,bulwark-chsink" envSeparator:"," help:"Consumer groups whose lag the sink records for the pipeline dashboard."`
+	ScrapeURLs        []string      `env:"CHSINK_SCRAPE_URLS" envSeparator:"," help:"/metrics URLs of the other services whose bulwark_* metrics the sink records."`
 }
 
 // Validate checks the values, naming the variable at fault.

@@ -25,21 +25,14 @@ import (
 
 // Config is bulwark-decider's configuration (BULWARK_*).
 type Config struct {
-	// RulesFile is the rule file; empty: the one shipped with Bulwark.
-	RulesFile string `env:"RULES_FILE"`
-	// Group is the consumer group on the scores topic.
-	Group string `env:"DECIDER_GROUP" envDefault:"bulwark-decider"`
-	// MetricsAddr is where bulwark-decider serves /metrics, /healthz and
-	// /readyz (see CheckReady); the Service itself serves nothing, so that
-	// `bulwark dev` serves one registry for all its components.
-	MetricsAddr string `env:"DECIDER_METRICS_ADDR" envDefault:"127.0.0.1:8483"`
-	// ReloadInterval is how often the rule file's modification time is checked.
-	ReloadInterval time.Duration `env:"DECIDER_RELOAD_INTERVAL" envDefault:"2s"`
-	// ExpiryTick bounds how late an expiry tombstone is written.
-	ExpiryTick time.Duration `env:"DECIDER_EXPIRY_TICK" envDefault:"1s"`
+	RulesFile      string        `env:"RULES_FILE" help:"The rule file; empty: the one shipped with Bulwark."`
+	Group          string        `env:"DECIDER_GROUP" envDefault:"bulwark-decider" help:"The consumer group on the scores topic."`
+	MetricsAddr    string        `env:"DECIDER_METRICS_ADDR" envDefault:"127.0.0.1:8483" help:"Where bulwark-decider serves /metrics, /healthz and /readyz (see CheckReady); the Service itself serves nothing, so that 'bulwark dev' serves one registry for all its components."`
+	ReloadInterval time.Duration `env:"DECIDER_RELOAD_INTERVAL" envDefault:"2s" help:"How often the rule file's modification time is checked."`
+	ExpiryTick     time.Duration `env:"DECIDER_EXPIRY_TICK" envDefault:"1s" help:"Bounds how late an expiry tombstone is written."`
 
-	// Resolver answers reverse DNS for crawler verification (nil: the
-	// system's). Not from the environment: tests set a fake.
+	// Not from the environment: tests set a fake.
+	// Resolver answers reverse DNS for crawler verification (nil: the system's).
 	Resolver crawlers.Resolver `env:"-"`
 }
 

@@ -10,27 +10,15 @@ import (
 // Config configures the aggregator service (BULWARK_AGGREGATOR_*; the Kafka
 // connection is kafka.Config, the features section comes from BULWARK_RULES_FILE).
 type Config struct {
-	// Group is the consumer group of the requests topic.
-	Group string `env:"AGGREGATOR_GROUP" envDefault:"bulwark-aggregator"`
-	// StateTopic is the compacted topic holding each partition's state.
-	StateTopic string `env:"AGGREGATOR_STATE_TOPIC" envDefault:"bulwark.aggregator-state.v1"`
-	// TransactionalID identifies this instance's producer; empty means the
-	// group, the host name and a random suffix (unique per process; zombies
-	// are fenced by the group generation, KIP-447).
-	TransactionalID string `env:"AGGREGATOR_TRANSACTIONAL_ID"`
-	// AllowedLateness: events older than the partition's newest event time by
-	// more are counted as late and dropped.
-	AllowedLateness time.Duration `env:"AGGREGATOR_ALLOWED_LATENESS" envDefault:"30s"`
-	// IdleTimeout: a subject without events for this long is forgotten.
-	IdleTimeout time.Duration `env:"AGGREGATOR_IDLE_TIMEOUT" envDefault:"1h"`
-	// SnapshotInterval is how often a transaction commits: scores become
-	// visible, changed state is written and offsets are committed. It is the
-	// latency that scores add on top of processing.
-	SnapshotInterval time.Duration `env:"AGGREGATOR_SNAPSHOT_INTERVAL" envDefault:"200ms"`
-	// MetricsAddr serves /metrics and /healthz.
-	MetricsAddr string `env:"AGGREGATOR_METRICS_ADDR" envDefault:"127.0.0.1:8481"`
-	// RulesFile is the rule file whose `features:` section sets weights and lists.
-	RulesFile string `env:"RULES_FILE"`
+	Group           string        `env:"AGGREGATOR_GROUP" envDefault:"bulwark-aggregator" help:"The consumer group of the requests topic."`
+	StateTopic      string        `env:"AGGREGATOR_STATE_TOPIC" envDefault:"bulwark.aggregator-state.v1" help:"The compacted topic holding each partition's state."`
+	TransactionalID string        `env:"AGGREGATOR_TRANSACTIONAL_ID" help:"Identifies this instance's producer; empty means the group, the host name and a random suffix (unique per process; zombies are fenced by the group generation, KIP-447)."`
+	AllowedLateness time.Duration `env:"AGGREGATOR_ALLOWED_LATENESS" envDefault:"30s" help:"Events older than the partition's newest event time by more than this are counted as late and dropped."`
+	IdleTimeout     time.Duration `env:"AGGREGATOR_IDLE_TIMEOUT" envDefault:"1h" help:"A subject without events for this long is forgotten."`
+	// It is the latency that scores add on top of processing.
+	SnapshotInterval time.Duration `env:"AGGREGATOR_SNAPSHOT_INTERVAL" envDefault:"200ms" help:"How often a transaction commits: scores become visible, changed state is written and offsets are committed."`
+	MetricsAddr      string        `env:"AGGREGATOR_METRICS_ADDR" envDefault:"127.0.0.1:8481" help:"Serves /metrics and /healthz."`
+	RulesFile        string        `env:"RULES_FILE" help:"The rule file whose 'features:' section sets weights and lists."`
 }
 
 // Validate checks the values, naming the variable at fault.

@@ -12,38 +12,21 @@ const DefaultBaseURL = "https://api.cloudflare.com/client/v4/"
 
 // Config configures the Cloudflare list syncer (env BULWARK_CLOUDFLARE_*).
 type Config struct {
-	APIToken  string `env:"CLOUDFLARE_API_TOKEN,required"`
-	AccountID string `env:"CLOUDFLARE_ACCOUNT_ID,required"`
-	// List is the account IP list kept equal to the BLOCK verdicts; created
-	// if missing. Use it in a WAF custom rule: ip.src in $bulwark_block.
-	List string `env:"CLOUDFLARE_LIST" envDefault:"bulwark_block"`
-	// ChallengeList, when set, is a second list kept equal to the CHALLENGE
-	// verdicts (for a Managed Challenge rule).
-	ChallengeList string `env:"CLOUDFLARE_CHALLENGE_LIST"`
-	BaseURL       string `env:"CLOUDFLARE_BASE_URL" envDefault:"https://api.cloudflare.com/client/v4/"`
-	// SyncInterval batches verdict changes: at most one sync per interval.
-	SyncInterval time.Duration `env:"CLOUDFLARE_SYNC_INTERVAL" envDefault:"5s"`
-	// Capacity is the number of list items the account may hold across all
-	// its lists (10,000 on non-Enterprise plans); items of lists Bulwark does
-	// not own count against it too.
-	Capacity int `env:"CLOUDFLARE_CAPACITY" envDefault:"10000"`
-	// RateLimit is the requests allowed per 5 minutes for the token
-	// (Cloudflare's limit is 1,200); the syncer stays under it by itself.
-	RateLimit int `env:"CLOUDFLARE_RATE_LIMIT" envDefault:"1200"`
-	// PollInterval is how often a pending bulk operation is polled.
-	PollInterval time.Duration `env:"CLOUDFLARE_POLL_INTERVAL" envDefault:"1s"`
-	// RetryBase and RetryMax bound the jittered exponential backoff after
-	// a 429, a 5xx or a failed sync.
-	RetryBase time.Duration `env:"CLOUDFLARE_RETRY_BASE" envDefault:"1s"`
-	RetryMax  time.Duration `env:"CLOUDFLARE_RETRY_MAX" envDefault:"2m"`
-	// ResyncInterval re-reads the lists from Cloudflare, to undo edits made
-	// by hand and to learn the IDs of items added since.
-	ResyncInterval time.Duration `env:"CLOUDFLARE_RESYNC_INTERVAL" envDefault:"15m"`
-	// ExpirySlack: an item already in the list is rewritten (for its comment)
-	// only when its verdict's expiry moved by more than this.
-	ExpirySlack time.Duration `env:"CLOUDFLARE_EXPIRY_SLACK" envDefault:"1h"`
-	// MetricsAddr serves /metrics, /healthz and /readyz (bulwark-cfsync only).
-	MetricsAddr string `env:"CFSYNC_METRICS_ADDR" envDefault:"127.0.0.1:9483"`
+	APIToken  string `env:"CLOUDFLARE_API_TOKEN,required" help:"API token with Account Filter Lists Edit."`
+	AccountID string `env:"CLOUDFLARE_ACCOUNT_ID,required" help:"Cloudflare account that owns the lists."`
+	// Use it in a WAF custom rule: ip.src in $bulwark_block.
+	List           string        `env:"CLOUDFLARE_LIST" envDefault:"bulwark_block" help:"The account IP list kept equal to the BLOCK verdicts; created if missing."`
+	ChallengeList  string        `env:"CLOUDFLARE_CHALLENGE_LIST" help:"When set, is a second list kept equal to the CHALLENGE verdicts (for a Managed Challenge rule)."`
+	BaseURL        string        `env:"CLOUDFLARE_BASE_URL" envDefault:"https://api.cloudflare.com/client/v4/" help:"Cloudflare API base URL (tests point it at a fake)."`
+	SyncInterval   time.Duration `env:"CLOUDFLARE_SYNC_INTERVAL" envDefault:"5s" help:"Batches verdict changes: at most one sync per interval."`
+	Capacity       int           `env:"CLOUDFLARE_CAPACITY" envDefault:"10000" help:"The number of list items the account may hold across all its lists (10,000 on non-Enterprise plans); items of lists Bulwark does not own count against it too."`
+	RateLimit      int           `env:"CLOUDFLARE_RATE_LIMIT" envDefault:"1200" help:"The requests allowed per 5 minutes for the token (Cloudflare's limit is 1,200); the syncer stays under it by itself."`
+	PollInterval   time.Duration `env:"CLOUDFLARE_POLL_INTERVAL" envDefault:"1s" help:"How often a pending bulk operation is polled."`
+	RetryBase      time.Duration `env:"CLOUDFLARE_RETRY_BASE" envDefault:"1s" help:"First wait of the jittered exponential backoff after a 429, a 5xx or a failed sync."`
+	RetryMax       time.Duration `env:"CLOUDFLARE_RETRY_MAX" envDefault:"2m" help:"Longest wait between retries after a 429, a 5xx or a failed sync."`
+	ResyncInterval time.Duration `env:"CLOUDFLARE_RESYNC_INTERVAL" envDefault:"15m" help:"How often the lists are re-read from Cloudflare, undoing edits made by hand."`
+	ExpirySlack    time.Duration `env:"CLOUDFLARE_EXPIRY_SLACK" envDefault:"1h" help:"An item is rewritten (for its comment) only when its verdict's expiry moved by more than this."`
+	MetricsAddr    string        `env:"CFSYNC_METRICS_ADDR" envDefault:"127.0.0.1:9483" help:"Serves /metrics, /healthz and /readyz (bulwark-cfsync only)."`
 }
 
 // Validate names the variable at fault.

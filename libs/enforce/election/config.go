@@ -23,18 +23,13 @@ const serviceAccountNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/n
 // guarded code has LeaseDuration - RenewDeadline to stop before anyone else
 // may start.
 type Config struct {
-	// Enabled turns election on; off, the guarded code simply runs (one
-	// replica, or `bulwark dev`).
-	Enabled bool `env:"LEADER_ELECTION" envDefault:"false"`
-	// LeaseName is the coordination.k8s.io/v1 Lease all candidates share.
-	LeaseName string `env:"LEADER_LEASE_NAME"`
-	// Namespace of the Lease; empty reads the pod's service account namespace.
-	Namespace string `env:"LEADER_NAMESPACE"`
-	// Identity of this candidate; empty means the host name (the pod name).
-	Identity      string        `env:"LEADER_IDENTITY"`
-	LeaseDuration time.Duration `env:"LEADER_LEASE_DURATION" envDefault:"15s"`
-	RenewDeadline time.Duration `env:"LEADER_RENEW_DEADLINE" envDefault:"10s"`
-	RetryPeriod   time.Duration `env:"LEADER_RETRY_PERIOD" envDefault:"2s"`
+	Enabled       bool          `env:"LEADER_ELECTION" envDefault:"false" help:"Turns election on; off, the guarded code simply runs (one replica, or 'bulwark dev')."`
+	LeaseName     string        `env:"LEADER_LEASE_NAME" help:"The coordination.k8s.io/v1 Lease all candidates share."`
+	Namespace     string        `env:"LEADER_NAMESPACE" help:"Namespace of the Lease; empty reads the pod's service account namespace."`
+	Identity      string        `env:"LEADER_IDENTITY" help:"Identity of this candidate; empty means the host name (the pod name)."`
+	LeaseDuration time.Duration `env:"LEADER_LEASE_DURATION" envDefault:"15s" help:"How long a standby waits after the leader's last renewal before taking over."`
+	RenewDeadline time.Duration `env:"LEADER_RENEW_DEADLINE" envDefault:"10s" help:"How long the leader keeps trying to renew before it gives up leading."`
+	RetryPeriod   time.Duration `env:"LEADER_RETRY_PERIOD" envDefault:"2s" help:"How often candidates try to acquire or renew the Lease."`
 }
 
 // DefaultConfig is the env defaults, with election off.

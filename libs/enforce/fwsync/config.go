@@ -10,26 +10,15 @@ import (
 
 // Config configures the nftables syncer (env BULWARK_FWSYNC_*).
 type Config struct {
-	// Table is the nftables table (family inet) Bulwark owns: fwsync
-	// replaces its whole content and never touches any other table.
-	Table string `env:"FWSYNC_TABLE" envDefault:"bulwark"`
-	// Actions are the verdict actions dropped at the firewall.
-	Actions string `env:"FWSYNC_ACTIONS" envDefault:"BLOCK"`
-	// InstallChain adds a prerouting chain (priority filter - 1) in the
-	// table that drops traffic from the sets. Off: only the sets are kept,
-	// and your own ruleset refers to them (see deploy/fwsync/README.md).
-	InstallChain bool `env:"FWSYNC_INSTALL_CHAIN" envDefault:"true"`
-	// SyncInterval batches verdict changes: at most one netlink transaction
-	// per interval.
-	SyncInterval time.Duration `env:"FWSYNC_SYNC_INTERVAL" envDefault:"250ms"`
-	// ResyncInterval rewrites the whole table atomically, undoing edits
-	// made by hand.
-	ResyncInterval time.Duration `env:"FWSYNC_RESYNC_INTERVAL" envDefault:"10m"`
-	// NetNS is the path of a network namespace to work in (such as
-	// /var/run/netns/NAME); empty: the process's own.
-	NetNS string `env:"FWSYNC_NETNS"`
-	// MetricsAddr serves /metrics, /healthz and /readyz (bulwark-fwsync only).
-	MetricsAddr string `env:"FWSYNC_METRICS_ADDR" envDefault:"127.0.0.1:9484"`
+	Table   string `env:"FWSYNC_TABLE" envDefault:"bulwark" help:"The nftables table (family inet) Bulwark owns: fwsync replaces its whole content and never touches any other table."`
+	Actions string `env:"FWSYNC_ACTIONS" envDefault:"BLOCK" help:"The verdict actions dropped at the firewall."`
+	// Off: only the sets are kept, and your own ruleset refers to them (see
+	// deploy/fwsync/README.md).
+	InstallChain   bool          `env:"FWSYNC_INSTALL_CHAIN" envDefault:"true" help:"Adds a prerouting chain (priority filter - 1) in the table that drops traffic from the sets."`
+	SyncInterval   time.Duration `env:"FWSYNC_SYNC_INTERVAL" envDefault:"250ms" help:"Batches verdict changes: at most one netlink transaction per interval."`
+	ResyncInterval time.Duration `env:"FWSYNC_RESYNC_INTERVAL" envDefault:"10m" help:"Rewrites the whole table atomically, undoing edits made by hand."`
+	NetNS          string        `env:"FWSYNC_NETNS" help:"The path of a network namespace to work in (such as /var/run/netns/NAME); empty: the process's own."`
+	MetricsAddr    string        `env:"FWSYNC_METRICS_ADDR" envDefault:"127.0.0.1:9484" help:"Serves /metrics, /healthz and /readyz (bulwark-fwsync only)."`
 }
 
 // Validate names the variable at fault.

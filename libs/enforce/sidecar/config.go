@@ -12,38 +12,20 @@ import (
 
 // Config is the sidecar's configuration; variables are BULWARK_SIDECAR_*.
 type Config struct {
-	// Addr is the HTTP API's listen address.
-	Addr string `env:"SIDECAR_ADDR" envDefault:"127.0.0.1:8480"`
-	// GRPCAddr is the Envoy ext_authz listen address; "off" disables it.
-	GRPCAddr string `env:"SIDECAR_GRPC_ADDR" envDefault:"127.0.0.1:8482"`
-	// ClientIPHeader carries the client address from a trusted proxy
-	// (X-Real-IP from nginx; X-Forwarded-For chains are walked from the right).
-	ClientIPHeader string `env:"SIDECAR_CLIENT_IP_HEADER" envDefault:"X-Real-IP"`
-	// TrustedProxies are the CIDRs (or bare addresses) whose ClientIPHeader is
-	// believed; from anyone else the socket's address counts.
-	TrustedProxies string `env:"SIDECAR_TRUSTED_PROXIES" envDefault:"127.0.0.0/8,::1"`
-	// SessionHeader carries the client's session id on /v1/authz and ext_authz
-	// (nginx: proxy_set_header X-Bulwark-Session $cookie_session).
-	SessionHeader string `env:"SIDECAR_SESSION_HEADER" envDefault:"X-Bulwark-Session"`
-	// FailMode says what to answer before the table has caught up with the
-	// verdict topic (and no snapshot was loaded): "open" allows every
-	// client, "closed" denies every client.
-	FailMode string `env:"SIDECAR_FAIL_MODE" envDefault:"open"`
-	// SnapshotFile, when set, is where the table is saved every
-	// SnapshotInterval and at shutdown, and loaded from at start so a restart
-	// answers at once. Off (empty) by default.
-	SnapshotFile     string        `env:"SIDECAR_SNAPSHOT_FILE"`
-	SnapshotInterval time.Duration `env:"SIDECAR_SNAPSHOT_INTERVAL" envDefault:"1m"`
-	// SweepInterval is how often expired verdicts are freed (they are
-	// ignored from the moment they expire, and the decider deletes them
-	// from the topic too). The sweep is spread over the interval in 4,096
-	// small steps, so it never holds up requests; a minute keeps those
-	// wake-ups to about 70 a second.
-	SweepInterval time.Duration `env:"SIDECAR_SWEEP_INTERVAL" envDefault:"1m"`
-	// MaxBatch caps the lookups of one POST /v1/verdicts.
-	MaxBatch int `env:"SIDECAR_MAX_BATCH" envDefault:"1000"`
-	// ShutdownTimeout bounds the graceful stop of the HTTP and gRPC servers.
-	ShutdownTimeout time.Duration `env:"SIDECAR_SHUTDOWN_TIMEOUT" envDefault:"5s"`
+	Addr           string `env:"SIDECAR_ADDR" envDefault:"127.0.0.1:8480" help:"The HTTP API's listen address."`
+	GRPCAddr       string `env:"SIDECAR_GRPC_ADDR" envDefault:"127.0.0.1:8482" help:"The Envoy ext_authz listen address; \"off\" disables it."`
+	ClientIPHeader string `env:"SIDECAR_CLIENT_IP_HEADER" envDefault:"X-Real-IP" help:"Carries the client address from a trusted proxy (X-Real-IP from nginx; X-Forwarded-For chains are walked from the right)."`
+	TrustedProxies string `env:"SIDECAR_TRUSTED_PROXIES" envDefault:"127.0.0.0/8,::1" help:"The CIDRs (or bare addresses) whose ClientIPHeader is believed; from anyone else the socket's address counts."`
+	SessionHeader  string `env:"SIDECAR_SESSION_HEADER" envDefault:"X-Bulwark-Session" help:"Carries the client's session id on /v1/authz and ext_authz (nginx: proxy_set_header X-Bulwark-Session $cookie_session)."`
+	FailMode       string `env:"SIDECAR_FAIL_MODE" envDefault:"open" help:"Says what to answer before the table has caught up with the verdict topic (and no snapshot was loaded): \"open\" allows every client, \"closed\" denies every client."`
+	// Off (empty) by default.
+	SnapshotFile     string        `env:"SIDECAR_SNAPSHOT_FILE" help:"When set, is where the table is saved every SnapshotInterval and at shutdown, and loaded from at start so a restart answers at once."`
+	SnapshotInterval time.Duration `env:"SIDECAR_SNAPSHOT_INTERVAL" envDefault:"1m" help:"How often the table is saved to BULWARK_SIDECAR_SNAPSHOT_FILE."`
+	// The sweep is spread over the interval in 4,096 small steps, so it never
+	// holds up requests; a minute keeps those wake-ups to about 70 a second.
+	SweepInterval   time.Duration `env:"SIDECAR_SWEEP_INTERVAL" envDefault:"1m" help:"How often expired verdicts are freed (they are ignored from the moment they expire, and the decider deletes them from the topic too)."`
+	MaxBatch        int           `env:"SIDECAR_MAX_BATCH" envDefault:"1000" help:"Caps the lookups of one POST /v1/verdicts."`
+	ShutdownTimeout time.Duration `env:"SIDECAR_SHUTDOWN_TIMEOUT" envDefault:"5s" help:"Bounds the graceful stop of the HTTP and gRPC servers."`
 }
 
 // DefaultConfig is the configuration with every default applied.

@@ -20,45 +20,30 @@ import (
 
 // Config of the shipper; variables are BULWARK_SHIPPER_*.
 type Config struct {
-	// Files are paths or globs of the logs to follow, comma-separated.
-	Files []string `env:"SHIPPER_FILES" envSeparator:","`
-	// Format of the files: nginx, nginx-json or cloudflare.
-	Format string `env:"SHIPPER_FORMAT" envDefault:"nginx"`
-	// CheckpointFile keeps where each file was read to; empty keeps none.
-	CheckpointFile string `env:"SHIPPER_CHECKPOINT_FILE" envDefault:"bulwark-shipper.checkpoints.json"`
-	// StartAt is where a file without a checkpoint is read from: beginning or end.
-	StartAt string `env:"SHIPPER_START_AT" envDefault:"beginning"`
-	// Follow keeps reading files as they grow (the service); `bulwark ship` reads to the end.
-	Follow bool `env:"SHIPPER_FOLLOW" envDefault:"true"`
+	Files          []string `env:"SHIPPER_FILES" envSeparator:"," help:"Paths or globs of the logs to follow, comma-separated."`
+	Format         string   `env:"SHIPPER_FORMAT" envDefault:"nginx" help:"Format of the files: nginx, nginx-json or cloudflare."`
+	CheckpointFile string   `env:"SHIPPER_CHECKPOINT_FILE" envDefault:"bulwark-shipper.checkpoints.json" help:"Keeps where each file was read to; empty keeps none."`
+	StartAt        string   `env:"SHIPPER_START_AT" envDefault:"beginning" help:"Where a file without a checkpoint is read from: beginning or end."`
+	Follow         bool     `env:"SHIPPER_FOLLOW" envDefault:"true" help:"Keeps reading files as they grow (the service); 'bulwark ship' reads to the end."`
 
-	SessionCookie  string `env:"SHIPPER_SESSION_COOKIE"`
-	SessionField   string `env:"SHIPPER_SESSION_FIELD"`
-	TrustedProxies string `env:"SHIPPER_TRUSTED_PROXIES"`
-	MaxLineBytes   int    `env:"SHIPPER_MAX_LINE_BYTES" envDefault:"65536"`
+	SessionCookie  string `env:"SHIPPER_SESSION_COOKIE" help:"Cookie that carries the session id (formats that log cookies)."`
+	SessionField   string `env:"SHIPPER_SESSION_FIELD" help:"Log field that carries the session id (JSON formats)."`
+	TrustedProxies string `env:"SHIPPER_TRUSTED_PROXIES" help:"CIDRs of your proxies: the client is the first untrusted hop of X-Forwarded-For."`
+	MaxLineBytes   int    `env:"SHIPPER_MAX_LINE_BYTES" envDefault:"65536" help:"Longer lines go to the dead-letter topic as too_long."`
 
-	// Compression of produced batches: lz4 (default: cheapest per byte), zstd, snappy, gzip, none.
-	Compression string `env:"SHIPPER_COMPRESSION" envDefault:"lz4"`
-	// MaxBufferedRecords bounds memory: reading stops while this many records wait for Kafka.
-	MaxBufferedRecords int `env:"SHIPPER_MAX_BUFFERED_RECORDS" envDefault:"50000"`
-	// Linger lets batches fill: the idempotent producer has one request in
-	// flight per broker, so bigger requests are what raises throughput.
-	Linger time.Duration `env:"SHIPPER_LINGER" envDefault:"30ms"`
+	Compression        string        `env:"SHIPPER_COMPRESSION" envDefault:"lz4" help:"Compression of produced batches: lz4 (default: cheapest per byte), zstd, snappy, gzip, none."`
+	MaxBufferedRecords int           `env:"SHIPPER_MAX_BUFFERED_RECORDS" envDefault:"50000" help:"Bounds memory: reading stops while this many records wait for Kafka."`
+	Linger             time.Duration `env:"SHIPPER_LINGER" envDefault:"30ms" help:"Lets batches fill: the idempotent producer has one request in flight per broker, so bigger requests are what raises throughput."`
 
-	PollInterval       time.Duration `env:"SHIPPER_POLL_INTERVAL" envDefault:"50ms"`
-	CheckpointInterval time.Duration `env:"SHIPPER_CHECKPOINT_INTERVAL" envDefault:"1s"`
-	RescanInterval     time.Duration `env:"SHIPPER_RESCAN_INTERVAL" envDefault:"10s"`
-	// StopTimeout bounds how long a stop waits for Kafka to acknowledge what is buffered.
-	StopTimeout time.Duration `env:"SHIPPER_STOP_TIMEOUT" envDefault:"30s"`
+	PollInterval       time.Duration `env:"SHIPPER_POLL_INTERVAL" envDefault:"50ms" help:"How often a file at its end is checked for new lines."`
+	CheckpointInterval time.Duration `env:"SHIPPER_CHECKPOINT_INTERVAL" envDefault:"1s" help:"How often acknowledged positions are written to the checkpoint file."`
+	RescanInterval     time.Duration `env:"SHIPPER_RESCAN_INTERVAL" envDefault:"10s" help:"How often the globs are expanded again to find new files."`
+	StopTimeout        time.Duration `env:"SHIPPER_STOP_TIMEOUT" envDefault:"30s" help:"Bounds how long a stop waits for Kafka to acknowledge what is buffered."`
 
-	// MetricsAddr serves /metrics and /healthz (the service only).
-	MetricsAddr string `env:"SHIPPER_METRICS_ADDR" envDefault:"127.0.0.1:8484"`
-	// LogpushAddr, when set, accepts Cloudflare Logpush HTTP pushes (gzip'd NDJSON POSTs).
-	LogpushAddr string `env:"SHIPPER_LOGPUSH_ADDR"`
-	// LogpushToken, when set, must be sent as "Authorization: Bearer <token>"
-	// (Logpush adds it with `header_Authorization=Bearer%20<token>` in the destination URL).
-	LogpushToken string `env:"SHIPPER_LOGPUSH_TOKEN"`
-	// LogpushMaxBytes caps a push's decompressed size.
-	LogpushMaxBytes int64 `env:"SHIPPER_LOGPUSH_MAX_BYTES" envDefault:"268435456"`
+	MetricsAddr     string `env:"SHIPPER_METRICS_ADDR" envDefault:"127.0.0.1:8484" help:"Serves /metrics and /healthz (the service only)."`
+	LogpushAddr     string `env:"SHIPPER_LOGPUSH_ADDR" help:"When set, accepts Cloudflare Logpush HTTP pushes (gzip'd NDJSON POSTs)."`
+	LogpushToken    string `env:"SHIPPER_LOGPUSH_TOKEN" help:"When set, must be sent as \"Authorization: Bearer <token>\" (Logpush adds it with 'header_Authorization=Bearer%20<token>' in the destination URL)."`
+	LogpushMaxBytes int64  `env:"SHIPPER_LOGPUSH_MAX_BYTES" envDefault:"268435456" help:"Caps a push's decompressed size."`
 }
 
 // Validate checks the values, naming the variable at fault.

@@ -52,6 +52,9 @@ func describe(t reflect.Type, prefix, path string, out *[]Var) {
 		for ft.Kind() == reflect.Pointer {
 			ft = ft.Elem()
 		}
+		if name == "-" {
+			continue
+		}
 		if name == "" {
 			if ft.Kind() == reflect.Struct && ft.PkgPath() != "time" {
 				describe(ft, prefix+f.Tag.Get("envPrefix"), fpath, out)

@@ -22,25 +22,21 @@ import (
 
 // Config is how a Bulwark program reaches Kafka. Variables are BULWARK_KAFKA_*.
 type Config struct {
-	Brokers  []string `env:"KAFKA_BROKERS" envDefault:"127.0.0.1:9092" envSeparator:","`
-	ClientID string   `env:"KAFKA_CLIENT_ID" envDefault:"bulwark"`
+	Brokers  []string `env:"KAFKA_BROKERS" envDefault:"127.0.0.1:9092" envSeparator:"," help:"Kafka bootstrap brokers, comma-separated host:port."`
+	ClientID string   `env:"KAFKA_CLIENT_ID" envDefault:"bulwark" help:"Client id sent to Kafka (shows in broker logs and quotas)."`
 
-	TLS                   bool   `env:"KAFKA_TLS"`
-	TLSCAFile             string `env:"KAFKA_TLS_CA_FILE"`
-	TLSCertFile           string `env:"KAFKA_TLS_CERT_FILE"`
-	TLSKeyFile            string `env:"KAFKA_TLS_KEY_FILE"`
-	TLSInsecureSkipVerify bool   `env:"KAFKA_TLS_INSECURE_SKIP_VERIFY"`
+	TLS                   bool   `env:"KAFKA_TLS" help:"Connect to Kafka over TLS."`
+	TLSCAFile             string `env:"KAFKA_TLS_CA_FILE" help:"PEM file of the CA that signed the brokers' certificates (default: the system's)."`
+	TLSCertFile           string `env:"KAFKA_TLS_CERT_FILE" help:"PEM client certificate for mutual TLS."`
+	TLSKeyFile            string `env:"KAFKA_TLS_KEY_FILE" help:"PEM key of the client certificate."`
+	TLSInsecureSkipVerify bool   `env:"KAFKA_TLS_INSECURE_SKIP_VERIFY" help:"Skip verifying the brokers' certificates (tests only)."`
 
-	// SASLMechanism is "", "PLAIN", "SCRAM-SHA-256" or "SCRAM-SHA-512".
-	SASLMechanism string `env:"KAFKA_SASL_MECHANISM"`
-	SASLUser      string `env:"KAFKA_SASL_USER"`
-	SASLPassword  string `env:"KAFKA_SASL_PASSWORD"`
+	SASLMechanism string `env:"KAFKA_SASL_MECHANISM" help:"SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (empty: no SASL)."`
+	SASLUser      string `env:"KAFKA_SASL_USER" help:"SASL user name."`
+	SASLPassword  string `env:"KAFKA_SASL_PASSWORD" help:"SASL password."`
 
-	DialTimeout time.Duration `env:"KAFKA_DIAL_TIMEOUT" envDefault:"10s"`
-	// MetadataMinAge bounds how often a client may refresh metadata; after a
-	// broker dies it is how soon clients can find the new partition leaders
-	// (franz-go's own default is 5s).
-	MetadataMinAge time.Duration `env:"KAFKA_METADATA_MIN_AGE" envDefault:"1s"`
+	DialTimeout    time.Duration `env:"KAFKA_DIAL_TIMEOUT" envDefault:"10s" help:"How long a connection to a broker may take."`
+	MetadataMinAge time.Duration `env:"KAFKA_METADATA_MIN_AGE" envDefault:"1s" help:"Bounds how often a client may refresh metadata; after a broker dies it is how soon clients can find the new partition leaders (franz-go's own default is 5s)."`
 
 	Topics Topics
 }

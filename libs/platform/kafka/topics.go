@@ -16,10 +16,10 @@ import (
 // Topics holds the topic names (contract, ARCHITECTURE.md), overridable per
 // deployment with BULWARK_TOPIC_*.
 type Topics struct {
-	Requests    string `env:"TOPIC_REQUESTS" envDefault:"bulwark.requests.v1"`
-	RequestsDLQ string `env:"TOPIC_REQUESTS_DLQ" envDefault:"bulwark.requests.dlq.v1"`
-	Scores      string `env:"TOPIC_SCORES" envDefault:"bulwark.scores.v1"`
-	Verdicts    string `env:"TOPIC_VERDICTS" envDefault:"bulwark.verdicts.v1"`
+	Requests    string `env:"TOPIC_REQUESTS" envDefault:"bulwark.requests.v1" help:"Topic of parsed requests, keyed by client IP."`
+	RequestsDLQ string `env:"TOPIC_REQUESTS_DLQ" envDefault:"bulwark.requests.dlq.v1" help:"Dead-letter topic: raw lines that could not be used, with the reason."`
+	Scores      string `env:"TOPIC_SCORES" envDefault:"bulwark.scores.v1" help:"Topic of scores, keyed by subject."`
+	Verdicts    string `env:"TOPIC_VERDICTS" envDefault:"bulwark.verdicts.v1" help:"Compacted topic of verdicts, keyed by subject; a tombstone lifts a verdict."`
 }
 
 // DefaultTopics returns the contract names.

@@ -26,8 +26,8 @@ import (
 
 // LogConfig is read from BULWARK_LOG_LEVEL and BULWARK_LOG_FORMAT.
 type LogConfig struct {
-	Level  string `env:"LOG_LEVEL" envDefault:"info"`
-	Format string `env:"LOG_FORMAT" envDefault:"text"`
+	Level  string `env:"LOG_LEVEL" envDefault:"info" help:"debug, info, warn or error."`
+	Format string `env:"LOG_FORMAT" envDefault:"text" help:"text or json."`
 }
 
 // Validate names the variable at fault.
