@@ -35,6 +35,9 @@ type Config struct {
 	MetricsAddr string `env:"DECIDER_METRICS_ADDR" envDefault:"127.0.0.1:8483"`
 	// ReloadInterval is how often the rule file's modification time is checked.
 	ReloadInterval time.Duration `env:"DECIDER_RELOAD_INTERVAL" envDefault:"2s"`
+	// ReloadSettle is how long a changed rule file must keep its size and
+	// modification time before it is read, so a half-written file is not.
+	ReloadSettle time.Duration `env:"DECIDER_RELOAD_SETTLE" envDefault:"500ms"`
 	// ExpiryTick bounds how late an expiry tombstone is written.
 	ExpiryTick time.Duration `env:"DECIDER_EXPIRY_TICK" envDefault:"1s"`
 
@@ -46,7 +49,8 @@ type Config struct {
 // DefaultConfig returns the defaults (as the environment would give them):
 // the shipped rule file, group bulwark-decider.
 func DefaultConfig() Config {
-	return Config{Group: "bulwark-decider", MetricsAddr: "127.0.0.1:8483", ReloadInterval: 2 * time.Second, ExpiryTick: time.Second}
+	return Config{Group: "bulwark-decider", MetricsAddr: "127.0.0.1:8483", ReloadInterval: 2 * time.Second,
+		ReloadSettle: 500 * time.Millisecond, ExpiryTick: time.Second}
 }
 
 // Validate checks the settings, naming the variable at fault.
@@ -61,6 +65,9 @@ func (c Config) Validate() error {
 	}
 	if c.ReloadInterval <= 0 {
 		return config.Invalid("DECIDER_RELOAD_INTERVAL", "must be positive, got %s", c.ReloadInterval)
+	}
+	if c.ReloadSettle <= 0 {
+		return config.Invalid("DECIDER_RELOAD_SETTLE", "must be positive, got %s", c.ReloadSettle)
 	}
 	if c.ExpiryTick <= 0 {
 		return config.Invalid("DECIDER_EXPIRY_TICK", "must be positive, got %s", c.ExpiryTick)
@@ -112,7 +119,7 @@ func NewService(cfg Config, kcfg kafka.Config, log *slog.Logger, reg prometheus.
 	}
 	s := &Service{cfg: cfg, kcfg: kcfg, log: log, reg: reg, m: m, d: d, own: newOwnWrites(), readyCh: make(chan struct{})}
 	if cfg.RulesFile != "" {
-		s.reloader = NewReloader(cfg.RulesFile, d, cfg.ReloadInterval, log)
+		s.reloader = NewReloader(cfg.RulesFile, d, cfg.ReloadInterval, cfg.ReloadSettle, log)
 	}
 	s.reader = verdictlog.New(kcfg, "decider", s.applyVerdict, log, reg)
 	log.Info("rules loaded", "file", rs.Source, "digest", rs.Digest, "rules", len(rs.Rules), "learning", rs.Learning)

@@ -25,15 +25,17 @@ import (
 
 type running struct {
 	svc  *decider.Service
+	reg  *prometheus.Registry
 	stop func()
 }
 
 func startService(t *testing.T, b *embedkafka.Broker, rulesFile string) running {
 	t.Helper()
-	cfg := decider.Config{RulesFile: rulesFile, Group: "decider-test", ReloadInterval: 50 * time.Millisecond,
+	cfg := decider.Config{RulesFile: rulesFile, Group: "decider-test", ReloadInterval: 50 * time.Millisecond, ReloadSettle: 20 * time.Millisecond,
 		ExpiryTick: 50 * time.Millisecond, Resolver: fakeResolver{}}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	svc, err := decider.NewService(cfg, kafkatest.Config(b), log, prometheus.NewRegistry())
+	reg := prometheus.NewRegistry()
+	svc, err := decider.NewService(cfg, kafkatest.Config(b), log, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +66,7 @@ func startService(t *testing.T, b *embedkafka.Broker, rulesFile string) running 
 		}
 	}
 	t.Cleanup(stop)
-	return running{svc: svc, stop: stop}
+	return running{svc: svc, reg: reg, stop: stop}
 }
 
 func produce(t *testing.T, cl *kgo.Client, topic, key string, m proto.Message) {
@@ -233,7 +235,7 @@ func TestServiceReloadsRules(t *testing.T) {
 	digest := run.svc.Decider().Rules().Digest
 	// A broken file is refused: the rules in force stay.
 	writeLater(t, rulesFile, "ladder: {monitor: 90, challenge: 70, block: 50}\n")
-	time.Sleep(300 * time.Millisecond)
+	waitUntil(t, "the broken file refused", func() bool { return reloads(t, run.reg, "failed") >= 1 })
 	if got := run.svc.Decider().Rules().Digest; got != digest {
 		t.Fatal("a broken rule file was put in force")
 	}
@@ -257,13 +259,13 @@ func TestReloaderKeepsRulesOnBadFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := decider.NewReloader(rulesFile, d, time.Second, nil)
+	r := decider.NewReloader(rulesFile, d, time.Second, time.Millisecond, nil)
 	f := func(content string, wantErr bool, wantBlock float64) {
 		t.Helper()
 		if err := os.WriteFile(rulesFile, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		err := r.Reload()
+		err := r.Reload(context.Background())
 		if (err != nil) != wantErr {
 			t.Fatalf("Reload(%q) = %v", content, err)
 		}
@@ -305,6 +307,28 @@ func mustCounter(t *testing.T, reg *prometheus.Registry, name, result string) pr
 	}
 	t.Fatalf("metric %s{result=%s} not found", name, result)
 	return nil
+}
+
+// reloads is the count of rule reloads with result (0 before the first).
+func reloads(t *testing.T, reg *prometheus.Registry, result string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "bulwark_decider_rule_reloads_total" {
+			continue
+		}
+		for _, m := range mf.Metric {
+			for _, l := range m.Label {
+				if l.GetName() == "result" && l.GetValue() == result {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }
 
 // writeLater writes a file so that its modification time differs from the
@@ -352,8 +376,9 @@ func TestConfig(t *testing.T) {
 	f(map[string]string{"BULWARK_DECIDER_GROUP": ""}, "")
 	f(map[string]string{"BULWARK_DECIDER_METRICS_ADDR": "nope"}, "BULWARK_DECIDER_METRICS_ADDR")
 	f(map[string]string{"BULWARK_DECIDER_RELOAD_INTERVAL": "0s"}, "BULWARK_DECIDER_RELOAD_INTERVAL")
+	f(map[string]string{"BULWARK_DECIDER_RELOAD_SETTLE": "0s"}, "BULWARK_DECIDER_RELOAD_SETTLE")
 	f(map[string]string{"BULWARK_DECIDER_EXPIRY_TICK": "-1s"}, "BULWARK_DECIDER_EXPIRY_TICK")
-	if _, err := decider.NewService(decider.Config{RulesFile: "/nonexistent.yaml", Group: "g", ReloadInterval: time.Second, ExpiryTick: time.Second},
+	if _, err := decider.NewService(decider.Config{RulesFile: "/nonexistent.yaml", Group: "g", ReloadInterval: time.Second, ReloadSettle: time.Millisecond, ExpiryTick: time.Second},
 		kafkatest.Config(kafkatest.Start(t)), nil, nil); err == nil {
 		t.Fatal("a missing rule file must stop the service at start")
 	}
