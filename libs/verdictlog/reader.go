@@ -22,6 +22,7 @@ import (
 
 	"github.com/bulwarkhq/bulwark/libs/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/kafka"
+	"github.com/bulwarkhq/bulwark/libs/subject"
 )
 
 // Apply receives one record of the verdict topic: v is nil for a tombstone
@@ -130,15 +131,23 @@ func (r *Reader) applyRecord(rec *kgo.Record) {
 	r.metrics.records.Inc()
 	r.lastAt.Store(rec.Timestamp.UnixNano())
 	r.metrics.lastRecord.Set(float64(rec.Timestamp.UnixNano()) / 1e9)
-	subject := string(rec.Key)
-	if subject == "" {
+	key := string(rec.Key)
+	if key == "" {
 		r.metrics.badRecords.Inc()
 		r.log.Warn("verdict record without a key", "partition", rec.Partition, "offset", rec.Offset)
 		return
 	}
+	if _, err := subject.Parse(key); err != nil {
+		// A key no entry point would accept (a 100 KB or multi-line
+		// session id, written by an old or foreign writer) is not loaded
+		// into any table: counted and logged instead.
+		r.metrics.badSubjects.Inc()
+		r.log.Warn("verdict record with a malformed subject skipped", "partition", rec.Partition, "offset", rec.Offset, "err", err)
+		return
+	}
 	if rec.Value == nil {
 		r.metrics.tombstones.Inc()
-		r.apply(subject, nil)
+		r.apply(key, nil)
 		return
 	}
 	v := &eventpb.Verdict{}
@@ -148,9 +157,9 @@ func (r *Reader) applyRecord(rec *kgo.Record) {
 		return
 	}
 	if v.Subject == "" {
-		v.Subject = subject
+		v.Subject = key
 	}
-	r.apply(subject, v)
+	r.apply(key, v)
 }
 
 // startOffsets lists the end offsets at start: catching up means reaching them.
