@@ -76,7 +76,7 @@ func BenchmarkDecideLadderOnly(b *testing.B) {
 func BenchmarkServiceThroughput(b *testing.B) {
 	br := kafkatest.Start(b)
 	reg := prometheus.NewRegistry()
-	svc, err := decider.NewService(decider.Config{Group: "bench", ReloadInterval: time.Second, ReloadSettle: time.Millisecond, ExpiryTick: time.Second},
+	svc, err := decider.NewService(decider.Config{Group: "bench", ReloadInterval: time.Second, ReloadSettle: time.Millisecond, OverrideMaxTTL: time.Hour, ExpiryTick: time.Second},
 		kafkatest.Config(br), nil, reg)
 	if err != nil {
 		b.Fatal(err)
@@ -186,7 +186,7 @@ func waitCounter(b *testing.B, reg *prometheus.Registry, name string, want float
 // broker; the decider's path is two hops plus the decision.
 func BenchmarkScoreToVerdictLatency(b *testing.B) {
 	br := kafkatest.Start(b)
-	svc, err := decider.NewService(decider.Config{Group: "bench", ReloadInterval: time.Second, ReloadSettle: time.Millisecond, ExpiryTick: time.Second},
+	svc, err := decider.NewService(decider.Config{Group: "bench", ReloadInterval: time.Second, ReloadSettle: time.Millisecond, OverrideMaxTTL: time.Hour, ExpiryTick: time.Second},
 		kafkatest.Config(br), nil, prometheus.NewRegistry())
 	if err != nil {
 		b.Fatal(err)

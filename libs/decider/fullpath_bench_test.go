@@ -70,7 +70,7 @@ func benchFullPath(b *testing.B, poll, snapshot time.Duration) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	dec, err := decider.NewService(decider.Config{Group: "bench", ReloadInterval: time.Second, ReloadSettle: time.Millisecond, ExpiryTick: time.Second},
+	dec, err := decider.NewService(decider.Config{Group: "bench", ReloadInterval: time.Second, ReloadSettle: time.Millisecond, OverrideMaxTTL: time.Hour, ExpiryTick: time.Second},
 		kcfg, nil, prometheus.WrapRegistererWithPrefix("d_", reg))
 	if err != nil {
 		b.Fatal(err)

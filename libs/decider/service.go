@@ -38,6 +38,10 @@ type Config struct {
 	// ReloadSettle is how long a changed rule file must keep its size and
 	// modification time before it is read, so a half-written file is not.
 	ReloadSettle time.Duration `env:"DECIDER_RELOAD_SETTLE" envDefault:"500ms"`
+	// OverrideMaxTTL bounds operator verdicts read from the verdict topic
+	// (see Options.OverrideMaxTTL); the CLI refuses longer ones with the
+	// same variable.
+	OverrideMaxTTL time.Duration `env:"OVERRIDE_MAX_TTL" envDefault:"720h"`
 	// ExpiryTick bounds how late an expiry tombstone is written.
 	ExpiryTick time.Duration `env:"DECIDER_EXPIRY_TICK" envDefault:"1s"`
 
@@ -50,7 +54,7 @@ type Config struct {
 // the shipped rule file, group bulwark-decider.
 func DefaultConfig() Config {
 	return Config{Group: "bulwark-decider", MetricsAddr: "127.0.0.1:8483", ReloadInterval: 2 * time.Second,
-		ReloadSettle: 500 * time.Millisecond, ExpiryTick: time.Second}
+		ReloadSettle: 500 * time.Millisecond, OverrideMaxTTL: 30 * 24 * time.Hour, ExpiryTick: time.Second}
 }
 
 // Validate checks the settings, naming the variable at fault.
@@ -68,6 +72,9 @@ func (c Config) Validate() error {
 	}
 	if c.ReloadSettle <= 0 {
 		return config.Invalid("DECIDER_RELOAD_SETTLE", "must be positive, got %s", c.ReloadSettle)
+	}
+	if c.OverrideMaxTTL <= 0 {
+		return config.Invalid("OVERRIDE_MAX_TTL", "must be positive, got %s", c.OverrideMaxTTL)
 	}
 	if c.ExpiryTick <= 0 {
 		return config.Invalid("DECIDER_EXPIRY_TICK", "must be positive, got %s", c.ExpiryTick)
@@ -113,7 +120,7 @@ func NewService(cfg Config, kcfg kafka.Config, log *slog.Logger, reg prometheus.
 		return nil, fmt.Errorf("decider: %w", err)
 	}
 	m := NewMetrics(reg)
-	d, err := New(rs, Options{Log: log, Metrics: m, Resolver: cfg.Resolver})
+	d, err := New(rs, Options{Log: log, Metrics: m, Resolver: cfg.Resolver, OverrideMaxTTL: cfg.OverrideMaxTTL})
 	if err != nil {
 		return nil, fmt.Errorf("decider: %w", err)
 	}

@@ -31,7 +31,7 @@ type running struct {
 
 func startService(t *testing.T, b *embedkafka.Broker, rulesFile string) running {
 	t.Helper()
-	cfg := decider.Config{RulesFile: rulesFile, Group: "decider-test", ReloadInterval: 50 * time.Millisecond, ReloadSettle: 20 * time.Millisecond,
+	cfg := decider.Config{RulesFile: rulesFile, Group: "decider-test", ReloadInterval: 50 * time.Millisecond, ReloadSettle: 20 * time.Millisecond, OverrideMaxTTL: 30 * 24 * time.Hour,
 		ExpiryTick: 50 * time.Millisecond, Resolver: fakeResolver{}}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	reg := prometheus.NewRegistry()
@@ -377,8 +377,9 @@ func TestConfig(t *testing.T) {
 	f(map[string]string{"BULWARK_DECIDER_METRICS_ADDR": "nope"}, "BULWARK_DECIDER_METRICS_ADDR")
 	f(map[string]string{"BULWARK_DECIDER_RELOAD_INTERVAL": "0s"}, "BULWARK_DECIDER_RELOAD_INTERVAL")
 	f(map[string]string{"BULWARK_DECIDER_RELOAD_SETTLE": "0s"}, "BULWARK_DECIDER_RELOAD_SETTLE")
+	f(map[string]string{"BULWARK_OVERRIDE_MAX_TTL": "0s"}, "BULWARK_OVERRIDE_MAX_TTL")
 	f(map[string]string{"BULWARK_DECIDER_EXPIRY_TICK": "-1s"}, "BULWARK_DECIDER_EXPIRY_TICK")
-	if _, err := decider.NewService(decider.Config{RulesFile: "/nonexistent.yaml", Group: "g", ReloadInterval: time.Second, ReloadSettle: time.Millisecond, ExpiryTick: time.Second},
+	if _, err := decider.NewService(decider.Config{RulesFile: "/nonexistent.yaml", Group: "g", ReloadInterval: time.Second, ReloadSettle: time.Millisecond, OverrideMaxTTL: time.Hour, ExpiryTick: time.Second},
 		kafkatest.Config(kafkatest.Start(t)), nil, nil); err == nil {
 		t.Fatal("a missing rule file must stop the service at start")
 	}
