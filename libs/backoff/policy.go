@@ -32,9 +32,11 @@ func (p Policy) Delay(n int) time.Duration {
 
 // ceiling is Initial·2ⁿ capped at Max, without overflowing.
 func (p Policy) ceiling(n int) time.Duration {
-	initial := max(p.Initial, time.Nanosecond)
-	maxWait := max(p.Max, initial)
-	c := initial
+	c := max(p.Initial, time.Nanosecond)
+	maxWait := c
+	if p.Max > 0 {
+		maxWait = p.Max
+	}
 	for range max(n, 0) {
 		if c >= maxWait/2 {
 			return maxWait

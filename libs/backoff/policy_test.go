@@ -20,7 +20,7 @@ func TestPolicyDelay(t *testing.T) {
 		{"doubles", backoff.Policy{Initial: 100 * ms, Max: 5 * time.Second}, 3, 400 * ms, 800 * ms},
 		{"capped", backoff.Policy{Initial: 100 * ms, Max: 5 * time.Second}, 10, 2500 * ms, 5 * time.Second},
 		{"no overflow", backoff.Policy{Initial: time.Second, Max: time.Hour}, 1 << 20, 30 * time.Minute, time.Hour},
-		{"max below initial", backoff.Policy{Initial: 200 * ms, Max: 100 * ms}, 5, 100 * ms, 200 * ms},
+		{"max below initial", backoff.Policy{Initial: 200 * ms, Max: 100 * ms}, 0, 50 * ms, 100 * ms},
 		{"no max", backoff.Policy{Initial: 200 * ms}, 5, 100 * ms, 200 * ms},
 		{"negative attempt", backoff.Policy{Initial: 200 * ms, Max: time.Second}, -1, 100 * ms, 200 * ms},
 		{"zero policy", backoff.Policy{}, 3, 0, time.Nanosecond},

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/bulwarkhq/bulwark/libs/backoff"
 	"github.com/bulwarkhq/bulwark/libs/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/kafka"
 	"github.com/bulwarkhq/bulwark/libs/subject"
@@ -164,7 +165,7 @@ func (r *Reader) applyRecord(rec *kgo.Record) {
 
 // startOffsets lists the end offsets at start: catching up means reaching them.
 func (r *Reader) startOffsets(ctx context.Context, adm *kadm.Client, topic string) (map[int32]int64, error) {
-	backoff := 100 * time.Millisecond
+	bo := backoff.Policy{Initial: 100 * time.Millisecond, Max: 5 * time.Second}.Start()
 	for {
 		ends, err := adm.ListEndOffsets(ctx, topic)
 		if err == nil {
@@ -178,13 +179,11 @@ func (r *Reader) startOffsets(ctx context.Context, adm *kadm.Client, topic strin
 			}
 			err = fmt.Errorf("topic %s has no partitions", topic)
 		}
-		r.log.Warn("list verdict topic end offsets; retrying", "topic", topic, "err", err, "in", backoff)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(backoff):
+		wait := bo.Next()
+		r.log.Warn("list verdict topic end offsets; retrying", "topic", topic, "err", err, "in", wait)
+		if err := backoff.Sleep(ctx, wait); err != nil {
+			return nil, err
 		}
-		backoff = min(backoff*2, 5*time.Second)
 	}
 }
 
