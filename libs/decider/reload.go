@@ -81,6 +81,7 @@ func (r *Reloader) Reload(ctx context.Context) error {
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			err = fmt.Errorf("%w: %w", ErrRuleFileMissing, err)
+			r.missing, r.stamp = true, fileStamp{} // reported here, not again by poll
 		}
 		if ctx.Err() != nil {
 			return err // stopping: not the file's fault

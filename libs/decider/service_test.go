@@ -242,6 +242,22 @@ func TestServiceReloadsRules(t *testing.T) {
 	// A good one is put in force without a restart.
 	writeLater(t, rulesFile, "learning: true\n")
 	waitUntil(t, "reload", func() bool { return run.svc.Decider().Rules().Learning })
+	// Truncated (`: > rules.yaml`), then deleted: both refused, the
+	// operator's rules stay instead of the shipped defaults.
+	for i, change := range []func(){
+		func() { writeLater(t, rulesFile, "") },
+		func() {
+			if err := os.Remove(rulesFile); err != nil {
+				t.Fatal(err)
+			}
+		},
+	} {
+		change()
+		waitUntil(t, "the change refused", func() bool { return reloads(t, run.reg, "failed") >= float64(2+i) })
+		if !run.svc.Decider().Rules().Learning {
+			t.Fatalf("change %d put the shipped defaults in force", i)
+		}
+	}
 }
 
 func TestReloaderKeepsRulesOnBadFile(t *testing.T) {
