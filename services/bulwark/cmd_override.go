@@ -74,9 +74,9 @@ network also covers the addresses in it. Prints the verdict JSON.`,
 			return nil
 		},
 	}
-	cmd.Flags().DurationVar(&ttl, "ttl", 24*time.Hour, "how long the override holds (positive, at most $BULWARK_OVERRIDE_MAX_TTL, default 720h)")
+	cmd.Flags().DurationVar(&ttl, "ttl", 24*time.Hour, "how long the override holds: positive, at most $BULWARK_OVERRIDE_MAX_TTL (720h unless set)")
 	cmd.Flags().StringVar(&reason, "reason", "", "why, shown in the verdict's reasons")
-	cmd.Flags().BoolVar(&force, "force", false, "write a network wider than $BULWARK_OVERRIDE_MAX_NET_V4 / _V6 (default /16 and /32)")
+	cmd.Flags().BoolVar(&force, "force", false, "write a network wider than $BULWARK_OVERRIDE_MAX_NET_V4 / _V6 (/16 and /32 unless set)")
 	return cmd
 }
 
