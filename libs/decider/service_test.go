@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 
@@ -110,13 +111,53 @@ func (l *verdictLog) waitFor(what string, cond func([]*kgo.Record) bool) {
 	}
 }
 
-// settle reads for a while longer, to catch records that should not come.
-func (l *verdictLog) settle(d time.Duration) {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	for ctx.Err() == nil {
-		l.cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) { l.recs = append(l.recs, r) })
+// settle proves that every verdict the scores produced so far cause is
+// read: the decider commits a score's offset only once the verdicts it
+// caused are acknowledged, so once the group's committed offsets reach the
+// scores topic's end, reading the verdict topic to its end offsets reads
+// them all. No quiet period stands in for the proof.
+func (l *verdictLog) settle(b *embedkafka.Broker) {
+	l.t.Helper()
+	adm := kadm.NewClient(kafkatest.Client(l.t, b))
+	ctx := context.Background()
+	waitUntil(l.t, "every score decided and committed", func() bool {
+		ends, err := adm.ListEndOffsets(ctx, "bulwark.scores.v1")
+		if err != nil || ends.Error() != nil {
+			return false
+		}
+		committed, err := adm.FetchOffsets(ctx, "decider-test")
+		if err != nil {
+			return false
+		}
+		done := true
+		ends.Each(func(o kadm.ListedOffset) {
+			c, ok := committed.Lookup(o.Topic, o.Partition)
+			if o.Offset > 0 && (!ok || c.At < o.Offset) {
+				done = false
+			}
+		})
+		return done
+	})
+	ends, err := adm.ListEndOffsets(ctx, "bulwark.verdicts.v1")
+	if err == nil {
+		err = ends.Error()
 	}
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	l.waitFor("the verdict topic read to its end", func(recs []*kgo.Record) bool {
+		next := map[int32]int64{}
+		for _, r := range recs {
+			next[r.Partition] = r.Offset + 1
+		}
+		done := true
+		ends.Each(func(o kadm.ListedOffset) {
+			if next[o.Partition] < o.Offset {
+				done = false
+			}
+		})
+		return done
+	})
 }
 
 func (l *verdictLog) of(subject string) []string {
@@ -196,7 +237,7 @@ func TestServiceEndToEnd(t *testing.T) {
 	c := "ip:203.0.113.3"
 	score(c, 96)
 	vl.waitFor("BLOCK of "+c, func(r []*kgo.Record) bool { return count(r, c) >= 1 })
-	vl.settle(300 * time.Millisecond)
+	vl.settle(b)
 	if got := vl.of(a); len(got) != 3 || got[0] != "CHALLENGE" || got[1] != "BLOCK" || got[2] != "-" {
 		t.Fatalf("%s: %v (want CHALLENGE, BLOCK, the operator's tombstone)", a, got)
 	}
@@ -216,7 +257,7 @@ func TestServiceEndToEnd(t *testing.T) {
 	d := "ip:203.0.113.4"
 	score(d, 91)
 	vl.waitFor("BLOCK of "+d, func(r []*kgo.Record) bool { return count(r, d) >= 1 })
-	vl.settle(300 * time.Millisecond)
+	vl.settle(b)
 	if got := vl.of(c); len(got) != 1 {
 		t.Fatalf("%s after restart: %v (want its one BLOCK)", c, got)
 	}
