@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bulwarkhq/bulwark/libs/decide/overrides"
+	"github.com/bulwarkhq/bulwark/libs/platform/config"
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/platform/subject"
 	"github.com/bulwarkhq/bulwark/libs/verdicts/verdict"
@@ -29,6 +30,7 @@ func newOverrideCmd(g *globals, name string, action eventpb.Action) *cobra.Comma
 	var (
 		ttl    time.Duration
 		reason string
+		force  bool
 	)
 	what := map[eventpb.Action]string{
 		eventpb.Action_BLOCK:     "Block a client",
@@ -36,10 +38,15 @@ func newOverrideCmd(g *globals, name string, action eventpb.Action) *cobra.Comma
 		eventpb.Action_ALLOW:     "Allow a client: no computed verdict",
 	}[action]
 	cmd := &cobra.Command{
-		Use:   name + " SUBJECT [--ttl D] [--reason R]",
+		Use:   name + " SUBJECT [--ttl D] [--reason R] [--force]",
 		Short: what + " (operator override)",
-		Long: what + `, until --ttl runs out (0: never).
+		Long: what + `, until --ttl runs out.
 ` + overrideSubjects + `
+
+Guards: --ttl must be positive and at most BULWARK_OVERRIDE_MAX_TTL (720h,
+30 days); a network wider than BULWARK_OVERRIDE_MAX_NET_V4 (/16) or
+BULWARK_OVERRIDE_MAX_NET_V6 (/32) is refused unless --force is given. A
+session id is 1 to 256 bytes of visible ASCII.
 
 Writes an operator verdict to the verdict topic: the sidecar, the edge syncers
 and the decider see it within a second, and it wins over computed verdicts
@@ -48,7 +55,15 @@ network also covers the addresses in it. Prints the verdict JSON.`,
 		Example: "  bulwark " + name + " 203.0.113.7 --ttl 2h --reason 'card testing'\n  bulwark " + name + " net:198.51.100.0/24",
 		Args:    oneSubject,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			key, v, err := overrides.Verdict(action, args[0], ttl, reason, time.Now())
+			limits, err := config.LoadFrom[overrides.Limits](nil)
+			if err != nil {
+				return err
+			}
+			req := overrides.Request{Action: action, Subject: args[0], TTL: ttl, Reason: reason, Force: force}
+			key, v, err := limits.Verdict(req, time.Now())
+			if errors.Is(err, overrides.ErrTooWide) {
+				return usageError{fmt.Errorf("%w: add --force", err)}
+			}
 			if err != nil {
 				return usageError{err}
 			}
@@ -59,8 +74,9 @@ network also covers the addresses in it. Prints the verdict JSON.`,
 			return nil
 		},
 	}
-	cmd.Flags().DurationVar(&ttl, "ttl", 24*time.Hour, "how long the override holds (0: until lifted with unblock)")
+	cmd.Flags().DurationVar(&ttl, "ttl", 24*time.Hour, "how long the override holds: positive, at most $BULWARK_OVERRIDE_MAX_TTL (720h unless set)")
 	cmd.Flags().StringVar(&reason, "reason", "", "why, shown in the verdict's reasons")
+	cmd.Flags().BoolVar(&force, "force", false, "write a network wider than $BULWARK_OVERRIDE_MAX_NET_V4 / _V6 (/16 and /32 unless set)")
 	return cmd
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -173,7 +172,7 @@ func (s *Sink) connect(ctx context.Context) (driver.Conn, chschema.Features, err
 			conn.Close()
 		}
 		s.m.up.Set(0)
-		wait := bo()
+		wait := bo.Next()
 		s.log.Warn("clickhouse not ready, retrying", "addr", s.cfg.ClickHouse.Addr, "err", err, "in", wait)
 		if err := backoff.Sleep(ctx, wait); err != nil {
 			return nil, chschema.Features{}, err
@@ -414,7 +413,7 @@ func (s *Sink) flushRetrying(ctx context.Context, cl *kgo.Client, conn driver.Co
 			s.m.paused.Set(1)
 			paused = true
 		}
-		wait := bo()
+		wait := bo.Next()
 		s.log.Warn("insert into clickhouse failed; fetching paused, retrying", "err", err, "in", wait)
 		if err := backoff.Sleep(ctx, wait); err != nil {
 			return err
@@ -619,13 +618,8 @@ func (s *Sink) topics() []string {
 	return out
 }
 
-// backoff returns successive waits: doubling from 200ms to MaxBackoff, with
-// jitter so that several sinks do not retry in step.
-func (s *Sink) backoff() func() time.Duration {
-	next := 200 * time.Millisecond
-	return func() time.Duration {
-		d := next
-		next = min(next*2, s.cfg.MaxBackoff)
-		return d/2 + rand.N(d/2+1)
-	}
+// backoff starts a retry curve: from 200ms to MaxBackoff, jittered so that
+// several sinks do not retry in step.
+func (s *Sink) backoff() *backoff.Backoff {
+	return backoff.Policy{Initial: 200 * time.Millisecond, Max: s.cfg.MaxBackoff}.Start()
 }

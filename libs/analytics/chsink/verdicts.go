@@ -71,7 +71,7 @@ func (vs *verdictState) actionFor(e *eventpb.RequestEvent) string {
 		check(subject.Net(subject.NetOf(a)))
 	}
 	if id := e.GetSessionId(); id != "" {
-		check(subject.Session(id))
+		check(subject.Session(subject.SessionID(id))) // as the aggregator names it
 	}
 	return actionName(best)
 }

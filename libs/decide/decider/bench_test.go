@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/libs/decide/overrides"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
@@ -76,7 +78,7 @@ func BenchmarkDecideLadderOnly(b *testing.B) {
 func BenchmarkServiceThroughput(b *testing.B) {
 	br := kafkatest.Start(b)
 	reg := prometheus.NewRegistry()
-	svc, err := decider.NewService(decider.Config{Group: "bench", ReloadInterval: time.Second, ExpiryTick: time.Second},
+	svc, err := decider.NewService(decider.Config{Group: "bench", ReloadInterval: time.Second, ReloadSettle: time.Millisecond, Overrides: overrides.Limits{MaxTTL: time.Hour, MaxNetV4: 16, MaxNetV6: 32}, ExpiryTick: time.Second},
 		kafkatest.Config(br), nil, reg)
 	if err != nil {
 		b.Fatal(err)
@@ -186,7 +188,7 @@ func waitCounter(b *testing.B, reg *prometheus.Registry, name string, want float
 // broker; the decider's path is two hops plus the decision.
 func BenchmarkScoreToVerdictLatency(b *testing.B) {
 	br := kafkatest.Start(b)
-	svc, err := decider.NewService(decider.Config{Group: "bench", ReloadInterval: time.Second, ExpiryTick: time.Second},
+	svc, err := decider.NewService(decider.Config{Group: "bench", ReloadInterval: time.Second, ReloadSettle: time.Millisecond, Overrides: overrides.Limits{MaxTTL: time.Hour, MaxNetV4: 16, MaxNetV6: 32}, ExpiryTick: time.Second},
 		kafkatest.Config(br), nil, prometheus.NewRegistry())
 	if err != nil {
 		b.Fatal(err)

@@ -90,6 +90,12 @@ type Options struct {
 	// rule file's rdns_timeout). Off, a claim not answered from the ranges or
 	// the cache is scored like any client until the background lookup is done.
 	SyncCrawlerChecks bool
+	// OverrideMaxTTL bounds every operator verdict read from the verdict
+	// topic to this long after it was written (0: no bound). One without
+	// expiry, or expiring later, is held with the bounded expiry, so the
+	// decider writes its tombstone then: whoever wrote it (an old CLI, a
+	// script), no override outlives BULWARK_OVERRIDE_MAX_TTL.
+	OverrideMaxTTL time.Duration
 }
 
 // Decider holds the current verdict of every subject and decides on
@@ -418,7 +424,31 @@ func (d *Decider) Restore(subject string, v *eventpb.Verdict) {
 		d.remove(subject)
 		return
 	}
-	d.adopt(subject, v)
+	d.adopt(subject, d.boundOperator(subject, v, time.Now()))
+}
+
+// boundOperator returns v, or for an operator verdict that holds longer
+// than OverrideMaxTTL after it was written (or for ever) a copy expiring
+// then. now stands in for a verdict without a time.
+func (d *Decider) boundOperator(key string, v *eventpb.Verdict, now time.Time) *eventpb.Verdict {
+	maxTTL := d.opts.OverrideMaxTTL
+	if maxTTL <= 0 || v.GetOrigin() != eventpb.Origin_OPERATOR {
+		return v
+	}
+	at := verdict.At(v)
+	if at.IsZero() {
+		at = now
+	}
+	bound := at.Add(maxTTL).UnixNano()
+	if exp := v.GetExpiresAtUnixNano(); exp != 0 && exp <= bound {
+		return v
+	}
+	d.m.overridesBounded.Inc()
+	d.log.Warn("operator verdict holds longer than BULWARK_OVERRIDE_MAX_TTL; it will be lifted at the bound",
+		"subject", key, "expires", verdict.ExpiresAt(v), "bound", time.Unix(0, bound).UTC(), "max_ttl", maxTTL)
+	b := proto.CloneOf(v)
+	b.ExpiresAtUnixNano = bound
+	return b
 }
 
 // Observe applies a record of the verdict topic that this decider did not
@@ -447,6 +477,7 @@ func (d *Decider) Observe(subject string, v *eventpb.Verdict, now time.Time) {
 	if v.GetOrigin() == eventpb.Origin_OPERATOR {
 		d.m.overrides.WithLabelValues(verdict.ActionString(v.GetAction())).Inc()
 		delete(d.grace, subject)
+		v = d.boundOperator(subject, v, now)
 	}
 	d.adopt(subject, v)
 }

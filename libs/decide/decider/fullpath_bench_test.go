@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/libs/decide/overrides"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
@@ -70,7 +72,7 @@ func benchFullPath(b *testing.B, poll, snapshot time.Duration) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	dec, err := decider.NewService(decider.Config{Group: "bench", ReloadInterval: time.Second, ExpiryTick: time.Second},
+	dec, err := decider.NewService(decider.Config{Group: "bench", ReloadInterval: time.Second, ReloadSettle: time.Millisecond, Overrides: overrides.Limits{MaxTTL: time.Hour, MaxNetV4: 16, MaxNetV6: 32}, ExpiryTick: time.Second},
 		kcfg, nil, prometheus.WrapRegistererWithPrefix("d_", reg))
 	if err != nil {
 		b.Fatal(err)

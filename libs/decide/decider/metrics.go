@@ -17,10 +17,12 @@ type Metrics struct {
 	exempt     *prometheus.CounterVec
 	suppressed *prometheus.CounterVec
 	overrides  *prometheus.CounterVec
-	ruleErrors *prometheus.CounterVec
-	reloads    *prometheus.CounterVec
-	rulesAt    prometheus.Gauge
-	active     *prometheus.GaugeVec
+
+	overridesBounded prometheus.Counter
+	ruleErrors       *prometheus.CounterVec
+	reloads          *prometheus.CounterVec
+	rulesAt          prometheus.Gauge
+	active           *prometheus.GaugeVec
 
 	produceErrors prometheus.Counter
 	commitErrors  prometheus.Counter
@@ -44,6 +46,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		exempt:     cv("exempt_total", "Scores exempt from verdicts, by reason (allow_list, verified_crawler, or the ALLOW rule's name).", "reason"),
 		suppressed: cv("suppressed_total", "Scores not turned into verdicts because an operator decided, by reason (override, unblock_grace).", "reason"),
 		overrides:  cv("overrides_total", "Operator verdicts and unblocks seen on the verdict topic, by action (UNBLOCK for a tombstone).", "action"),
+		overridesBounded: prometheus.NewCounter(prometheus.CounterOpts{Name: "bulwark_decider_overrides_bounded_total",
+			Help: "Operator verdicts read from the verdict topic without expiry or beyond BULWARK_OVERRIDE_MAX_TTL, held with the bounded expiry."}),
 		ruleErrors: cv("rule_errors_total", "Rule expressions that failed at run time (counted as not matching), by rule.", "rule"),
 		reloads:    cv("rule_reloads_total", "Rule file reloads, by result (ok, failed).", "result"),
 		rulesAt: prometheus.NewGauge(prometheus.GaugeOpts{Name: "bulwark_decider_rules_loaded_timestamp_seconds",
@@ -63,7 +67,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.scores, m.badScores, m.verdicts, m.lifts, m.expiries, m.exempt, m.suppressed,
-			m.overrides, m.ruleErrors, m.reloads, m.rulesAt, m.active, m.produceErrors, m.commitErrors, m.latency, m.echoes)
+			m.overrides, m.overridesBounded, m.ruleErrors, m.reloads, m.rulesAt, m.active, m.produceErrors, m.commitErrors, m.latency, m.echoes)
 	}
 	return m
 }

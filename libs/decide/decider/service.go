@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/libs/decide/overrides"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
@@ -29,17 +31,21 @@ type Config struct {
 	Group          string        `env:"DECIDER_GROUP" envDefault:"bulwark-decider" help:"The consumer group on the scores topic."`
 	MetricsAddr    string        `env:"DECIDER_METRICS_ADDR" envDefault:"127.0.0.1:8483" help:"Where bulwark-decider serves /metrics, /healthz and /readyz (see CheckReady); the Service itself serves nothing, so that 'bulwark dev' serves one registry for all its components."`
 	ReloadInterval time.Duration `env:"DECIDER_RELOAD_INTERVAL" envDefault:"2s" help:"How often the rule file's modification time is checked."`
-	ExpiryTick     time.Duration `env:"DECIDER_EXPIRY_TICK" envDefault:"1s" help:"Bounds how late an expiry tombstone is written."`
+	ReloadSettle   time.Duration `env:"DECIDER_RELOAD_SETTLE" envDefault:"500ms" help:"How long a changed rule file must keep its size and modification time before it is read, so a half-written file is not."`
+	// Overrides holds BULWARK_OVERRIDE_*: its MaxTTL bounds operator verdicts
+	// read from the verdict topic, as the CLI bounds the ones it writes.
+	Overrides  overrides.Limits
+	ExpiryTick time.Duration `env:"DECIDER_EXPIRY_TICK" envDefault:"1s" help:"Bounds how late an expiry tombstone is written."`
 
 	// Not from the environment: tests set a fake.
-	// Resolver answers reverse DNS for crawler verification (nil: the system's).
 	Resolver crawlers.Resolver `env:"-"`
 }
 
 // DefaultConfig returns the defaults (as the environment would give them):
 // the shipped rule file, group bulwark-decider.
 func DefaultConfig() Config {
-	return Config{Group: "bulwark-decider", MetricsAddr: "127.0.0.1:8483", ReloadInterval: 2 * time.Second, ExpiryTick: time.Second}
+	return Config{Group: "bulwark-decider", MetricsAddr: "127.0.0.1:8483", ReloadInterval: 2 * time.Second,
+		ReloadSettle: 500 * time.Millisecond, Overrides: overrides.DefaultLimits(), ExpiryTick: time.Second}
 }
 
 // Validate checks the settings, naming the variable at fault.
@@ -54,6 +60,12 @@ func (c Config) Validate() error {
 	}
 	if c.ReloadInterval <= 0 {
 		return config.Invalid("DECIDER_RELOAD_INTERVAL", "must be positive, got %s", c.ReloadInterval)
+	}
+	if c.ReloadSettle <= 0 {
+		return config.Invalid("DECIDER_RELOAD_SETTLE", "must be positive, got %s", c.ReloadSettle)
+	}
+	if err := c.Overrides.Validate(); err != nil {
+		return err
 	}
 	if c.ExpiryTick <= 0 {
 		return config.Invalid("DECIDER_EXPIRY_TICK", "must be positive, got %s", c.ExpiryTick)
@@ -99,13 +111,13 @@ func NewService(cfg Config, kcfg kafka.Config, log *slog.Logger, reg prometheus.
 		return nil, fmt.Errorf("decider: %w", err)
 	}
 	m := NewMetrics(reg)
-	d, err := New(rs, Options{Log: log, Metrics: m, Resolver: cfg.Resolver})
+	d, err := New(rs, Options{Log: log, Metrics: m, Resolver: cfg.Resolver, OverrideMaxTTL: cfg.Overrides.MaxTTL})
 	if err != nil {
 		return nil, fmt.Errorf("decider: %w", err)
 	}
 	s := &Service{cfg: cfg, kcfg: kcfg, log: log, reg: reg, m: m, d: d, own: newOwnWrites(), readyCh: make(chan struct{})}
 	if cfg.RulesFile != "" {
-		s.reloader = NewReloader(cfg.RulesFile, d, cfg.ReloadInterval, log)
+		s.reloader = NewReloader(cfg.RulesFile, d, cfg.ReloadInterval, cfg.ReloadSettle, log)
 	}
 	s.reader = verdictlog.New(kcfg, "decider", s.applyVerdict, log, reg)
 	log.Info("rules loaded", "file", rs.Source, "digest", rs.Digest, "rules", len(rs.Rules), "learning", rs.Learning)

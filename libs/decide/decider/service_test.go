@@ -10,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/libs/decide/overrides"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 
@@ -25,15 +28,17 @@ import (
 
 type running struct {
 	svc  *decider.Service
+	reg  *prometheus.Registry
 	stop func()
 }
 
 func startService(t *testing.T, b *embedkafka.Broker, rulesFile string) running {
 	t.Helper()
-	cfg := decider.Config{RulesFile: rulesFile, Group: "decider-test", ReloadInterval: 50 * time.Millisecond,
+	cfg := decider.Config{RulesFile: rulesFile, Group: "decider-test", ReloadInterval: 50 * time.Millisecond, ReloadSettle: 20 * time.Millisecond, Overrides: overrides.DefaultLimits(),
 		ExpiryTick: 50 * time.Millisecond, Resolver: fakeResolver{}}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	svc, err := decider.NewService(cfg, kafkatest.Config(b), log, prometheus.NewRegistry())
+	reg := prometheus.NewRegistry()
+	svc, err := decider.NewService(cfg, kafkatest.Config(b), log, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +69,7 @@ func startService(t *testing.T, b *embedkafka.Broker, rulesFile string) running 
 		}
 	}
 	t.Cleanup(stop)
-	return running{svc: svc, stop: stop}
+	return running{svc: svc, reg: reg, stop: stop}
 }
 
 func produce(t *testing.T, cl *kgo.Client, topic, key string, m proto.Message) {
@@ -108,13 +113,53 @@ func (l *verdictLog) waitFor(what string, cond func([]*kgo.Record) bool) {
 	}
 }
 
-// settle reads for a while longer, to catch records that should not come.
-func (l *verdictLog) settle(d time.Duration) {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	for ctx.Err() == nil {
-		l.cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) { l.recs = append(l.recs, r) })
+// settle proves that every verdict the scores produced so far cause is
+// read: the decider commits a score's offset only once the verdicts it
+// caused are acknowledged, so once the group's committed offsets reach the
+// scores topic's end, reading the verdict topic to its end offsets reads
+// them all. No quiet period stands in for the proof.
+func (l *verdictLog) settle(b *embedkafka.Broker) {
+	l.t.Helper()
+	adm := kadm.NewClient(kafkatest.Client(l.t, b))
+	ctx := context.Background()
+	waitUntil(l.t, "every score decided and committed", func() bool {
+		ends, err := adm.ListEndOffsets(ctx, "bulwark.scores.v1")
+		if err != nil || ends.Error() != nil {
+			return false
+		}
+		committed, err := adm.FetchOffsets(ctx, "decider-test")
+		if err != nil {
+			return false
+		}
+		done := true
+		ends.Each(func(o kadm.ListedOffset) {
+			c, ok := committed.Lookup(o.Topic, o.Partition)
+			if o.Offset > 0 && (!ok || c.At < o.Offset) {
+				done = false
+			}
+		})
+		return done
+	})
+	ends, err := adm.ListEndOffsets(ctx, "bulwark.verdicts.v1")
+	if err == nil {
+		err = ends.Error()
 	}
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	l.waitFor("the verdict topic read to its end", func(recs []*kgo.Record) bool {
+		next := map[int32]int64{}
+		for _, r := range recs {
+			next[r.Partition] = r.Offset + 1
+		}
+		done := true
+		ends.Each(func(o kadm.ListedOffset) {
+			if next[o.Partition] < o.Offset {
+				done = false
+			}
+		})
+		return done
+	})
 }
 
 func (l *verdictLog) of(subject string) []string {
@@ -194,7 +239,7 @@ func TestServiceEndToEnd(t *testing.T) {
 	c := "ip:203.0.113.3"
 	score(c, 96)
 	vl.waitFor("BLOCK of "+c, func(r []*kgo.Record) bool { return count(r, c) >= 1 })
-	vl.settle(300 * time.Millisecond)
+	vl.settle(b)
 	if got := vl.of(a); len(got) != 3 || got[0] != "CHALLENGE" || got[1] != "BLOCK" || got[2] != "-" {
 		t.Fatalf("%s: %v (want CHALLENGE, BLOCK, the operator's tombstone)", a, got)
 	}
@@ -214,7 +259,7 @@ func TestServiceEndToEnd(t *testing.T) {
 	d := "ip:203.0.113.4"
 	score(d, 91)
 	vl.waitFor("BLOCK of "+d, func(r []*kgo.Record) bool { return count(r, d) >= 1 })
-	vl.settle(300 * time.Millisecond)
+	vl.settle(b)
 	if got := vl.of(c); len(got) != 1 {
 		t.Fatalf("%s after restart: %v (want its one BLOCK)", c, got)
 	}
@@ -233,13 +278,29 @@ func TestServiceReloadsRules(t *testing.T) {
 	digest := run.svc.Decider().Rules().Digest
 	// A broken file is refused: the rules in force stay.
 	writeLater(t, rulesFile, "ladder: {monitor: 90, challenge: 70, block: 50}\n")
-	time.Sleep(300 * time.Millisecond)
+	waitUntil(t, "the broken file refused", func() bool { return reloads(t, run.reg, "failed") >= 1 })
 	if got := run.svc.Decider().Rules().Digest; got != digest {
 		t.Fatal("a broken rule file was put in force")
 	}
 	// A good one is put in force without a restart.
 	writeLater(t, rulesFile, "learning: true\n")
 	waitUntil(t, "reload", func() bool { return run.svc.Decider().Rules().Learning })
+	// Truncated (`: > rules.yaml`), then deleted: both refused, the
+	// operator's rules stay instead of the shipped defaults.
+	for i, change := range []func(){
+		func() { writeLater(t, rulesFile, "") },
+		func() {
+			if err := os.Remove(rulesFile); err != nil {
+				t.Fatal(err)
+			}
+		},
+	} {
+		change()
+		waitUntil(t, "the change refused", func() bool { return reloads(t, run.reg, "failed") >= float64(2+i) })
+		if !run.svc.Decider().Rules().Learning {
+			t.Fatalf("change %d put the shipped defaults in force", i)
+		}
+	}
 }
 
 func TestReloaderKeepsRulesOnBadFile(t *testing.T) {
@@ -257,13 +318,13 @@ func TestReloaderKeepsRulesOnBadFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := decider.NewReloader(rulesFile, d, time.Second, nil)
+	r := decider.NewReloader(rulesFile, d, time.Second, time.Millisecond, nil)
 	f := func(content string, wantErr bool, wantBlock float64) {
 		t.Helper()
 		if err := os.WriteFile(rulesFile, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		err := r.Reload()
+		err := r.Reload(context.Background())
 		if (err != nil) != wantErr {
 			t.Fatalf("Reload(%q) = %v", content, err)
 		}
@@ -305,6 +366,28 @@ func mustCounter(t *testing.T, reg *prometheus.Registry, name, result string) pr
 	}
 	t.Fatalf("metric %s{result=%s} not found", name, result)
 	return nil
+}
+
+// reloads is the count of rule reloads with result (0 before the first).
+func reloads(t *testing.T, reg *prometheus.Registry, result string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "bulwark_decider_rule_reloads_total" {
+			continue
+		}
+		for _, m := range mf.Metric {
+			for _, l := range m.Label {
+				if l.GetName() == "result" && l.GetValue() == result {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }
 
 // writeLater writes a file so that its modification time differs from the
@@ -352,8 +435,10 @@ func TestConfig(t *testing.T) {
 	f(map[string]string{"BULWARK_DECIDER_GROUP": ""}, "")
 	f(map[string]string{"BULWARK_DECIDER_METRICS_ADDR": "nope"}, "BULWARK_DECIDER_METRICS_ADDR")
 	f(map[string]string{"BULWARK_DECIDER_RELOAD_INTERVAL": "0s"}, "BULWARK_DECIDER_RELOAD_INTERVAL")
+	f(map[string]string{"BULWARK_DECIDER_RELOAD_SETTLE": "0s"}, "BULWARK_DECIDER_RELOAD_SETTLE")
+	f(map[string]string{"BULWARK_OVERRIDE_MAX_TTL": "0s"}, "BULWARK_OVERRIDE_MAX_TTL")
 	f(map[string]string{"BULWARK_DECIDER_EXPIRY_TICK": "-1s"}, "BULWARK_DECIDER_EXPIRY_TICK")
-	if _, err := decider.NewService(decider.Config{RulesFile: "/nonexistent.yaml", Group: "g", ReloadInterval: time.Second, ExpiryTick: time.Second},
+	if _, err := decider.NewService(decider.Config{RulesFile: "/nonexistent.yaml", Group: "g", ReloadInterval: time.Second, ReloadSettle: time.Millisecond, Overrides: overrides.Limits{MaxTTL: time.Hour, MaxNetV4: 16, MaxNetV6: 32}, ExpiryTick: time.Second},
 		kafkatest.Config(kafkatest.Start(t)), nil, nil); err == nil {
 		t.Fatal("a missing rule file must stop the service at start")
 	}

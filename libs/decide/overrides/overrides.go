@@ -19,23 +19,44 @@ import (
 	"github.com/bulwarkhq/bulwark/libs/platform/subject"
 )
 
-// ErrBadTTL is returned for a negative TTL.
-var ErrBadTTL = errors.New("ttl must not be negative (0: never expires)")
+// ErrBadTTL is returned (wrapped) for a TTL that is not positive: an
+// override that never expires is refused.
+var ErrBadTTL = errors.New("ttl must be positive")
 
 // Rule is the rule name of every operator verdict.
 const Rule = "operator"
 
-// Verdict builds an operator verdict on sub (any spelling subject.Parse
-// accepts) at now; ttl 0 means it never expires. It returns the canonical
-// subject, which is the record's key.
-func Verdict(action eventpb.Action, sub string, ttl time.Duration, reason string, now time.Time) (string, *eventpb.Verdict, error) {
-	canon, err := subject.Canonical(strings.TrimSpace(sub))
+// Request is one operator override to write.
+type Request struct {
+	Action eventpb.Action
+	// Subject is any spelling subject.Parse accepts.
+	Subject string
+	TTL     time.Duration
+	Reason  string
+	// Force writes a network wider than the limits allow (never a TTL
+	// beyond them); the verdict's reasons then say it was forced.
+	Force bool
+}
+
+// Verdict builds the operator verdict of req at now, within l. It returns
+// the canonical subject, which is the record's key.
+func (l Limits) Verdict(req Request, now time.Time) (string, *eventpb.Verdict, error) {
+	sub, err := subject.Parse(strings.TrimSpace(req.Subject))
 	if err != nil {
 		return "", nil, err
 	}
-	if ttl < 0 {
-		return "", nil, ErrBadTTL
+	if err := l.CheckTTL(req.TTL); err != nil {
+		return "", nil, err
 	}
+	var forced string
+	if err := l.CheckWidth(sub); err != nil {
+		if !req.Force {
+			return "", nil, err
+		}
+		// Said in the verdict, so whoever reads it sees it was on purpose.
+		forced = "forced: wider than the override limit"
+	}
+	action := req.Action
 	if action < eventpb.Action_ALLOW || action > eventpb.Action_BLOCK {
 		return "", nil, fmt.Errorf("operator verdict with action %v", action)
 	}
@@ -44,17 +65,26 @@ func Verdict(action eventpb.Action, sub string, ttl time.Duration, reason string
 		score = 100
 	}
 	r := "operator"
-	if reason = strings.TrimSpace(reason); reason != "" {
+	if reason := strings.TrimSpace(req.Reason); reason != "" {
 		r += ": " + reason
 	}
-	v := &eventpb.Verdict{
-		Subject: canon, Action: action, Score: score, Reasons: []string{r},
-		AtUnixNano: now.UnixNano(), Origin: eventpb.Origin_OPERATOR, Rule: Rule,
+	reasons := []string{r}
+	if forced != "" {
+		reasons = append(reasons, forced)
 	}
-	if ttl > 0 {
-		v.ExpiresAtUnixNano = now.Add(ttl).UnixNano()
+	canon := sub.String()
+	v := &eventpb.Verdict{
+		Subject: canon, Action: action, Score: score, Reasons: reasons,
+		AtUnixNano: now.UnixNano(), Origin: eventpb.Origin_OPERATOR, Rule: Rule,
+		ExpiresAtUnixNano: now.Add(req.TTL).UnixNano(),
 	}
 	return canon, v, nil
+}
+
+// Verdict builds an operator verdict on sub (any spelling subject.Parse
+// accepts) at now, within DefaultLimits and without force.
+func Verdict(action eventpb.Action, sub string, ttl time.Duration, reason string, now time.Time) (string, *eventpb.Verdict, error) {
+	return DefaultLimits().Verdict(Request{Action: action, Subject: sub, TTL: ttl, Reason: reason}, now)
 }
 
 // Write writes v (nil: a tombstone, which lifts any verdict) on the

@@ -554,13 +554,14 @@ func derivedSession(ev *eventpb.RequestEvent, ip *[16]byte) uint64 {
 }
 
 // SessionID is the session id of an event as it appears in session:
-// subjects: the log's session id when it has one, else "h-" and 16 hex
+// subjects: the log's session id when it has one (hashed by
+// subject.SessionID when it is too long or not visible ASCII), else "h-" and 16 hex
 // digits of xxhash64(client IP as 16 bytes, user agent, 0x00 and
 // accept-language when logged). The derivation keeps one browser behind a
 // shared IP apart from the others without storing anything personal.
 func SessionID(ev *eventpb.RequestEvent) string {
 	if id := ev.GetSessionId(); id != "" {
-		return id
+		return subject.SessionID(id)
 	}
 	addr, err := netip.ParseAddr(ev.GetClientIp())
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -145,14 +144,10 @@ func transient(err error) bool {
 	return s == 0 || s == http.StatusTooManyRequests || s >= 500
 }
 
-// backoff is the full-jitter exponential wait before attempt n+1, never
-// below a Retry-After the server gave.
+// backoff is the wait before attempt n+1 (the project's one retry curve,
+// from RetryBase to RetryMax), never below a Retry-After the server gave.
 func (a *api) backoff(n int, err error) time.Duration {
-	ceil := a.cfg.RetryBase << min(n, 20)
-	if ceil > a.cfg.RetryMax || ceil <= 0 {
-		ceil = a.cfg.RetryMax
-	}
-	d := ceil/2 + rand.N(ceil/2+1)
+	d := backoff.Policy{Initial: a.cfg.RetryBase, Max: a.cfg.RetryMax}.Delay(n)
 	var ae *cloudflare.Error
 	if errors.As(err, &ae) && ae.Response != nil {
 		if ra, ok := retryAfter(ae.Response); ok && ra > d {

@@ -84,7 +84,9 @@ func (s *Syncer) Run(ctx context.Context) error {
 // loop syncs; it starts once the verdict topic has been read to its end.
 func (s *Syncer) loop(ctx context.Context) error {
 	var lastSync time.Time
-	failures := 0
+	// After a failure the next sync waits longer: from twice the interval
+	// up to a minute.
+	bo := backoff.Policy{Initial: 2 * s.cfg.SyncInterval, Max: time.Minute}.Start()
 	for {
 		if wait := time.Until(lastSync.Add(s.cfg.SyncInterval)); wait > 0 {
 			if backoff.Sleep(ctx, wait) != nil {
@@ -100,15 +102,14 @@ func (s *Syncer) loop(ctx context.Context) error {
 			if errors.Is(err, os.ErrPermission) {
 				return fmt.Errorf("nftables: %w (bulwark-fwsync needs CAP_NET_ADMIN in the network namespace it manages)", err)
 			}
-			failures++
-			d := min(s.cfg.SyncInterval<<min(failures, 10), time.Minute)
-			s.log.Error("nftables sync failed; rewriting the table next time", "err", err, "retry_in", d, "failures", failures)
+			d := bo.Next()
+			s.log.Error("nftables sync failed; rewriting the table next time", "err", err, "retry_in", d, "failures", bo.Failures())
 			if backoff.Sleep(ctx, d) != nil {
 				return nil
 			}
 			continue
 		}
-		failures = 0
+		bo.Reset()
 		s.syncedOnce.Do(func() { close(s.synced) })
 
 		// Wake for a change, a covered network whose cover expired, or the

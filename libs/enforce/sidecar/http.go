@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
+	"github.com/bulwarkhq/bulwark/libs/platform/subject"
 	"github.com/bulwarkhq/bulwark/libs/verdicts/verdict"
 	"github.com/bulwarkhq/bulwark/libs/verdicts/verdicttable"
 )
@@ -118,6 +119,13 @@ type query struct {
 }
 
 func (q query) parse() (netip.Addr, error) {
+	if q.Session != "" {
+		// The same check as every other entry point of subjects: no
+		// verdict can exist for a session id it refuses.
+		if err := subject.ValidateSession(q.Session); err != nil {
+			return netip.Addr{}, err
+		}
+	}
 	if q.IP == "" {
 		if q.Session == "" {
 			return netip.Addr{}, errors.New("want ip, session or both")

@@ -271,6 +271,11 @@ func TestVerdictAPI(t *testing.T) {
 	f("ip=300.1.2.3", 400, `{"error":"ip \"300.1.2.3\" is not an IP address"}`)
 	f("ip=fe80::1%25eth0", 400, `{"error":"ip \"fe80::1%eth0\" is not an IP address"}`)
 	f("", 400, `{"error":"want ip, session or both"}`)
+	// Session ids: the check of every entry point of subjects (libs/platform/subject).
+	f("ip=192.0.2.1&session=abc%0Adef", 400, `{"error":"malformed subject: session id has byte 0x0a at 3; want visible ASCII (0x21-0x7e)"}`)
+	f("session=a%20b", 400, `{"error":"malformed subject: session id has byte 0x20 at 1; want visible ASCII (0x21-0x7e)"}`)
+	f("session="+strings.Repeat("a", 257), 400, `{"error":"malformed subject: session id of 257 bytes, at most 256"}`)
+	f("session="+strings.Repeat("a", 256), 200, `{"subject":"session:`+strings.Repeat("a", 256)+`","action":"ALLOW","score":0,"reasons":[]}`)
 
 	post := func(body string) reply {
 		req, _ := http.NewRequest(http.MethodPost, base+"/v1/verdicts", strings.NewReader(body))
@@ -284,7 +289,7 @@ func TestVerdictAPI(t *testing.T) {
 	if got[0]["action"] != "ALLOW" || got[1]["action"] != "CHALLENGE" || got[2]["subject"] != "session:bad-session" {
 		t.Fatalf("batch answers: %s", r.body)
 	}
-	for _, bad := range []string{`{"ip":"192.0.2.1"}`, `[{"ip":"x"}]`, `[{"addr":"192.0.2.1"}]`, `[{}]`, `[] []`, `[`} {
+	for _, bad := range []string{`{"ip":"192.0.2.1"}`, `[{"ip":"x"}]`, `[{"session":"a\nb"}]`, `[{"addr":"192.0.2.1"}]`, `[{}]`, `[] []`, `[`} {
 		if r := post(bad); r.status != 400 || !strings.Contains(r.body, `"error"`) {
 			t.Fatalf("batch %s = %d %s, want 400", bad, r.status, r.body)
 		}
@@ -311,6 +316,7 @@ func TestVerdictAPI(t *testing.T) {
 		`bulwark_sidecar_table_verdicts{kind="ip"} 5`,
 		`bulwark_sidecar_table_verdicts{kind="net"} 1`,
 		`bulwark_sidecar_bad_requests_total{api="batch",reason="body"}`,
+		`bulwark_sidecar_bad_requests_total{api="verdict",reason="query"} 6`,
 		`bulwark_sidecar_consumer_lag_records 0`,
 		`bulwark_sidecar_ready 1`,
 		`bulwark_sidecar_last_record_age_seconds`,

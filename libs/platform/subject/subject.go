@@ -99,18 +99,18 @@ func Parse(s string) (Subject, error) {
 		case "ip":
 			a, err := netip.ParseAddr(rest)
 			if err != nil || a.Zone() != "" {
-				return Subject{}, fmt.Errorf("%w %q: bad IP address", ErrMalformed, s)
+				return Subject{}, fmt.Errorf("%w %q: bad IP address", ErrMalformed, truncate(s))
 			}
 			return Subject{Kind: KindIP, Addr: a.Unmap()}, nil
 		case "net":
 			p, err := netip.ParsePrefix(rest)
 			if err != nil {
-				return Subject{}, fmt.Errorf("%w %q: bad network, want CIDR like 203.0.113.0/24", ErrMalformed, s)
+				return Subject{}, fmt.Errorf("%w %q: bad network, want CIDR like 203.0.113.0/24", ErrMalformed, truncate(s))
 			}
 			return Subject{Kind: KindNet, Prefix: canonicalPrefix(p)}, nil
 		case "session":
-			if rest == "" {
-				return Subject{}, fmt.Errorf("%w %q: empty session id", ErrMalformed, s)
+			if why := sessionProblem(rest); why != "" {
+				return Subject{}, fmt.Errorf("%w %q: %s", ErrMalformed, truncate(s), why)
 			}
 			return Subject{Kind: KindSession, Session: rest}, nil
 		}
@@ -121,7 +121,7 @@ func Parse(s string) (Subject, error) {
 	if p, err := netip.ParsePrefix(s); err == nil {
 		return Subject{Kind: KindNet, Prefix: canonicalPrefix(p)}, nil
 	}
-	return Subject{}, fmt.Errorf("%w %q: want ip:ADDR, net:CIDR or session:ID", ErrMalformed, s)
+	return Subject{}, fmt.Errorf("%w %q: want ip:ADDR, net:CIDR or session:ID", ErrMalformed, truncate(s))
 }
 
 // Canonical parses s and returns its canonical spelling.
@@ -139,4 +139,14 @@ func canonicalPrefix(p netip.Prefix) netip.Prefix {
 		a, bits = a.Unmap(), bits-96
 	}
 	return netip.PrefixFrom(a, bits).Masked()
+}
+
+// truncate shortens what an error message quotes: a 100 KB subject must not
+// become a 100 KB log line.
+func truncate(s string) string {
+	const maxQuoted = 80
+	if len(s) <= maxQuoted {
+		return s
+	}
+	return s[:maxQuoted] + "..."
 }

@@ -20,8 +20,10 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/bulwarkhq/bulwark/libs/platform/backoff"
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/platform/kafka"
+	"github.com/bulwarkhq/bulwark/libs/platform/subject"
 )
 
 // Apply receives one record of the verdict topic: v is nil for a tombstone
@@ -130,15 +132,23 @@ func (r *Reader) applyRecord(rec *kgo.Record) {
 	r.metrics.records.Inc()
 	r.lastAt.Store(rec.Timestamp.UnixNano())
 	r.metrics.lastRecord.Set(float64(rec.Timestamp.UnixNano()) / 1e9)
-	subject := string(rec.Key)
-	if subject == "" {
+	key := string(rec.Key)
+	if key == "" {
 		r.metrics.badRecords.Inc()
 		r.log.Warn("verdict record without a key", "partition", rec.Partition, "offset", rec.Offset)
 		return
 	}
+	if _, err := subject.Parse(key); err != nil {
+		// A key no entry point would accept (a 100 KB or multi-line
+		// session id, written by an old or foreign writer) is not loaded
+		// into any table: counted and logged instead.
+		r.metrics.badSubjects.Inc()
+		r.log.Warn("verdict record with a malformed subject skipped", "partition", rec.Partition, "offset", rec.Offset, "err", err)
+		return
+	}
 	if rec.Value == nil {
 		r.metrics.tombstones.Inc()
-		r.apply(subject, nil)
+		r.apply(key, nil)
 		return
 	}
 	v := &eventpb.Verdict{}
@@ -148,14 +158,14 @@ func (r *Reader) applyRecord(rec *kgo.Record) {
 		return
 	}
 	if v.Subject == "" {
-		v.Subject = subject
+		v.Subject = key
 	}
-	r.apply(subject, v)
+	r.apply(key, v)
 }
 
 // startOffsets lists the end offsets at start: catching up means reaching them.
 func (r *Reader) startOffsets(ctx context.Context, adm *kadm.Client, topic string) (map[int32]int64, error) {
-	backoff := 100 * time.Millisecond
+	bo := backoff.Policy{Initial: 100 * time.Millisecond, Max: 5 * time.Second}.Start()
 	for {
 		ends, err := adm.ListEndOffsets(ctx, topic)
 		if err == nil {
@@ -169,13 +179,11 @@ func (r *Reader) startOffsets(ctx context.Context, adm *kadm.Client, topic strin
 			}
 			err = fmt.Errorf("topic %s has no partitions", topic)
 		}
-		r.log.Warn("list verdict topic end offsets; retrying", "topic", topic, "err", err, "in", backoff)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(backoff):
+		wait := bo.Next()
+		r.log.Warn("list verdict topic end offsets; retrying", "topic", topic, "err", err, "in", wait)
+		if err := backoff.Sleep(ctx, wait); err != nil {
+			return nil, err
 		}
-		backoff = min(backoff*2, 5*time.Second)
 	}
 }
 

@@ -2,10 +2,13 @@ package verdictlog_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 
@@ -53,14 +56,19 @@ func TestCatchUpThenFollow(t *testing.T) {
 		put("ip:192.0.2."+string(rune('0'+i%10)), &eventpb.Verdict{Action: eventpb.Action_BLOCK, Score: float64(i)})
 	}
 	put("ip:192.0.2.1", nil) // lifted before the reader starts
-	put("ip:bad", nil)
+	// Keys that are no subject are skipped and counted, never loaded.
+	badKeys := []string{"ip:bad", "session:" + strings.Repeat("a", 100<<10), "session:a\nb", "session:with space", "host:x"}
+	for _, k := range badKeys {
+		put(k, &eventpb.Verdict{Action: eventpb.Action_BLOCK})
+	}
 	rec := &kgo.Record{Topic: "bulwark.verdicts.v1", Key: []byte("ip:192.0.2.9"), Value: []byte{0xff, 0xff}}
 	if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 
 	tab := &table{m: map[string]*eventpb.Verdict{}}
-	r := verdictlog.New(kafkatest.Config(b), "test", tab.apply, nil, nil)
+	reg := prometheus.NewRegistry()
+	r := verdictlog.New(kafkatest.Config(b), "test", tab.apply, nil, reg)
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- r.Run(rctx) }()
@@ -79,6 +87,14 @@ func TestCatchUpThenFollow(t *testing.T) {
 	}
 	if v := tab.get("ip:192.0.2.0"); v == nil || v.Subject != "ip:192.0.2.0" {
 		t.Fatalf("subject not filled from the key: %v", v)
+	}
+	for _, k := range badKeys {
+		if v := tab.get(k); v != nil {
+			t.Fatalf("malformed subject %.30q loaded", k)
+		}
+	}
+	if n := testutil.ToFloat64(counter(t, reg, "bulwark_verdictlog_bad_subjects_total")); n != float64(len(badKeys)) {
+		t.Fatalf("bad subjects counted %v, want %d", n, len(badKeys))
 	}
 
 	put("session:new", &eventpb.Verdict{Action: eventpb.Action_CHALLENGE})
@@ -103,4 +119,21 @@ func TestEmptyTopicIsReadyAtOnce(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("empty topic: never ready")
 	}
+}
+
+// counter finds the counter name in reg.
+func counter(t *testing.T, reg *prometheus.Registry, name string) prometheus.Collector {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.Metric) == 1 {
+			m := mf.Metric[0]
+			return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "x", Help: "x"}, func() float64 { return m.GetCounter().GetValue() })
+		}
+	}
+	t.Fatalf("metric %s not found", name)
+	return nil
 }
