@@ -42,6 +42,17 @@ type Config struct {
 	SweepInterval time.Duration `env:"SIDECAR_SWEEP_INTERVAL" envDefault:"1m"`
 	// MaxBatch caps the lookups of one POST /v1/verdicts.
 	MaxBatch int `env:"SIDECAR_MAX_BATCH" envDefault:"1000"`
+	// MaxConns bounds the HTTP API's open connections: one more is
+	// answered 503 and closed (bulwark_http_refused_connections_total).
+	// nginx holds a few keep-alive connections per worker, so the default
+	// is far above what a healthy node uses, and low enough that idle
+	// connections cost at most some tens of MB.
+	MaxConns int `env:"SIDECAR_MAX_CONNS" envDefault:"10000"`
+	// MaxBufferedBytes bounds the request bodies (POST /v1/verdicts, at
+	// most 1 MiB each) held in memory at once across connections; a body
+	// that does not fit is answered 503 at once
+	// (bulwark_http_unframed_requests_total{reason="buffer_full"}).
+	MaxBufferedBytes int `env:"SIDECAR_MAX_BUFFERED_BYTES" envDefault:"67108864"`
 	// ShutdownTimeout bounds the graceful stop of the HTTP and gRPC servers.
 	ShutdownTimeout time.Duration `env:"SIDECAR_SHUTDOWN_TIMEOUT" envDefault:"5s"`
 }
@@ -87,6 +98,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBatch <= 0 {
 		return config.Invalid("SIDECAR_MAX_BATCH", "must be positive")
+	}
+	if c.MaxConns <= 0 {
+		return config.Invalid("SIDECAR_MAX_CONNS", "must be positive")
+	}
+	if c.MaxBufferedBytes < maxBatchBody {
+		return config.Invalid("SIDECAR_MAX_BUFFERED_BYTES", "%d is less than one batch body (%d bytes)", c.MaxBufferedBytes, maxBatchBody)
 	}
 	if c.ShutdownTimeout <= 0 {
 		return config.Invalid("SIDECAR_SHUTDOWN_TIMEOUT", "must be positive")

@@ -68,12 +68,14 @@ func (s *Sidecar) newHTTPServer(log *slog.Logger, reg prometheus.Registerer) (*e
 		// connection (nginx's upstream keepalive) may idle for 2 minutes.
 		ReadTimeout: 5 * time.Second,
 		IdleTimeout: 2 * time.Minute,
-		// The batch endpoint refuses bodies over maxBatchBody with its JSON
-		// 413. A body over this limit gets a 413 from ErrorHandler and a
-		// closed connection before it is read.
-		MaxBodyBytes: 8 * maxBatchBody,
-		Logger:       log,
-		Registerer:   reg,
+		// The largest body an endpoint takes (the batch's): a longer
+		// Content-Length gets a 413 from ErrorHandler and a closed
+		// connection before the body is read.
+		MaxBodyBytes:     maxBatchBody,
+		MaxBufferedBytes: s.cfg.MaxBufferedBytes,
+		MaxConns:         s.cfg.MaxConns,
+		Logger:           log,
+		Registerer:       reg,
 	})
 }
 

@@ -224,24 +224,46 @@ func TestAuthzTrustedProxies(t *testing.T) {
 }
 
 // A request that is not HTTP gets the API's JSON error, not a bare reset.
+// Requests the server cannot frame get the API's JSON error at once (well
+// inside the 5 s read timeout) and a closed connection: malformed headers,
+// HTTP/0.9, bare LF or CR line ends, and bodies over the batch endpoint's
+// 1 MiB, refused before they are read.
 func TestMalformedHTTP(t *testing.T) {
 	s := start(t, deadKafka(t), func(c *sidecar.Config) { c.GRPCAddr = "off" })
-	conn, err := net.Dial("tcp", s.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(conn, "GET /v1/authz HTTP/1.1\r\nHost: x\r\nBroken header line\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 400 || !json.Valid(body) || !strings.Contains(string(body), `"error"`) {
-		t.Fatalf("malformed request: %d %q", resp.StatusCode, body)
+	for _, tc := range []struct {
+		name, req string
+		status    int
+	}{
+		{"broken header", "GET /v1/authz HTTP/1.1\r\nHost: x\r\nBroken header line\r\n\r\n", 400},
+		{"HTTP/0.9", "GET /v1/authz\r\n", 400},
+		{"bare LF", "GET /v1/authz HTTP/1.1\nHost: x\n\n", 400},
+		{"bare CR", "GET /v1/authz HTTP/1.1\rHost: x\r\r", 400},
+		{"NUL in the method", "G\x00T /x HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+		{"body over 1 MiB", "POST /v1/verdicts HTTP/1.1\r\nHost: x\r\nContent-Length: 8000000\r\n\r\n[", 413},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", s.Addr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			_ = conn.SetDeadline(time.Now().Add(3 * time.Second)) // under the read timeout
+			if _, err := io.WriteString(conn, tc.req); err != nil {
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(conn)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status || !json.Valid(body) || !strings.Contains(string(body), `"error"`) {
+				t.Fatalf("got %d %q, want %d with a JSON error", resp.StatusCode, body, tc.status)
+			}
+			if _, err := br.ReadByte(); err != io.EOF {
+				t.Fatalf("connection left open: %v", err)
+			}
+		})
 	}
 }
 
@@ -426,6 +448,8 @@ func TestConfigValidate(t *testing.T) {
 	f(func(c *sidecar.Config) { c.TrustedProxies = "10.0.0.0/99" }, "BULWARK_SIDECAR_TRUSTED_PROXIES")
 	f(func(c *sidecar.Config) { c.ClientIPHeader = "X Real IP" }, "BULWARK_SIDECAR_CLIENT_IP_HEADER")
 	f(func(c *sidecar.Config) { c.MaxBatch = 0 }, "BULWARK_SIDECAR_MAX_BATCH")
+	f(func(c *sidecar.Config) { c.MaxConns = 0 }, "BULWARK_SIDECAR_MAX_CONNS")
+	f(func(c *sidecar.Config) { c.MaxBufferedBytes = 1000 }, "BULWARK_SIDECAR_MAX_BUFFERED_BYTES")
 	if err := sidecar.DefaultConfig().Validate(); err != nil {
 		t.Fatal(err)
 	}
