@@ -53,6 +53,9 @@ type Config struct {
 	// that does not fit is answered 503 at once
 	// (bulwark_http_unframed_requests_total{reason="buffer_full"}).
 	MaxBufferedBytes int `env:"SIDECAR_MAX_BUFFERED_BYTES" envDefault:"67108864"`
+	// KafkaCheckInterval is how often the sidecar checks that a Kafka
+	// broker answers; /readyz and bulwark_sidecar_kafka_reachable report it.
+	KafkaCheckInterval time.Duration `env:"SIDECAR_KAFKA_CHECK_INTERVAL" envDefault:"5s"`
 	// ShutdownTimeout bounds the graceful stop of the HTTP and gRPC servers.
 	ShutdownTimeout time.Duration `env:"SIDECAR_SHUTDOWN_TIMEOUT" envDefault:"5s"`
 }
@@ -104,6 +107,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBufferedBytes < maxBatchBody {
 		return config.Invalid("SIDECAR_MAX_BUFFERED_BYTES", "%d is less than one batch body (%d bytes)", c.MaxBufferedBytes, maxBatchBody)
+	}
+	if c.KafkaCheckInterval <= 0 {
+		return config.Invalid("SIDECAR_KAFKA_CHECK_INTERVAL", "must be positive")
 	}
 	if c.ShutdownTimeout <= 0 {
 		return config.Invalid("SIDECAR_SHUTDOWN_TIMEOUT", "must be positive")

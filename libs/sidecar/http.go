@@ -237,12 +237,14 @@ func (s *Sidecar) batch(w http.ResponseWriter, r *http.Request) {
 func (s *Sidecar) readyz(w http.ResponseWriter, _ *http.Request) {
 	rd := s.follower.Reader()
 	w.Header()["Content-Type"] = jsonContentType
+	// Kafka being away does not make the sidecar unready: see kafkaProbe.
 	body := struct {
-		Ready    bool  `json:"ready"`
-		Lag      int64 `json:"lag"`
-		Verdicts int   `json:"verdicts"`
-		Snapshot bool  `json:"serving_snapshot"`
-	}{rd.CaughtUp(), rd.Lag(), s.table.Len(), s.fromSnapshot.Load() && !rd.CaughtUp()}
+		Ready    bool   `json:"ready"`
+		Lag      int64  `json:"lag"`
+		Verdicts int    `json:"verdicts"`
+		Snapshot bool   `json:"serving_snapshot"`
+		Kafka    string `json:"kafka"`
+	}{rd.CaughtUp(), rd.Lag(), s.table.Len(), s.fromSnapshot.Load() && !rd.CaughtUp(), s.kafka.status()}
 	if !body.Ready {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}

@@ -36,6 +36,7 @@ type Sidecar struct {
 	log      *slog.Logger
 	table    *verdicttable.Table
 	follower *verdicttable.Follower
+	kafka    *kafkaProbe
 	metrics  *metrics
 	catchUp  prometheus.Gauge
 	gatherer prometheus.Gatherer
@@ -112,6 +113,7 @@ func New(cfg Config, kafkaCfg kafka.Config, log *slog.Logger, reg prometheus.Reg
 	s.follower = verdicttable.NewFollower(s.table, kafkaCfg, verdicttable.FollowOptions{
 		Name: "sidecar", Log: base, Registerer: reg, SweepEvery: cfg.SweepInterval,
 	})
+	s.kafka = newKafkaProbe(kafkaCfg, cfg.KafkaCheckInterval, log, reg)
 	s.metrics = newMetrics(reg, s.table, s.follower.Reader(), cfg.FailMode)
 	if reg != nil {
 		reg.MustRegister(s.catchUp)
@@ -172,6 +174,7 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	start := time.Now()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.follower.Run(gctx) })
+	g.Go(func() error { return s.kafka.run(gctx) })
 	g.Go(func() error {
 		select {
 		case <-gctx.Done():

@@ -546,3 +546,61 @@ func TestRunStoppedAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestReadyzWhileKafkaDown: once caught up, the sidecar stays ready when
+// the broker goes away (it serves the verdicts it holds), but /readyz says
+// since when Kafka is unreachable and bulwark_sidecar_kafka_reachable drops
+// to 0; both recover when the broker is back.
+func TestReadyzWhileKafkaDown(t *testing.T) {
+	dir := t.TempDir()
+	first, err := embedkafka.Start(context.Background(), embedkafka.Config{Listen: "127.0.0.1:0", DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := first.Addr()
+	seed(t, first)
+	var second *embedkafka.Broker
+	t.Cleanup(func() {
+		if second != nil {
+			second.Close()
+		}
+	})
+	s := start(t, kafkatest.Config(first), func(c *sidecar.Config) { c.KafkaCheckInterval = 100 * time.Millisecond })
+	waitReady(t, s)
+	base := "http://" + s.Addr()
+	waitFor := func(what string, cond func(readyz, metrics string) bool) reply {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			r := get(t, base+"/readyz", nil)
+			if cond(r.body, get(t, base+"/metrics", nil).body) {
+				return r
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s; /readyz: %d %s", what, r.status, r.body)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor("Kafka reachable", func(r, m string) bool {
+		return strings.Contains(r, `"kafka":"reachable"`) && strings.Contains(m, "bulwark_sidecar_kafka_reachable 1")
+	})
+
+	first.Close()
+	r := waitFor("Kafka unreachable", func(r, m string) bool {
+		return strings.Contains(r, `"kafka":"unreachable since `) && strings.Contains(m, "bulwark_sidecar_kafka_reachable 0")
+	})
+	if r.status != 200 || !strings.Contains(r.body, `"ready":true`) {
+		t.Fatalf("readyz while Kafka is down: %d %s, want 200 and ready", r.status, r.body)
+	}
+	if a := get(t, base+"/v1/verdict?ip=203.0.113.7", nil); a.action != "BLOCK" {
+		t.Fatalf("verdict while Kafka is down: %d %s", a.status, a.body)
+	}
+
+	if second, err = embedkafka.Start(context.Background(), embedkafka.Config{Listen: addr, DataDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("Kafka reachable again", func(r, m string) bool {
+		return strings.Contains(r, `"kafka":"reachable"`) && strings.Contains(m, "bulwark_sidecar_kafka_reachable 1")
+	})
+}
