@@ -16,6 +16,13 @@ type Config struct {
 	Addr string `env:"SIDECAR_ADDR" envDefault:"127.0.0.1:8480"`
 	// GRPCAddr is the Envoy ext_authz listen address; "off" disables it.
 	GRPCAddr string `env:"SIDECAR_GRPC_ADDR" envDefault:"127.0.0.1:8482"`
+	// GRPCTrustedPeers, when set, are the CIDRs (or bare addresses) whose
+	// connections may call ext_authz Check; any other caller gets
+	// PERMISSION_DENIED. A Check request names its client itself
+	// (attributes.source.address), so whoever can reach the gRPC port can
+	// ask about any client address; empty (the default) lets every caller
+	// in, for an Envoy on loopback or a port only Envoy can reach.
+	GRPCTrustedPeers string `env:"SIDECAR_GRPC_TRUSTED_PEERS"`
 	// ClientIPHeader carries the client address from a trusted proxy
 	// (X-Real-IP from nginx; X-Forwarded-For chains are walked from the right).
 	ClientIPHeader string `env:"SIDECAR_CLIENT_IP_HEADER" envDefault:"X-Real-IP"`
@@ -87,6 +94,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := clientip.ParseCIDRs(c.TrustedProxies); err != nil {
 		return config.Invalid("SIDECAR_TRUSTED_PROXIES", "%v", err)
+	}
+	if _, err := clientip.ParseCIDRs(c.GRPCTrustedPeers); err != nil {
+		return config.Invalid("SIDECAR_GRPC_TRUSTED_PEERS", "%v", err)
 	}
 	switch c.FailMode {
 	case "open", "closed":

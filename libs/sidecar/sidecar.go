@@ -42,8 +42,9 @@ type Sidecar struct {
 	gatherer prometheus.Gatherer
 
 	resolver      *clientip.Resolver
-	ipHeader      string // canonical form, for net/http
-	ipHeaderLower string // lower case, for ext_authz
+	grpcPeers     *clientip.Resolver // nil: every caller may use ext_authz
+	ipHeader      string             // canonical form, for net/http
+	ipHeaderLower string             // lower case, for ext_authz
 	sessHeader    string
 	sessLower     string
 	failClosed    bool
@@ -83,6 +84,9 @@ func New(cfg Config, kafkaCfg kafka.Config, log *slog.Logger, reg prometheus.Reg
 		catchUp: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "bulwark_sidecar_catch_up_seconds", Help: "How long the table took to catch up with the verdict topic at start.",
 		}),
+	}
+	if peers, _ := clientip.ParseCIDRs(cfg.GRPCTrustedPeers); len(peers) > 0 {
+		s.grpcPeers = clientip.New(peers)
 	}
 	if cfg.SessionHeader != "" {
 		s.sessHeader, s.sessLower = canonicalHeader(cfg.SessionHeader), strings.ToLower(cfg.SessionHeader)

@@ -461,6 +461,8 @@ func TestConfigValidate(t *testing.T) {
 	f(func(c *sidecar.Config) { c.ClientIPHeader = "X Real IP" }, "BULWARK_SIDECAR_CLIENT_IP_HEADER")
 	f(func(c *sidecar.Config) { c.MaxBatch = 0 }, "BULWARK_SIDECAR_MAX_BATCH")
 	f(func(c *sidecar.Config) { c.MaxConns = 0 }, "BULWARK_SIDECAR_MAX_CONNS")
+	f(func(c *sidecar.Config) { c.GRPCTrustedPeers = "10.0.0.0/8,nope" }, "BULWARK_SIDECAR_GRPC_TRUSTED_PEERS")
+	f(func(c *sidecar.Config) { c.KafkaCheckInterval = 0 }, "BULWARK_SIDECAR_KAFKA_CHECK_INTERVAL")
 	f(func(c *sidecar.Config) { c.MaxBufferedBytes = 1000 }, "BULWARK_SIDECAR_MAX_BUFFERED_BYTES")
 	if err := sidecar.DefaultConfig().Validate(); err != nil {
 		t.Fatal(err)
