@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/valyala/fasthttp"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
@@ -54,7 +53,6 @@ type Sidecar struct {
 
 	httpLn, grpcLn net.Listener
 	httpSrv        *evhttp.Server
-	serveHTTP      fasthttp.RequestHandler
 	grpcSrv        *grpc.Server
 }
 
@@ -136,7 +134,6 @@ func New(cfg Config, kafkaCfg kafka.Config, log *slog.Logger, reg prometheus.Reg
 			return nil, fmt.Errorf("sidecar: listen on BULWARK_SIDECAR_GRPC_ADDR %s: %w", cfg.GRPCAddr, err)
 		}
 	}
-	s.serveHTTP = s.newFastHandler()
 	if s.httpSrv, err = s.newHTTPServer(log, reg); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sidecar: HTTP server: %w", err)
