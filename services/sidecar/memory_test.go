@@ -101,12 +101,12 @@ func TestMemoryUnderStalledBodies(t *testing.T) {
 			for _, c := range conns {
 				c.Close()
 			}
-			// Memory comes back: within a few seconds the RSS is near
-			// where it was before.
+			// Memory comes back: within seconds the RSS is within 24 MB
+			// of where it was before (the bodies held reach 64 MB).
 			settle := time.Now().Add(15 * time.Second)
 			for {
 				r := rss(t, cmd.Process.Pid)
-				if r < idle+48<<20 {
+				if r < idle+24<<20 {
 					t.Logf("RSS after the connections closed: %d MB", r>>20)
 					break
 				}
