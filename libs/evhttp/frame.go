@@ -35,16 +35,28 @@ func blankLines(b []byte) int {
 // bare CRs would wait for the read timeout for an answer. fasthttp's parser
 // checks the rest once the header is whole.
 func plausibleHeader(b []byte) bool {
-	for i := 0; i < len(b); i++ {
-		switch b[i] {
-		case '\r':
-			if i+1 < len(b) && b[i+1] != '\n' {
-				return false
-			}
-		case '\n':
-			if i == 0 || b[i-1] != '\r' {
-				return false
-			}
+	// Each LF must follow a CR, and each CR precede an LF (or end b, the
+	// LF may be on its way). IndexByte rather than a byte loop: this runs
+	// on every request.
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			break
+		}
+		i += j
+		if i == 0 || b[i-1] != '\r' {
+			return false
+		}
+		i++
+	}
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\r')
+		if j < 0 {
+			break
+		}
+		i += j + 1
+		if i < len(b) && b[i] != '\n' {
+			return false
 		}
 	}
 	eol := bytes.IndexByte(b, '\n')
