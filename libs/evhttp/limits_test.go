@@ -2,6 +2,7 @@ package evhttp_test
 
 import (
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -172,4 +173,31 @@ func (g gathered) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(g.name, "", nil, nil), prometheus.UntypedValue, sum)
+}
+
+// A connection limit above the open-file limit is lowered to fit it, so the
+// 503 comes before accept runs out of descriptors.
+func TestMaxConnsFitsFileLimit(t *testing.T) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	low := lim
+	low.Cur = 1000
+	if lim.Cur < low.Cur {
+		t.Skipf("open-file limit %d is already low", lim.Cur)
+	}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
+		t.Skipf("cannot lower the open-file limit: %v", err)
+	}
+	defer func() { _ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim) }()
+	for _, tc := range []struct{ asked, want int64 }{{10_000, 744}, {500, 500}} {
+		s, err := evhttp.New(evhttp.Config{Handler: echo, MaxConns: int(tc.asked)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.MaxConns(); got != tc.want {
+			t.Errorf("MaxConns %d under a limit of 1,000 files: %d, want %d", tc.asked, got, tc.want)
+		}
+	}
 }

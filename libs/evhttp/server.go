@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -134,6 +135,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("evhttp: negative limit")
 	}
 	s.refuseConn = s.render(ErrTooManyConns)
+	s.capConns()
 	// The header parser peeks the whole header at once.
 	s.parsers.New = func() any { return &parser{br: bufio.NewReaderSize(nil, s.maxHeader)} }
 	s.clock.Store(time.Now().UnixNano())
@@ -336,4 +338,23 @@ func (s *Server) returnMemory() {
 	}
 	s.released.Store(0)
 	debug.FreeOSMemory()
+}
+
+// capConns lowers MaxConns to what the process's open-file limit allows:
+// past it accept fails (EMFILE) before the limit is reached, and the
+// clients wait in the listen queue instead of getting their 503. A
+// connection holds one descriptor (and a second for a moment while the
+// accept loop hands it to an event loop, one at a time); a few hundred are
+// left for the rest of the program.
+func (s *Server) capConns() {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<40 { // unlimited
+		return
+	}
+	fit := max(int64(lim.Cur)-256, 1)
+	if s.maxConns > fit {
+		s.log.Warn("connection limit lowered to fit the open-file limit (raise ulimit -n to serve more)",
+			"max_conns", s.maxConns, "lowered_to", fit, "open_file_limit", lim.Cur)
+		s.maxConns = fit
+	}
 }

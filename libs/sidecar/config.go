@@ -53,7 +53,8 @@ type Config struct {
 	// answered 503 and closed (bulwark_http_refused_connections_total).
 	// nginx holds a few keep-alive connections per worker, so the default
 	// is far above what a healthy node uses, and low enough that idle
-	// connections cost at most some tens of MB.
+	// connections cost at most some tens of MB. It is lowered to fit the
+	// process's open-file limit (ulimit -n), with a warning.
 	MaxConns int `env:"SIDECAR_MAX_CONNS" envDefault:"10000"`
 	// MaxBufferedBytes bounds the request bodies (POST /v1/verdicts, at
 	// most 1 MiB each) held in memory at once across connections; a body
