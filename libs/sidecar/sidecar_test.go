@@ -606,3 +606,87 @@ func TestReadyzWhileKafkaDown(t *testing.T) {
 		return strings.Contains(r, `"kafka":"reachable"`) && strings.Contains(m, "bulwark_sidecar_kafka_reachable 1")
 	})
 }
+
+// The connection and buffered-body limits are wired to their variables
+// and answer with the API's JSON error: BULWARK_SIDECAR_MAX_CONNS and
+// BULWARK_SIDECAR_MAX_BUFFERED_BYTES (the bodies' bound across connections).
+func TestHTTPLimits(t *testing.T) {
+	s := start(t, deadKafka(t), func(c *sidecar.Config) { c.GRPCAddr, c.MaxConns, c.MaxBufferedBytes = "off", 2, 1<<20 })
+	dial := func() (net.Conn, *bufio.Reader) {
+		t.Helper()
+		c, err := net.Dial("tcp", s.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		return c, bufio.NewReader(c)
+	}
+	answer := func(br *bufio.Reader) (int, string) {
+		t.Helper()
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	// A body of the whole budget, stalled after its first bytes.
+	stalled, _ := dial()
+	if _, err := io.WriteString(stalled, "POST /v1/verdicts HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n[{"); err != nil {
+		t.Fatal(err)
+	}
+	// The next body does not fit: 503 at once. Sent until the stalled one
+	// is seen to hold the budget (the two race to the server).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, br := dial()
+		if _, err := io.WriteString(c, "POST /v1/verdicts HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n[]"); err != nil {
+			t.Fatal(err)
+		}
+		status, body := answer(br)
+		c.Close()
+		if status == 503 {
+			if !json.Valid([]byte(body)) || !strings.Contains(body, "retry later") {
+				t.Fatalf("buffer full: %q, want a JSON error", body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a body over BULWARK_SIDECAR_MAX_BUFFERED_BYTES got %d %s, want 503", status, body)
+		}
+	}
+	// The stalled connection and one more reach MAX_CONNS=2; a third is
+	// refused. Closed connections leave the count once the server sees
+	// them close, so retry until then.
+	held, heldR := dial()
+	if _, err := io.WriteString(held, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := answer(heldR); status != 200 {
+		t.Fatalf("second connection: %d", status)
+	}
+	for {
+		c, br := dial()
+		// A refusal is written at once; an accepted connection (one of the
+		// closed ones not yet counted out) waits for a request instead.
+		_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		if _, err := br.Peek(1); err != nil {
+			c.Close()
+			if time.Now().After(deadline) {
+				t.Fatal("a connection over BULWARK_SIDECAR_MAX_CONNS was not refused")
+			}
+			continue
+		}
+		status, body := answer(br)
+		if status == 503 {
+			if !json.Valid([]byte(body)) || !strings.Contains(body, "too many connections") {
+				t.Fatalf("over MAX_CONNS: %q, want a JSON error", body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a connection over BULWARK_SIDECAR_MAX_CONNS got %d %s, want 503", status, body)
+		}
+	}
+}
