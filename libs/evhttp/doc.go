@@ -5,9 +5,9 @@
 // its own goroutine. On a one-core sidecar under nginx's keep-alive
 // connections every request then costs a goroutine wake-up and a runtime
 // scheduling round. With the sidecar's handlers on one core and the same
-// limits, fasthttp's server answered 0.72 times as many requests a second
-// as evhttp (median of 5 rounds on a loaded machine) and spent 1.31 times
-// the CPU per request
+// limits, evhttp serves 1.23 to 1.31 times as many requests per CPU-second
+// as fasthttp's server; on a quiet machine it also had the lower p99 (0.83
+// against 1.12 ms), while runs on a loaded one went either way
 // (BENCHMARKS.md, "Verdict sidecar"). An event loop reads every ready
 // connection in turn on one goroutine. gnet provides
 // the loop (epoll, buffers, writes); fasthttp parses the requests and
