@@ -6,8 +6,9 @@
 // connections every request then costs a goroutine wake-up and a runtime
 // scheduling round. With the sidecar's handlers on one core and the same
 // limits, evhttp serves 1.23 to 1.31 times as many requests per CPU-second
-// as fasthttp's server; on a quiet machine it also had the lower p99 (0.83
-// against 1.12 ms), while runs on a loaded one went either way
+// as fasthttp's server; the last quiet run, before these limits, also gave
+// it the lower p99 (0.83 against 1.12 ms), while runs on a loaded machine
+// went either way
 // (BENCHMARKS.md, "Verdict sidecar"). An event loop reads every ready
 // connection in turn on one goroutine. gnet provides
 // the loop (epoll, buffers, writes); fasthttp parses the requests and

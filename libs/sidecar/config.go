@@ -143,6 +143,6 @@ func validHeader(h string) bool {
 	return true
 }
 
-// canonicalHeader is the key net/http stores a header under, so handlers
-// can index the map without canonicalising on every request.
+// canonicalHeader is the header name in its canonical form, which
+// fasthttp's Peek finds without normalising it on every request.
 func canonicalHeader(h string) string { return http.CanonicalHeaderKey(h) }

@@ -42,7 +42,7 @@ type Sidecar struct {
 
 	resolver      *clientip.Resolver
 	grpcPeers     *clientip.Resolver // nil: every caller may use ext_authz
-	ipHeader      string             // canonical form, for net/http
+	ipHeader      string             // canonical form, for fasthttp
 	ipHeaderLower string             // lower case, for ext_authz
 	sessHeader    string
 	sessLower     string
