@@ -143,6 +143,6 @@ func validHeader(h string) bool {
 	return true
 }
 
-// canonicalHeader is the header name in its canonical form, which
-// fasthttp's Peek finds without normalising it on every request.
+// canonicalHeader is the header name in the canonical form fasthttp
+// stores header names in (X-Real-Ip).
 func canonicalHeader(h string) string { return http.CanonicalHeaderKey(h) }
