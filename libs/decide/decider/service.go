@@ -37,8 +37,7 @@ type Config struct {
 	Overrides  overrides.Limits
 	ExpiryTick time.Duration `env:"DECIDER_EXPIRY_TICK" envDefault:"1s" help:"Bounds how late an expiry tombstone is written."`
 
-	// Not from the environment: tests set a fake.
-	Resolver crawlers.Resolver `env:"-"`
+	Resolver crawlers.Resolver `env:"-" help:"Not from the environment: tests set a fake."`
 }
 
 // DefaultConfig returns the defaults (as the environment would give them):

@@ -45,8 +45,17 @@ func (s *Sidecar) newGRPCServer() *grpc.Server {
 // client is the request's source address, or, when that is a trusted proxy,
 // the client address header (or x-forwarded-for) it carries. A malformed
 // header is INVALID_ARGUMENT, which Envoy handles by its failure_mode_allow.
+// With BULWARK_SIDECAR_GRPC_TRUSTED_PEERS set, a caller from elsewhere gets
+// PERMISSION_DENIED: the request names its own client, so an open port
+// would answer anyone who asks about any address.
 func (a *extAuthz) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
 	s := a.s
+	if s.grpcPeers != nil {
+		if p := grpcPeer(ctx); !s.grpcPeers.Trusted(p) {
+			s.metrics.badRequests.WithLabelValues(apiExtAuthz, "untrusted_peer").Inc()
+			return nil, status.Errorf(codes.PermissionDenied, "caller %s is not in BULWARK_SIDECAR_GRPC_TRUSTED_PEERS", p)
+		}
+	}
 	attrs := req.GetAttributes()
 	headers := attrs.GetRequest().GetHttp().GetHeaders()
 	hv := headers[s.ipHeaderLower]
@@ -82,6 +91,12 @@ func sourceAddr(ctx context.Context, attrs *authv3.AttributeContext) netip.Addr 
 			return a.Unmap()
 		}
 	}
+	return grpcPeer(ctx)
+}
+
+// grpcPeer is the address of the connection a call came on (invalid for a
+// unix socket).
+func grpcPeer(ctx context.Context) netip.Addr {
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		if ap, err := netip.ParseAddrPort(p.Addr.String()); err == nil {
 			return ap.Addr().Unmap()

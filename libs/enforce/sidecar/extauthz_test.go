@@ -2,6 +2,7 @@ package sidecar_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,5 +113,44 @@ func TestExtAuthzFailClosed(t *testing.T) {
 	}
 	if codes.Code(resp.GetStatus().GetCode()) != codes.Unavailable || resp.GetDeniedResponse().GetStatus().GetCode() != typev3.StatusCode_ServiceUnavailable {
 		t.Fatalf("fail-closed before catch-up: %v", resp)
+	}
+}
+
+// With BULWARK_SIDECAR_GRPC_TRUSTED_PEERS set, only callers from those
+// networks may ask; the test's loopback caller is let in by 127.0.0.0/8
+// and refused by a list without it, whatever source address it claims.
+func TestExtAuthzTrustedPeers(t *testing.T) {
+	b := kafkatest.Start(t)
+	seed(t, b)
+	for _, tc := range []struct{ peers string }{
+		{""},            // the default: any caller
+		{"127.0.0.0/8"}, // the caller is trusted
+		{"10.0.0.0/8,2001:db8::/32"},
+	} {
+		t.Run(tc.peers, func(t *testing.T) {
+			s := start(t, kafkatest.Config(b), func(c *sidecar.Config) { c.GRPCTrustedPeers = tc.peers })
+			waitReady(t, s)
+			conn, err := grpc.NewClient(s.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			resp, err := authv3.NewAuthorizationClient(conn).Check(ctx, checkRequest("203.0.113.7", nil))
+			refused := strings.HasPrefix(tc.peers, "10.")
+			switch {
+			case refused && status.Code(err) != codes.PermissionDenied:
+				t.Fatalf("caller outside the trusted peers: %v %v, want a PERMISSION_DENIED error", resp, err)
+			case refused:
+				if !strings.Contains(err.Error(), "BULWARK_SIDECAR_GRPC_TRUSTED_PEERS") {
+					t.Fatalf("refusal does not name the variable: %v", err)
+				}
+			case err != nil:
+				t.Fatalf("trusted caller: %v", err)
+			case actionOf(resp) != "BLOCK":
+				t.Fatalf("trusted caller: %v", resp)
+			}
+		})
 	}
 }

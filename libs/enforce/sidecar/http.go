@@ -1,24 +1,29 @@
 package sidecar
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
+	"github.com/valyala/fasthttp"
 
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/platform/subject"
 	"github.com/bulwarkhq/bulwark/libs/verdicts/verdict"
 	"github.com/bulwarkhq/bulwark/libs/verdicts/verdicttable"
 )
+
+// The HTTP API is written once, as fasthttp handlers: the sidecar's own
+// server (libs/enforce/sidecar/internal/evhttp) runs them, and so can a Go program that serves with
+// fasthttp (FastHandler). /v1/authz is answered without allocating.
 
 // Response headers.
 const (
@@ -29,77 +34,93 @@ const (
 	HeaderDegraded = "X-Bulwark-Degraded"
 )
 
-// actionValues are shared, never modified header values, so the hot path
-// sets a header without allocating.
-var actionValues = func() (v [eventpb.Action_BLOCK + 1][]string) {
-	for a := range v {
-		v[a] = []string{verdict.ActionString(eventpb.Action(a))}
-	}
-	return v
-}()
-
-var notReady = []string{"not-ready"}
-
-// maxBatchBody bounds a POST /v1/verdicts body.
+// maxBatchBody bounds a POST /v1/verdicts body, and so every request body
+// the server takes.
 const maxBatchBody = 1 << 20
 
-// Handler is the HTTP API.
-func (s *Sidecar) Handler() http.Handler {
-	mux := http.NewServeMux()
-	// Any method: nginx sends the auth subrequest with the client's method
-	// (a POST to /login is checked as a POST).
-	mux.HandleFunc("/v1/authz", s.authz)
-	mux.HandleFunc("GET /v1/verdict", s.verdict)
-	mux.HandleFunc("POST /v1/verdicts", s.batch)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
-	})
-	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
-	})
-	// The hot path skips the mux's pattern matching and path cleaning.
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/v1/authz" {
-			s.authz(w, r)
-			return
+var (
+	headerActionKey   = []byte(HeaderAction)
+	headerDegradedKey = []byte(HeaderDegraded)
+	notReadyValue     = []byte("not-ready")
+	jsonContentType   = []byte("application/json")
+	// actionBytes are the X-Bulwark-Action values, indexed by action.
+	actionBytes = func() (v [eventpb.Action_BLOCK + 1][]byte) {
+		for a := range v {
+			v[a] = []byte(verdict.ActionString(eventpb.Action(a)))
 		}
-		mux.ServeHTTP(w, r)
-	})
+		return v
+	}()
+	metricsFormat = expfmt.NewFormat(expfmt.TypeTextPlain)
+)
+
+// FastHandler is the HTTP API as a fasthttp handler: what the sidecar's own
+// server runs, for Go programs that serve with fasthttp.
+func (s *Sidecar) FastHandler() fasthttp.RequestHandler { return s.serve }
+
+// serve routes a request. /v1/authz takes any method: nginx sends the auth
+// subrequest with the client's (a POST to /login is checked as a POST).
+func (s *Sidecar) serve(c *fasthttp.RequestCtx) {
+	path := c.Path()
+	if string(path) == "/v1/authz" {
+		s.authz(c)
+		return
+	}
+	var h fasthttp.RequestHandler
+	method := http.MethodGet
+	switch string(path) {
+	case "/v1/verdict":
+		h = s.verdict
+	case "/v1/verdicts":
+		h, method = s.batch, http.MethodPost
+	case "/healthz":
+		h = healthz
+	case "/readyz":
+		h = s.readyz
+	case "/metrics":
+		h = s.serveMetrics
+	default:
+		writeFastError(c, http.StatusNotFound, "no such endpoint: "+string(c.Method())+" "+string(path))
+		return
+	}
+	if m := string(c.Method()); m != method && (method != http.MethodGet || m != http.MethodHead) {
+		writeFastError(c, http.StatusMethodNotAllowed, m+" "+string(path)+": want "+method)
+		c.Response.Header.Set("Allow", method)
+		return
+	}
+	h(c)
 }
 
 // authz answers nginx's auth_request: 204 allow or monitor, 403 block, 401
-// challenge, with X-Bulwark-Action. The sidecar's own server answers it in
-// fastAuthz; this is the same for a Go program that mounts Handler.
-func (s *Sidecar) authz(w http.ResponseWriter, r *http.Request) {
-	peer, _ := netip.ParseAddrPort(r.RemoteAddr) // a unix socket peer stays invalid
+// challenge, with X-Bulwark-Action, read from fasthttp's request and
+// written without allocating.
+func (s *Sidecar) authz(c *fasthttp.RequestCtx) {
+	var peer netip.Addr
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		peer = a.AddrPort().Addr()
+	}
+	h := &c.Request.Header
 	var hv, session string
-	switch v := r.Header[s.ipHeader]; len(v) {
+	switch v := h.PeekAll(s.ipHeader); len(v) {
 	case 0:
 	case 1:
-		hv = v[0]
+		hv = unsafeString(v[0])
 	default:
 		// Repeated header lines form one list (RFC 9110 5.3).
-		hv = strings.Join(v, ",")
+		hv = unsafeString(bytes.Join(v, []byte{','}))
 	}
 	if s.sessHeader != "" {
-		if v := r.Header[s.sessHeader]; len(v) > 0 {
-			session = v[0]
-		}
+		session = unsafeString(h.Peek(s.sessHeader))
 	}
-	ans, err := s.authorize(apiAuthz, peer.Addr(), hv, session)
+	ans, err := s.authorize(apiAuthz, peer, hv, session)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeFastError(c, http.StatusBadRequest, err.Error())
 		return
 	}
-	h := w.Header()
 	if ans.degraded {
-		h[HeaderDegraded] = notReady
+		c.Response.Header.SetCanonical(headerDegradedKey, notReadyValue)
 	}
-	h[HeaderAction] = actionValues[ans.action]
-	w.WriteHeader(authzStatus(ans.action))
+	c.Response.Header.SetCanonical(headerActionKey, actionBytes[ans.action])
+	c.SetStatusCode(authzStatus(ans.action))
 }
 
 func authzStatus(a eventpb.Action) int {
@@ -139,46 +160,43 @@ func (q query) parse() (netip.Addr, error) {
 	return a.Unmap(), nil
 }
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
-
 // verdict answers GET /v1/verdict?ip=IP[&session=ID] with the contract
 // verdict JSON; an unknown client gets ALLOW.
-func (s *Sidecar) verdict(w http.ResponseWriter, r *http.Request) {
-	qv := r.URL.Query()
-	q := query{IP: qv.Get("ip"), Session: qv.Get("session")}
+func (s *Sidecar) verdict(c *fasthttp.RequestCtx) {
+	args := c.QueryArgs()
+	q := query{IP: string(args.Peek("ip")), Session: string(args.Peek("session"))}
 	ip, err := q.parse()
 	if err != nil {
 		s.metrics.badRequests.WithLabelValues(apiVerdict, "query").Inc()
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeFastError(c, http.StatusBadRequest, err.Error())
 		return
 	}
-	res, ok := s.lookup(w, apiVerdict, ip, q.Session)
+	res, ok := s.lookup(c, apiVerdict, ip, q.Session)
 	if !ok {
 		return
 	}
+	c.Response.Header.SetContentTypeBytes(jsonContentType)
+	c.Response.Header.SetCanonical(headerActionKey, actionBytes[res.Action])
 	bp := bufPool.Get().(*[]byte)
-	buf := appendResult((*bp)[:0], res)
-	buf = append(buf, '\n')
-	h := w.Header()
-	h["Content-Type"] = jsonContentType
-	h[HeaderAction] = actionValues[res.Action]
-	_, _ = w.Write(buf)
+	buf := append(appendResult((*bp)[:0], res), '\n')
+	c.SetBody(buf) // a copy, into the response's own pooled buffer
 	*bp = buf
 	bufPool.Put(bp)
 }
 
-var jsonContentType = []string{"application/json"}
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 // lookup consults the table, or applies the fail mode when it is not
 // ready: open answers ALLOW, closed writes 503 and returns false.
-func (s *Sidecar) lookup(w http.ResponseWriter, api string, ip netip.Addr, session string) (verdicttable.Result, bool) {
+func (s *Sidecar) lookup(c *fasthttp.RequestCtx, api string, ip netip.Addr, session string) (verdicttable.Result, bool) {
 	if !s.serving() {
 		s.metrics.unready.WithLabelValues(api).Inc()
-		w.Header()[HeaderDegraded] = notReady
 		if s.failClosed {
-			writeError(w, http.StatusServiceUnavailable, "verdict table has not caught up with the verdict topic (BULWARK_SIDECAR_FAIL_MODE=closed)")
+			writeFastError(c, http.StatusServiceUnavailable, "verdict table has not caught up with the verdict topic (BULWARK_SIDECAR_FAIL_MODE=closed)")
+			c.Response.Header.SetCanonical(headerDegradedKey, notReadyValue)
 			return verdicttable.Result{}, false
 		}
+		c.Response.Header.SetCanonical(headerDegradedKey, notReadyValue)
 		return verdicttable.Result{Action: eventpb.Action_ALLOW, Addr: ip, Session: session}, true
 	}
 	res := s.table.Lookup(ip, session, time.Now())
@@ -192,28 +210,31 @@ func appendResult(dst []byte, res verdicttable.Result) []byte {
 
 // batch answers POST /v1/verdicts: a JSON array of {"ip","session"} in,
 // a JSON array of verdicts out, in the same order.
-func (s *Sidecar) batch(w http.ResponseWriter, r *http.Request) {
+func (s *Sidecar) batch(c *fasthttp.RequestCtx) {
+	body := c.PostBody()
+	if len(body) > maxBatchBody {
+		// The sidecar's server refuses such a body before reading it; a
+		// program serving FastHandler may not.
+		s.metrics.badRequests.WithLabelValues(apiBatch, "body").Inc()
+		writeFastError(c, http.StatusRequestEntityTooLarge, "body larger than "+strconv.Itoa(maxBatchBody)+" bytes")
+		return
+	}
 	var qs []query
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBatchBody))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&qs); err != nil {
 		s.metrics.badRequests.WithLabelValues(apiBatch, "body").Inc()
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, "body larger than "+strconv.Itoa(maxBatchBody)+" bytes")
-			return
-		}
-		writeError(w, http.StatusBadRequest, "body: want a JSON array of {\"ip\":…,\"session\":…}: "+err.Error())
+		writeFastError(c, http.StatusBadRequest, "body: want a JSON array of {\"ip\":…,\"session\":…}: "+err.Error())
 		return
 	}
 	if dec.More() {
 		s.metrics.badRequests.WithLabelValues(apiBatch, "body").Inc()
-		writeError(w, http.StatusBadRequest, "body: trailing data after the JSON array")
+		writeFastError(c, http.StatusBadRequest, "body: trailing data after the JSON array")
 		return
 	}
 	if len(qs) > s.cfg.MaxBatch {
 		s.metrics.badRequests.WithLabelValues(apiBatch, "too_many").Inc()
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("%d lookups; at most %d per request (BULWARK_SIDECAR_MAX_BATCH)", len(qs), s.cfg.MaxBatch))
+		writeFastError(c, http.StatusBadRequest, fmt.Sprintf("%d lookups; at most %d per request (BULWARK_SIDECAR_MAX_BATCH)", len(qs), s.cfg.MaxBatch))
 		return
 	}
 	ips := make([]netip.Addr, len(qs))
@@ -221,14 +242,14 @@ func (s *Sidecar) batch(w http.ResponseWriter, r *http.Request) {
 		var err error
 		if ips[i], err = q.parse(); err != nil {
 			s.metrics.badRequests.WithLabelValues(apiBatch, "query").Inc()
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("lookup %d: %v", i, err))
+			writeFastError(c, http.StatusBadRequest, fmt.Sprintf("lookup %d: %v", i, err))
 			return
 		}
 	}
 	buf := make([]byte, 0, 64+160*len(qs))
 	buf = append(buf, '[')
 	for i, q := range qs {
-		res, ok := s.lookup(w, apiBatch, ips[i], q.Session)
+		res, ok := s.lookup(c, apiBatch, ips[i], q.Session)
 		if !ok {
 			return
 		}
@@ -238,30 +259,64 @@ func (s *Sidecar) batch(w http.ResponseWriter, r *http.Request) {
 		buf = appendResult(buf, res)
 	}
 	buf = append(buf, "]\n"...)
-	w.Header()["Content-Type"] = jsonContentType
-	_, _ = w.Write(buf)
+	c.Response.Header.SetContentTypeBytes(jsonContentType)
+	c.Response.SetBodyRaw(buf)
 }
 
-func (s *Sidecar) readyz(w http.ResponseWriter, _ *http.Request) {
+func healthz(c *fasthttp.RequestCtx) {
+	c.Response.Header.SetContentTypeBytes(jsonContentType)
+	c.Response.SetBodyString(`{"status":"ok"}` + "\n")
+}
+
+// readyz is 200 once the table has caught up with the verdict topic, 503
+// before. Kafka being away later does not make the sidecar unready (see
+// kafkaProbe); the "kafka" field says so.
+func (s *Sidecar) readyz(c *fasthttp.RequestCtx) {
 	rd := s.follower.Reader()
-	w.Header()["Content-Type"] = jsonContentType
 	body := struct {
-		Ready    bool  `json:"ready"`
-		Lag      int64 `json:"lag"`
-		Verdicts int   `json:"verdicts"`
-		Snapshot bool  `json:"serving_snapshot"`
-	}{rd.CaughtUp(), rd.Lag(), s.table.Len(), s.fromSnapshot.Load() && !rd.CaughtUp()}
+		Ready    bool   `json:"ready"`
+		Lag      int64  `json:"lag"`
+		Verdicts int    `json:"verdicts"`
+		Snapshot bool   `json:"serving_snapshot"`
+		Kafka    string `json:"kafka"`
+	}{rd.CaughtUp(), rd.Lag(), s.table.Len(), s.fromSnapshot.Load() && !rd.CaughtUp(), s.kafka.status()}
 	if !body.Ready {
-		w.WriteHeader(http.StatusServiceUnavailable)
+		c.SetStatusCode(http.StatusServiceUnavailable)
 	}
-	_ = json.NewEncoder(w).Encode(body)
+	c.Response.Header.SetContentTypeBytes(jsonContentType)
+	_ = json.NewEncoder(c).Encode(body)
 }
 
-// writeError writes {"error": msg} with the status.
-func writeError(w http.ResponseWriter, status int, msg string) {
-	w.Header()["Content-Type"] = jsonContentType
-	w.WriteHeader(status)
-	_, _ = w.Write(appendErrorJSON(nil, msg))
+// serveMetrics writes the registry in Prometheus's text format. promhttp
+// is a net/http handler; the encoder it uses is called directly instead,
+// so the API has one HTTP stack.
+func (s *Sidecar) serveMetrics(c *fasthttp.RequestCtx) {
+	mfs, err := s.gatherer.Gather()
+	if err != nil && len(mfs) == 0 {
+		s.log.Warn("gather metrics", "err", err)
+		writeFastError(c, http.StatusInternalServerError, "gather metrics: "+err.Error())
+		return
+	}
+	if err != nil {
+		// As promhttp's default: serve what was gathered, log the rest.
+		s.log.Warn("gather metrics: some are missing", "err", err)
+	}
+	c.SetContentType(string(metricsFormat))
+	enc := expfmt.NewEncoder(c, metricsFormat)
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			s.log.Warn("encode metrics", "err", err)
+			return
+		}
+	}
+}
+
+// writeFastError answers status with {"error": msg}.
+func writeFastError(c *fasthttp.RequestCtx, status int, msg string) {
+	c.Response.Reset()
+	c.SetStatusCode(status)
+	c.Response.Header.SetContentTypeBytes(jsonContentType)
+	c.SetBody(appendErrorJSON(nil, msg))
 }
 
 // appendErrorJSON appends {"error": msg} and a newline.

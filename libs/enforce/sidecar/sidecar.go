@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/valyala/fasthttp"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
@@ -36,13 +35,15 @@ type Sidecar struct {
 	log      *slog.Logger
 	table    *verdicttable.Table
 	follower *verdicttable.Follower
+	kafka    *kafkaProbe
 	metrics  *metrics
 	catchUp  prometheus.Gauge
 	gatherer prometheus.Gatherer
 
 	resolver      *clientip.Resolver
-	ipHeader      string // canonical form, for net/http
-	ipHeaderLower string // lower case, for ext_authz
+	grpcPeers     *clientip.Resolver // nil: every caller may use ext_authz
+	ipHeader      string             // canonical form, for fasthttp
+	ipHeaderLower string             // lower case, for ext_authz
 	sessHeader    string
 	sessLower     string
 	failClosed    bool
@@ -52,7 +53,6 @@ type Sidecar struct {
 
 	httpLn, grpcLn net.Listener
 	httpSrv        *evhttp.Server
-	serveHTTP      fasthttp.RequestHandler
 	grpcSrv        *grpc.Server
 }
 
@@ -83,6 +83,9 @@ func New(cfg Config, kafkaCfg kafka.Config, log *slog.Logger, reg prometheus.Reg
 			Name: "bulwark_sidecar_catch_up_seconds", Help: "How long the table took to catch up with the verdict topic at start.",
 		}),
 	}
+	if peers, _ := clientip.ParseCIDRs(cfg.GRPCTrustedPeers); len(peers) > 0 {
+		s.grpcPeers = clientip.New(peers)
+	}
 	if cfg.SessionHeader != "" {
 		s.sessHeader, s.sessLower = canonicalHeader(cfg.SessionHeader), strings.ToLower(cfg.SessionHeader)
 	}
@@ -112,6 +115,7 @@ func New(cfg Config, kafkaCfg kafka.Config, log *slog.Logger, reg prometheus.Reg
 	s.follower = verdicttable.NewFollower(s.table, kafkaCfg, verdicttable.FollowOptions{
 		Name: "sidecar", Log: base, Registerer: reg, SweepEvery: cfg.SweepInterval,
 	})
+	s.kafka = newKafkaProbe(kafkaCfg, cfg.KafkaCheckInterval, log, reg)
 	s.metrics = newMetrics(reg, s.table, s.follower.Reader(), cfg.FailMode)
 	if reg != nil {
 		reg.MustRegister(s.catchUp)
@@ -130,7 +134,6 @@ func New(cfg Config, kafkaCfg kafka.Config, log *slog.Logger, reg prometheus.Reg
 			return nil, fmt.Errorf("sidecar: listen on BULWARK_SIDECAR_GRPC_ADDR %s: %w", cfg.GRPCAddr, err)
 		}
 	}
-	s.serveHTTP = s.newFastHandler()
 	if s.httpSrv, err = s.newHTTPServer(log, reg); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sidecar: HTTP server: %w", err)
@@ -172,6 +175,7 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	start := time.Now()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.follower.Run(gctx) })
+	g.Go(func() error { return s.kafka.run(gctx) })
 	g.Go(func() error {
 		select {
 		case <-gctx.Done():

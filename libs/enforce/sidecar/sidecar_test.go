@@ -224,24 +224,46 @@ func TestAuthzTrustedProxies(t *testing.T) {
 }
 
 // A request that is not HTTP gets the API's JSON error, not a bare reset.
+// Requests the server cannot frame get the API's JSON error at once (well
+// inside the 5 s read timeout) and a closed connection: malformed headers,
+// HTTP/0.9, bare LF or CR line ends, and bodies over the batch endpoint's
+// 1 MiB, refused before they are read.
 func TestMalformedHTTP(t *testing.T) {
 	s := start(t, deadKafka(t), func(c *sidecar.Config) { c.GRPCAddr = "off" })
-	conn, err := net.Dial("tcp", s.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(conn, "GET /v1/authz HTTP/1.1\r\nHost: x\r\nBroken header line\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 400 || !json.Valid(body) || !strings.Contains(string(body), `"error"`) {
-		t.Fatalf("malformed request: %d %q", resp.StatusCode, body)
+	for _, tc := range []struct {
+		name, req string
+		status    int
+	}{
+		{"broken header", "GET /v1/authz HTTP/1.1\r\nHost: x\r\nBroken header line\r\n\r\n", 400},
+		{"HTTP/0.9", "GET /v1/authz\r\n", 400},
+		{"bare LF", "GET /v1/authz HTTP/1.1\nHost: x\n\n", 400},
+		{"bare CR", "GET /v1/authz HTTP/1.1\rHost: x\r\r", 400},
+		{"NUL in the method", "G\x00T /x HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+		{"body over 1 MiB", "POST /v1/verdicts HTTP/1.1\r\nHost: x\r\nContent-Length: 8000000\r\n\r\n[", 413},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", s.Addr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			_ = conn.SetDeadline(time.Now().Add(3 * time.Second)) // under the read timeout
+			if _, err := io.WriteString(conn, tc.req); err != nil {
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(conn)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status || !json.Valid(body) || !strings.Contains(string(body), `"error"`) {
+				t.Fatalf("got %d %q, want %d with a JSON error", resp.StatusCode, body, tc.status)
+			}
+			if _, err := br.ReadByte(); err != io.EOF {
+				t.Fatalf("connection left open: %v", err)
+			}
+		})
 	}
 }
 
@@ -297,8 +319,20 @@ func TestVerdictAPI(t *testing.T) {
 	if r := post("[" + strings.Repeat(`{"ip":"192.0.2.1"},`, 1000) + `{"ip":"192.0.2.1"}]`); r.status != 400 {
 		t.Fatalf("1001 lookups: %d", r.status)
 	}
-	if r := post("[" + strings.Repeat(" ", 2<<20) + "]"); r.status != 413 {
-		t.Fatalf("huge body: %d", r.status)
+	// A body over 1 MiB is refused at its header, unread: a client that
+	// asks first (Expect: 100-continue, as curl does for large bodies) gets
+	// the 413 before sending it; one that sends it at once may see the
+	// connection reset before it reads the 413.
+	huge, _ := http.NewRequest(http.MethodPost, base+"/v1/verdicts", strings.NewReader("["+strings.Repeat(" ", 2<<20)+"]"))
+	huge.Header.Set("Expect", "100-continue")
+	expecting := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: 5 * time.Second}, Timeout: 10 * time.Second}
+	resp, err := expecting.Do(huge)
+	if err != nil {
+		t.Fatalf("huge body: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 413 {
+		t.Fatalf("huge body: %d", resp.StatusCode)
 	}
 	if r := get(t, base+"/v1/nope", nil); r.status != 404 || !strings.Contains(r.body, `"error"`) {
 		t.Fatalf("unknown path: %d %s", r.status, r.body)
@@ -432,6 +466,10 @@ func TestConfigValidate(t *testing.T) {
 	f(func(c *sidecar.Config) { c.TrustedProxies = "10.0.0.0/99" }, "BULWARK_SIDECAR_TRUSTED_PROXIES")
 	f(func(c *sidecar.Config) { c.ClientIPHeader = "X Real IP" }, "BULWARK_SIDECAR_CLIENT_IP_HEADER")
 	f(func(c *sidecar.Config) { c.MaxBatch = 0 }, "BULWARK_SIDECAR_MAX_BATCH")
+	f(func(c *sidecar.Config) { c.MaxConns = 0 }, "BULWARK_SIDECAR_MAX_CONNS")
+	f(func(c *sidecar.Config) { c.GRPCTrustedPeers = "10.0.0.0/8,nope" }, "BULWARK_SIDECAR_GRPC_TRUSTED_PEERS")
+	f(func(c *sidecar.Config) { c.KafkaCheckInterval = 0 }, "BULWARK_SIDECAR_KAFKA_CHECK_INTERVAL")
+	f(func(c *sidecar.Config) { c.MaxBufferedBytes = 1000 }, "BULWARK_SIDECAR_MAX_BUFFERED_BYTES")
 	if err := sidecar.DefaultConfig().Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -513,6 +551,148 @@ func TestRunStoppedAtOnce(t *testing.T) {
 		go func() { done <- s.Run(ctx) }()
 		if err := waitRun(t, done); err != nil {
 			t.Fatalf("Run: %v", err)
+		}
+	}
+}
+
+// TestReadyzWhileKafkaDown: once caught up, the sidecar stays ready when
+// the broker goes away (it serves the verdicts it holds), but /readyz says
+// since when Kafka is unreachable and bulwark_sidecar_kafka_reachable drops
+// to 0; both recover when the broker is back.
+func TestReadyzWhileKafkaDown(t *testing.T) {
+	dir := t.TempDir()
+	first, err := embedkafka.Start(context.Background(), embedkafka.Config{Listen: "127.0.0.1:0", DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := first.Addr()
+	seed(t, first)
+	var second *embedkafka.Broker
+	t.Cleanup(func() {
+		if second != nil {
+			second.Close()
+		}
+	})
+	s := start(t, kafkatest.Config(first), func(c *sidecar.Config) { c.KafkaCheckInterval = 100 * time.Millisecond })
+	waitReady(t, s)
+	base := "http://" + s.Addr()
+	waitFor := func(what string, cond func(readyz, metrics string) bool) reply {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			r := get(t, base+"/readyz", nil)
+			if cond(r.body, get(t, base+"/metrics", nil).body) {
+				return r
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s; /readyz: %d %s", what, r.status, r.body)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor("Kafka reachable", func(r, m string) bool {
+		return strings.Contains(r, `"kafka":"reachable"`) && strings.Contains(m, "bulwark_sidecar_kafka_reachable 1")
+	})
+
+	first.Close()
+	r := waitFor("Kafka unreachable", func(r, m string) bool {
+		return strings.Contains(r, `"kafka":"unreachable since `) && strings.Contains(m, "bulwark_sidecar_kafka_reachable 0")
+	})
+	if r.status != 200 || !strings.Contains(r.body, `"ready":true`) {
+		t.Fatalf("readyz while Kafka is down: %d %s, want 200 and ready", r.status, r.body)
+	}
+	if a := get(t, base+"/v1/verdict?ip=203.0.113.7", nil); a.action != "BLOCK" {
+		t.Fatalf("verdict while Kafka is down: %d %s", a.status, a.body)
+	}
+
+	if second, err = embedkafka.Start(context.Background(), embedkafka.Config{Listen: addr, DataDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("Kafka reachable again", func(r, m string) bool {
+		return strings.Contains(r, `"kafka":"reachable"`) && strings.Contains(m, "bulwark_sidecar_kafka_reachable 1")
+	})
+}
+
+// The connection and buffered-body limits are wired to their variables
+// and answer with the API's JSON error: BULWARK_SIDECAR_MAX_CONNS and
+// BULWARK_SIDECAR_MAX_BUFFERED_BYTES (the bodies' bound across connections).
+func TestHTTPLimits(t *testing.T) {
+	s := start(t, deadKafka(t), func(c *sidecar.Config) { c.GRPCAddr, c.MaxConns, c.MaxBufferedBytes = "off", 2, 1<<20 })
+	dial := func() (net.Conn, *bufio.Reader) {
+		t.Helper()
+		c, err := net.Dial("tcp", s.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		return c, bufio.NewReader(c)
+	}
+	answer := func(br *bufio.Reader) (int, string) {
+		t.Helper()
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	// A body of the whole budget, stalled after its first bytes.
+	stalled, _ := dial()
+	if _, err := io.WriteString(stalled, "POST /v1/verdicts HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n[{"); err != nil {
+		t.Fatal(err)
+	}
+	// The next body does not fit: 503 at once. Sent until the stalled one
+	// is seen to hold the budget (the two race to the server).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, br := dial()
+		if _, err := io.WriteString(c, "POST /v1/verdicts HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n[]"); err != nil {
+			t.Fatal(err)
+		}
+		status, body := answer(br)
+		c.Close()
+		if status == 503 {
+			if !json.Valid([]byte(body)) || !strings.Contains(body, "retry later") {
+				t.Fatalf("buffer full: %q, want a JSON error", body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a body over BULWARK_SIDECAR_MAX_BUFFERED_BYTES got %d %s, want 503", status, body)
+		}
+	}
+	// The stalled connection and one more reach MAX_CONNS=2; a third is
+	// refused. Closed connections leave the count once the server sees
+	// them close, so retry until then.
+	held, heldR := dial()
+	if _, err := io.WriteString(held, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := answer(heldR); status != 200 {
+		t.Fatalf("second connection: %d", status)
+	}
+	for {
+		c, br := dial()
+		// A refusal is written at once; an accepted connection (one of the
+		// closed ones not yet counted out) waits for a request instead.
+		_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		if _, err := br.Peek(1); err != nil {
+			c.Close()
+			if time.Now().After(deadline) {
+				t.Fatal("a connection over BULWARK_SIDECAR_MAX_CONNS was not refused")
+			}
+			continue
+		}
+		status, body := answer(br)
+		if status == 503 {
+			if !json.Valid([]byte(body)) || !strings.Contains(body, "too many connections") {
+				t.Fatalf("over MAX_CONNS: %q, want a JSON error", body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a connection over BULWARK_SIDECAR_MAX_CONNS got %d %s, want 503", status, body)
 		}
 	}
 }

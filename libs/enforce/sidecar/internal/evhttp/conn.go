@@ -22,11 +22,19 @@ var (
 type conn struct {
 	s   *Server
 	ctx fasthttp.RequestCtx
-	// hdrLen and bodyLen frame the request being received once its header
-	// has been parsed into ctx.Request; hdrLen is 0 until then.
-	hdrLen, bodyLen int
-	continued       bool // "100 Continue" sent for the request being received
-	out             outBuffer
+	// inBody is set once the header of the request being received has
+	// been parsed into ctx.Request (and taken out of the loop's buffer);
+	// its body, bodyLen bytes, is collected in body, for which reserved
+	// bytes of the server's MaxBufferedBytes are held. Collecting the body
+	// here rather than leaving it in gnet's buffer keeps a connection's
+	// memory at its Content-Length: gnet would copy a growing buffer whole
+	// on every Peek.
+	inBody    bool
+	bodyLen   int
+	body      []byte
+	reserved  int
+	continued bool // "100 Continue" sent for the request being received
+	out       outBuffer
 
 	// lastActive is the server clock at the connection's last traffic;
 	// partialSince is when it started holding an incomplete request (0:
@@ -42,17 +50,26 @@ func newConn(s *Server, local, remote net.Addr) *conn {
 }
 
 // process serves the whole requests at the start of in, appending their
-// responses to c.out, and returns how many bytes it used and whether the
-// connection must close once c.out is written.
+// responses to c.out, and collects the body of a request being received. It
+// returns how many bytes of in it used (the rest stays buffered for the next
+// call) and whether the connection must close once c.out is written.
 func (c *conn) process(in []byte) (used int, closeConn bool) {
 	for {
-		if c.hdrLen == 0 {
+		if !c.inBody {
 			used += blankLines(in[used:])
 			rest := in[used:]
 			if len(rest) == 0 {
 				return used, false
 			}
 			end := headerEnd(rest)
+			hdr := rest
+			if end >= 0 {
+				hdr = rest[:end]
+			}
+			if !plausibleHeader(hdr[:min(len(hdr), c.s.maxHeader+1)]) {
+				c.fail(ErrNotHTTP11)
+				return used, true
+			}
 			if end < 0 && len(rest) <= c.s.maxHeader {
 				return used, false
 			}
@@ -64,29 +81,35 @@ func (c *conn) process(in []byte) (used int, closeConn bool) {
 				c.fail(err)
 				return used, true
 			}
+			used += end
 		}
-		rest := in[used:]
-		if n := c.hdrLen + c.bodyLen; len(rest) < n {
-			if c.bodyLen > 0 && !c.continued && bytes.EqualFold(c.ctx.Request.Header.PeekBytes(expectKey), continueValue) {
-				c.out.b = append(c.out.b, continueResponse...)
-				c.continued = true
+		if need := c.bodyLen - len(c.body); need > 0 {
+			take := min(need, len(in)-used)
+			c.body = append(c.body, in[used:used+take]...)
+			used += take
+			if take < need {
+				if !c.continued && bytes.EqualFold(c.ctx.Request.Header.PeekBytes(expectKey), continueValue) {
+					c.out.b = append(c.out.b, continueResponse...)
+					c.continued = true
+				}
+				return used, false
 			}
-			return used, false
+			// body is the request's until the handler returns; fasthttp's
+			// own body buffers are pooled, and would keep a large body's
+			// memory after the request.
+			c.ctx.Request.SetBodyRaw(c.body)
 		}
-		if c.bodyLen > 0 {
-			// A copy: in is the event loop's buffer, reused after this call.
-			c.ctx.Request.SetBody(rest[c.hdrLen : c.hdrLen+c.bodyLen])
-		}
-		used += c.hdrLen + c.bodyLen
-		c.hdrLen, c.bodyLen = 0, 0
-		if c.serve() {
+		c.inBody = false
+		closeConn = c.serve()
+		c.dropBody()
+		if closeConn {
 			return used, true
 		}
 	}
 }
 
-// readHeader parses a whole request header into c.ctx.Request and frames
-// the body that follows it.
+// readHeader parses a whole request header into c.ctx.Request, frames the
+// body that follows it and reserves the memory for the body.
 func (c *conn) readHeader(hdr []byte) error {
 	c.ctx.Request.Reset()
 	c.ctx.Response.Reset()
@@ -107,9 +130,33 @@ func (c *conn) readHeader(hdr []byte) error {
 	case n > c.s.maxBody:
 		return ErrBodyTooLarge
 	}
-	c.hdrLen, c.bodyLen, c.continued = len(hdr), n, false
+	if n > 0 {
+		if !c.s.reserve(n) {
+			return ErrBusy
+		}
+		c.reserved = n
+		c.body = make([]byte, 0, n)
+	}
+	c.inBody, c.bodyLen, c.continued = true, n, false
 	return nil
 }
+
+// dropBody gives the body's memory and reservation back: after the request
+// was served, and when the connection closes.
+func (c *conn) dropBody() {
+	if c.reserved > 0 {
+		c.s.release(c.reserved)
+		c.reserved = 0
+	}
+	if c.body != nil {
+		c.ctx.Request.ResetBody() // lets go of SetBodyRaw's reference
+	}
+	c.body, c.bodyLen = nil, 0
+}
+
+// receiving reports whether the connection holds part of a request: in
+// the loop's buffer (buffered bytes), or a body being collected.
+func (c *conn) receiving(buffered int) bool { return buffered > 0 || c.inBody }
 
 // serve runs the handler on the request in c.ctx and appends its response.
 // It reports whether the connection closes after it.
@@ -147,6 +194,8 @@ func (c *conn) call() {
 func (c *conn) fail(err error) {
 	_, reason := refusal(err)
 	c.s.metrics.badRequests.WithLabelValues(reason).Inc()
+	c.inBody = false
+	c.dropBody()
 	c.ctx.Response.Reset()
 	c.s.errorHandler(&c.ctx, err)
 	c.ctx.Response.SetConnectionClose()

@@ -18,6 +18,16 @@ var (
 	ErrLengthRequired = errors.New("chunked request bodies are not accepted: send Content-Length")
 	// ErrHandlerPanic: the handler panicked; the panic is logged.
 	ErrHandlerPanic = errors.New("internal error")
+	// ErrBusy: the request's body would take the bodies being received
+	// over Config.MaxBufferedBytes. The client may retry.
+	ErrBusy = errors.New("server busy: too many request bodies being received, retry later")
+	// ErrTooManyConns: Config.MaxConns connections are open; the new one
+	// is answered this (before any request is read) and closed.
+	ErrTooManyConns = errors.New("server busy: too many connections, retry later")
+	// ErrNotHTTP11: a request line without an HTTP version (HTTP/0.9) or a
+	// header with a bare CR, refused as soon as it is seen rather than
+	// when the read timeout ends a wait for a header that never comes.
+	ErrNotHTTP11 = errors.New("malformed request: want an HTTP/1.x request line and CRLF or LF line ends")
 )
 
 // refusals gives each error's status and metric reason; any other error
@@ -31,6 +41,9 @@ var refusals = []struct {
 	{ErrBodyTooLarge, http.StatusRequestEntityTooLarge, "body_too_large"},
 	{ErrLengthRequired, http.StatusLengthRequired, "chunked"},
 	{ErrHandlerPanic, http.StatusInternalServerError, "panic"},
+	{ErrBusy, http.StatusServiceUnavailable, "buffer_full"},
+	{ErrTooManyConns, http.StatusServiceUnavailable, "too_many_connections"},
+	{ErrNotHTTP11, http.StatusBadRequest, "malformed"},
 }
 
 // Status is the HTTP status for an error the server hands its ErrorHandler.

@@ -32,6 +32,8 @@ func (e *events) OnClose(gc gnet.Conn, _ error) gnet.Action {
 		delete(e.s.conns, c)
 		e.s.mu.Unlock()
 		e.s.metrics.conns.Dec()
+		e.s.open.Add(-1)
+		c.dropBody()
 	}
 	return gnet.None
 }
@@ -68,7 +70,7 @@ func (e *events) OnTraffic(gc gnet.Conn) gnet.Action {
 	now := e.s.clock.Load()
 	c.lastActive.Store(now)
 	switch {
-	case gc.InboundBuffered() == 0:
+	case !c.receiving(gc.InboundBuffered()):
 		c.partialSince.Store(0)
 	case c.partialSince.Load() == 0:
 		c.partialSince.Store(now)

@@ -13,3 +13,6 @@ func (s *Server) Receiving() int {
 	}
 	return n
 }
+
+// MaxConns is the connection limit in force.
+func (s *Server) MaxConns() int64 { return s.maxConns }

@@ -55,6 +55,27 @@ func FuzzProcess(f *testing.F) {
 	})
 }
 
+func TestPlausibleHeader(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{"GET / HTTP/1.1\r\nHost: x\r\n\r\n", true},
+		{"GET / HTTP/1.1\r", true},
+		{"GET /a b", true},
+		{"GET / HTTP/1.1\n", false},
+		{"GET / HTTP/1.1\r\nHost: x\n", false},
+		{"GET / HTTP/1.1\rHost", false},
+		{"GET /\r\n", false},
+		{"GET\r\n", false},
+		{"GET / SPDY/3\r\n", false},
+	} {
+		if got := plausibleHeader([]byte(tc.in)); got != tc.want {
+			t.Errorf("plausibleHeader(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
 func TestHeaderEnd(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
@@ -62,8 +83,8 @@ func TestHeaderEnd(t *testing.T) {
 	}{
 		{"GET / HTTP/1.1\r\n\r\n", 18},
 		{"GET / HTTP/1.1\r\nHost: x\r\n\r\nbody", 27},
-		{"GET / HTTP/1.1\n\n", 16},
-		{"GET / HTTP/1.1\r\nHost: x\n\r\n", 26},
+		{"GET / HTTP/1.1\n\n", -1},
+		{"GET / HTTP/1.1\r\nHost: x\n\r\n", -1},
 		{"GET / HTTP/1.1\r\nHost: x\r\n", -1},
 		{"GET / HTTP/1.1\r\nHost: x\r\n\r", -1},
 		{"", -1},

@@ -8,6 +8,8 @@ type metrics struct {
 	timeouts     *prometheus.CounterVec
 	acceptErrors prometheus.Counter
 	panics       prometheus.Counter
+	refusedConns prometheus.Counter
+	buffered     prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -32,9 +34,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: "bulwark", Subsystem: "http", Name: "handler_panics_total",
 			Help: "Handler panics turned into 500 answers.",
 		}),
+		refusedConns: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "bulwark", Subsystem: "http", Name: "refused_connections_total",
+			Help: "Connections answered 503 and closed because the connection limit was reached.",
+		}),
+		buffered: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "bulwark", Subsystem: "http", Name: "buffered_body_bytes",
+			Help: "Request body bytes reserved by requests being received (bounded by the buffered-bytes limit; refusals count as unframed_requests_total{reason=\"buffer_full\"}).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.conns, m.badRequests, m.timeouts, m.acceptErrors, m.panics)
+		reg.MustRegister(m.conns, m.badRequests, m.timeouts, m.acceptErrors, m.panics, m.refusedConns, m.buffered)
 	}
 	return m
 }

@@ -1,18 +1,14 @@
-// Command serverbase serves the sidecar's HTTP API on another server
-// library than the sidecar's own (evhttp), for scripts/bench/sidecar.sh:
-// the same handlers, table and snapshot, so the benchmark measures what the
+// Command serverbase serves the sidecar's HTTP API on fasthttp's own server
+// instead of the sidecar's (evhttp), for scripts/bench/sidecar.sh: the same
+// handlers, table, snapshot and limits, so the benchmark measures what the
 // server costs (see libs/enforce/sidecar/server.go and libs/enforce/sidecar/internal/evhttp for why the
-// sidecar uses event loops). BULWARK_BENCH_SERVER picks the library:
-// "nethttp" (Handler on net/http) or "fasthttp" (FastHandler on fasthttp's
-// own server, which the sidecar used before evhttp). Configured like
-// bulwark-sidecar (BULWARK_SIDECAR_*), it loads
-// BULWARK_SIDECAR_SNAPSHOT_FILE and serves on BULWARK_SIDECAR_ADDR; it
-// follows no topic.
+// sidecar uses event loops). Configured like bulwark-sidecar
+// (BULWARK_SIDECAR_*), it loads BULWARK_SIDECAR_SNAPSHOT_FILE and serves on
+// BULWARK_SIDECAR_ADDR; it follows no topic.
 package main
 
 import (
 	"fmt"
-	"net/http"
 	"os"
 	"time"
 
@@ -46,15 +42,19 @@ func run() error {
 		return err
 	}
 	defer s.Close()
-	switch lib := os.Getenv("BULWARK_BENCH_SERVER"); lib {
-	case "nethttp":
-		srv := &http.Server{Addr: addr, Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute}
-		return srv.ListenAndServe()
-	case "fasthttp":
-		srv := &fasthttp.Server{Handler: s.FastHandler(), ReadTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute,
-			NoDefaultServerHeader: true, NoDefaultContentType: true}
-		return srv.ListenAndServe(addr)
-	default:
-		return fmt.Errorf("BULWARK_BENCH_SERVER=%q: want nethttp or fasthttp", lib)
+	// The sidecar's limits (libs/enforce/sidecar/server.go), as far as fasthttp
+	// has them: connections, body and header size, timeouts. It has no
+	// bound on the bodies buffered across connections; the benchmark's
+	// GET requests carry none.
+	srv := &fasthttp.Server{
+		Handler:               s.FastHandler(),
+		ReadTimeout:           5 * time.Second,
+		IdleTimeout:           2 * time.Minute,
+		Concurrency:           cfg.MaxConns,
+		MaxRequestBodySize:    1 << 20, // the batch endpoint's limit
+		ReadBufferSize:        16 << 10,
+		NoDefaultServerHeader: true,
+		NoDefaultContentType:  true,
 	}
+	return srv.ListenAndServe(addr)
 }
