@@ -57,7 +57,8 @@ type Config struct {
 	// LogpushToken, when set, must be sent as "Authorization: Bearer <token>"
 	// (Logpush adds it with `header_Authorization=Bearer%20<token>` in the destination URL).
 	LogpushToken string `env:"SHIPPER_LOGPUSH_TOKEN"`
-	// LogpushMaxBytes caps a push's decompressed size.
+	// LogpushMaxBytes caps a push, as received and decompressed: a bigger one
+	// is refused whole (413) before a line of it is published.
 	LogpushMaxBytes int64 `env:"SHIPPER_LOGPUSH_MAX_BYTES" envDefault:"268435456"`
 }
 
@@ -91,6 +92,9 @@ func (c Config) Validate() error {
 	}
 	if c.Linger < 0 {
 		return config.Invalid("SHIPPER_LINGER", "must not be negative")
+	}
+	if c.LogpushAddr != "" && c.LogpushMaxBytes < 1024 {
+		return config.Invalid("SHIPPER_LOGPUSH_MAX_BYTES", "%d: want at least 1024", c.LogpushMaxBytes)
 	}
 	if c.Follow && len(c.Files) == 0 && c.LogpushAddr == "" {
 		return config.Invalid("SHIPPER_FILES", "set the log files to follow (or BULWARK_SHIPPER_LOGPUSH_ADDR to receive Logpush)")
