@@ -227,23 +227,23 @@ func (t *Follower) seek() error {
 // the copy.
 func (t *Follower) copytruncated(f *os.File, pos Position, whileAway bool) {
 	newID := pos.Identity.nextGen()
+	opening := t.f == nil // nothing buffered yet
 	cp, name := findOld(t.path, pos, pos.Identity)
 	if cp != nil {
-		if t.f != nil && t.f != f {
-			t.f.Close()
-		}
-		t.f, t.id, t.drained = cp, pos.Identity, false
-		t.next = &nextFile{f: f, id: newID}
-		if t.offset+int64(t.end) != pos.Offset { // opening: nothing buffered
+		if opening {
 			t.setFile(cp, pos.Identity, pos.Offset)
 			t.head, t.tail, t.tailEnd = pos.Head, pos.Before, pos.Offset
+		} else {
+			// f is t.f: kept open for next; buffer and fingerprints stay.
+			t.f, t.drained = cp, false
 		}
+		t.next = &nextFile{f: f, id: newID}
 		_, _ = cp.Seek(pos.Offset, io.SeekStart)
 		t.notify(Rotation{Kind: RotatedTruncate, Old: pos.Identity, New: newID, Offset: pos.Offset, From: name, WhileAway: whileAway})
 		return
 	}
 	t.notify(Rotation{Kind: RotatedTruncate, Old: pos.Identity, New: newID, Offset: pos.Offset, Lost: pos.Offset > 0, WhileAway: whileAway})
-	if t.f == nil {
+	if opening {
 		t.setFile(f, newID, 0)
 		return
 	}
