@@ -211,3 +211,40 @@ func TestCopytruncateWhileFollowing(t *testing.T) {
 	f("shrunk", 300)
 	f("grown past the offset", 1300)
 }
+
+// TestRestartWhileReadingTheCopy: a checkpoint taken while the copy is read
+// (the shipper killed there) resumes in the copy; one taken in the new
+// content resumes there, under the same generation.
+func TestRestartWhileReadingTheCopy(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "access.log")
+	appendLines(t, path, 0, 1000)
+	r, _ := tail.Open(path, tail.Position{}, tail.Options{})
+	readN(t, r, 1000)
+	pos := r.Position()
+	r.Close()
+	appendLines(t, path, 1000, 1500)
+	copytruncate(t, path, path+".1")
+	appendLines(t, path, 1500, 2800)
+
+	r, _ = tail.Open(path, pos, tail.Options{})
+	got, _ := readN(t, r, 200)
+	sameLines(t, got, wantLines(1000, 1200))
+	inCopy := r.Position()
+	r.Close()
+	if inCopy.Identity != pos.Identity {
+		t.Fatalf("position in the copy has identity %v, want the checkpoint's %v", inCopy.Identity, pos.Identity)
+	}
+
+	r, _ = tail.Open(path, inCopy, tail.Options{})
+	got, ids := readN(t, r, 800)
+	sameLines(t, got, wantLines(1200, 2000))
+	inNew := r.Position()
+	r.Close()
+	if inNew.Identity != ids[len(ids)-1] || inNew.Identity.Gen != pos.Identity.Gen+1 {
+		t.Fatalf("position in the new content %v, want the next generation of %v", inNew.Identity, pos.Identity)
+	}
+
+	got, _ = readAll(t, path, inNew, tail.Options{})
+	sameLines(t, got, wantLines(2000, 2800))
+}
