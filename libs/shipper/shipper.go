@@ -46,8 +46,10 @@ type Shipper struct {
 	running  map[string]bool
 
 	// pctx is the context records are produced with: cancelled only when a
-	// stop has outlasted StopTimeout (see Run).
-	pctx context.Context
+	// stop has outlasted StopTimeout (see Run). Made in New, not Run, so that
+	// a Logpush handler mounted before Run starts reads it without a race.
+	pctx    context.Context
+	abandon context.CancelFunc
 
 	read, shipped, rejected, skipped atomic.Int64
 }
@@ -72,7 +74,6 @@ func New(cfg Config, kcfg kafka.Config, log *slog.Logger, reg prometheus.Registe
 		log:      log.With("component", "shipper"),
 		trackers: map[string]*ackTracker{},
 		running:  map[string]bool{},
-		pctx:     context.Background(),
 	}
 	if _, err := logparse.New(format, s.popts); err != nil {
 		return nil, fmt.Errorf("shipper parser: %w", err)
@@ -82,6 +83,7 @@ func New(cfg Config, kcfg kafka.Config, log *slog.Logger, reg prometheus.Registe
 		return nil, err
 	}
 	s.store = store
+	s.pctx, s.abandon = context.WithCancel(context.Background())
 	client, err := kafka.NewClient(s.kcfg, reg,
 		kgo.ProducerBatchCompression(codec),
 		kgo.MaxBufferedRecords(cfg.MaxBufferedRecords),
@@ -113,9 +115,8 @@ func (s *Shipper) Close() { s.client.Close() }
 // recorded as not yet shipped in the checkpoints, so a restart resumes there.
 func (s *Shipper) Run(ctx context.Context) error {
 	defer s.Close()
-	pctx, abandon := context.WithCancel(context.WithoutCancel(ctx))
+	pctx, abandon := s.pctx, s.abandon
 	defer abandon()
-	s.pctx = pctx
 	stopped := make(chan struct{})
 	defer close(stopped)
 	go func() {
