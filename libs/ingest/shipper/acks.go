@@ -95,7 +95,7 @@ func (a *ackTracker) checkpoint() Checkpoint {
 	for k, v := range a.marks {
 		m[k] = v
 	}
-	return Checkpoint{Position: a.pos, Partitions: m}
+	return Checkpoint{Version: checkpointVersion, Position: a.pos, Partitions: m}
 }
 
 // inFlight is the number of lines not yet acknowledged.

@@ -17,10 +17,19 @@ import (
 // shipper was killed after Kafka acknowledged them but before the checkpoint
 // was written); on restart they are found by reading each partition from
 // these offsets, and skipped, so a restart neither loses nor re-sends a line.
+//
+// Version 2 positions carry fingerprints of the file's head and of the bytes
+// before the offset, which is how a copytruncate (same inode, other content)
+// is told from growth; version 1 (no "version" field) has none and is still
+// read: its position is trusted by inode and size, as it was written.
 type Checkpoint struct {
+	Version    int             `json:"version,omitempty"`
 	Position   tail.Position   `json:"position"`
 	Partitions map[string]Mark `json:"partitions,omitempty"` // "topic/partition" -> mark
 }
+
+// checkpointVersion is the format Save writes.
+const checkpointVersion = 2
 
 // Mark is a Kafka offset: records at or after it are newer than the checkpoint.
 type Mark struct {

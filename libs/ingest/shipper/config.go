@@ -43,7 +43,7 @@ type Config struct {
 	MetricsAddr     string `env:"SHIPPER_METRICS_ADDR" envDefault:"127.0.0.1:8484" help:"Serves /metrics and /healthz (the service only)."`
 	LogpushAddr     string `env:"SHIPPER_LOGPUSH_ADDR" help:"When set, accepts Cloudflare Logpush HTTP pushes (gzip'd NDJSON POSTs)."`
 	LogpushToken    string `env:"SHIPPER_LOGPUSH_TOKEN" help:"When set, must be sent as \"Authorization: Bearer <token>\" (Logpush adds it with 'header_Authorization=Bearer%20<token>' in the destination URL)."`
-	LogpushMaxBytes int64  `env:"SHIPPER_LOGPUSH_MAX_BYTES" envDefault:"268435456" help:"Caps a push's decompressed size."`
+	LogpushMaxBytes int64  `env:"SHIPPER_LOGPUSH_MAX_BYTES" envDefault:"268435456" help:"Caps a push, as received and decompressed: a bigger one is refused whole (413) before a line of it is published."`
 }
 
 // Validate checks the values, naming the variable at fault.
@@ -76,6 +76,9 @@ func (c Config) Validate() error {
 	}
 	if c.Linger < 0 {
 		return config.Invalid("SHIPPER_LINGER", "must not be negative")
+	}
+	if c.LogpushAddr != "" && c.LogpushMaxBytes < 1024 {
+		return config.Invalid("SHIPPER_LOGPUSH_MAX_BYTES", "%d: want at least 1024", c.LogpushMaxBytes)
 	}
 	if c.Follow && len(c.Files) == 0 && c.LogpushAddr == "" {
 		return config.Invalid("SHIPPER_FILES", "set the log files to follow (or BULWARK_SHIPPER_LOGPUSH_ADDR to receive Logpush)")

@@ -1,9 +1,7 @@
 package shipper
 
 import (
-	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -47,8 +45,13 @@ func (s *Shipper) serveLogpush(ctx context.Context) error {
 
 // LogpushHandler handles POSTs of gzip'd (or plain) NDJSON in Logpush's
 // `http_requests` format. It answers 200 only once Kafka acknowledged every
-// line of the push (lines it cannot parse go to the dead-letter topic), and
-// 503 otherwise, which makes Logpush retry the push: nothing is lost.
+// line of the push (lines it cannot parse, or longer than MaxLineBytes, go to
+// the dead-letter topic), and 503 otherwise, which makes Logpush retry the
+// push: nothing is lost. A push that cannot be taken whole is refused before
+// a line of it is produced: 413 over LogpushMaxBytes, 400 for a broken or
+// cut gzip body, so a refused push's retry duplicates nothing. (A 503 after
+// part of a push was acknowledged, Kafka stalling mid-push, can duplicate
+// that part when Logpush retries.)
 // The source name is "logpush:<job>" from the `job` query parameter.
 func (s *Shipper) LogpushHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -81,11 +84,10 @@ func (s *Shipper) handleLogpush(r *http.Request) (int, logpushReply) {
 		job = "default"
 	}
 	source := "logpush:" + job
-	body, err := decompress(r)
+	p, code, err := readPush(r, s.cfg.LogpushMaxBytes)
 	if err != nil {
-		return http.StatusBadRequest, logpushReply{Error: err.Error()}
+		return code, logpushReply{Error: err.Error()}
 	}
-	defer body.Close()
 
 	parser, err := logparse.New(logparse.FormatCloudflare, s.popts)
 	if err != nil {
@@ -100,21 +102,26 @@ func (s *Shipper) handleLogpush(r *http.Request) (int, logpushReply) {
 		mu               sync.Mutex
 	)
 	ctx := r.Context()
-	sc := bufio.NewScanner(io.LimitReader(body, s.cfg.LogpushMaxBytes))
-	sc.Buffer(make([]byte, 64<<10), s.cfg.MaxLineBytes)
+	lr := newLineReader(p.lines(), s.cfg.MaxLineBytes)
 	var offset int64
-	for sc.Scan() {
-		line := sc.Bytes()
+	for {
+		line, size, truncated, err := lr.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil { // readPush read it whole already: not expected
+			return http.StatusInternalServerError, logpushReply{Error: "read push: " + err.Error()}
+		}
 		start := offset
-		offset += int64(len(line)) + 1
-		if len(bytes.TrimSpace(line)) == 0 || bytes.Equal(bytes.TrimSpace(line), logpushTest) {
+		offset += size
+		if !truncated && (len(bytes.TrimSpace(line)) == 0 || bytes.Equal(bytes.TrimSpace(line), logpushTest)) {
 			continue
 		}
 		s.read.Add(1)
 		s.metrics.linesRead.WithLabelValues(source).Inc()
 		wg.Add(1)
 		var once sync.Once
-		err := enc.ship(ctx, tail.Line{Data: line, Offset: start, End: offset}, func(topic string, _ int32, _ int64) {
+		err = enc.ship(ctx, tail.Line{Data: line, Offset: start, End: offset, Truncated: truncated}, func(topic string, _ int32, _ int64) {
 			once.Do(func() {
 				mu.Lock()
 				if topic == s.topics.Requests {
@@ -130,10 +137,6 @@ func (s *Shipper) handleLogpush(r *http.Request) (int, logpushReply) {
 			return http.StatusServiceUnavailable, logpushReply{Error: "stopping: " + err.Error()}
 		}
 	}
-	if err := sc.Err(); err != nil {
-		// An over-long line or a cut body: refuse the push; Logpush retries it.
-		return http.StatusBadRequest, logpushReply{Error: "read push: " + err.Error()}
-	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	select {
@@ -142,22 +145,4 @@ func (s *Shipper) handleLogpush(r *http.Request) (int, logpushReply) {
 	case <-ctx.Done():
 		return http.StatusServiceUnavailable, logpushReply{Error: "Kafka did not acknowledge the push in time; retry"}
 	}
-}
-
-// decompress returns the request body, gunzipped when it is gzip (by header
-// or by its magic bytes: Logpush sends gzip without always saying so).
-func decompress(r *http.Request) (io.ReadCloser, error) {
-	br := bufio.NewReader(r.Body)
-	magic, _ := br.Peek(2)
-	if r.Header.Get("Content-Encoding") == "gzip" || bytes.Equal(magic, []byte{0x1f, 0x8b}) {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("gzip body: %w", err)
-		}
-		return zr, nil
-	}
-	if r.Header.Get("Content-Encoding") != "" && r.Header.Get("Content-Encoding") != "identity" {
-		return nil, errors.New("unsupported Content-Encoding " + strconv.Quote(r.Header.Get("Content-Encoding")))
-	}
-	return io.NopCloser(br), nil
 }

@@ -7,6 +7,7 @@ type metrics struct {
 	linesRejected                      *prometheus.CounterVec // file, reason
 	duplicatesSkipped                  *prometheus.CounterVec
 	rotations                          *prometheus.CounterVec // file, kind
+	rotationsLost                      *prometheus.CounterVec // file, kind
 	lagBytes                           *prometheus.GaugeVec
 	produceLatency                     prometheus.Histogram
 	produceErrors                      prometheus.Counter
@@ -23,7 +24,9 @@ func newMetrics(reg prometheus.Registerer, buffered func() float64) *metrics {
 		linesRejected:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bulwark_shipper_lines_rejected_total", Help: "Lines sent to the dead-letter topic, by reason."}, []string{"source", "reason"}),
 		duplicatesSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bulwark_shipper_duplicates_skipped_total", Help: "Lines found already in Kafka after a restart and not sent again."}, []string{"source"}),
 		rotations:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bulwark_shipper_rotations_total", Help: "File rotations followed, by kind."}, []string{"source", "kind"}),
-		lagBytes:          prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bulwark_shipper_lag_bytes", Help: "Bytes between the checkpointed position and the end of the file."}, []string{"source"}),
+		rotationsLost: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bulwark_shipper_rotations_possibly_lost_total",
+			Help: "Rotations after which the rest of the old file (the renamed file or copytruncate's copy) was not found: lines written to it after the last read may be lost."}, []string{"source", "kind"}),
+		lagBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bulwark_shipper_lag_bytes", Help: "Bytes between the checkpointed position and the end of the file."}, []string{"source"}),
 		produceLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "bulwark_shipper_produce_latency_seconds", Help: "Time from handing a record to the Kafka client to its acknowledgement.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
 		produceErrors:    prometheus.NewCounter(prometheus.CounterOpts{Name: "bulwark_shipper_produce_errors_total", Help: "Records Kafka refused for good (sent to the dead-letter topic instead)."}),
@@ -32,7 +35,7 @@ func newMetrics(reg prometheus.Registerer, buffered func() float64) *metrics {
 	}
 	m.bufferedRecords = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "bulwark_shipper_buffered_records", Help: "Records waiting in the Kafka client for acknowledgement."}, buffered)
 	if reg != nil {
-		reg.MustRegister(m.linesRead, m.linesShipped, m.bytesRead, m.linesRejected, m.duplicatesSkipped, m.rotations,
+		reg.MustRegister(m.linesRead, m.linesShipped, m.bytesRead, m.linesRejected, m.duplicatesSkipped, m.rotations, m.rotationsLost,
 			m.lagBytes, m.produceLatency, m.produceErrors, m.bufferedRecords, m.checkpointErrors, m.logpushRequests)
 	}
 	return m

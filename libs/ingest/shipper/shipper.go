@@ -46,8 +46,10 @@ type Shipper struct {
 	running  map[string]bool
 
 	// pctx is the context records are produced with: cancelled only when a
-	// stop has outlasted StopTimeout (see Run).
-	pctx context.Context
+	// stop has outlasted StopTimeout (see Run). Made in New, not Run, so that
+	// a Logpush handler mounted before Run starts reads it without a race.
+	pctx    context.Context
+	abandon context.CancelFunc
 
 	read, shipped, rejected, skipped atomic.Int64
 }
@@ -72,7 +74,6 @@ func New(cfg Config, kcfg kafka.Config, log *slog.Logger, reg prometheus.Registe
 		log:      log.With("component", "shipper"),
 		trackers: map[string]*ackTracker{},
 		running:  map[string]bool{},
-		pctx:     context.Background(),
 	}
 	if _, err := logparse.New(format, s.popts); err != nil {
 		return nil, fmt.Errorf("shipper parser: %w", err)
@@ -82,6 +83,7 @@ func New(cfg Config, kcfg kafka.Config, log *slog.Logger, reg prometheus.Registe
 		return nil, err
 	}
 	s.store = store
+	s.pctx, s.abandon = context.WithCancel(context.Background())
 	client, err := kafka.NewClient(s.kcfg, reg,
 		kgo.ProducerBatchCompression(codec),
 		kgo.MaxBufferedRecords(cfg.MaxBufferedRecords),
@@ -113,9 +115,8 @@ func (s *Shipper) Close() { s.client.Close() }
 // recorded as not yet shipped in the checkpoints, so a restart resumes there.
 func (s *Shipper) Run(ctx context.Context) error {
 	defer s.Close()
-	pctx, abandon := context.WithCancel(context.WithoutCancel(ctx))
+	pctx, abandon := s.pctx, s.abandon
 	defer abandon()
-	s.pctx = pctx
 	stopped := make(chan struct{})
 	defer close(stopped)
 	go func() {
@@ -245,15 +246,12 @@ func (s *Shipper) shipFile(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	f, err := tail.Open(path, cp.Position, tail.Options{Follow: s.cfg.Follow, PollInterval: s.cfg.PollInterval, MaxLineBytes: s.cfg.MaxLineBytes})
+	f, err := tail.Open(path, cp.Position, tail.Options{Follow: s.cfg.Follow, PollInterval: s.cfg.PollInterval, MaxLineBytes: s.cfg.MaxLineBytes,
+		OnRotate: func(r tail.Rotation) { s.rotated(path, r) }})
 	if err != nil {
 		return fmt.Errorf("ship %s: %w", path, err)
 	}
 	defer f.Close()
-	f.OnRotate = func(kind string, old, cur tail.Identity) {
-		s.metrics.rotations.WithLabelValues(path, kind).Inc()
-		s.log.Info("log file rotated", "path", path, "kind", kind, "old", old.String(), "new", cur.String())
-	}
 	tracker := newAckTracker(f.Position(), cp.Partitions)
 	s.mu.Lock()
 	s.trackers[path] = tracker
@@ -287,7 +285,7 @@ func (s *Shipper) shipFile(ctx context.Context, path string) error {
 		s.read.Add(1)
 		readC.Inc()
 		bytesC.Add(float64(line.End - line.Offset))
-		end := tail.Position{Identity: line.Identity, Offset: line.End}
+		end := line.EndPosition()
 		if delivered.has(line.Identity, line.Offset) {
 			tracker.add(end, true)
 			s.skipped.Add(1)
@@ -304,6 +302,23 @@ func (s *Shipper) shipFile(ctx context.Context, path string) error {
 			return fmt.Errorf("ship %s: %w", path, err)
 		}
 	}
+}
+
+// rotated logs and counts a rotation of path; one whose old file could not
+// be found is an error: lines may be lost, and an operator must know.
+func (s *Shipper) rotated(path string, r tail.Rotation) {
+	s.metrics.rotations.WithLabelValues(path, r.Kind).Inc()
+	args := []any{"path", path, "kind", r.Kind, "old", r.Old.String(), "new", r.New.String(), "old_offset", r.Offset, "while_away", r.WhileAway}
+	if r.Lost {
+		s.metrics.rotationsLost.WithLabelValues(path, r.Kind).Inc()
+		s.log.Error("log file rotated and the rest of the old file was not found beside it: lines written to it after old_offset may be lost "+
+			"(a copytruncate copy must keep the file's name as prefix, e.g. "+filepath.Base(path)+".1, and stay uncompressed until read)", args...)
+		return
+	}
+	if r.From != "" {
+		args = append(args, "reading_rest_from", r.From)
+	}
+	s.log.Info("log file rotated", args...)
 }
 
 // freshCheckpoint is the checkpoint of a file seen for the first time: its
@@ -379,7 +394,7 @@ func (s *Shipper) saveCheckpoints() error {
 	for p, cp := range cps {
 		if fi, err := os.Stat(p); err == nil {
 			lag := fi.Size() - cp.Position.Offset
-			if tail.IdentityOf(fi) != cp.Position.Identity || lag < 0 {
+			if !tail.IdentityOf(fi).SameFile(cp.Position.Identity) || lag < 0 {
 				lag = fi.Size() // rotated: the whole new file is ahead of us
 			}
 			s.metrics.lagBytes.WithLabelValues(p).Set(float64(lag))

@@ -244,8 +244,7 @@ func TestFollowAcrossRotations(t *testing.T) {
 	data, _ := os.ReadFile(path)
 	os.WriteFile(path+".2", data, 0o644)
 	os.Truncate(path, 0)
-	time.Sleep(100 * time.Millisecond)
-	writeLines(t, path, 2000, 3000)
+	writeLines(t, path, 2000, 3000) // at once: regrown past the old offset before the shipper looks
 	c.waitExactly(t, 3000)
 	if sum := stop(); sum.Shipped != 3000 {
 		t.Fatalf("summary %+v", sum)

@@ -6,6 +6,14 @@
 // while the shipper was down or behind, works on every filesystem the logs
 // live on (NFS, overlayfs), and a stat per file per interval is negligible
 // next to the lines read.
+//
+// Copytruncate keeps the inode and replaces the content, so the inode alone
+// cannot say whether a position is still valid. Every position therefore
+// carries fingerprints of the file's head and of the bytes just before it
+// (see Fingerprint). When the path no longer holds them (shrunk, or regrown
+// with other content), the copy beside it that does is read from the
+// position to its end, then the path from 0; when no copy holds them, the
+// rotation is reported with Lost set instead of being silently skipped.
 package tail
 
 import (
@@ -15,7 +23,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -30,6 +37,13 @@ type Line struct {
 	// line was longer than the maximum and Data holds only its beginning.
 	Identity  Identity
 	Truncated bool
+	// Head and Before fingerprint the file's head and the bytes before End.
+	Head, Before Fingerprint
+}
+
+// EndPosition is where to resume after the line.
+func (l Line) EndPosition() Position {
+	return Position{Identity: l.Identity, Offset: l.End, Head: l.Head, Before: l.Before}
 }
 
 // Options tune a Follower.
@@ -44,19 +58,44 @@ type Options struct {
 	MaxLineBytes int
 	// BufferBytes is the read buffer size.
 	BufferBytes int
+	// OnRotate, when set, is told of every rotation the follower moves
+	// across, including one found when opening (it happened while no one was
+	// reading). It is called from Open and Next.
+	OnRotate func(Rotation)
 }
 
-// Position is where to resume a file.
+// Position is where to resume a file. Head and Before are zero in
+// checkpoints written before fingerprints existed: such a position is
+// trusted by inode and size alone, as before.
 type Position struct {
-	Identity Identity `json:"identity"`
-	Offset   int64    `json:"offset"`
+	Identity Identity    `json:"identity"`
+	Offset   int64       `json:"offset"`
+	Head     Fingerprint `json:"head,omitzero"`
+	Before   Fingerprint `json:"before,omitzero"`
 }
 
-// Event kinds reported through OnRotate.
+// Rotation kinds.
 const (
 	RotatedRename   = "rename"
 	RotatedTruncate = "copytruncate"
 )
+
+// Rotation describes a move from one file to the next.
+type Rotation struct {
+	Kind     string
+	Old, New Identity
+	// Offset is how far the old file had been read.
+	Offset int64
+	// From is the file the rest of the old one is read from, when it is not
+	// the path itself: the renamed file or copytruncate's copy.
+	From string
+	// Lost is set when the rest of the old file past Offset was not found
+	// (its copy was deleted, compressed or never made): lines written to it
+	// after Offset may be lost.
+	Lost bool
+	// WhileAway is set when the rotation was found on Open.
+	WhileAway bool
+}
 
 // Follower reads one path.
 type Follower struct {
@@ -74,18 +113,40 @@ type Follower struct {
 	longOffset   int64
 	flushPartial bool // the file was rotated away with an unterminated last line
 
-	// OnRotate, when set, is called when the follower moves to a new file.
-	OnRotate func(kind string, old, new Identity)
+	// head fingerprints the file's first bytes; tail the bytes before
+	// tailEnd (= offset+end): checked after each read, so content replaced
+	// under us (copytruncate, then regrown past our offset) is noticed
+	// before a byte of it is returned.
+	head, tail Fingerprint
+	tailEnd    int64
+
+	// next is where to go at EOF when the current file is a copytruncate
+	// copy (the truncated path), or a truncated file whose copy was not found
+	// (the same file again, from 0, under its next generation).
+	next *nextFile
+	// drained stops reading the current file: what it holds now is newer
+	// content that belongs to next.
+	drained bool
+}
+
+type nextFile struct {
+	f  *os.File
+	id Identity
 }
 
 // ErrNotFound is returned when the path does not exist and not following.
 var ErrNotFound = errors.New("log file not found")
 
-// Open starts reading path at pos. A zero pos, or one whose identity no
-// longer matches any file, starts at the beginning of the current file.
-// When pos names a file that was rotated away while we were not running, and
-// it still sits beside path (path.1, path-20261123, ...), it is read to its end
-// first, so that rotation during downtime loses nothing.
+// errReplaced reports that the bytes before the read position changed:
+// the file was truncated and written again.
+var errReplaced = errors.New("file content replaced")
+
+// Open starts reading path at pos. A zero pos starts at the beginning of the
+// current file. When pos names a file that was rotated while we were not
+// running, the file holding it is looked for beside path (path.1,
+// path-20261123, ...: renamed, or copytruncate's copy) and read from pos to
+// its end first, so that rotation during downtime loses nothing; if none
+// holds it, OnRotate is told with Lost set and path is read from 0.
 func Open(path string, pos Position, opts Options) (*Follower, error) {
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = 200 * time.Millisecond
@@ -105,8 +166,15 @@ func Open(path string, pos Position, opts Options) (*Follower, error) {
 		if !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		}
-		// Following a file that does not exist yet: wait for it in Next.
-		return t, nil
+		// Following a file that does not exist yet (or was renamed away and
+		// not recreated): read what is left of the old one, then wait for
+		// the path in Next.
+		if pos.Offset > 0 && !pos.Identity.IsZero() {
+			if old, _ := findOld(path, pos, Identity{}); old != nil {
+				t.setFile(old, pos.Identity, pos.Offset)
+			}
+		}
+		return t, t.seek()
 	}
 	fi, err := f.Stat()
 	if err != nil {
@@ -115,27 +183,74 @@ func Open(path string, pos Position, opts Options) (*Follower, error) {
 	}
 	id := IdentityOf(fi)
 	switch {
-	case pos.Identity.IsZero() || pos.Identity == id:
-		off := pos.Offset
-		if off > fi.Size() { // truncated while we were away
-			off = 0
-		}
-		t.setFile(f, id, off)
+	case pos.Identity.IsZero():
+		t.setFile(f, id, min(pos.Offset, fi.Size()))
+	case pos.Identity.SameFile(id) && pos.Offset == 0:
+		t.setFile(f, pos.Identity, 0)
+	case pos.Identity.SameFile(id) && pos.fingerprinted() && holds(f, fi.Size(), pos):
+		t.setFile(f, pos.Identity, pos.Offset)
+	case pos.Identity.SameFile(id) && !pos.fingerprinted() && fi.Size() >= pos.Offset:
+		t.setFile(f, pos.Identity, pos.Offset) // an old checkpoint: trusted as before
+	case pos.Identity.SameFile(id):
+		// Same inode, other content: copytruncate while we were away.
+		t.copytruncated(f, pos, true)
 	default:
-		if old := findRotated(path, pos.Identity); old != nil {
+		// Another file at the path: the old one was renamed (or deleted).
+		// The move to the path is reported when the old file is drained.
+		if old, _ := findOld(path, pos, id); old != nil {
 			f.Close()
 			t.setFile(old, pos.Identity, pos.Offset)
 		} else {
 			t.setFile(f, id, 0)
+			t.notify(Rotation{Kind: RotatedRename, Old: pos.Identity, New: id, Offset: pos.Offset, Lost: pos.Offset > 0, WhileAway: true})
 		}
 	}
-	if t.f != nil {
-		if _, err := t.f.Seek(t.offset, io.SeekStart); err != nil {
-			t.Close()
-			return nil, fmt.Errorf("seek %s to %d: %w", path, t.offset, err)
-		}
+	return t, t.seek()
+}
+
+func (t *Follower) seek() error {
+	if t.f == nil {
+		return nil
 	}
-	return t, nil
+	if _, err := t.f.Seek(t.offset, io.SeekStart); err != nil {
+		t.Close()
+		return fmt.Errorf("seek %s to %d: %w", t.path, t.offset, err)
+	}
+	return nil
+}
+
+// copytruncated moves on from f (the truncated path, its content replaced
+// since pos was read): to the copy beside it that holds pos, read from
+// pos.Offset, then back to f from 0; or, without a copy, to f from 0 at once.
+// Lines of the copy keep pos's identity, those of the new content get the
+// next generation. The read buffer is kept: a line cut at pos continues in
+// the copy.
+func (t *Follower) copytruncated(f *os.File, pos Position, whileAway bool) {
+	newID := pos.Identity.nextGen()
+	opening := t.f == nil // nothing buffered yet
+	cp, name := findOld(t.path, pos, pos.Identity)
+	if cp != nil {
+		if opening {
+			t.setFile(cp, pos.Identity, pos.Offset)
+			t.head, t.tail, t.tailEnd = pos.Head, pos.Before, pos.Offset
+		} else {
+			// f is t.f: kept open for next; buffer and fingerprints stay.
+			t.f, t.drained = cp, false
+		}
+		t.next = &nextFile{f: f, id: newID}
+		_, _ = cp.Seek(pos.Offset, io.SeekStart)
+		t.notify(Rotation{Kind: RotatedTruncate, Old: pos.Identity, New: newID, Offset: pos.Offset, From: name, WhileAway: whileAway})
+		return
+	}
+	t.notify(Rotation{Kind: RotatedTruncate, Old: pos.Identity, New: newID, Offset: pos.Offset, Lost: pos.Offset > 0, WhileAway: whileAway})
+	if opening {
+		t.setFile(f, newID, 0)
+		return
+	}
+	// What is buffered is from before the truncation: return it (an
+	// unterminated last line as a line of its own), then read f from 0.
+	t.f, t.drained = f, true
+	t.next = &nextFile{f: f, id: newID}
 }
 
 func (t *Follower) setFile(f *os.File, id Identity, off int64) {
@@ -143,26 +258,45 @@ func (t *Follower) setFile(f *os.File, id Identity, off int64) {
 		t.f.Close()
 	}
 	t.f, t.id, t.offset, t.start, t.end, t.skipping, t.flushPartial = f, id, off, 0, 0, false, false
+	t.drained = false
+	t.head, _ = readFingerprint(f, 0, 0)
+	t.updateHead(off)
+	t.tailEnd = off
+	t.tail, _ = readFingerprint(f, off-min(off, beforeBytes), min(off, beforeBytes))
 }
 
-// findRotated looks beside path for the file with identity id.
-func findRotated(path string, id Identity) *os.File {
-	matches, _ := filepath.Glob(path + "?*")
-	for _, m := range matches {
-		fi, err := os.Stat(m)
-		if err != nil || IdentityOf(fi) != id {
-			continue
-		}
-		if f, err := os.Open(m); err == nil {
-			return f
-		}
+// updateHead extends the head fingerprint while the file is shorter than
+// headBytes, up to readTo (bytes once read never change in a log file; a
+// file where they do is another file).
+func (t *Follower) updateHead(readTo int64) {
+	if t.head.Len >= headBytes || readTo <= t.head.Len {
+		return
 	}
-	return nil
+	if fp, ok := readFingerprint(t.f, 0, min(readTo, headBytes)); ok {
+		t.head = fp
+	}
+}
+
+func (t *Follower) notify(r Rotation) {
+	if t.opts.OnRotate != nil {
+		t.opts.OnRotate(r)
+	}
 }
 
 // Position returns where the next line starts.
 func (t *Follower) Position() Position {
-	return Position{Identity: t.id, Offset: t.offset + int64(t.start)}
+	off := t.offset + int64(t.start)
+	p := Position{Identity: t.id, Offset: off, Head: t.head}
+	switch {
+	case t.f == nil || off == 0:
+	case t.start > 0:
+		p.Before = fingerprintOf(t.buf[max(0, t.start-beforeBytes):t.start])
+	case off == t.tailEnd:
+		p.Before = t.tail
+	default:
+		p.Before, _ = readFingerprint(t.f, off-min(off, beforeBytes), min(off, beforeBytes))
+	}
+	return p
 }
 
 // Path is the followed path.
@@ -182,6 +316,10 @@ func (t *Follower) Size() int64 {
 
 // Close releases the file.
 func (t *Follower) Close() error {
+	if t.next != nil && t.next.f != t.f {
+		t.next.f.Close()
+	}
+	t.next = nil
 	if t.f == nil {
 		return nil
 	}
@@ -202,8 +340,21 @@ func (t *Follower) Next(ctx context.Context) (Line, error) {
 			if n > 0 {
 				continue
 			}
+			if errors.Is(err, errReplaced) {
+				t.copytruncated(t.f, t.tailPosition(), false)
+				continue
+			}
 			if err != nil && !errors.Is(err, io.EOF) {
 				return Line{}, fmt.Errorf("read %s: %w", t.path, err)
+			}
+			if t.next != nil {
+				if t.end > t.start || t.skipping { // the old content ended without a newline
+					return t.finalLine(), nil
+				}
+				if err := t.toNext(); err != nil {
+					return Line{}, err
+				}
+				continue
 			}
 			if !t.opts.Follow {
 				if t.end > t.start || t.skipping { // final line without a newline
@@ -227,6 +378,19 @@ func (t *Follower) Next(ctx context.Context) (Line, error) {
 		case <-time.After(t.opts.PollInterval):
 		}
 	}
+}
+
+// tailPosition is the position of everything read so far.
+func (t *Follower) tailPosition() Position {
+	return Position{Identity: t.id, Offset: t.tailEnd, Head: t.head, Before: t.tail}
+}
+
+// toNext moves from a drained copy (or truncated file) to the file after it.
+func (t *Follower) toNext() error {
+	n := t.next
+	t.next = nil
+	t.setFile(n.f, n.id, 0)
+	return t.seek()
 }
 
 // scan finds a complete line in the buffer. An over-long line keeps only
@@ -253,7 +417,9 @@ func (t *Follower) scan() (Line, bool) {
 	if t.skipping {
 		t.skipping = false
 		t.start = nl + 1
-		return Line{Data: t.long, Offset: t.longOffset, End: t.offset + int64(nl+1), Identity: t.id, Truncated: true}, true
+		l := Line{Data: t.long, Offset: t.longOffset, End: t.offset + int64(nl+1), Identity: t.id, Truncated: true}
+		t.fingerprints(&l, 0, nl+1)
+		return l, true
 	}
 	end := nl
 	if end > t.start && t.buf[end-1] == '\r' {
@@ -267,13 +433,24 @@ func (t *Follower) scan() (Line, bool) {
 	return t.take(end, nl+1), true
 }
 
+// fingerprints sets l's fingerprints; from and next are the indexes of its
+// first byte (or of the first one still buffered) and of End in the buffer.
+// Before covers the line itself, at most beforeBytes of its end: its
+// timestamp and client make it unique enough, and hashing it costs ~20 ns.
+func (t *Follower) fingerprints(l *Line, from, next int) {
+	l.Head = t.head
+	l.Before = fingerprintOf(t.buf[max(from, next-beforeBytes):next])
+}
+
 // finalLine returns what is left in the buffer as a line: the last line of
 // a file that does not end with a newline.
 func (t *Follower) finalLine() Line {
 	if t.skipping {
 		t.skipping = false
 		t.start = t.end
-		return Line{Data: t.long, Offset: t.longOffset, End: t.offset + int64(t.end), Identity: t.id, Truncated: true}
+		l := Line{Data: t.long, Offset: t.longOffset, End: t.offset + int64(t.end), Identity: t.id, Truncated: true}
+		t.fingerprints(&l, 0, t.end)
+		return l
 	}
 	return t.take(t.end, t.end)
 }
@@ -286,12 +463,19 @@ func (t *Follower) take(dataEnd, next int) Line {
 		End:      t.offset + int64(next),
 		Identity: t.id,
 	}
+	t.fingerprints(&l, t.start, next)
 	t.start = next
 	return l
 }
 
-// fill compacts the buffer and reads more.
+// fill compacts the buffer and reads more. Once bytes were read, it checks
+// that the bytes before them are still what was read before: if not, the
+// file was truncated and written past our offset again, the new bytes are
+// dropped and errReplaced returned.
 func (t *Follower) fill() (int, error) {
+	if t.drained {
+		return 0, io.EOF
+	}
 	if t.start > 0 {
 		copy(t.buf, t.buf[t.start:t.end])
 		t.offset += int64(t.start)
@@ -302,7 +486,15 @@ func (t *Follower) fill() (int, error) {
 		return 0, nil
 	}
 	n, err := t.f.Read(t.buf[t.end:])
-	t.end += n
+	if n > 0 {
+		if !t.tail.matchAt(t.f, t.tailEnd-t.tail.Len) {
+			return 0, errReplaced
+		}
+		t.end += n
+		t.tailEnd = t.offset + int64(t.end)
+		t.tail = fingerprintOf(t.buf[max(0, t.end-beforeBytes):t.end])
+		t.updateHead(t.tailEnd)
+	}
 	return n, err
 }
 
@@ -323,7 +515,7 @@ func (t *Follower) checkRotation() (bool, error) {
 		return false, fmt.Errorf("stat %s: %w", t.path, err)
 	}
 	readTo := t.offset + int64(t.end)
-	if id := IdentityOf(fi); id != t.id {
+	if id := IdentityOf(fi); !id.SameFile(t.id) {
 		// Renamed: we are at EOF of the old file, so it is drained
 		// (a writer still appending to it is picked up at the next check
 		// only while its identity stays; nginx reopens on USR1 at once).
@@ -345,20 +537,13 @@ func (t *Follower) checkRotation() (bool, error) {
 		}
 		old := t.id
 		t.setFile(f, id, 0)
-		if t.OnRotate != nil {
-			t.OnRotate(RotatedRename, old, id)
-		}
+		t.notify(Rotation{Kind: RotatedRename, Old: old, New: id, Offset: readTo})
 		return true, nil
 	}
 	if cur.Size() < readTo {
-		// copytruncate: same file, shrunk under us; start over at its beginning.
-		if _, err := t.f.Seek(0, io.SeekStart); err != nil {
-			return false, fmt.Errorf("seek %s after truncation: %w", t.path, err)
-		}
-		t.offset, t.start, t.end, t.skipping = 0, 0, 0, false
-		if t.OnRotate != nil {
-			t.OnRotate(RotatedTruncate, t.id, t.id)
-		}
+		// copytruncate: same file, shrunk under us; finish its copy, then
+		// start over at its beginning.
+		t.copytruncated(t.f, t.tailPosition(), false)
 		return true, nil
 	}
 	return false, nil
