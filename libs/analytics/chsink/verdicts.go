@@ -45,12 +45,6 @@ func (vs *verdictState) lift(subj string) {
 	vs.mu.Unlock()
 }
 
-func (vs *verdictState) len() int {
-	vs.mu.RLock()
-	defer vs.mu.RUnlock()
-	return len(vs.m)
-}
-
 // actionFor returns the strongest unexpired verdict on the request's IP, its
 // network or its session, or "" when there is none.
 func (vs *verdictState) actionFor(e *eventpb.RequestEvent) string {

@@ -46,9 +46,3 @@ func (o *ownWrites) match(subject string, v *eventpb.Verdict) (own, last bool) {
 	o.pending[subject] = q[1:]
 	return true, false
 }
-
-func (o *ownWrites) len() int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return len(o.pending)
-}

@@ -312,7 +312,6 @@ func (a *Aggregator) clientOpts() ([]kgo.Opt, error) {
 		kgo.TransactionalID(a.txnID),
 		kgo.TransactionTimeout(60*time.Second),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.RequireStableFetchOffsets(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.RecordPartitioner(statePartitioner{stateTopic: a.cfg.StateTopic, byKey: kgo.StickyKeyPartitioner(nil)}),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {

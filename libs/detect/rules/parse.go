@@ -119,7 +119,7 @@ func (c *compiler) compile(s *fileSpec) *RuleSet {
 	}
 
 	l := s.Ladder
-	rs.Ladder = Ladder{Monitor: l.Monitor, Challenge: l.Challenge, Block: l.Block}
+	rs.Ladder = Ladder(l)
 	if !(l.Monitor > 0 && l.Monitor < l.Challenge && l.Challenge < l.Block && l.Block <= 100) {
 		e.at([]any{"ladder"}, "thresholds must rise within 0..100: 0 < monitor (%v) < challenge (%v) < block (%v) <= 100", l.Monitor, l.Challenge, l.Block)
 	}

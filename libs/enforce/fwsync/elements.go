@@ -11,12 +11,6 @@ import (
 	"github.com/bulwarkhq/bulwark/libs/verdicts/blockset"
 )
 
-// element is one network in a set, with its expiry (zero: never).
-type element struct {
-	prefix  netip.Prefix
-	expires time.Time
-}
-
 // elements turns active entries into set elements, per family. Interval
 // sets refuse overlapping ranges, so a network covered by a wider one is left
 // out (it is added when the wider one goes); identical networks merge into

@@ -38,14 +38,6 @@ func (c *common) begin(line []byte, ev *eventpb.RequestEvent) error {
 	return nil
 }
 
-// keep copies b into the scratch buffer and returns it as a string aliasing
-// that buffer.
-func (c *common) keep(b []byte) string {
-	n := len(c.scratch)
-	c.scratch = append(c.scratch, b...)
-	return b2s(c.scratch[n:])
-}
-
 // setClient resolves and records the client address. remote is the socket
 // address as logged ("unix:" for a Unix-socket peer), xff the raw
 // X-Forwarded-For value or "".

@@ -98,13 +98,6 @@ func (a *ackTracker) checkpoint() Checkpoint {
 	return Checkpoint{Version: checkpointVersion, Position: a.pos, Partitions: m}
 }
 
-// inFlight is the number of lines not yet acknowledged.
-func (a *ackTracker) inFlight() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.n
-}
-
 func markKey(topic string, partition int32) string {
 	return topic + "/" + strconv.Itoa(int(partition))
 }
