@@ -67,8 +67,14 @@
 // (default 200 ms) adds to the pipeline's delay, and a restore reads the
 // partition's whole compacted state (about 1 KiB per active client IP).
 //
-// State records are the states' memory layout prefixed by its fingerprint; a
-// build with another layout ignores old records (counted in
-// bulwark_aggregator_incompatible_state_records_total) and those subjects
-// start fresh.
+// State records are Protobuf SubjectState messages
+// (schemas/proto/bulwark/v1/aggregator_state.proto) that hold every field of
+// a state by name: a release reads the records of the releases before and
+// after it (unknown fields are skipped, missing ones start at zero), so a
+// rolling upgrade keeps every subject's windows, and old and new pods can
+// take over each other's partitions. Records of format 1 (the raw memory of
+// the structs, written before) are still read through frozen copies of those
+// structs (state_v1.go). A record that cannot be read is counted in
+// bulwark_aggregator_incompatible_state_records_total and its subject starts
+// fresh.
 package aggregator

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
 	"google.golang.org/protobuf/proto"
@@ -40,20 +41,22 @@ func (em *Emission) fresh(sec uint32, plain bool) bool {
 	return true
 }
 
+// The state of each kind of subject. The state tags name the fields in the
+// state records (stateformat.go): they stay when a Go name changes.
 type ipState struct {
-	B features.Behaviour
-	X features.IPExtra
-	E Emission
+	B features.Behaviour `state:"behaviour"`
+	X features.IPExtra   `state:"ip_extra"`
+	E Emission           `state:"emission"`
 }
 
 type sessionState struct {
-	B features.Behaviour
-	E Emission
+	B features.Behaviour `state:"behaviour"`
+	E Emission           `state:"emission"`
 }
 
 type netState struct {
-	N features.Net
-	E Emission
+	N features.Net `state:"net"`
+	E Emission     `state:"emission"`
 }
 
 // Key spaces of the state tables. An address key is the 16-byte form of the
@@ -512,9 +515,9 @@ func (e *Engine) sweep(now int64) {
 func (e *Engine) Stats() Stats {
 	s := e.stats
 	s.IPs, s.Sessions, s.Nets, s.Hot = e.ips.len(), e.sessions.len(), e.nets.len(), len(e.hot)
-	s.StateBytes = int64(len(e.ips.chunks))*chunkSize*int64(sizeofIP) +
-		int64(len(e.sessions.chunks))*chunkSize*int64(sizeofSession) +
-		int64(len(e.nets.chunks))*chunkSize*int64(sizeofNet)
+	s.StateBytes = int64(len(e.ips.chunks))*chunkSize*int64(unsafe.Sizeof(ipState{})) +
+		int64(len(e.sessions.chunks))*chunkSize*int64(unsafe.Sizeof(sessionState{})) +
+		int64(len(e.nets.chunks))*chunkSize*int64(unsafe.Sizeof(netState{}))
 	s.Watermark = e.maxTime
 	return s
 }

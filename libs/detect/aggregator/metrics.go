@@ -43,7 +43,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		stateRecords:   c("state_records_total", "State records written to the state topic."),
 		restores:       c("restores_total", "Partition states loaded from the state topic."),
 		staleState:     c("stale_state_total", "Restores whose state did not reach the committed offset in time (processing continued with it)."),
-		incompatible:   c("incompatible_state_records_total", "State records of another build's layout, ignored."),
+		incompatible:   c("incompatible_state_records_total", "State records that could not be read (malformed), ignored."),
 		fetchErrors:    c("fetch_errors_total", "Errors fetching from the requests topic."),
 		future:         c("future_events_total", "Events timed more than an hour ahead of this machine's clock, dropped."),
 		restoreSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "restore_seconds", Help: "Time to load a partition's state.", Buckets: prometheus.ExponentialBuckets(0.01, 4, 8)}),

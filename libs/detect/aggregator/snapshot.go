@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"reflect"
 	"unsafe"
 
@@ -26,12 +25,9 @@ import (
 //
 // A nil value deletes the key (a tombstone in the topic).
 //
-// State values are the states' memory as bytes, prefixed by a fingerprint of
-// their Go layout. Writing them by hand rather than with encoding/binary or
-// protobuf is for speed: a snapshot copies hundreds of thousands of states a
-// second, and the states are flat structs of fixed-size integers. The
-// fingerprint makes a build with a different layout (or byte order) refuse
-// old state (ErrIncompatibleState) instead of misreading it.
+// State values are SubjectState records (stateformat.go): every field by
+// name, so that releases read each other's records; format-1 records (raw
+// memory, state_v1.go) are still read.
 const (
 	recMeta    = 'M'
 	recIP      = 'i'
@@ -40,62 +36,31 @@ const (
 	recHot     = 'h'
 )
 
-// ErrIncompatibleState is returned by Load for a record written by a build
-// whose state layout differs; the caller drops it and the subject starts fresh.
+// ErrIncompatibleState is returned by Load for a record it cannot read (a
+// malformed key or value); the caller drops it and the subject starts fresh.
 var ErrIncompatibleState = errors.New("incompatible aggregator state record")
 
-var (
-	sizeofIP      = unsafe.Sizeof(ipState{})
-	sizeofSession = unsafe.Sizeof(sessionState{})
-	sizeofNet     = unsafe.Sizeof(netState{})
-	layout        = fingerprint(reflect.TypeFor[ipState](), reflect.TypeFor[sessionState](), reflect.TypeFor[netState]())
-)
-
-// fingerprint hashes the names, offsets, sizes and kinds of every field, and
-// the byte order, of the state types.
-func fingerprint(ts ...reflect.Type) uint64 {
-	h := fnv.New64a()
-	var walk func(t reflect.Type)
-	walk = func(t reflect.Type) {
-		fmt.Fprintf(h, "%s:%d:%d;", t.Kind(), t.Size(), t.Align())
-		switch t.Kind() {
-		case reflect.Struct:
-			for i := range t.NumField() {
-				f := t.Field(i)
-				fmt.Fprintf(h, "%s@%d:", f.Name, f.Offset)
-				walk(f.Type)
-			}
-		case reflect.Array:
-			fmt.Fprintf(h, "[%d]", t.Len())
-			walk(t.Elem())
-		}
-	}
-	for _, t := range ts {
-		walk(t)
-	}
-	var one uint16 = 1
-	fmt.Fprintf(h, "le=%d", *(*byte)(unsafe.Pointer(&one)))
-	return h.Sum64()
-}
-
-func rawBytes[S any](s *S) []byte {
-	return unsafe.Slice((*byte)(unsafe.Pointer(s)), unsafe.Sizeof(*s))
+// engineMeta is the engine's own record.
+type engineMeta struct {
+	Watermark int64 `state:"watermark"`
+	TickSlot  int64 `state:"tick_slot"`
 }
 
 func encodeState[S any](s *S) []byte {
-	raw := rawBytes(s)
-	out := make([]byte, 8+len(raw))
-	binary.LittleEndian.PutUint64(out, layout)
-	copy(out[8:], raw)
-	return out
+	return appendState(nil, planOf(reflect.TypeFor[S]()), unsafe.Pointer(s))
 }
 
-func decodeState[S any](v []byte, s *S) error {
-	raw := rawBytes(s)
-	if len(v) != 8+len(raw) || binary.LittleEndian.Uint64(v) != layout {
-		return ErrIncompatibleState
+// decodeState reads a record into s (zeroed first); v1 converts a format-1
+// record of s's kind.
+func decodeState[S any](v []byte, s *S, v1 func([]byte) ([]byte, bool)) error {
+	if conv, ok := v1(v); ok {
+		v = conv
 	}
-	copy(raw, v[8:])
+	var zero S
+	*s = zero
+	if err := readState(v, planOf(reflect.TypeFor[S]()), unsafe.Pointer(s)); err != nil {
+		return fmt.Errorf("%w: %v", ErrIncompatibleState, err)
+	}
 	return nil
 }
 
@@ -141,9 +106,7 @@ func hotRecordKey(k hotKey) []byte {
 }
 
 func (e *Engine) metaRecord() []byte {
-	b := binary.LittleEndian.AppendUint64(nil, layout)
-	b = binary.LittleEndian.AppendUint64(b, uint64(e.maxTime))
-	return binary.LittleEndian.AppendUint64(b, uint64(e.tickSlot))
+	return encodeState(&engineMeta{Watermark: e.maxTime, TickSlot: e.tickSlot})
 }
 
 // Load restores one record written by Changes (a nil value deletes). Records
@@ -158,11 +121,11 @@ func (e *Engine) Load(key, value []byte) error {
 		if value == nil {
 			return nil
 		}
-		if len(value) != 24 || binary.LittleEndian.Uint64(value) != layout {
-			return ErrIncompatibleState
+		var m engineMeta
+		if err := decodeState(value, &m, metaV1); err != nil {
+			return err
 		}
-		e.maxTime = int64(binary.LittleEndian.Uint64(value[8:]))
-		e.tickSlot = int64(binary.LittleEndian.Uint64(value[16:]))
+		e.maxTime, e.tickSlot = m.Watermark, m.TickSlot
 		return nil
 	case recIP, recNet:
 		if len(key) != 17 {
@@ -170,14 +133,14 @@ func (e *Engine) Load(key, value []byte) error {
 		}
 		k := addrKey(key[1:])
 		if key[0] == recIP {
-			return loadInto(e.ips, k, value)
+			return loadInto(e.ips, k, value, fromV1[v1IPState])
 		}
-		return loadInto(e.nets, k, value)
+		return loadInto(e.nets, k, value, fromV1[v1NetState])
 	case recSession:
 		if len(key) != 9 {
 			return fmt.Errorf("%w: key length %d", ErrIncompatibleState, len(key))
 		}
-		return loadInto(e.sessions, binary.LittleEndian.Uint64(key[1:]), value)
+		return loadInto(e.sessions, binary.LittleEndian.Uint64(key[1:]), value, fromV1[v1SessionState])
 	case recHot:
 		if len(key) != 18 {
 			return fmt.Errorf("%w: key length %d", ErrIncompatibleState, len(key))
@@ -197,13 +160,13 @@ func (e *Engine) Load(key, value []byte) error {
 	return fmt.Errorf("%w: key kind %q", ErrIncompatibleState, key[0])
 }
 
-func loadInto[K comparable, S any](t *table[K, S], k K, value []byte) error {
+func loadInto[K comparable, S any](t *table[K, S], k K, value []byte, v1 func([]byte) ([]byte, bool)) error {
 	if value == nil {
 		t.delQuiet(k)
 		return nil
 	}
 	var s S
-	if err := decodeState(value, &s); err != nil {
+	if err := decodeState(value, &s, v1); err != nil {
 		return err
 	}
 	p, _ := t.get(k)
