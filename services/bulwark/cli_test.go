@@ -94,7 +94,7 @@ func TestRulesCheck(t *testing.T) {
 // README's tables and the start-up errors all come from that declaration.
 func TestEveryVariableIsDeclaredWithHelp(t *testing.T) {
 	seen := map[string]string{}
-	for _, p := range programs() {
+	for _, p := range allPrograms() {
 		for _, v := range p.Vars() {
 			if v.Help == "" {
 				t.Errorf("%s: %s (field %s) has no help tag", p.Name, v.Name, v.Field)

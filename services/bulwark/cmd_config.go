@@ -10,7 +10,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bulwarkhq/bulwark/libs/analytics/chschema"
+	"github.com/bulwarkhq/bulwark/libs/devtools/programs"
 	"github.com/bulwarkhq/bulwark/libs/platform/config"
+	"github.com/bulwarkhq/bulwark/libs/platform/kafka"
+	"github.com/bulwarkhq/bulwark/libs/platform/service"
 )
 
 func init() { commands = append(commands, newConfigCmd) }
@@ -59,7 +63,7 @@ parse and validate at start-up and that the README's tables are generated from.
 }
 
 func selectPrograms(name string) ([]config.Program, error) {
-	all := programs()
+	all := allPrograms()
 	if name == "" {
 		return all, nil
 	}
@@ -100,7 +104,7 @@ program reads (usually a typo). Exit 0 when all is well.`,
 					problems = append(problems, p.Name+": "+e.Error())
 				}
 			}
-			unknown := config.Unknown(environ, programs())
+			unknown := config.Unknown(environ, allPrograms())
 			sort.Strings(unknown)
 			for _, k := range unknown {
 				problems = append(problems, k+": no program reads this variable")
@@ -136,7 +140,7 @@ func newConfigReadmeCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("config readme: %w", err)
 			}
-			updated, n, err := renderReadme(string(old), programs())
+			updated, n, err := renderReadme(string(old), allPrograms())
 			if err != nil {
 				return fmt.Errorf("config readme %s: %w", file, err)
 			}
@@ -192,4 +196,12 @@ func renderReadme(doc string, ps []config.Program) (string, int, error) {
 		doc = doc[i+k+len(readmeEnd):]
 		n++
 	}
+}
+
+// allPrograms is every service plus the CLI's own variables.
+func allPrograms() []config.Program {
+	return append(programs.Services(), config.Program{
+		Name: "bulwark", Summary: "the operator CLI (variables beyond the services')",
+		Configs: []any{service.LogConfig{}, kafka.Config{}, chschema.Config{}, grafanaEnv{}},
+	})
 }

@@ -7,19 +7,14 @@ package composecheck
 import (
 	"context"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"io/fs"
 	"path/filepath"
-	"reflect"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/bulwarkhq/bulwark/libs/devtools/programs"
 	"github.com/bulwarkhq/bulwark/libs/platform/config"
 )
 
@@ -71,45 +66,14 @@ func Problems(p *types.Project, known map[string]bool) []string {
 	return out
 }
 
-// KnownVariables collects every BULWARK_* variable the Go code under root
-// reads: the env tags of config structs (with envPrefix of nested structs).
-// It reads the source rather than a list so that the check follows the code.
-func KnownVariables(root string) (map[string]bool, error) {
+// KnownVariables is every BULWARK_* variable the services read, from the one
+// declaration of each setting (libs/devtools/programs).
+func KnownVariables() map[string]bool {
 	known := map[string]bool{}
-	fset := token.NewFileSet()
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+	for _, p := range programs.Services() {
+		for _, v := range p.Vars() {
+			known[v.Name] = true
 		}
-		if d.IsDir() {
-			if n := d.Name(); path != root && (strings.HasPrefix(n, ".") || n == "testdata" || n == "node_modules") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
-		if err != nil {
-			return fmt.Errorf("parse %s: %w", path, err)
-		}
-		ast.Inspect(f, func(n ast.Node) bool {
-			field, ok := n.(*ast.Field)
-			if !ok || field.Tag == nil {
-				return true
-			}
-			tag, err := strconv.Unquote(field.Tag.Value)
-			if err != nil {
-				return true
-			}
-			st := reflect.StructTag(tag)
-			if name, _, _ := strings.Cut(st.Get("env"), ","); name != "" {
-				known[config.Prefix+name] = true
-			}
-			return true
-		})
-		return nil
-	})
-	return known, err
+	}
+	return known
 }

@@ -1,7 +1,10 @@
-package main
+// Package programs lists every Bulwark service with the config structs its
+// main.go loads, so that the one declaration of each setting (its struct
+// tags) serves `bulwark config`, the README's generated tables and the
+// checks of docker-compose.yml and the Kubernetes manifests.
+package programs
 
 import (
-	"github.com/bulwarkhq/bulwark/libs/analytics/chschema"
 	"github.com/bulwarkhq/bulwark/libs/analytics/chsink"
 	"github.com/bulwarkhq/bulwark/libs/decide/decider"
 	"github.com/bulwarkhq/bulwark/libs/detect/aggregator"
@@ -15,10 +18,8 @@ import (
 	"github.com/bulwarkhq/bulwark/libs/platform/service"
 )
 
-// programs lists every Bulwark program with the config structs its main.go
-// loads, in the order of the pipeline. `bulwark config` and the README's
-// generated tables read the variables from these structs' tags.
-func programs() []config.Program {
+// Services lists the long-running programs in the order of the pipeline.
+func Services() []config.Program {
 	common := []any{service.LogConfig{}, kafka.Config{}}
 	with := func(cfgs ...any) []any { return append(append([]any{}, common...), cfgs...) }
 	return []config.Program{
@@ -29,6 +30,5 @@ func programs() []config.Program {
 		{Name: "bulwark-cfsync", Summary: "keeps Cloudflare IP lists equal to the blocking verdicts", Configs: with(cfsync.Config{}, election.Config{})},
 		{Name: "bulwark-fwsync", Summary: "keeps nftables sets equal to the blocking verdicts", Configs: with(fwsync.Config{})},
 		{Name: "bulwark-chsink", Summary: "writes requests, scores, verdicts and dead letters to ClickHouse", Configs: with(chsink.Config{})},
-		{Name: "bulwark", Summary: "the operator CLI (variables beyond the services')", Configs: []any{service.LogConfig{}, kafka.Config{}, chschema.Config{}, grafanaEnv{}}},
 	}
 }
