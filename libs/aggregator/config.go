@@ -19,8 +19,9 @@ type Config struct {
 	// are fenced by the group generation, KIP-447).
 	TransactionalID string `env:"AGGREGATOR_TRANSACTIONAL_ID"`
 	// AllowedLateness: events older than the partition's newest event time by
-	// more are counted as late and dropped.
-	AllowedLateness time.Duration `env:"AGGREGATOR_ALLOWED_LATENESS" envDefault:"30s"`
+	// more are counted as late and dropped. The default covers logs of
+	// several workers or shippers that interleave out of order by up to 2 min.
+	AllowedLateness time.Duration `env:"AGGREGATOR_ALLOWED_LATENESS" envDefault:"2m"`
 	// IdleTimeout: a subject without events for this long is forgotten.
 	IdleTimeout time.Duration `env:"AGGREGATOR_IDLE_TIMEOUT" envDefault:"1h"`
 	// SnapshotInterval is how often a transaction commits: scores become
@@ -62,7 +63,7 @@ func DefaultConfig() Config {
 	return Config{
 		Group:            "bulwark-aggregator",
 		StateTopic:       "bulwark.aggregator-state.v1",
-		AllowedLateness:  30 * time.Second,
+		AllowedLateness:  DefaultAllowedLateness,
 		IdleTimeout:      time.Hour,
 		SnapshotInterval: 200 * time.Millisecond,
 		MetricsAddr:      "127.0.0.1:8481",

@@ -74,7 +74,10 @@ const hotScore = 50
 
 // Defaults of the engine options.
 const (
-	DefaultAllowedLateness = 30 * time.Second
+	// DefaultAllowedLateness covers logs merged from several workers or
+	// servers, out of order by up to a minute or two: such events are
+	// merged into their windows, not lost.
+	DefaultAllowedLateness = 2 * time.Minute
 	DefaultIdleTimeout     = time.Hour
 	DefaultRefresh         = time.Minute
 )
@@ -202,6 +205,9 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 		UAHash:   features.HashUA(ua),
 		IP:       xxhash.Sum64(ipk[:]),
 	}
+	if ev.GetMalformed() != "" {
+		o.Flags |= features.ReqMalformed
+	}
 	o.UA = e.cls.UA(ua, o.UAHash)
 	o.ID, o.HasID = features.NumericID(ev.GetPath())
 	if ev.CdnBotScore != nil {
@@ -209,7 +215,7 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 	}
 	o.Session = sessionKey(ev, &ipk)
 
-	plain := o.Flags&(features.ReqSensitive|features.ReqLogin|features.ReqCheckout|features.ReqPost|features.ReqDeepPage) == 0 && o.Status < 400
+	plain := o.Flags&(features.ReqSensitive|features.ReqLogin|features.ReqCheckout|features.ReqPost|features.ReqDeepPage|features.ReqMalformed) == 0 && o.Status < 400
 	sec := uint32(t / int64(time.Second))
 
 	ip, ipi := e.ips.get(ipk)

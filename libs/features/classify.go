@@ -33,6 +33,7 @@ const (
 	ReqAcceptLanguageLogged
 	ReqAcceptLanguageMissing
 	ReqDeepPage
+	ReqMalformed // the log line's request was malformed (logparse: RequestEvent.Malformed)
 )
 
 // Classifier applies the Lists to requests. It caches user-agent

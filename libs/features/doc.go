@@ -52,6 +52,9 @@
 //	ip_sessions_10m                    ip            distinct sessions of the IP over 10 min                       a NAT of many people carries many sessions, one fast client one:
 //	                                                                                                              the scorer divides the IP's volume features by this crowd
 //	cdn_bot_score                      ip session    the CDN's bot score of the latest request (1 = bot .. 99)     the CDN sees TLS and JS signals the logs do not carry
+//	malformed_request                  ip session    requests in 10 min whose request line, User-Agent or Referer  browsers send well-formed UTF-8; raw bytes, NULs, TLS handshakes on
+//	                                                 held invalid UTF-8/NUL/control bytes or whose request line   the plain port and garbled request lines are worm payloads, exploit
+//	                                                 was not "METHOD target" (logparse marks them; absent when 0)  attempts and scanners (an escaped \xHH byte is still scored)
 //
 // Counters saturate (uint16 per bucket for requests, uint8 for rare events)
 // rather than wrap; a subject past saturation is far beyond every threshold.

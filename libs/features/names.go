@@ -34,6 +34,7 @@ const (
 	NetAlikeIPs10m
 	IPSessions10m
 	CDNBotScore
+	MalformedRequest
 	NumFeatures
 )
 
@@ -46,6 +47,7 @@ var Names = [NumFeatures]string{
 	"ua_tool", "ua_headless", "ua_empty", "ua_malformed", "ua_crawler_claimed", "ua_count_10m",
 	"referer_missing_share_10m", "accept_language_missing_share_10m",
 	"net_ips_10m", "net_alike_ips_10m", "ip_sessions_10m", "cdn_bot_score",
+	"malformed_request",
 }
 
 func (id ID) String() string {

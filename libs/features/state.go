@@ -45,6 +45,7 @@ type Behaviour struct {
 	// per minute, 10 min
 	Req, Asset, S404, RefMissing, ALLogged, ALMissing [10]uint16
 	Enum, LoginFail, S429, Sensitive                  [10]uint8
+	Malformed                                         [10]uint8
 
 	Hour  [6]uint32          // requests per 10 min, 1 h
 	Paths window.Distinct512 // distinct page paths, 2 x 5 min
@@ -129,6 +130,9 @@ func (b *Behaviour) Update(o *Obs) {
 	if f&ReqSensitive != 0 {
 		window.Add(b.Sensitive[:], ms, m, 1)
 	}
+	if f&ReqMalformed != 0 {
+		window.Add(b.Malformed[:], ms, m, 1)
+	}
 	if f&ReqPost != 0 && f&(ReqLogin|ReqCheckout) != 0 {
 		window.Add(b.Post1m[:], ts, tsl, 1)
 	}
@@ -161,7 +165,7 @@ func (b *Behaviour) slide(prev, t int64) {
 		for _, r := range [][]uint16{b.Req[:], b.Asset[:], b.S404[:], b.RefMissing[:], b.ALLogged[:], b.ALMissing[:]} {
 			window.Slide(r, m0, m1)
 		}
-		for _, r := range [][]uint8{b.Enum[:], b.LoginFail[:], b.S429[:], b.Sensitive[:]} {
+		for _, r := range [][]uint8{b.Enum[:], b.LoginFail[:], b.S429[:], b.Sensitive[:], b.Malformed[:]} {
 			window.Slide(r, m0, m1)
 		}
 		window.Slide(b.Hour[:], window.Slot(prev, tenMin), window.Slot(t, tenMin))
@@ -225,6 +229,9 @@ func (b *Behaviour) Compute(now int64, v *Vector) {
 	v.Set(LoginFailures10m, float64(window.Sum(b.LoginFail[:], ms, m)))
 	v.Set(Status429_10m, float64(window.Sum(b.S429[:], ms, m)))
 	v.Set(SensitiveHits10m, float64(window.Sum(b.Sensitive[:], ms, m)))
+	if n := window.Sum(b.Malformed[:], ms, m); n > 0 {
+		v.Set(MalformedRequest, float64(n))
+	}
 	v.Set(PostSensitive1m, float64(window.Sum(b.Post1m[:], ts, tsl)))
 	if al := window.Sum(b.ALLogged[:], ms, m); al >= minALForShare {
 		v.Set(AcceptLanguageMissingShare10m, round3(float64(window.Sum(b.ALMissing[:], ms, m))/float64(al)))

@@ -83,7 +83,10 @@ func (p *cloudflareParser) Parse(line []byte, ev *eventpb.RequestEvent) error {
 	if p.clientIP == "" {
 		return perr(p.format, ErrBadIP, "ClientIP", 0, "missing")
 	}
-	return p.setClient(ev, p.clientIP, p.xff, "ClientIP", 0)
+	if err := p.setClient(ev, p.clientIP, p.xff, "ClientIP", 0); err != nil {
+		return err
+	}
+	return p.finish(ev)
 }
 
 func (p *cloudflareParser) visit(key []byte, v *fastjson.Value) {

@@ -67,6 +67,7 @@ func own(ev *eventpb.RequestEvent, a *arena, o *optionals) {
 	ev.Source = a.str(ev.Source)
 	ev.Format = a.str(ev.Format)
 	ev.SourceFileId = a.str(ev.SourceFileId)
+	ev.Malformed = a.str(ev.Malformed)
 	if ev.RequestTimeSeconds != nil {
 		o.requestTime = *ev.RequestTimeSeconds
 		ev.RequestTimeSeconds = &o.requestTime

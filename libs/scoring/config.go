@@ -111,6 +111,7 @@ func DefaultConfig() Config {
 			"net_alike_ips_10m":                 {Weight: 95, From: 3, To: 20},
 			"ip_sessions_10m":                   {Weight: 0, From: 0, To: 0},
 			"cdn_bot_score":                     {Weight: 70, From: 30, To: 1},
+			"malformed_request":                 {Weight: 60, From: 0, To: 2},
 		},
 		StaticAssetExtensions: []string{
 			".css", ".js", ".mjs", ".map", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif",

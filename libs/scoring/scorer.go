@@ -137,6 +137,10 @@ func Reason(id features.ID, v float64) string {
 		return "malformed_ua"
 	case features.UACrawlerClaimed:
 		return "claims_crawler"
+	case features.MalformedRequest:
+		if v <= 1 {
+			return "malformed_request"
+		}
 	case features.Rate10s, features.Rate1m, features.Rate10m, features.Rate1h:
 		return id.String() + "=" + num(v) + "/s"
 	}
