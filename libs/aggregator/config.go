@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/bulwarkhq/bulwark/libs/config"
+	"github.com/bulwarkhq/bulwark/libs/signatures"
 )
 
 // Config configures the aggregator service (BULWARK_AGGREGATOR_*; the Kafka
@@ -32,6 +33,9 @@ type Config struct {
 	MetricsAddr string `env:"AGGREGATOR_METRICS_ADDR" envDefault:"127.0.0.1:8481"`
 	// RulesFile is the rule file whose `features:` section sets weights and lists.
 	RulesFile string `env:"RULES_FILE"`
+	// SignaturesFile is the operator's request-signature file, read over the
+	// shipped signatures and re-read when it changes (libs/signatures).
+	SignaturesFile string `env:"SIGNATURES_FILE"`
 }
 
 // Validate checks the values, naming the variable at fault.
@@ -53,6 +57,11 @@ func (c Config) Validate() error {
 	if c.RulesFile != "" {
 		if _, err := os.Stat(c.RulesFile); err != nil {
 			return config.Invalid("RULES_FILE", "%v", err)
+		}
+	}
+	if c.SignaturesFile != "" {
+		if _, err := signatures.Load(c.SignaturesFile); err != nil {
+			return config.Invalid("SIGNATURES_FILE", "%v", err)
 		}
 	}
 	return nil

@@ -15,6 +15,7 @@ import (
 	"github.com/bulwarkhq/bulwark/libs/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/features"
 	"github.com/bulwarkhq/bulwark/libs/scoring"
+	"github.com/bulwarkhq/bulwark/libs/signatures"
 	"github.com/bulwarkhq/bulwark/libs/subject"
 )
 
@@ -84,6 +85,8 @@ const (
 
 type options struct {
 	lateness, idle, refresh time.Duration
+	sigs                    *signatures.Holder
+	sigsSet                 bool
 }
 
 // Option configures an Engine.
@@ -103,6 +106,13 @@ func WithIdleTimeout(d time.Duration) Option { return func(o *options) { o.idle 
 // while its score holds (so the decider can extend its verdict), and how
 // long it must be idle before its decayed score is flushed.
 func WithRefresh(d time.Duration) Option { return func(o *options) { o.refresh = d } }
+
+// WithSignatures sets the request signatures evaluated on every event (h's
+// Set may be swapped while the engine runs: a reload). nil turns the
+// signature layer off. Without this option the shipped set is used.
+func WithSignatures(h *signatures.Holder) Option {
+	return func(o *options) { o.sigs, o.sigsSet = h, true }
+}
 
 // Engine computes windows, features and scores for the events of one
 // partition (or one replay), in event time. It does not touch Kafka, so the
@@ -127,6 +137,11 @@ type Engine struct {
 	stats Stats
 	vec   features.Vector
 	pts   scoring.Points
+
+	sigs      *signatures.Holder
+	sigm      *signatures.Matcher
+	sigNames  map[uint32]string // IDHash -> id, of every set seen (state may name an older set's)
+	sigReason string            // "sig=<id>" for the subject being scored, or ""
 }
 
 // Stats are the engine's counters and sizes, for metrics.
@@ -151,7 +166,12 @@ func NewEngine(cfg scoring.Config, opts ...Option) *Engine {
 	for _, f := range opts {
 		f(&o)
 	}
+	if !o.sigsSet {
+		o.sigs = signatures.NewHolder(signatures.Shipped())
+	}
 	return &Engine{
+		sigs:     o.sigs,
+		sigNames: map[uint32]string{},
 		cls:      features.NewClassifier(cfg.Lists()),
 		scorer:   scoring.NewScorer(cfg),
 		opt:      o,
@@ -208,6 +228,7 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 	if ev.GetMalformed() != "" {
 		o.Flags |= features.ReqMalformed
 	}
+	e.matchSignatures(ev, &o)
 	o.UA = e.cls.UA(ua, o.UAHash)
 	o.ID, o.HasID = features.NumericID(ev.GetPath())
 	if ev.CdnBotScore != nil {
@@ -215,7 +236,8 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 	}
 	o.Session = sessionKey(ev, &ipk)
 
-	plain := o.Flags&(features.ReqSensitive|features.ReqLogin|features.ReqCheckout|features.ReqPost|features.ReqDeepPage|features.ReqMalformed) == 0 && o.Status < 400
+	plain := o.Flags&(features.ReqSensitive|features.ReqLogin|features.ReqCheckout|features.ReqPost|features.ReqDeepPage|features.ReqMalformed) == 0 &&
+		o.Sig == 0 && o.Status < 400
 	sec := uint32(t / int64(time.Second))
 
 	ip, ipi := e.ips.get(ipk)
@@ -251,16 +273,19 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 		e.vec = features.Vector{}
 		ip.B.Compute(ip.B.Last, &e.vec)
 		ip.X.Compute(ip.B.Last, ip.B.Last, &e.vec)
+		e.sigReason = e.sigName(ip.B.SigRecent(ip.B.Last))
 		dst = e.consider(subject.KindIP, ipk, &ip.E, ev, &trigger, addr, t, ip.B.Last, dst)
 	}
 	if ss.E.fresh(sec, ssPlain) {
 		e.vec = features.Vector{}
 		ss.B.Compute(ss.B.Last, &e.vec)
+		e.sigReason = e.sigName(ss.B.SigRecent(ss.B.Last))
 		dst = e.consider(subject.KindSession, sessionHot(o.Session).k, &ss.E, ev, &trigger, addr, t, ss.B.Last, dst)
 	}
 	if nt.E.fresh(sec, plain) {
 		e.vec = features.Vector{}
 		nt.N.Compute(nt.N.Last, &e.vec)
+		e.sigReason = ""
 		dst = e.consider(subject.KindNet, netk, &nt.E, ev, &trigger, addr, t, nt.N.Last, dst)
 	}
 	return dst
@@ -305,7 +330,7 @@ func (e *Engine) build(subj string, t, end int64, score float64, trigger *eventp
 		WindowEndUnixNano: end,
 		Score:             score,
 		Features:          make(map[string]float64, e.vec.Len()),
-		Reasons:           e.pts.Reasons(&e.vec, nil),
+		Reasons:           e.reasons(),
 		Trigger:           trigger,
 		Scorer:            scoring.Name,
 	}
@@ -411,6 +436,7 @@ func (e *Engine) flushIdle(now int64, dst []*eventpb.Score) []*eventpb.Score {
 				s.B.Compute(now, &e.vec)
 				s.X.Compute(last, now, &e.vec)
 			}
+			e.sigReason = e.sigName(s.B.SigRecent(now))
 		case subject.KindSession:
 			s := e.sessions.lookup(binary.LittleEndian.Uint64(k.k[:8]))
 			if s == nil {
@@ -421,6 +447,7 @@ func (e *Engine) flushIdle(now int64, dst []*eventpb.Score) []*eventpb.Score {
 			if now-last >= int64(e.opt.refresh) {
 				s.B.Compute(now, &e.vec)
 			}
+			e.sigReason = e.sigName(s.B.SigRecent(now))
 		case subject.KindNet:
 			s := e.nets.lookup(k.k)
 			if s == nil {
@@ -431,6 +458,7 @@ func (e *Engine) flushIdle(now int64, dst []*eventpb.Score) []*eventpb.Score {
 			if now-last >= int64(e.opt.refresh) {
 				s.N.Compute(now, &e.vec)
 			}
+			e.sigReason = ""
 		}
 		if now-last < int64(e.opt.refresh) {
 			continue

@@ -34,6 +34,10 @@ const (
 	ReqAcceptLanguageMissing
 	ReqDeepPage
 	ReqMalformed // the log line's request was malformed (logparse: RequestEvent.Malformed)
+	// ReqLoginFailed: a POST to an auth endpoint (any application's, found by
+	// the signature layer) answered 200 without a redirect: the form or
+	// XML-RPC said no. Counted like a 401/403 on a login path.
+	ReqLoginFailed
 )
 
 // Classifier applies the Lists to requests. It caches user-agent

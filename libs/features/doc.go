@@ -56,6 +56,14 @@
 //	                                                 held invalid UTF-8/NUL/control bytes or whose request line   the plain port and garbled request lines are worm payloads, exploit
 //	                                                 was not "METHOD target" (logparse marks them; absent when 0)  attempts and scanners (an escaped \xHH byte is still scored)
 //
+//	sig_traversal, sig_injection,      ip session    the highest severity (1 low, 2 medium, 3 high) of the        one request that no browser sends (an exploit path, a traversal,
+//	sig_exploit, sig_webshell,                       signatures (libs/signatures) matched in this category in     Log4Shell, a web shell, /.env, CONNECT, sqlmap) is an attack
+//	sig_sensitive_file,                              10 min; absent when none. auth-endpoint matches feed         whatever the rate; low-severity probing (admin consoles, CMS
+//	sig_admin_probe, sig_cms_probe,                  login_failures_* instead: a POST there answered 200, 401     fingerprints) only adds up with other signals, since a site's own
+//	sig_protocol, sig_proxy,                         or 403 is a failed login, whatever the application           admins load such pages
+//	sig_scanner_ua
+//	sig_hits_10m                       ip session    requests matching a medium or high signature in 10 min       scanners try dozens of exploits a minute; a person none
+//
 // Counters saturate (uint16 per bucket for requests, uint8 for rare events)
 // rather than wrap; a subject past saturation is far beyond every threshold.
 package features

@@ -2,6 +2,7 @@ package features
 
 import (
 	"math"
+	"math/bits"
 
 	"github.com/bulwarkhq/bulwark/libs/window"
 )
@@ -22,6 +23,9 @@ type Obs struct {
 	Flags    ReqFlags
 	Status   uint32
 	PathHash uint64
+	Sig      uint32 // signature matches (SigBits of each matched category), 0 for none
+	SigID    uint32 // the strongest matched signature (signatures.IDHash), 0 for none
+	SigSev   uint8  // its severity
 	ID       uint32 // trailing numeric id of the path, when HasID
 	HasID    bool
 	UAHash   uint64
@@ -46,14 +50,18 @@ type Behaviour struct {
 	Req, Asset, S404, RefMissing, ALLogged, ALMissing [10]uint16
 	Enum, LoginFail, S429, Sensitive                  [10]uint8
 	Malformed                                         [10]uint8
-
-	Hour  [6]uint32          // requests per 10 min, 1 h
-	Paths window.Distinct512 // distinct page paths, 2 x 5 min
+	SigHits                                           [10]uint8
+	Sig                                               [10]uint32         // SigBits of the minute's matches
+	SigID                                             uint32             // strongest recent signature (for reasons)
+	SigAt                                             int64              // when it matched
+	Hour                                              [6]uint32          // requests per 10 min, 1 h
+	Paths                                             window.Distinct512 // distinct page paths, 2 x 5 min
 
 	IATMean, IATVar float32 // exponentially weighted inter-arrival time, seconds
 	LastID          uint32
 	UAHash          uint32
 	IATN            uint8 // intervals seen (saturating)
+	SigSev          uint8 // severity of SigID
 	UA              UAFlags
 	HasLastID       bool
 	CDNBot          uint8
@@ -133,6 +141,22 @@ func (b *Behaviour) Update(o *Obs) {
 	if f&ReqMalformed != 0 {
 		window.Add(b.Malformed[:], ms, m, 1)
 	}
+	if f&ReqLoginFailed != 0 && o.Status != 401 && o.Status != 403 {
+		window.Add(b.LoginFail[:], ms, m, 1)
+		window.Add(b.LoginFail1m[:], ts, tsl, 1)
+	}
+	if o.Sig != 0 {
+		window.Or(b.Sig[:], ms, m, o.Sig)
+		if o.SigSev >= 2 {
+			// Only attack markers count: a site's own admins load its
+			// /wp-admin/ pages, which are low-severity probes elsewhere.
+			window.Add(b.SigHits[:], ms, m, 1)
+		}
+		// The reason names the strongest signature of the last 10 min.
+		if o.SigSev >= b.SigSev || t-b.SigAt >= tenMin {
+			b.SigID, b.SigSev, b.SigAt = o.SigID, o.SigSev, t
+		}
+	}
 	if f&ReqPost != 0 && f&(ReqLogin|ReqCheckout) != 0 {
 		window.Add(b.Post1m[:], ts, tsl, 1)
 	}
@@ -165,9 +189,10 @@ func (b *Behaviour) slide(prev, t int64) {
 		for _, r := range [][]uint16{b.Req[:], b.Asset[:], b.S404[:], b.RefMissing[:], b.ALLogged[:], b.ALMissing[:]} {
 			window.Slide(r, m0, m1)
 		}
-		for _, r := range [][]uint8{b.Enum[:], b.LoginFail[:], b.S429[:], b.Sensitive[:], b.Malformed[:]} {
+		for _, r := range [][]uint8{b.Enum[:], b.LoginFail[:], b.S429[:], b.Sensitive[:], b.Malformed[:], b.SigHits[:]} {
 			window.Slide(r, m0, m1)
 		}
+		window.Slide(b.Sig[:], m0, m1)
 		window.Slide(b.Hour[:], window.Slot(prev, tenMin), window.Slot(t, tenMin))
 	}
 }
@@ -231,6 +256,16 @@ func (b *Behaviour) Compute(now int64, v *Vector) {
 	v.Set(SensitiveHits10m, float64(window.Sum(b.Sensitive[:], ms, m)))
 	if n := window.Sum(b.Malformed[:], ms, m); n > 0 {
 		v.Set(MalformedRequest, float64(n))
+	}
+	if n := window.Sum(b.SigHits[:], ms, m); n > 0 {
+		v.Set(SigHits10m, float64(n))
+	}
+	if bits := window.OrAll(b.Sig[:], ms, m); bits != 0 {
+		for c := range NumSigCategories {
+			if sev := (bits >> (3 * c)) & 7; sev != 0 {
+				v.Set(SigTraversal+ID(c), float64(64-bits64LeadingZeros(sev)))
+			}
+		}
 	}
 	v.Set(PostSensitive1m, float64(window.Sum(b.Post1m[:], ts, tsl)))
 	if al := window.Sum(b.ALLogged[:], ms, m); al >= minALForShare {
@@ -322,3 +357,16 @@ func flag[T ~uint8](f T) float64 {
 }
 
 func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
+
+// bits64LeadingZeros is bits.LeadingZeros64, spelled here so that the
+// highest set severity bit (1, 2 or 3) reads as 64 minus it.
+func bits64LeadingZeros(x uint64) int { return bits.LeadingZeros64(x) }
+
+// SigRecent returns the strongest signature (its IDHash) matched at most
+// 10 min before now, or 0.
+func (b *Behaviour) SigRecent(now int64) uint32 {
+	if b.SigID == 0 || now-b.SigAt >= tenMin {
+		return 0
+	}
+	return b.SigID
+}

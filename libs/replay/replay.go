@@ -24,6 +24,7 @@ import (
 	"github.com/bulwarkhq/bulwark/libs/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/kafka"
 	"github.com/bulwarkhq/bulwark/libs/logparse"
+	"github.com/bulwarkhq/bulwark/libs/signatures"
 	"github.com/bulwarkhq/bulwark/libs/simulate"
 )
 
@@ -49,6 +50,11 @@ type Config struct {
 
 	// Rules is the rule file ("" for the one shipped with Bulwark).
 	Rules string
+	// Signatures is the operator's request-signature file, read over the
+	// shipped signatures ("" for the shipped set alone).
+	Signatures string
+	// NoSignatures turns the request-signature layer off.
+	NoSignatures bool
 	// Compare, if set, is a second rule file run side by side; Result.Diff
 	// says which subjects it treats differently.
 	Compare string
@@ -151,6 +157,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	var engOpts []aggregator.Option
 	if cfg.AllowedLateness > 0 {
 		engOpts = append(engOpts, aggregator.WithAllowedLateness(cfg.AllowedLateness))
+	}
+	if cfg.NoSignatures {
+		engOpts = append(engOpts, aggregator.WithSignatures(nil))
+	} else {
+		set, err := signatures.Load(cfg.Signatures)
+		if err != nil {
+			return nil, err
+		}
+		engOpts = append(engOpts, aggregator.WithSignatures(signatures.NewHolder(set)))
 	}
 	base, err := newLane(cfg.Rules, nil, engOpts)
 	if err != nil {

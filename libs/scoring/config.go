@@ -112,6 +112,21 @@ func DefaultConfig() Config {
 			"ip_sessions_10m":                   {Weight: 0, From: 0, To: 0},
 			"cdn_bot_score":                     {Weight: 70, From: 30, To: 1},
 			"malformed_request":                 {Weight: 60, From: 0, To: 2},
+			// Signature categories: the value is the highest severity
+			// matched in 10 min (1 low, 2 medium, 3 high). Attacks no browser
+			// sends score 90+ on one high-severity request; probing (admin
+			// consoles, CMS fingerprints) only adds up with other signals.
+			"sig_traversal":      {Weight: 90, From: 1, To: 3},
+			"sig_injection":      {Weight: 90, From: 1, To: 3},
+			"sig_exploit":        {Weight: 95, From: 1, To: 3},
+			"sig_webshell":       {Weight: 95, From: 1, To: 3},
+			"sig_sensitive_file": {Weight: 90, From: 1, To: 3},
+			"sig_admin_probe":    {Weight: 30, From: 0, To: 3},
+			"sig_cms_probe":      {Weight: 40, From: 0, To: 2},
+			"sig_protocol":       {Weight: 50, From: 0, To: 2},
+			"sig_proxy":          {Weight: 80, From: 1, To: 3},
+			"sig_scanner_ua":     {Weight: 95, From: 0, To: 3},
+			"sig_hits_10m":       {Weight: 90, From: 1, To: 8},
 		},
 		StaticAssetExtensions: []string{
 			".css", ".js", ".mjs", ".map", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif",

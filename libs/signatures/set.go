@@ -322,3 +322,6 @@ func anchored(sig *Signature, text []byte) bool {
 	}
 	return false
 }
+
+// Tests is how many test strings the signature carries.
+func (s *Signature) Tests() int { return len(s.spec.Match) + len(s.spec.NoMatch) }

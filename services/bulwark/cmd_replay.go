@@ -14,6 +14,7 @@ import (
 	"github.com/bulwarkhq/bulwark/libs/logparse"
 	"github.com/bulwarkhq/bulwark/libs/replay"
 	"github.com/bulwarkhq/bulwark/libs/rules"
+	"github.com/bulwarkhq/bulwark/libs/signatures"
 	"github.com/bulwarkhq/bulwark/libs/simulate"
 )
 
@@ -102,7 +103,7 @@ Reports go to stdout when --output is a file, else to stderr.`,
 			}
 			res, err := replay.Run(cmd.Context(), cfg)
 			if err != nil {
-				if errors.Is(err, replay.ErrNoInput) || errors.Is(err, rules.ErrInvalid) {
+				if errors.Is(err, replay.ErrNoInput) || errors.Is(err, rules.ErrInvalid) || errors.Is(err, signatures.ErrInvalid) {
 					return usageError{err}
 				}
 				return err
@@ -151,6 +152,8 @@ Reports go to stdout when --output is a file, else to stderr.`,
 	f.StringVar(&since, "since", "", "only events at or after this time (RFC 3339)")
 	f.StringVar(&until, "until", "", "only events before this time (RFC 3339)")
 	f.StringVar(&cfg.Rules, "rules", "", "rule file (default: the one shipped with Bulwark)")
+	f.StringVar(&cfg.Signatures, "signatures", "", "request-signature file read over the shipped signatures (see 'bulwark signatures')")
+	f.BoolVar(&cfg.NoSignatures, "no-signatures", false, "turn the request-signature layer off")
 	f.DurationVar(&cfg.Reorder, "reorder-window", replay.DefaultReorder, "read each file this far ahead to put its lines in time order (logs of several workers interleave); 0 for file order")
 	f.DurationVar(&cfg.AllowedLateness, "allowed-lateness", aggregator.DefaultAllowedLateness, "events this much older than the newest one are still merged; later ones are dropped as too late")
 	f.StringVar(&cfg.Compare, "compare", "", "second rule file: report subjects whose action differs")
