@@ -51,7 +51,7 @@ func TestMatch(t *testing.T) {
 	f(Request{Method: "GET", Path: "/select-size", Protocol: "HTTP/1.1"})
 	f(Request{Method: "GET", Path: "/cgi-bin/.%2e/.%2e/.%2e/.%2e/bin/sh", Protocol: "HTTP/1.1"},
 		"traversal-sequence", "traversal-encoded", "shell-command", "cve-2021-41773", "admin-console-probe")
-	f(Request{Method: "GET", Path: "/", Protocol: "HTTP/1.1", UserAgent: "${jndi:ldap://x/a}"}, "template-injection", "jndi-lookup")
+	f(Request{Method: "GET", Path: "/", Protocol: "HTTP/1.1", UserAgent: "${jndi:ldap://x/a}"}, "jndi-lookup")
 	f(Request{Method: "G\\x00T", Path: "/x", Protocol: "HTTP/2.0"}, "unknown-method")
 	f(Request{Method: "CONNECT", Path: "example.com:443", Protocol: "HTTP/1.1"}, "proxy-connect")
 	f(Request{Method: "POST", Path: "/wp-login.php", Protocol: "HTTP/1.1"}, "cms-probe", "auth-endpoint")
