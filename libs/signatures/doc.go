@@ -42,7 +42,8 @@
 // # Matching
 //
 // Literals of all signatures are compiled into one Aho-Corasick automaton
-// per field (github.com/cloudflare/ahocorasick), so the cost per request
+// per field (github.com/petar-dambovaliev/aho-corasick, a port of the Rust
+// aho-corasick crate, as a DFA), so the cost per request
 // stays flat as the set grows; regular expressions only run on the few
 // candidates a literal selected. The target is decoded before matching:
 // percent-escapes (up to three rounds, for double and triple encoding),

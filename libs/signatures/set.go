@@ -5,12 +5,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/bits"
 	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/cespare/xxhash/v2"
-	"github.com/cloudflare/ahocorasick"
+	ahocorasick "github.com/petar-dambovaliev/aho-corasick"
 )
 
 // Field indexes.
@@ -57,7 +58,7 @@ type Set struct {
 	Sigs     []Signature
 	byHash   map[uint32]int
 
-	ac    [numFields]*ahocorasick.Matcher
+	ac    [numFields]*ahocorasick.AhoCorasick
 	owner [numFields][][]int // per field: literal index -> signatures
 	notIn [numFields][]int   // per field: signatures of the not_in kind
 }
@@ -143,7 +144,13 @@ func compile(spec *fileSpec, name string) (*Set, error) {
 	}
 	for f := range numFields {
 		if len(lits[f]) > 0 {
-			set.ac[f] = ahocorasick.NewStringMatcher(lits[f])
+			// A DFA over the lower-cased text with standard semantics, so
+			// that overlapping literals ("../" inside "/..%2f../") are all
+			// reported; its tables hold no pointers, which keeps garbage
+			// collection from scanning them.
+			b := ahocorasick.NewAhoCorasickBuilder(ahocorasick.Opts{MatchKind: ahocorasick.StandardMatch, DFA: true})
+			ac := b.Build(lits[f])
+			set.ac[f] = &ac
 		}
 	}
 	h := sha256.New()
@@ -212,21 +219,32 @@ type Request struct {
 	Method, Path, Query, Protocol, UserAgent, Referer string
 }
 
-// Matcher matches requests against a Set. It holds scratch buffers, so it
-// is not safe for concurrent use; make one per goroutine.
+// Matcher matches requests against a Set. It holds scratch buffers and a
+// cache, so it is not safe for concurrent use; make one per goroutine.
 type Matcher struct {
 	set      *Set
 	text     [numFields][]byte
 	tmp      []byte
 	hits     []int
-	cand     []int
-	seenMark []uint32
+	seenMark []uint32 // per signature: gen when it was last put in hits
 	gen      uint32
+	fhits    []int
+	fmark    []uint32 // per signature: fgen when it was last found in the field
+	fgen     uint32
+	// cache holds the matches of each field, by a hash of field, method and
+	// text: user agents, referers and popular pages repeat from request to
+	// request, and matching them is most of the cost.
+	cache map[uint64][]int
 }
+
+// cacheMax bounds Matcher.cache; it is cleared when full, which only costs
+// matching again, and keeps memory flat under UA-rotating clients.
+const cacheMax = 1 << 13
 
 // NewMatcher returns a Matcher for s.
 func (s *Set) NewMatcher() *Matcher {
-	return &Matcher{set: s, seenMark: make([]uint32, len(s.Sigs))}
+	return &Matcher{set: s, seenMark: make([]uint32, len(s.Sigs)), fmark: make([]uint32, len(s.Sigs)),
+		cache: make(map[uint64][]int)}
 }
 
 // Set returns the set m matches against.
@@ -235,46 +253,99 @@ func (m *Matcher) Set() *Set { return m.set }
 // Match returns the indexes (into Set.Sigs) of the signatures r matches,
 // in set order. The slice is reused by the next call.
 func (m *Matcher) Match(r Request) []int {
-	s := m.set
 	m.hits = m.hits[:0]
-	m.cand = m.cand[:0]
 	m.gen++
 	if m.gen == 0 {
 		clear(m.seenMark)
 		m.gen = 1
 	}
-	m.text[fTarget], m.tmp = decodeTarget(m.text[fTarget][:0], m.tmp, r.Path, r.Query)
-	m.text[fRaw] = lowerInto(m.text[fRaw][:0], r.Path)
-	if r.Query != "" {
-		m.text[fRaw] = append(m.text[fRaw], '?')
-		m.text[fRaw] = lowerInto(m.text[fRaw], r.Query)
-	}
-	m.text[fUA] = lowerInto(m.text[fUA][:0], r.UserAgent)
-	m.text[fReferer] = lowerInto(m.text[fReferer][:0], r.Referer)
-	m.text[fMethod] = lowerInto(m.text[fMethod][:0], r.Method)
-	m.text[fProtocol] = lowerInto(m.text[fProtocol][:0], r.Protocol)
-	for f := range numFields {
-		text := m.text[f]
-		if ac := s.ac[f]; ac != nil && len(text) > 0 {
-			for _, li := range ac.MatchThreadSafe(text) {
-				for _, si := range s.owner[f][li] {
-					m.consider(si, f, text, r.Method)
+	// Keys hash the text as sent, so that a cached field costs neither
+	// decoding nor lower-casing.
+	mh := xxhash.Sum64String(r.Method) * 0x9E3779B97F4A7C15
+	key := xxhash.Sum64String(r.Path) ^ bits.RotateLeft64(xxhash.Sum64String(r.Query), 17) ^ mh
+	hs, ok := m.cache[key]
+	if !ok {
+		m.text[fTarget], m.tmp = decodeTarget(m.text[fTarget][:0], m.tmp, r.Path, r.Query)
+		m.text[fRaw] = lowerInto(m.text[fRaw][:0], r.Path)
+		if r.Query != "" {
+			m.text[fRaw] = append(m.text[fRaw], '?')
+			m.text[fRaw] = lowerInto(m.text[fRaw], r.Query)
+		}
+		hs = slices.Clone(m.fieldHits(fTarget, m.text[fTarget], r.Method))
+		if hasEncoding(m.text[fRaw]) { // raw signatures look for encodings
+			for _, si := range m.fieldHits(fRaw, m.text[fRaw], r.Method) {
+				if !slices.Contains(hs, si) {
+					hs = append(hs, si)
 				}
 			}
 		}
-		if len(text) > 0 {
-			for _, si := range s.notIn[f] {
-				m.consider(si, f, text, r.Method)
-			}
+		m.store(key, hs)
+	}
+	m.add(hs)
+	for _, f := range [...]struct {
+		field int
+		v     string
+	}{{fUA, r.UserAgent}, {fReferer, r.Referer}, {fMethod, r.Method}, {fProtocol, r.Protocol}} {
+		if f.v == "" {
+			continue
 		}
+		key := xxhash.Sum64String(f.v) ^ mh ^ uint64(f.field)<<59
+		hs, ok := m.cache[key]
+		if !ok {
+			m.text[f.field] = lowerInto(m.text[f.field][:0], f.v)
+			hs = slices.Clone(m.fieldHits(f.field, m.text[f.field], r.Method))
+			m.store(key, hs)
+		}
+		m.add(hs)
 	}
 	slices.Sort(m.hits)
 	return m.hits
 }
 
-// consider checks candidate si in field f and records it once.
-func (m *Matcher) consider(si, f int, text []byte, method string) {
-	if m.seenMark[si] == m.gen {
+func (m *Matcher) store(key uint64, hs []int) {
+	if len(m.cache) >= cacheMax {
+		clear(m.cache)
+	}
+	m.cache[key] = hs
+}
+
+// add puts the signatures hs in the hits, once each.
+func (m *Matcher) add(hs []int) {
+	for _, si := range hs {
+		if m.seenMark[si] != m.gen {
+			m.seenMark[si] = m.gen
+			m.hits = append(m.hits, si)
+		}
+	}
+}
+
+// fieldHits returns the signatures that match text in field f (a slice
+// reused by the next call).
+func (m *Matcher) fieldHits(f int, text []byte, method string) []int {
+	s := m.set
+	m.fhits = m.fhits[:0]
+	m.fgen++
+	if m.fgen == 0 {
+		clear(m.fmark)
+		m.fgen = 1
+	}
+	if ac := s.ac[f]; ac != nil {
+		it := ac.IterOverlappingByte(text)
+		for hit := it.Next(); hit != nil; hit = it.Next() {
+			for _, si := range s.owner[f][hit.Pattern()] {
+				m.consider(si, text, method)
+			}
+		}
+	}
+	for _, si := range s.notIn[f] {
+		m.consider(si, text, method)
+	}
+	return m.fhits
+}
+
+// consider checks candidate si against text and records it once per field.
+func (m *Matcher) consider(si int, text []byte, method string) {
+	if m.fmark[si] == m.fgen {
 		return
 	}
 	sig := &m.set.Sigs[si]
@@ -295,8 +366,8 @@ func (m *Matcher) consider(si, f int, text []byte, method string) {
 			return
 		}
 	}
-	m.seenMark[si] = m.gen
-	m.hits = append(m.hits, si)
+	m.fmark[si] = m.fgen
+	m.fhits = append(m.fhits, si)
 }
 
 func anchored(sig *Signature, text []byte) bool {
@@ -325,3 +396,12 @@ func anchored(sig *Signature, text []byte) bool {
 
 // Tests is how many test strings the signature carries.
 func (s *Signature) Tests() int { return len(s.spec.Match) + len(s.spec.NoMatch) }
+
+func hasEncoding(b []byte) bool {
+	for _, c := range b {
+		if c == '%' || c == '\\' {
+			return true
+		}
+	}
+	return false
+}
