@@ -38,6 +38,9 @@ const (
 	// the signature layer) answered 200 without a redirect: the form or
 	// XML-RPC said no. Counted like a 401/403 on a login path.
 	ReqLoginFailed
+	// ReqBackground: a path the operator lists as background (a page
+	// script's beacon, poll or live search), not a navigation.
+	ReqBackground
 )
 
 // Classifier applies the Lists to requests. It caches user-agent
@@ -46,6 +49,7 @@ const (
 type Classifier struct {
 	assetExt                   []string
 	sensitive, login, checkout [][]byte
+	background                 [][]byte
 	tool, headless, crawler    [][]byte
 	uaCache                    map[uint64]UAFlags
 }
@@ -57,14 +61,15 @@ const uaCacheMax = 1 << 14
 // NewClassifier builds a classifier for l.
 func NewClassifier(l Lists) *Classifier {
 	return &Classifier{
-		assetExt:  lower(l.StaticAssetExtensions),
-		sensitive: toBytes(l.SensitivePaths),
-		login:     toBytes(l.LoginPaths),
-		checkout:  toBytes(l.CheckoutPaths),
-		tool:      toBytes(l.ToolUAPatterns),
-		headless:  toBytes(l.HeadlessUAPatterns),
-		crawler:   toBytes(l.CrawlerUAPatterns),
-		uaCache:   make(map[uint64]UAFlags),
+		assetExt:   lower(l.StaticAssetExtensions),
+		sensitive:  toBytes(l.SensitivePaths),
+		login:      toBytes(l.LoginPaths),
+		checkout:   toBytes(l.CheckoutPaths),
+		background: toBytes(l.BackgroundPaths),
+		tool:       toBytes(l.ToolUAPatterns),
+		headless:   toBytes(l.HeadlessUAPatterns),
+		crawler:    toBytes(l.CrawlerUAPatterns),
+		uaCache:    make(map[uint64]UAFlags),
 	}
 }
 
@@ -171,6 +176,9 @@ func (c *Classifier) Request(method, path, query, referer string, acceptLanguage
 		}
 		if hasPrefixAny(low, path, c.checkout) {
 			f |= ReqCheckout
+		}
+		if hasPrefixAny(low, path, c.background) {
+			f |= ReqBackground
 		}
 		if deepPage(query) {
 			f |= ReqDeepPage

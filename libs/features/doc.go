@@ -63,6 +63,10 @@
 //	sig_protocol, sig_proxy,                         or 403 is a failed login, whatever the application           admins load such pages
 //	sig_scanner_ua
 //	sig_hits_10m                       ip session    requests matching a medium or high signature in 10 min       scanners try dozens of exploits a minute; a person none
+//	background_share_10m               ip session    share of requests in 10 min that are a page script's own      informational (weight 0): beacons, polls and live search of people's
+//	                                                 (background_paths, or the client's most repeated non-asset   pages; they are left out of iat_cv_1m (navigations only, and only
+//	                                                 path from a client that has loaded assets); needs 10         with a navigation in the last minute), pages_10m, no_asset_share_10m,
+//	                                                 requests                                                      referer_missing_share_10m and path_diversity_10m
 //
 // Counters saturate (uint16 per bucket for requests, uint8 for rare events)
 // rather than wrap; a subject past saturation is far beyond every threshold.

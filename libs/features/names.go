@@ -49,6 +49,7 @@ const (
 	SigProxy
 	SigScannerUA
 	SigHits10m
+	BackgroundShare10m
 	NumFeatures
 )
 
@@ -64,6 +65,7 @@ var Names = [NumFeatures]string{
 	"malformed_request",
 	"sig_traversal", "sig_injection", "sig_exploit", "sig_webshell", "sig_sensitive_file",
 	"sig_admin_probe", "sig_cms_probe", "sig_protocol", "sig_proxy", "sig_scanner_ua", "sig_hits_10m",
+	"background_share_10m",
 }
 
 // NumSigCategories is how many signature categories have a feature
@@ -130,6 +132,7 @@ type Lists struct {
 	SensitivePaths        []string
 	LoginPaths            []string
 	CheckoutPaths         []string
+	BackgroundPaths       []string
 	ToolUAPatterns        []string
 	HeadlessUAPatterns    []string
 	CrawlerUAPatterns     []string

@@ -51,9 +51,14 @@ type Behaviour struct {
 	Enum, LoginFail, S429, Sensitive                  [10]uint8
 	Malformed                                         [10]uint8
 	SigHits                                           [10]uint8
-	Sig                                               [10]uint32         // SigBits of the minute's matches
-	SigID                                             uint32             // strongest recent signature (for reasons)
-	SigAt                                             int64              // when it matched
+	Sig                                               [10]uint32 // SigBits of the minute's matches
+	SigID                                             uint32     // strongest recent signature (for reasons)
+	SigAt                                             int64      // when it matched
+	Bg                                                [10]uint16 // background requests per minute (see background)
+	LastNav                                           int64      // time of the newest navigation (non-background) request
+	BgPath                                            uint32     // the client's most repeated non-asset path (majority vote)
+	BgVotes                                           uint8
+	Browser                                           bool               // has loaded a static asset: runs pages in a browser
 	Hour                                              [6]uint32          // requests per 10 min, 1 h
 	Paths                                             window.Distinct512 // distinct page paths, 2 x 5 min
 
@@ -80,9 +85,12 @@ func (b *Behaviour) Reset() { *b = Behaviour{} }
 func (b *Behaviour) Update(o *Obs) {
 	t := o.T
 	prev := b.Last
-	if t >= prev {
-		if prev != 0 && b.UAHash != 0 {
-			dt := float32(t-prev) / 1e9
+	bg := b.background(o)
+	if !bg && t >= b.LastNav {
+		// Timing regularity is over navigations: a page script's beacon
+		// every 2 s is as regular as a bot and says nothing about the person.
+		if b.LastNav != 0 && b.UAHash != 0 {
+			dt := float32(t-b.LastNav) / 1e9
 			if b.IATN == 0 {
 				b.IATMean = dt
 			} else {
@@ -93,6 +101,9 @@ func (b *Behaviour) Update(o *Obs) {
 			}
 			b.IATN = min(b.IATN+1, 255)
 		}
+		b.LastNav = t
+	}
+	if t >= prev {
 		b.slide(prev, t)
 		b.Last = t
 	}
@@ -107,9 +118,13 @@ func (b *Behaviour) Update(o *Obs) {
 		return // older than the 10 min window: only the 1 h total counts it
 	}
 	asset := f&ReqAsset != 0
-	if asset {
+	switch {
+	case asset:
 		window.Add(b.Asset[:], ms, m, 1)
-	} else {
+		b.Browser = true
+	case bg:
+		window.Add(b.Bg[:], ms, m, 1)
+	default:
 		b.Paths.Add(o.PathHash, window.Slot(head, half), window.Slot(t, half))
 		if f&ReqRefererMissing != 0 {
 			window.Add(b.RefMissing[:], ms, m, 1)
@@ -186,7 +201,7 @@ func (b *Behaviour) slide(prev, t int64) {
 	window.Slide(b.Post1m[:], t0, t1)
 	m0, m1 := window.Slot(prev, minute), window.Slot(t, minute)
 	if m0 != m1 {
-		for _, r := range [][]uint16{b.Req[:], b.Asset[:], b.S404[:], b.RefMissing[:], b.ALLogged[:], b.ALMissing[:]} {
+		for _, r := range [][]uint16{b.Req[:], b.Asset[:], b.S404[:], b.RefMissing[:], b.ALLogged[:], b.ALMissing[:], b.Bg[:]} {
 			window.Slide(r, m0, m1)
 		}
 		for _, r := range [][]uint8{b.Enum[:], b.LoginFail[:], b.S429[:], b.Sensitive[:], b.Malformed[:], b.SigHits[:]} {
@@ -204,6 +219,7 @@ const (
 	minReqFor404Share    = 10
 	minReqForIAT         = 8
 	minALForShare        = 10
+	minReqForBackground  = 10
 )
 
 // Pages10m and Assets10m are the page and asset requests in the 10 min window at now.
@@ -211,7 +227,8 @@ func (b *Behaviour) Pages10m(now int64) (pages, assets uint64) {
 	ms, m := window.Slot(b.Last, minute), window.Slot(now, minute)
 	req := window.Sum(b.Req[:], ms, m)
 	assets = window.Sum(b.Asset[:], ms, m)
-	return req - min(assets, req), assets
+	bg := window.Sum(b.Bg[:], ms, m)
+	return req - min(assets+bg, req), assets
 }
 
 // Compute sets the behaviour features at time now (>= b.Last).
@@ -228,12 +245,18 @@ func (b *Behaviour) Compute(now int64, v *Vector) {
 	req := window.Sum(b.Req[:], ms, m)
 	v.Set(Rate10m, float64(req)/600)
 	v.Set(Rate1h, float64(window.Sum(b.Hour[:], hh, h))/3600)
-	if n1m >= minReqForIAT && b.IATN >= minReqForIAT && b.IATMean > 0 {
+	// Over navigations: a client whose last minute was only a page's
+	// background requests has no timing regularity to speak of.
+	if n1m >= minReqForIAT && b.IATN >= minReqForIAT && b.IATMean > 0 && now-b.LastNav < minute {
 		v.Set(IATCV1m, round3(math.Sqrt(float64(max(b.IATVar, 0)))/float64(b.IATMean)))
 	}
 	assets := window.Sum(b.Asset[:], ms, m)
-	pages := req - min(assets, req)
+	bg := window.Sum(b.Bg[:], ms, m)
+	pages := req - min(assets+bg, req) // navigations: neither assets nor background requests
 	v.Set(Pages10m, float64(pages))
+	if req >= minReqForBackground {
+		v.Set(BackgroundShare10m, round3(float64(bg)/float64(req)))
+	}
 	if pages >= minPagesForShare {
 		// Pages count as loaded with assets up to the number of assets: per
 		// client this is "pages without assets", and it stays right for an IP
@@ -369,4 +392,37 @@ func (b *Behaviour) SigRecent(now int64) uint32 {
 		return 0
 	}
 	return b.SigID
+}
+
+// Background requests. A page script's beacons, polls and live-search
+// calls are not navigations: counted as pages they make a person reading
+// one page for ten minutes look like a regular, asset-less script. A
+// request is background when the operator lists its path
+// (background_paths), or when it repeats the client's most frequent
+// non-asset path (at least bgMinVotes votes ahead in a majority vote) from a
+// client that has loaded static assets (at any time in its state's life:
+// a person may read one page for an hour), i.e. runs pages in a browser. A script
+// hitting one endpoint without ever loading a page has no assets, so its
+// requests stay navigations and keep their timing and asset features.
+const bgMinVotes = 3
+
+// background classifies o (before it is counted) and updates the vote.
+func (b *Behaviour) background(o *Obs) bool {
+	if o.Flags&ReqBackground != 0 {
+		return true
+	}
+	if o.Flags&ReqAsset != 0 {
+		return false
+	}
+	ph := uint32(o.PathHash) | 1
+	repeat := ph == b.BgPath
+	switch {
+	case repeat:
+		b.BgVotes = min(b.BgVotes+1, 255)
+	case b.BgVotes == 0:
+		b.BgPath, b.BgVotes = ph, 1
+	default:
+		b.BgVotes--
+	}
+	return repeat && b.BgVotes >= bgMinVotes && b.Browser
 }
