@@ -228,6 +228,7 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 	if ev.GetMalformed() != "" {
 		o.Flags |= features.ReqMalformed
 	}
+	o.Flags |= features.FetchFlags(ev.GetSecFetchMode(), ev.GetSecFetchDest())
 	e.matchSignatures(ev, &o)
 	o.UA = e.cls.UA(ua, o.UAHash)
 	o.ID, o.HasID = features.NumericID(ev.GetPath())

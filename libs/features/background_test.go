@@ -58,3 +58,20 @@ func TestBackgroundRequests(t *testing.T) {
 		t.Errorf("listed background path counted as a page")
 	}
 }
+
+func TestFetchFlags(t *testing.T) {
+	f := func(mode, dest string, want ReqFlags) {
+		t.Helper()
+		if got := FetchFlags(mode, dest); got != want {
+			t.Fatalf("FetchFlags(%q, %q) = %v, want %v", mode, dest, got, want)
+		}
+	}
+	f("", "", 0)
+	f("navigate", "document", ReqNavigate)
+	f("navigate", "iframe", ReqNavigate)
+	f("cors", "empty", ReqBackground)
+	f("no-cors", "empty", ReqBackground)
+	f("same-origin", "", ReqBackground)
+	f("no-cors", "image", 0) // an asset, told apart by its extension
+	f("cors", "script", 0)
+}

@@ -41,7 +41,25 @@ const (
 	// ReqBackground: a path the operator lists as background (a page
 	// script's beacon, poll or live search), not a navigation.
 	ReqBackground
+	// ReqNavigate: the browser said this is a page view (Sec-Fetch-Mode
+	// navigate), so it is never taken for a background request.
+	ReqNavigate
 )
+
+// FetchFlags classifies a request by its Sec-Fetch-Mode and Sec-Fetch-Dest
+// headers, where the log has them: a navigation, a page script's own
+// request (fetch/XHR/beacon: mode cors, no-cors or same-origin with an
+// empty destination), or nothing said.
+func FetchFlags(mode, dest string) ReqFlags {
+	switch {
+	case strings.EqualFold(mode, "navigate") || strings.EqualFold(dest, "document"):
+		return ReqNavigate
+	case (strings.EqualFold(mode, "cors") || strings.EqualFold(mode, "no-cors") || strings.EqualFold(mode, "same-origin")) &&
+		(dest == "" || strings.EqualFold(dest, "empty")):
+		return ReqBackground
+	}
+	return 0
+}
 
 // Classifier applies the Lists to requests. It caches user-agent
 // classifications (a site sees few distinct user agents, and every request

@@ -397,8 +397,9 @@ func (b *Behaviour) SigRecent(now int64) uint32 {
 // Background requests. A page script's beacons, polls and live-search
 // calls are not navigations: counted as pages they make a person reading
 // one page for ten minutes look like a regular, asset-less script. A
-// request is background when the operator lists its path
-// (background_paths), or when it repeats the client's most frequent
+// request is background when the browser says so (Sec-Fetch-Mode cors,
+// no-cors or same-origin with an empty destination, where logged), when the
+// operator lists its path (background_paths), or when it repeats the client's most frequent
 // non-asset path (at least bgMinVotes votes ahead in a majority vote) from a
 // client that has loaded static assets (at any time in its state's life:
 // a person may read one page for an hour), i.e. runs pages in a browser. A script
@@ -411,7 +412,7 @@ func (b *Behaviour) background(o *Obs) bool {
 	if o.Flags&ReqBackground != 0 {
 		return true
 	}
-	if o.Flags&ReqAsset != 0 {
+	if o.Flags&(ReqAsset|ReqNavigate) != 0 {
 		return false
 	}
 	ph := uint32(o.PathHash) | 1

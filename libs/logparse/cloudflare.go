@@ -206,6 +206,10 @@ func (p *cloudflareParser) header(key []byte, v *fastjson.Value) {
 		}
 	case strings.EqualFold(k, "x-forwarded-for"):
 		p.xff, _ = jsonStr(v)
+	case strings.EqualFold(k, "sec-fetch-mode"):
+		p.ev.SecFetchMode, _ = jsonStr(v)
+	case strings.EqualFold(k, "sec-fetch-dest"):
+		p.ev.SecFetchDest, _ = jsonStr(v)
 	case p.opts.SessionCookie != "" && strings.EqualFold(k, "cookie") && p.ev.SessionId == "":
 		s, _ := jsonStr(v)
 		p.ev.SessionId = cookieValue(s, p.opts.SessionCookie)

@@ -38,7 +38,8 @@ func (c *common) finish(ev *eventpb.RequestEvent) error {
 	// Fields that do not describe the request itself: escaped so the event
 	// marshals, but not evidence of an attack.
 	for _, f := range [...]*string{&ev.Host, &ev.SessionId, &ev.RemoteAddr, &ev.ForwardedFor,
-		&ev.TlsVersion, &ev.TlsCipher, &ev.Ja3, &ev.Ja4, &ev.CdnCountry, &ev.CdnRequestId, &ev.CdnSecurityAction} {
+		&ev.TlsVersion, &ev.TlsCipher, &ev.Ja3, &ev.Ja4, &ev.CdnCountry, &ev.CdnRequestId, &ev.CdnSecurityAction,
+		&ev.SecFetchMode, &ev.SecFetchDest} {
 		*f, _ = c.escape(*f)
 	}
 	if ev.AcceptLanguage != nil {

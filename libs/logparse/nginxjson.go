@@ -172,6 +172,12 @@ func (p *nginxJSONParser) visit(key []byte, v *fastjson.Value) {
 		}
 	case "http_cookie":
 		p.cookie, _ = jsonStr(v)
+	case "http_sec_fetch_mode":
+		s, _ := jsonStr(v)
+		ev.SecFetchMode = dash(s)
+	case "http_sec_fetch_dest":
+		s, _ := jsonStr(v)
+		ev.SecFetchDest = dash(s)
 	case "ssl_protocol":
 		ev.TlsVersion, _ = jsonStr(v)
 	case "ssl_cipher":

@@ -68,6 +68,8 @@ func own(ev *eventpb.RequestEvent, a *arena, o *optionals) {
 	ev.Format = a.str(ev.Format)
 	ev.SourceFileId = a.str(ev.SourceFileId)
 	ev.Malformed = a.str(ev.Malformed)
+	ev.SecFetchMode = a.str(ev.SecFetchMode)
+	ev.SecFetchDest = a.str(ev.SecFetchDest)
 	if ev.RequestTimeSeconds != nil {
 		o.requestTime = *ev.RequestTimeSeconds
 		ev.RequestTimeSeconds = &o.requestTime
