@@ -283,10 +283,10 @@ func (b *Behaviour) Compute(now int64, v *Vector) {
 	if n := window.Sum(b.SigHits[:], ms, m); n > 0 {
 		v.Set(SigHits10m, float64(n))
 	}
-	if bits := window.OrAll(b.Sig[:], ms, m); bits != 0 {
+	if seen := window.OrAll(b.Sig[:], ms, m); seen != 0 {
 		for c := range NumSigCategories {
-			if sev := (bits >> (3 * c)) & 7; sev != 0 {
-				v.Set(SigTraversal+ID(c), float64(64-bits64LeadingZeros(sev)))
+			if sev := (seen >> (3 * c)) & 7; sev != 0 {
+				v.Set(SigTraversal+ID(c), float64(bits.Len64(sev))) // the highest severity bit set
 			}
 		}
 	}
@@ -380,10 +380,6 @@ func flag[T ~uint8](f T) float64 {
 }
 
 func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
-
-// bits64LeadingZeros is bits.LeadingZeros64, spelled here so that the
-// highest set severity bit (1, 2 or 3) reads as 64 minus it.
-func bits64LeadingZeros(x uint64) int { return bits.LeadingZeros64(x) }
 
 // SigRecent returns the strongest signature (its IDHash) matched at most
 // 10 min before now, or 0.
