@@ -151,6 +151,8 @@ type Stats struct {
 	BadEvents  uint64 // events without a parseable client IP
 	Emitted    uint64 // scores emitted
 	Expired    uint64 // subject states dropped after their idle timeout
+	SigMatches uint64 // events that matched a request signature (auth endpoints aside)
+	Malformed  uint64 // events whose request was malformed
 	IPs        int    // active subjects by kind
 	Sessions   int
 	Nets       int
@@ -227,6 +229,7 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 	}
 	if ev.GetMalformed() != "" {
 		o.Flags |= features.ReqMalformed
+		e.stats.Malformed++
 	}
 	o.Flags |= features.FetchFlags(ev.GetSecFetchMode(), ev.GetSecFetchDest())
 	e.matchSignatures(ev, &o)

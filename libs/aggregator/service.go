@@ -403,6 +403,8 @@ func (a *Aggregator) commit(ctx context.Context, sess *kgo.GroupTransactSession,
 		a.m.bad.Add(float64(st.BadEvents - p.counted.BadEvents))
 		a.m.scores.Add(float64(st.Emitted - p.counted.Emitted))
 		a.m.expired.Add(float64(st.Expired - p.counted.Expired))
+		a.m.sigMatches.Add(float64(st.SigMatches - p.counted.SigMatches))
+		a.m.malformed.Add(float64(st.Malformed - p.counted.Malformed))
 		p.counted, p.touched = st, false
 		if revoked[id] {
 			delete(a.parts, id)

@@ -35,6 +35,9 @@ func (e *Engine) matchSignatures(ev *eventpb.RequestEvent, o *features.Obs) {
 			}
 			continue
 		}
+		if o.Sig == 0 {
+			e.stats.SigMatches++
+		}
 		o.Sig |= features.SigBits(sig.Cat, sig.Severity)
 		// On a tie the CVE-specific signature names the reason, not the
 		// generic traversal or injection one that also matched.

@@ -83,6 +83,9 @@ func TestSignatureReloadAndOff(t *testing.T) {
 	if out := e.Process(ev(0, "/.env"), nil); len(out) == 0 || out[0].Score < 90 {
 		t.Fatalf("before reload: %v", out)
 	}
+	if st := e.Stats(); st.SigMatches != 1 {
+		t.Fatalf("signature matches %d, want 1", st.SigMatches)
+	}
 	off := NewEngine(testConfig(), WithSignatures(nil))
 	if out := off.Process(ev(0, "/.git/config"), nil); len(out) > 0 && out[0].Features["sig_sensitive_file"] != 0 {
 		t.Fatalf("signatures off: %v", out)
