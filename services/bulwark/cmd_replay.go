@@ -10,7 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bulwarkhq/bulwark/libs/detect/aggregator"
 	"github.com/bulwarkhq/bulwark/libs/detect/rules"
+	"github.com/bulwarkhq/bulwark/libs/detect/signatures"
 	"github.com/bulwarkhq/bulwark/libs/devtools/replay"
 	"github.com/bulwarkhq/bulwark/libs/devtools/simulate"
 	"github.com/bulwarkhq/bulwark/libs/ingest/logparse"
@@ -50,6 +52,9 @@ Reports go to stdout when --output is a file, else to stderr.`,
   bulwark replay --topic --since 2026-11-21T00:00:00Z --until 2026-11-22T00:00:00Z`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg.Files = args
+			if cfg.Reorder == 0 {
+				cfg.Reorder = -1 // the flag's 0 means file order
+			}
 			cfg.Format = logparse.Format(format)
 			cfg.Kafka = g.Kafka
 			cfg.Log = g.Log
@@ -98,7 +103,7 @@ Reports go to stdout when --output is a file, else to stderr.`,
 			}
 			res, err := replay.Run(cmd.Context(), cfg)
 			if err != nil {
-				if errors.Is(err, replay.ErrNoInput) || errors.Is(err, rules.ErrInvalid) {
+				if errors.Is(err, replay.ErrNoInput) || errors.Is(err, rules.ErrInvalid) || errors.Is(err, signatures.ErrInvalid) {
 					return usageError{err}
 				}
 				return err
@@ -113,6 +118,10 @@ Reports go to stdout when --output is a file, else to stderr.`,
 			}
 			if !quiet {
 				fmt.Fprintln(os.Stderr, summary(res))
+			}
+			if res.TooLate() {
+				// Loud even with --quiet: the verdicts miss this traffic.
+				fmt.Fprintln(os.Stderr, lateWarning(res, cfg))
 			}
 			if res.Diff != nil {
 				if err := res.Diff.WriteReport(report); err != nil {
@@ -143,6 +152,10 @@ Reports go to stdout when --output is a file, else to stderr.`,
 	f.StringVar(&since, "since", "", "only events at or after this time (RFC 3339)")
 	f.StringVar(&until, "until", "", "only events before this time (RFC 3339)")
 	f.StringVar(&cfg.Rules, "rules", "", "rule file (default: the one shipped with Bulwark)")
+	f.StringVar(&cfg.Signatures, "signatures", "", "request-signature file read over the shipped signatures (see 'bulwark signatures')")
+	f.BoolVar(&cfg.NoSignatures, "no-signatures", false, "turn the request-signature layer off")
+	f.DurationVar(&cfg.Reorder, "reorder-window", replay.DefaultReorder, "read each file this far ahead to put its lines in time order (logs of several workers interleave); 0 for file order")
+	f.DurationVar(&cfg.AllowedLateness, "allowed-lateness", aggregator.DefaultAllowedLateness, "events this much older than the newest one are still merged; later ones are dropped as too late")
 	f.StringVar(&cfg.Compare, "compare", "", "second rule file: report subjects whose action differs")
 	f.StringVar(&labels, "labels", "", "labels file (ip -> label and kind JSON): report precision and recall by kind")
 	f.StringVarP(&output, "output", "o", "-", "where to write verdict JSON lines, - for stdout")
@@ -160,6 +173,19 @@ func badSummary(bad map[string]int64) string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// lateWarning says how much traffic a replay dropped as too late, and the
+// flags that fix it.
+func lateWarning(r *replay.Result, cfg replay.Config) string {
+	reorder := cfg.Reorder
+	if reorder < 0 {
+		reorder = 0
+	}
+	return fmt.Sprintf("WARNING: %d of %d events (%.1f%%) came later than the allowed lateness and were DROPPED: "+
+		"the verdicts above miss them. The log is more out of order than --reorder-window %s and --allowed-lateness %s cover; "+
+		"rerun with a larger --reorder-window (e.g. --reorder-window %s)",
+		r.Late, r.Events, 100*float64(r.Late)/float64(r.Events), reorder, cfg.AllowedLateness, max(2*reorder, 5*time.Minute))
 }
 
 func rulesName(path string) string {

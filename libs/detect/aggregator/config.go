@@ -4,21 +4,25 @@ import (
 	"os"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/libs/detect/signatures"
 	"github.com/bulwarkhq/bulwark/libs/platform/config"
 )
 
 // Config configures the aggregator service (BULWARK_AGGREGATOR_*; the Kafka
 // connection is kafka.Config, the features section comes from BULWARK_RULES_FILE).
 type Config struct {
-	Group           string        `env:"AGGREGATOR_GROUP" envDefault:"bulwark-aggregator" help:"The consumer group of the requests topic."`
-	StateTopic      string        `env:"AGGREGATOR_STATE_TOPIC" envDefault:"bulwark.aggregator-state.v1" help:"The compacted topic holding each partition's state."`
-	TransactionalID string        `env:"AGGREGATOR_TRANSACTIONAL_ID" help:"Identifies this instance's producer; empty means the group, the host name and a random suffix (unique per process; zombies are fenced by the group generation, KIP-447)."`
-	AllowedLateness time.Duration `env:"AGGREGATOR_ALLOWED_LATENESS" envDefault:"30s" help:"Events older than the partition's newest event time by more than this are counted as late and dropped."`
+	Group           string `env:"AGGREGATOR_GROUP" envDefault:"bulwark-aggregator" help:"The consumer group of the requests topic."`
+	StateTopic      string `env:"AGGREGATOR_STATE_TOPIC" envDefault:"bulwark.aggregator-state.v1" help:"The compacted topic holding each partition's state."`
+	TransactionalID string `env:"AGGREGATOR_TRANSACTIONAL_ID" help:"Identifies this instance's producer; empty means the group, the host name and a random suffix (unique per process; zombies are fenced by the group generation, KIP-447)."`
+	// The default covers logs of several workers or shippers that interleave out
+	// of order by up to 2 min.
+	AllowedLateness time.Duration `env:"AGGREGATOR_ALLOWED_LATENESS" envDefault:"2m" help:"Events older than the partition's newest event time by more than this are counted as late and dropped."`
 	IdleTimeout     time.Duration `env:"AGGREGATOR_IDLE_TIMEOUT" envDefault:"1h" help:"A subject without events for this long is forgotten."`
 	// It is the latency that scores add on top of processing.
 	SnapshotInterval time.Duration `env:"AGGREGATOR_SNAPSHOT_INTERVAL" envDefault:"200ms" help:"How often a transaction commits: scores become visible, changed state is written and offsets are committed."`
 	MetricsAddr      string        `env:"AGGREGATOR_METRICS_ADDR" envDefault:"127.0.0.1:8481" help:"Serves /metrics and /healthz."`
 	RulesFile        string        `env:"RULES_FILE" help:"The rule file whose 'features:' section sets weights and lists."`
+	SignaturesFile   string        `env:"SIGNATURES_FILE" help:"The operator's request-signature file, read over the shipped signatures and re-read when it changes (libs/detect/signatures)."`
 }
 
 // Validate checks the values, naming the variable at fault.
@@ -42,6 +46,11 @@ func (c Config) Validate() error {
 			return config.Invalid("RULES_FILE", "%v", err)
 		}
 	}
+	if c.SignaturesFile != "" {
+		if _, err := signatures.Load(c.SignaturesFile); err != nil {
+			return config.Invalid("SIGNATURES_FILE", "%v", err)
+		}
+	}
 	return nil
 }
 
@@ -50,7 +59,7 @@ func DefaultConfig() Config {
 	return Config{
 		Group:            "bulwark-aggregator",
 		StateTopic:       "bulwark.aggregator-state.v1",
-		AllowedLateness:  30 * time.Second,
+		AllowedLateness:  DefaultAllowedLateness,
 		IdleTimeout:      time.Hour,
 		SnapshotInterval: 200 * time.Millisecond,
 		MetricsAddr:      "127.0.0.1:8481",

@@ -2,6 +2,8 @@ package aggregator
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +36,12 @@ func TestConfig(t *testing.T) {
 	f(map[string]string{"BULWARK_AGGREGATOR_ALLOWED_LATENESS": "-1s"}, "BULWARK_AGGREGATOR_ALLOWED_LATENESS")
 	f(map[string]string{"BULWARK_RULES_FILE": "/nonexistent/rules.yaml"}, "BULWARK_RULES_FILE")
 	f(map[string]string{"BULWARK_AGGREGATOR_ALLOWED_LATENESS": "soon"}, "BULWARK_AGGREGATOR_ALLOWED_LATENESS")
+	f(map[string]string{"BULWARK_SIGNATURES_FILE": "/nonexistent/signatures.yaml"}, "BULWARK_SIGNATURES_FILE")
+	bad := filepath.Join(t.TempDir(), "signatures.yaml")
+	if err := os.WriteFile(bad, []byte("version: 1\nsignatures: [{id: x, category: exploit, severity: high, reference: r, fields: [target], literals: [/a], match: [/b]}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f(map[string]string{"BULWARK_SIGNATURES_FILE": bad}, "BULWARK_SIGNATURES_FILE") // its test string fails
 }
 
 // TestStateTopicGrows: a requests topic grown after the state topic was

@@ -15,6 +15,7 @@ import (
 
 	"github.com/bulwarkhq/bulwark/libs/detect/features"
 	"github.com/bulwarkhq/bulwark/libs/detect/scoring"
+	"github.com/bulwarkhq/bulwark/libs/detect/signatures"
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/platform/subject"
 )
@@ -77,13 +78,18 @@ const hotScore = 50
 
 // Defaults of the engine options.
 const (
-	DefaultAllowedLateness = 30 * time.Second
+	// DefaultAllowedLateness covers logs merged from several workers or
+	// servers, out of order by up to a minute or two: such events are
+	// merged into their windows, not lost.
+	DefaultAllowedLateness = 2 * time.Minute
 	DefaultIdleTimeout     = time.Hour
 	DefaultRefresh         = time.Minute
 )
 
 type options struct {
 	lateness, idle, refresh time.Duration
+	sigs                    *signatures.Holder
+	sigsSet                 bool
 }
 
 // Option configures an Engine.
@@ -103,6 +109,13 @@ func WithIdleTimeout(d time.Duration) Option { return func(o *options) { o.idle 
 // while its score holds (so the decider can extend its verdict), and how
 // long it must be idle before its decayed score is flushed.
 func WithRefresh(d time.Duration) Option { return func(o *options) { o.refresh = d } }
+
+// WithSignatures sets the request signatures evaluated on every event (h's
+// Set may be swapped while the engine runs: a reload). nil turns the
+// signature layer off. Without this option the shipped set is used.
+func WithSignatures(h *signatures.Holder) Option {
+	return func(o *options) { o.sigs, o.sigsSet = h, true }
+}
 
 // Engine computes windows, features and scores for the events of one
 // partition (or one replay), in event time. It does not touch Kafka, so the
@@ -127,6 +140,11 @@ type Engine struct {
 	stats Stats
 	vec   features.Vector
 	pts   scoring.Points
+
+	sigs      *signatures.Holder
+	sigm      *signatures.Matcher
+	sigNames  map[uint32]string // IDHash -> id, of every set seen (state may name an older set's)
+	sigReason string            // "sig=<id>" for the subject being scored, or ""
 }
 
 // Stats are the engine's counters and sizes, for metrics.
@@ -136,6 +154,8 @@ type Stats struct {
 	BadEvents  uint64 // events without a parseable client IP
 	Emitted    uint64 // scores emitted
 	Expired    uint64 // subject states dropped after their idle timeout
+	SigMatches uint64 // events that matched a request signature (auth endpoints aside)
+	Malformed  uint64 // events whose request was malformed
 	IPs        int    // active subjects by kind
 	Sessions   int
 	Nets       int
@@ -151,7 +171,12 @@ func NewEngine(cfg scoring.Config, opts ...Option) *Engine {
 	for _, f := range opts {
 		f(&o)
 	}
+	if !o.sigsSet {
+		o.sigs = signatures.NewHolder(signatures.Shipped())
+	}
 	return &Engine{
+		sigs:     o.sigs,
+		sigNames: map[uint32]string{},
 		cls:      features.NewClassifier(cfg.Lists()),
 		scorer:   scoring.NewScorer(cfg),
 		opt:      o,
@@ -205,6 +230,12 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 		UAHash:   features.HashUA(ua),
 		IP:       xxhash.Sum64(ipk[:]),
 	}
+	if ev.GetMalformed() != "" {
+		o.Flags |= features.ReqMalformed
+		e.stats.Malformed++
+	}
+	o.Flags |= features.FetchFlags(ev.GetSecFetchMode(), ev.GetSecFetchDest())
+	e.matchSignatures(ev, &o)
 	o.UA = e.cls.UA(ua, o.UAHash)
 	o.ID, o.HasID = features.NumericID(ev.GetPath())
 	if ev.CdnBotScore != nil {
@@ -212,7 +243,8 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 	}
 	o.Session = sessionKey(ev, &ipk)
 
-	plain := o.Flags&(features.ReqSensitive|features.ReqLogin|features.ReqCheckout|features.ReqPost|features.ReqDeepPage) == 0 && o.Status < 400
+	plain := o.Flags&(features.ReqSensitive|features.ReqLogin|features.ReqCheckout|features.ReqPost|features.ReqDeepPage|features.ReqMalformed) == 0 &&
+		o.Sig == 0 && o.Status < 400
 	sec := uint32(t / int64(time.Second))
 
 	ip, ipi := e.ips.get(ipk)
@@ -248,16 +280,19 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 		e.vec = features.Vector{}
 		ip.B.Compute(ip.B.Last, &e.vec)
 		ip.X.Compute(ip.B.Last, ip.B.Last, &e.vec)
+		e.sigReason = e.sigName(ip.B.SigRecent(ip.B.Last))
 		dst = e.consider(subject.KindIP, ipk, &ip.E, ev, &trigger, addr, t, ip.B.Last, dst)
 	}
 	if ss.E.fresh(sec, ssPlain) {
 		e.vec = features.Vector{}
 		ss.B.Compute(ss.B.Last, &e.vec)
+		e.sigReason = e.sigName(ss.B.SigRecent(ss.B.Last))
 		dst = e.consider(subject.KindSession, sessionHot(o.Session).k, &ss.E, ev, &trigger, addr, t, ss.B.Last, dst)
 	}
 	if nt.E.fresh(sec, plain) {
 		e.vec = features.Vector{}
 		nt.N.Compute(nt.N.Last, &e.vec)
+		e.sigReason = ""
 		dst = e.consider(subject.KindNet, netk, &nt.E, ev, &trigger, addr, t, nt.N.Last, dst)
 	}
 	return dst
@@ -302,7 +337,7 @@ func (e *Engine) build(subj string, t, end int64, score float64, trigger *eventp
 		WindowEndUnixNano: end,
 		Score:             score,
 		Features:          make(map[string]float64, e.vec.Len()),
-		Reasons:           e.pts.Reasons(&e.vec, nil),
+		Reasons:           e.reasons(),
 		Trigger:           trigger,
 		Scorer:            scoring.Name,
 	}
@@ -408,6 +443,7 @@ func (e *Engine) flushIdle(now int64, dst []*eventpb.Score) []*eventpb.Score {
 				s.B.Compute(now, &e.vec)
 				s.X.Compute(last, now, &e.vec)
 			}
+			e.sigReason = e.sigName(s.B.SigRecent(now))
 		case subject.KindSession:
 			s := e.sessions.lookup(binary.LittleEndian.Uint64(k.k[:8]))
 			if s == nil {
@@ -418,6 +454,7 @@ func (e *Engine) flushIdle(now int64, dst []*eventpb.Score) []*eventpb.Score {
 			if now-last >= int64(e.opt.refresh) {
 				s.B.Compute(now, &e.vec)
 			}
+			e.sigReason = e.sigName(s.B.SigRecent(now))
 		case subject.KindNet:
 			s := e.nets.lookup(k.k)
 			if s == nil {
@@ -428,6 +465,7 @@ func (e *Engine) flushIdle(now int64, dst []*eventpb.Score) []*eventpb.Score {
 			if now-last >= int64(e.opt.refresh) {
 				s.N.Compute(now, &e.vec)
 			}
+			e.sigReason = ""
 		}
 		if now-last < int64(e.opt.refresh) {
 			continue

@@ -6,6 +6,7 @@ import (
 
 type metrics struct {
 	events, late, bad, scores, expired prometheus.Counter
+	sigMatches, malformed              prometheus.Counter
 	decodeErrors                       prometheus.Counter
 	active                             *prometheus.GaugeVec
 	stateBytes, watermarkLag, parts    prometheus.Gauge
@@ -31,6 +32,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		decodeErrors: c("decode_errors_total", "Records of the requests topic that are not a RequestEvent, skipped."),
 		scores:       c("scores_total", "Scores emitted (on change)."),
 		expired:      c("expired_subjects_total", "Subject states dropped after their idle timeout."),
+		sigMatches:   c("signature_matches_total", "Events that matched a request signature (auth endpoints aside)."),
+		malformed:    c("malformed_events_total", "Events whose request was malformed (bad bytes, a request line that is not HTTP), scored."),
 		active: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "active_subjects",
 			Help: "Subjects with state, by kind (ip, session, net, hot = at MONITOR or above)."}, []string{"kind"}),
 		stateBytes:   g("state_bytes", "Bytes held by subject states of the assigned partitions."),
@@ -49,7 +52,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		restoreSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "restore_seconds", Help: "Time to load a partition's state.", Buckets: prometheus.ExponentialBuckets(0.01, 4, 8)}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.late, m.bad, m.decodeErrors, m.scores, m.expired, m.active, m.stateBytes,
+		reg.MustRegister(m.events, m.late, m.bad, m.decodeErrors, m.scores, m.expired, m.sigMatches, m.malformed, m.active, m.stateBytes,
 			m.watermarkLag, m.parts, m.rebalances, m.txns, m.stateRecords, m.restores, m.staleState,
 			m.incompatible, m.fetchErrors, m.future, m.restoreSeconds)
 	}

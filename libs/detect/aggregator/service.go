@@ -19,6 +19,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/bulwarkhq/bulwark/libs/detect/scoring"
+	"github.com/bulwarkhq/bulwark/libs/detect/signatures"
+	"github.com/bulwarkhq/bulwark/libs/platform/config"
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/platform/kafka"
 )
@@ -43,6 +45,8 @@ type Aggregator struct {
 	m     *metrics
 	reg   prometheus.Registerer
 	txnID string
+	sigs  *signatures.Holder
+	sigRl *signatures.Reloader // nil without a signature file
 
 	mu      sync.Mutex
 	revoked map[int32]bool // revoked or lost since the last End (set by group callbacks)
@@ -82,10 +86,19 @@ func New(cfg Config, kcfg kafka.Config, scfg scoring.Config, log *slog.Logger, r
 		_, _ = rand.Read(b[:])
 		id = cfg.Group + "-" + host + "-" + hex.EncodeToString(b[:])
 	}
-	return &Aggregator{
+	set, err := signatures.Load(cfg.SignaturesFile)
+	if err != nil {
+		return nil, config.Invalid("SIGNATURES_FILE", "%v", err)
+	}
+	a := &Aggregator{
 		cfg: cfg, kcfg: kcfg, scfg: scfg, log: log.With("txn_id", id), m: newMetrics(reg), reg: reg, txnID: id,
-		revoked: map[int32]bool{}, parts: map[int32]*partition{},
-	}, nil
+		revoked: map[int32]bool{}, parts: map[int32]*partition{}, sigs: signatures.NewHolder(set),
+	}
+	if cfg.SignaturesFile != "" {
+		a.sigRl = signatures.NewReloader(cfg.SignaturesFile, a.sigs, signatures.DefaultReloadInterval, log, reg)
+	}
+	log.Info("request signatures", "file", set.Name, "revision", set.Revision, "digest", set.Digest, "signatures", len(set.Sigs))
+	return a, nil
 }
 
 // ErrNotRunning is returned by Alive before Run starts consuming, and when
@@ -179,6 +192,11 @@ func (a *Aggregator) Run(ctx context.Context) error {
 	}
 	defer sess.Close()
 	a.beat()
+	if a.sigRl != nil {
+		rctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go a.sigRl.Run(rctx)
+	}
 
 	var (
 		inTxn    bool
@@ -384,6 +402,8 @@ func (a *Aggregator) commit(ctx context.Context, sess *kgo.GroupTransactSession,
 		a.m.bad.Add(float64(st.BadEvents - p.counted.BadEvents))
 		a.m.scores.Add(float64(st.Emitted - p.counted.Emitted))
 		a.m.expired.Add(float64(st.Expired - p.counted.Expired))
+		a.m.sigMatches.Add(float64(st.SigMatches - p.counted.SigMatches))
+		a.m.malformed.Add(float64(st.Malformed - p.counted.Malformed))
 		p.counted, p.touched = st, false
 		if revoked[id] {
 			delete(a.parts, id)
@@ -478,7 +498,7 @@ func (a *Aggregator) restore(ctx context.Context, id int32, first int64) (*Engin
 }
 
 func (a *Aggregator) newEngine() *Engine {
-	e := NewEngine(a.scfg, WithAllowedLateness(a.cfg.AllowedLateness), WithIdleTimeout(a.cfg.IdleTimeout))
+	e := NewEngine(a.scfg, WithAllowedLateness(a.cfg.AllowedLateness), WithIdleTimeout(a.cfg.IdleTimeout), WithSignatures(a.sigs))
 	e.TrackChanges()
 	return e
 }

@@ -33,7 +33,33 @@ const (
 	ReqAcceptLanguageLogged
 	ReqAcceptLanguageMissing
 	ReqDeepPage
+	ReqMalformed // the log line's request was malformed (logparse: RequestEvent.Malformed)
+	// ReqLoginFailed: a POST to an auth endpoint (any application's, found by
+	// the signature layer) answered 200 without a redirect: the form or
+	// XML-RPC said no. Counted like a 401/403 on a login path.
+	ReqLoginFailed
+	// ReqBackground: a path the operator lists as background (a page
+	// script's beacon, poll or live search), not a navigation.
+	ReqBackground
+	// ReqNavigate: the browser said this is a page view (Sec-Fetch-Mode
+	// navigate), so it is never taken for a background request.
+	ReqNavigate
 )
+
+// FetchFlags classifies a request by its Sec-Fetch-Mode and Sec-Fetch-Dest
+// headers, where the log has them: a navigation, a page script's own
+// request (fetch/XHR/beacon: mode cors, no-cors or same-origin with an
+// empty destination), or nothing said.
+func FetchFlags(mode, dest string) ReqFlags {
+	switch {
+	case strings.EqualFold(mode, "navigate") || strings.EqualFold(dest, "document"):
+		return ReqNavigate
+	case (strings.EqualFold(mode, "cors") || strings.EqualFold(mode, "no-cors") || strings.EqualFold(mode, "same-origin")) &&
+		(dest == "" || strings.EqualFold(dest, "empty")):
+		return ReqBackground
+	}
+	return 0
+}
 
 // Classifier applies the Lists to requests. It caches user-agent
 // classifications (a site sees few distinct user agents, and every request
@@ -41,6 +67,7 @@ const (
 type Classifier struct {
 	assetExt                   []string
 	sensitive, login, checkout [][]byte
+	background                 [][]byte
 	tool, headless, crawler    [][]byte
 	uaCache                    map[uint64]UAFlags
 }
@@ -52,14 +79,15 @@ const uaCacheMax = 1 << 14
 // NewClassifier builds a classifier for l.
 func NewClassifier(l Lists) *Classifier {
 	return &Classifier{
-		assetExt:  lower(l.StaticAssetExtensions),
-		sensitive: toBytes(l.SensitivePaths),
-		login:     toBytes(l.LoginPaths),
-		checkout:  toBytes(l.CheckoutPaths),
-		tool:      toBytes(l.ToolUAPatterns),
-		headless:  toBytes(l.HeadlessUAPatterns),
-		crawler:   toBytes(l.CrawlerUAPatterns),
-		uaCache:   make(map[uint64]UAFlags),
+		assetExt:   lower(l.StaticAssetExtensions),
+		sensitive:  toBytes(l.SensitivePaths),
+		login:      toBytes(l.LoginPaths),
+		checkout:   toBytes(l.CheckoutPaths),
+		background: toBytes(l.BackgroundPaths),
+		tool:       toBytes(l.ToolUAPatterns),
+		headless:   toBytes(l.HeadlessUAPatterns),
+		crawler:    toBytes(l.CrawlerUAPatterns),
+		uaCache:    make(map[uint64]UAFlags),
 	}
 }
 
@@ -166,6 +194,9 @@ func (c *Classifier) Request(method, path, query, referer string, acceptLanguage
 		}
 		if hasPrefixAny(low, path, c.checkout) {
 			f |= ReqCheckout
+		}
+		if hasPrefixAny(low, path, c.background) {
+			f |= ReqBackground
 		}
 		if deepPage(query) {
 			f |= ReqDeepPage

@@ -52,6 +52,21 @@
 //	ip_sessions_10m                    ip            distinct sessions of the IP over 10 min                       a NAT of many people carries many sessions, one fast client one:
 //	                                                                                                              the scorer divides the IP's volume features by this crowd
 //	cdn_bot_score                      ip session    the CDN's bot score of the latest request (1 = bot .. 99)     the CDN sees TLS and JS signals the logs do not carry
+//	malformed_request                  ip session    requests in 10 min whose request line, User-Agent or Referer  browsers send well-formed UTF-8; raw bytes, NULs, TLS handshakes on
+//	                                                 held invalid UTF-8/NUL/control bytes or whose request line   the plain port and garbled request lines are worm payloads, exploit
+//	                                                 was not "METHOD target" (logparse marks them; absent when 0)  attempts and scanners (an escaped \xHH byte is still scored)
+//
+//	sig_traversal, sig_injection,      ip session    the highest severity (1 low, 2 medium, 3 high) of the        one request that no browser sends (an exploit path, a traversal,
+//	sig_exploit, sig_webshell,                       signatures (libs/detect/signatures) matched in this category in     Log4Shell, a web shell, /.env, CONNECT, sqlmap) is an attack
+//	sig_sensitive_file,                              10 min; absent when none. auth-endpoint matches feed         whatever the rate; low-severity probing (admin consoles, CMS
+//	sig_admin_probe, sig_cms_probe,                  login_failures_* instead: a POST there answered 200, 401     fingerprints) only adds up with other signals, since a site's own
+//	sig_protocol, sig_proxy,                         or 403 is a failed login, whatever the application           admins load such pages
+//	sig_scanner_ua
+//	sig_hits_10m                       ip session    requests matching a medium or high signature in 10 min       scanners try dozens of exploits a minute; a person none
+//	background_share_10m               ip session    share of requests in 10 min that are a page script's own      informational (weight 0): beacons, polls and live search of people's
+//	                                                 (background_paths, or the client's most repeated non-asset   pages; they are left out of iat_cv_1m (navigations only, and only
+//	                                                 path from a client that has loaded assets); needs 10         with a navigation in the last minute), pages_10m, no_asset_share_10m,
+//	                                                 requests                                                      referer_missing_share_10m and path_diversity_10m
 //
 // Counters saturate (uint16 per bucket for requests, uint8 for rare events)
 // rather than wrap; a subject past saturation is far beyond every threshold.

@@ -34,6 +34,22 @@ const (
 	NetAlikeIPs10m
 	IPSessions10m
 	CDNBotScore
+	MalformedRequest
+	// The signature features, one per signature category in the order of
+	// signatures.Categories (auth excepted): the highest severity (1 low,
+	// 2 medium, 3 high) a request of the subject matched in 10 min.
+	SigTraversal
+	SigInjection
+	SigExploit
+	SigWebshell
+	SigSensitiveFile
+	SigAdminProbe
+	SigCMSProbe
+	SigProtocol
+	SigProxy
+	SigScannerUA
+	SigHits10m
+	BackgroundShare10m
 	NumFeatures
 )
 
@@ -46,6 +62,27 @@ var Names = [NumFeatures]string{
 	"ua_tool", "ua_headless", "ua_empty", "ua_malformed", "ua_crawler_claimed", "ua_count_10m",
 	"referer_missing_share_10m", "accept_language_missing_share_10m",
 	"net_ips_10m", "net_alike_ips_10m", "ip_sessions_10m", "cdn_bot_score",
+	"malformed_request",
+	"sig_traversal", "sig_injection", "sig_exploit", "sig_webshell", "sig_sensitive_file",
+	"sig_admin_probe", "sig_cms_probe", "sig_protocol", "sig_proxy", "sig_scanner_ua", "sig_hits_10m",
+	"background_share_10m",
+}
+
+// NumSigCategories is how many signature categories have a feature
+// (SigTraversal .. SigScannerUA).
+const NumSigCategories = int(SigHits10m - SigTraversal)
+
+// IsSigCategory reports whether id is one of the per-category signature features.
+func IsSigCategory(id ID) bool { return id >= SigTraversal && id < SigHits10m }
+
+// SigBits is the one-hot severity bits (3 per category: low, medium, high)
+// of a request that matched category cat with severity sev (1..3), for
+// Obs.Sig.
+func SigBits(cat int, sev uint8) uint32 {
+	if cat < 0 || cat >= NumSigCategories || sev < 1 || sev > 3 {
+		return 0
+	}
+	return 1 << (3*cat + int(sev) - 1)
 }
 
 func (id ID) String() string {
@@ -95,6 +132,7 @@ type Lists struct {
 	SensitivePaths        []string
 	LoginPaths            []string
 	CheckoutPaths         []string
+	BackgroundPaths       []string
 	ToolUAPatterns        []string
 	HeadlessUAPatterns    []string
 	CrawlerUAPatterns     []string

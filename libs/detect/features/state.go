@@ -2,6 +2,7 @@ package features
 
 import (
 	"math"
+	"math/bits"
 
 	"github.com/bulwarkhq/bulwark/libs/detect/window"
 )
@@ -22,6 +23,9 @@ type Obs struct {
 	Flags    ReqFlags
 	Status   uint32
 	PathHash uint64
+	Sig      uint32 // signature matches (SigBits of each matched category), 0 for none
+	SigID    uint32 // the strongest matched signature (signatures.IDHash), 0 for none
+	SigSev   uint8  // its severity
 	ID       uint32 // trailing numeric id of the path, when HasID
 	HasID    bool
 	UAHash   uint64
@@ -45,14 +49,24 @@ type Behaviour struct {
 	// per minute, 10 min
 	Req, Asset, S404, RefMissing, ALLogged, ALMissing [10]uint16
 	Enum, LoginFail, S429, Sensitive                  [10]uint8
-
-	Hour  [6]uint32          // requests per 10 min, 1 h
-	Paths window.Distinct512 // distinct page paths, 2 x 5 min
+	Malformed                                         [10]uint8
+	SigHits                                           [10]uint8
+	Sig                                               [10]uint32 // SigBits of the minute's matches
+	SigID                                             uint32     // strongest recent signature (for reasons)
+	SigAt                                             int64      // when it matched
+	Bg                                                [10]uint16 // background requests per minute (see background)
+	LastNav                                           int64      // time of the newest navigation (non-background) request
+	BgPath                                            uint32     // the client's most repeated non-asset path (majority vote)
+	BgVotes                                           uint8
+	Browser                                           bool               // has loaded a static asset: runs pages in a browser
+	Hour                                              [6]uint32          // requests per 10 min, 1 h
+	Paths                                             window.Distinct512 // distinct page paths, 2 x 5 min
 
 	IATMean, IATVar float32 // exponentially weighted inter-arrival time, seconds
 	LastID          uint32
 	UAHash          uint32
 	IATN            uint8 // intervals seen (saturating)
+	SigSev          uint8 // severity of SigID
 	UA              UAFlags
 	HasLastID       bool
 	CDNBot          uint8
@@ -71,9 +85,12 @@ func (b *Behaviour) Reset() { *b = Behaviour{} }
 func (b *Behaviour) Update(o *Obs) {
 	t := o.T
 	prev := b.Last
-	if t >= prev {
-		if prev != 0 && b.UAHash != 0 {
-			dt := float32(t-prev) / 1e9
+	bg := b.background(o)
+	if !bg && t >= b.LastNav {
+		// Timing regularity is over navigations: a page script's beacon
+		// every 2 s is as regular as a bot and says nothing about the person.
+		if b.LastNav != 0 && b.UAHash != 0 {
+			dt := float32(t-b.LastNav) / 1e9
 			if b.IATN == 0 {
 				b.IATMean = dt
 			} else {
@@ -84,6 +101,9 @@ func (b *Behaviour) Update(o *Obs) {
 			}
 			b.IATN = min(b.IATN+1, 255)
 		}
+		b.LastNav = t
+	}
+	if t >= prev {
 		b.slide(prev, t)
 		b.Last = t
 	}
@@ -98,9 +118,13 @@ func (b *Behaviour) Update(o *Obs) {
 		return // older than the 10 min window: only the 1 h total counts it
 	}
 	asset := f&ReqAsset != 0
-	if asset {
+	switch {
+	case asset:
 		window.Add(b.Asset[:], ms, m, 1)
-	} else {
+		b.Browser = true
+	case bg:
+		window.Add(b.Bg[:], ms, m, 1)
+	default:
 		b.Paths.Add(o.PathHash, window.Slot(head, half), window.Slot(t, half))
 		if f&ReqRefererMissing != 0 {
 			window.Add(b.RefMissing[:], ms, m, 1)
@@ -128,6 +152,25 @@ func (b *Behaviour) Update(o *Obs) {
 	}
 	if f&ReqSensitive != 0 {
 		window.Add(b.Sensitive[:], ms, m, 1)
+	}
+	if f&ReqMalformed != 0 {
+		window.Add(b.Malformed[:], ms, m, 1)
+	}
+	if f&ReqLoginFailed != 0 && o.Status != 401 && o.Status != 403 {
+		window.Add(b.LoginFail[:], ms, m, 1)
+		window.Add(b.LoginFail1m[:], ts, tsl, 1)
+	}
+	if o.Sig != 0 {
+		window.Or(b.Sig[:], ms, m, o.Sig)
+		if o.SigSev >= 2 {
+			// Only attack markers count: a site's own admins load its
+			// /wp-admin/ pages, which are low-severity probes elsewhere.
+			window.Add(b.SigHits[:], ms, m, 1)
+		}
+		// The reason names the strongest signature of the last 10 min.
+		if o.SigSev >= b.SigSev || t-b.SigAt >= tenMin {
+			b.SigID, b.SigSev, b.SigAt = o.SigID, o.SigSev, t
+		}
 	}
 	if f&ReqPost != 0 && f&(ReqLogin|ReqCheckout) != 0 {
 		window.Add(b.Post1m[:], ts, tsl, 1)
@@ -158,12 +201,13 @@ func (b *Behaviour) slide(prev, t int64) {
 	window.Slide(b.Post1m[:], t0, t1)
 	m0, m1 := window.Slot(prev, minute), window.Slot(t, minute)
 	if m0 != m1 {
-		for _, r := range [][]uint16{b.Req[:], b.Asset[:], b.S404[:], b.RefMissing[:], b.ALLogged[:], b.ALMissing[:]} {
+		for _, r := range [][]uint16{b.Req[:], b.Asset[:], b.S404[:], b.RefMissing[:], b.ALLogged[:], b.ALMissing[:], b.Bg[:]} {
 			window.Slide(r, m0, m1)
 		}
-		for _, r := range [][]uint8{b.Enum[:], b.LoginFail[:], b.S429[:], b.Sensitive[:]} {
+		for _, r := range [][]uint8{b.Enum[:], b.LoginFail[:], b.S429[:], b.Sensitive[:], b.Malformed[:], b.SigHits[:]} {
 			window.Slide(r, m0, m1)
 		}
+		window.Slide(b.Sig[:], m0, m1)
 		window.Slide(b.Hour[:], window.Slot(prev, tenMin), window.Slot(t, tenMin))
 	}
 }
@@ -175,6 +219,7 @@ const (
 	minReqFor404Share    = 10
 	minReqForIAT         = 8
 	minALForShare        = 10
+	minReqForBackground  = 10
 )
 
 // Pages10m and Assets10m are the page and asset requests in the 10 min window at now.
@@ -182,7 +227,8 @@ func (b *Behaviour) Pages10m(now int64) (pages, assets uint64) {
 	ms, m := window.Slot(b.Last, minute), window.Slot(now, minute)
 	req := window.Sum(b.Req[:], ms, m)
 	assets = window.Sum(b.Asset[:], ms, m)
-	return req - min(assets, req), assets
+	bg := window.Sum(b.Bg[:], ms, m)
+	return req - min(assets+bg, req), assets
 }
 
 // Compute sets the behaviour features at time now (>= b.Last).
@@ -199,12 +245,18 @@ func (b *Behaviour) Compute(now int64, v *Vector) {
 	req := window.Sum(b.Req[:], ms, m)
 	v.Set(Rate10m, float64(req)/600)
 	v.Set(Rate1h, float64(window.Sum(b.Hour[:], hh, h))/3600)
-	if n1m >= minReqForIAT && b.IATN >= minReqForIAT && b.IATMean > 0 {
+	// Over navigations: a client whose last minute was only a page's
+	// background requests has no timing regularity to speak of.
+	if n1m >= minReqForIAT && b.IATN >= minReqForIAT && b.IATMean > 0 && now-b.LastNav < minute {
 		v.Set(IATCV1m, round3(math.Sqrt(float64(max(b.IATVar, 0)))/float64(b.IATMean)))
 	}
 	assets := window.Sum(b.Asset[:], ms, m)
-	pages := req - min(assets, req)
+	bg := window.Sum(b.Bg[:], ms, m)
+	pages := req - min(assets+bg, req) // navigations: neither assets nor background requests
 	v.Set(Pages10m, float64(pages))
+	if req >= minReqForBackground {
+		v.Set(BackgroundShare10m, round3(float64(bg)/float64(req)))
+	}
 	if pages >= minPagesForShare {
 		// Pages count as loaded with assets up to the number of assets: per
 		// client this is "pages without assets", and it stays right for an IP
@@ -225,6 +277,19 @@ func (b *Behaviour) Compute(now int64, v *Vector) {
 	v.Set(LoginFailures10m, float64(window.Sum(b.LoginFail[:], ms, m)))
 	v.Set(Status429_10m, float64(window.Sum(b.S429[:], ms, m)))
 	v.Set(SensitiveHits10m, float64(window.Sum(b.Sensitive[:], ms, m)))
+	if n := window.Sum(b.Malformed[:], ms, m); n > 0 {
+		v.Set(MalformedRequest, float64(n))
+	}
+	if n := window.Sum(b.SigHits[:], ms, m); n > 0 {
+		v.Set(SigHits10m, float64(n))
+	}
+	if seen := window.OrAll(b.Sig[:], ms, m); seen != 0 {
+		for c := range NumSigCategories {
+			if sev := (seen >> (3 * c)) & 7; sev != 0 {
+				v.Set(SigTraversal+ID(c), float64(bits.Len64(sev))) // the highest severity bit set
+			}
+		}
+	}
 	v.Set(PostSensitive1m, float64(window.Sum(b.Post1m[:], ts, tsl)))
 	if al := window.Sum(b.ALLogged[:], ms, m); al >= minALForShare {
 		v.Set(AcceptLanguageMissingShare10m, round3(float64(window.Sum(b.ALMissing[:], ms, m))/float64(al)))
@@ -315,3 +380,46 @@ func flag[T ~uint8](f T) float64 {
 }
 
 func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
+
+// SigRecent returns the strongest signature (its IDHash) matched at most
+// 10 min before now, or 0.
+func (b *Behaviour) SigRecent(now int64) uint32 {
+	if b.SigID == 0 || now-b.SigAt >= tenMin {
+		return 0
+	}
+	return b.SigID
+}
+
+// Background requests. A page script's beacons, polls and live-search
+// calls are not navigations: counted as pages they make a person reading
+// one page for ten minutes look like a regular, asset-less script. A
+// request is background when the browser says so (Sec-Fetch-Mode cors,
+// no-cors or same-origin with an empty destination, where logged), when the
+// operator lists its path (background_paths), or when it repeats the client's most frequent
+// non-asset path (at least bgMinVotes votes ahead in a majority vote) from a
+// client that has loaded static assets (at any time in its state's life:
+// a person may read one page for an hour), i.e. runs pages in a browser. A script
+// hitting one endpoint without ever loading a page has no assets, so its
+// requests stay navigations and keep their timing and asset features.
+const bgMinVotes = 3
+
+// background classifies o (before it is counted) and updates the vote.
+func (b *Behaviour) background(o *Obs) bool {
+	if o.Flags&ReqBackground != 0 {
+		return true
+	}
+	if o.Flags&(ReqAsset|ReqNavigate) != 0 {
+		return false
+	}
+	ph := uint32(o.PathHash) | 1
+	repeat := ph == b.BgPath
+	switch {
+	case repeat:
+		b.BgVotes = min(b.BgVotes+1, 255)
+	case b.BgVotes == 0:
+		b.BgPath, b.BgVotes = ph, 1
+	default:
+		b.BgVotes--
+	}
+	return repeat && b.BgVotes >= bgMinVotes && b.Browser
+}

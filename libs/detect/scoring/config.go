@@ -63,6 +63,12 @@ type Config struct {
 	LoginPaths []string `yaml:"login_paths"`
 	// CheckoutPaths are cart and checkout endpoints (POST floods by checkout bots).
 	CheckoutPaths []string `yaml:"checkout_paths"`
+	// BackgroundPaths are requests a page's scripts make on their own
+	// (beacons, telemetry, polls, live search): not navigations, so they
+	// are left out of timing regularity, page counts and asset ratios.
+	// Requests that repeat one path at a steady rhythm from a client that
+	// loads pages with assets are recognised without being listed.
+	BackgroundPaths []string `yaml:"background_paths"`
 	// ToolUAPatterns are HTTP libraries and scanners (curl, python-requests).
 	ToolUAPatterns []string `yaml:"tool_ua_patterns"`
 	// HeadlessUAPatterns are automated browsers (HeadlessChrome, PhantomJS).
@@ -111,6 +117,24 @@ func DefaultConfig() Config {
 			"net_alike_ips_10m":                 {Weight: 95, From: 3, To: 20},
 			"ip_sessions_10m":                   {Weight: 0, From: 0, To: 0},
 			"cdn_bot_score":                     {Weight: 70, From: 30, To: 1},
+			"malformed_request":                 {Weight: 60, From: 0, To: 2},
+			// Signature categories: the value is the highest severity
+			// matched in 10 min (1 low, 2 medium, 3 high). Attacks no browser
+			// sends score 90+ on one high-severity request; probing (admin
+			// consoles, CMS fingerprints) only adds up with other signals.
+			"sig_traversal":      {Weight: 90, From: 1, To: 3},
+			"sig_injection":      {Weight: 90, From: 1, To: 3},
+			"sig_exploit":        {Weight: 95, From: 1, To: 3},
+			"sig_webshell":       {Weight: 95, From: 1, To: 3},
+			"sig_sensitive_file": {Weight: 90, From: 1, To: 3},
+			"sig_admin_probe":    {Weight: 30, From: 0, To: 3},
+			"sig_cms_probe":      {Weight: 40, From: 0, To: 2},
+			"sig_protocol":       {Weight: 50, From: 0, To: 2},
+			"sig_proxy":          {Weight: 80, From: 1, To: 3},
+			"sig_scanner_ua":     {Weight: 95, From: 0, To: 3},
+			"sig_hits_10m":       {Weight: 90, From: 1, To: 8},
+			// Informational: how much of the traffic is a page's scripts.
+			"background_share_10m": {Weight: 0, From: 0, To: 0},
 		},
 		StaticAssetExtensions: []string{
 			".css", ".js", ".mjs", ".map", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif",
@@ -129,6 +153,9 @@ func DefaultConfig() Config {
 			"/account/login", "/user/login", "/users/sign_in", "/customer/account/login",
 			"/api/login", "/api/auth", "/api/session", "/oauth/token", "/my-account",
 		},
+		// Beacon endpoints that are never navigations (Cloudflare RUM, a
+		// self-hosted GA4 collector, the usual RUM paths); list your own.
+		BackgroundPaths: []string{"/cdn-cgi/rum", "/g/collect", "/rum", "/beacon"},
 		CheckoutPaths: []string{
 			"/cart", "/basket", "/checkout", "/order", "/payment",
 			"/api/cart", "/api/basket", "/api/checkout", "/api/order",
@@ -174,7 +201,7 @@ func (c Config) Validate() error {
 		l    []string
 	}{
 		{"static_asset_extensions", c.StaticAssetExtensions}, {"sensitive_paths", c.SensitivePaths},
-		{"login_paths", c.LoginPaths}, {"checkout_paths", c.CheckoutPaths},
+		{"login_paths", c.LoginPaths}, {"checkout_paths", c.CheckoutPaths}, {"background_paths", c.BackgroundPaths},
 		{"tool_ua_patterns", c.ToolUAPatterns}, {"headless_ua_patterns", c.HeadlessUAPatterns},
 		{"crawler_ua_patterns", c.CrawlerUAPatterns},
 	}
@@ -193,7 +220,7 @@ func (c Config) Validate() error {
 	for _, l := range []struct {
 		name string
 		l    []string
-	}{{"sensitive_paths", c.SensitivePaths}, {"login_paths", c.LoginPaths}, {"checkout_paths", c.CheckoutPaths}} {
+	}{{"sensitive_paths", c.SensitivePaths}, {"login_paths", c.LoginPaths}, {"checkout_paths", c.CheckoutPaths}, {"background_paths", c.BackgroundPaths}} {
 		for i, p := range l.l {
 			if !strings.HasPrefix(p, "/") {
 				return fmt.Errorf("features.%s[%d]: %q must start with /", l.name, i, p)
@@ -207,7 +234,7 @@ func (c Config) Validate() error {
 var ErrUnknownField = errors.New("unknown field")
 
 var configFields = []string{
-	"weights", "static_asset_extensions", "sensitive_paths", "login_paths", "checkout_paths",
+	"weights", "static_asset_extensions", "sensitive_paths", "login_paths", "checkout_paths", "background_paths",
 	"tool_ua_patterns", "headless_ua_patterns", "crawler_ua_patterns",
 }
 
@@ -235,13 +262,14 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 		SensitivePaths        *[]string `yaml:"sensitive_paths"`
 		LoginPaths            *[]string `yaml:"login_paths"`
 		CheckoutPaths         *[]string `yaml:"checkout_paths"`
+		BackgroundPaths       *[]string `yaml:"background_paths"`
 		ToolUAPatterns        *[]string `yaml:"tool_ua_patterns"`
 		HeadlessUAPatterns    *[]string `yaml:"headless_ua_patterns"`
 		CrawlerUAPatterns     *[]string `yaml:"crawler_ua_patterns"`
 		Weights               yaml.Node `yaml:"weights"`
 	}{
 		StaticAssetExtensions: &def.StaticAssetExtensions, SensitivePaths: &def.SensitivePaths,
-		LoginPaths: &def.LoginPaths, CheckoutPaths: &def.CheckoutPaths,
+		LoginPaths: &def.LoginPaths, CheckoutPaths: &def.CheckoutPaths, BackgroundPaths: &def.BackgroundPaths,
 		ToolUAPatterns: &def.ToolUAPatterns, HeadlessUAPatterns: &def.HeadlessUAPatterns,
 		CrawlerUAPatterns: &def.CrawlerUAPatterns,
 	}
@@ -332,6 +360,7 @@ func (c Config) Lists() features.Lists {
 		SensitivePaths:        c.SensitivePaths,
 		LoginPaths:            c.LoginPaths,
 		CheckoutPaths:         c.CheckoutPaths,
+		BackgroundPaths:       c.BackgroundPaths,
 		ToolUAPatterns:        c.ToolUAPatterns,
 		HeadlessUAPatterns:    c.HeadlessUAPatterns,
 		CrawlerUAPatterns:     c.CrawlerUAPatterns,

@@ -137,6 +137,20 @@ func Reason(id features.ID, v float64) string {
 		return "malformed_ua"
 	case features.UACrawlerClaimed:
 		return "claims_crawler"
+	case features.MalformedRequest:
+		if v <= 1 {
+			return "malformed_request"
+		}
+	case features.SigTraversal, features.SigInjection, features.SigExploit, features.SigWebshell,
+		features.SigSensitiveFile, features.SigAdminProbe, features.SigCMSProbe, features.SigProtocol,
+		features.SigProxy, features.SigScannerUA:
+		switch {
+		case v >= 3:
+			return id.String() + "=high"
+		case v >= 2:
+			return id.String() + "=medium"
+		}
+		return id.String() + "=low"
 	case features.Rate10s, features.Rate1m, features.Rate10m, features.Rate1h:
 		return id.String() + "=" + num(v) + "/s"
 	}

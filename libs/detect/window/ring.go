@@ -77,3 +77,28 @@ func Max[T Counter](b []T, head, now int64) uint64 {
 	}
 	return m
 }
+
+// Or sets the bits v in the bucket of slot s (see Add for which slots
+// count): a ring of bit sets, e.g. which kinds of event a minute saw.
+func Or[T Counter](b []T, head, s int64, v T) bool {
+	n := int64(len(b))
+	if s > head || s <= head-n || s < 0 {
+		return false
+	}
+	b[s%n] |= v
+	return true
+}
+
+// OrAll returns the union of the buckets inside the window at slot now.
+func OrAll[T Counter](b []T, head, now int64) uint64 {
+	n := int64(len(b))
+	if now-head >= n {
+		return 0
+	}
+	var m uint64
+	lo := max(now-n+1, head-n+1, 0)
+	for s := lo; s <= head; s++ {
+		m |= uint64(b[s%n])
+	}
+	return m
+}

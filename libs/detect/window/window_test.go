@@ -123,3 +123,30 @@ func BenchmarkSum(b *testing.B) {
 		b.Fatal(fmt.Sprint(s))
 	}
 }
+
+func TestOr(t *testing.T) {
+	var b [4]uint32
+	f := func(head, s int64, v uint32, want bool) {
+		t.Helper()
+		if got := Or(b[:], head, s, v); got != want {
+			t.Fatalf("Or(head %d, slot %d) = %v, want %v", head, s, got, want)
+		}
+	}
+	f(10, 10, 1, true)
+	f(10, 9, 4, true)
+	f(10, 11, 8, false) // future
+	f(10, 6, 8, false)  // left the window
+	if got := OrAll(b[:], 10, 10); got != 5 {
+		t.Fatalf("OrAll = %d, want 5", got)
+	}
+	if got := OrAll(b[:], 10, 13); got != 1 { // slot 9 left, 10 still in
+		t.Fatalf("OrAll at 13 = %d, want 1", got)
+	}
+	if got := OrAll(b[:], 10, 14); got != 0 {
+		t.Fatalf("OrAll at 14 = %d, want 0", got)
+	}
+	Slide(b[:], 10, 11)
+	if got := OrAll(b[:], 11, 11); got != 5 {
+		t.Fatalf("after slide = %d, want 5", got)
+	}
+}

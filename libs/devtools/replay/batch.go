@@ -18,6 +18,7 @@ type slot struct {
 	ev   *eventpb.RequestEvent
 	o    optionals
 	part int
+	seq  uint64 // read order within its file, for the reorder buffer
 }
 
 // batch is a run of events in event-time order, with the verdict changes

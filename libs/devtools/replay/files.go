@@ -3,6 +3,7 @@ package replay
 import (
 	"bufio"
 	"bytes"
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/klauspost/compress/gzip"
 
@@ -64,6 +66,13 @@ type fileInput struct {
 	ok     bool // head holds an event
 	done   bool
 	long   []byte // a line longer than the reader's buffer, being assembled
+
+	// Read-ahead for reordering (see files.reorder): events read but not
+	// yet passed on, earliest first, and the newest event time read.
+	pend   slotHeap
+	free   []*slot
+	newest int64
+	seq    uint64
 }
 
 // files merges log files by event time: rotated files of one server come
@@ -75,12 +84,17 @@ type files struct {
 	a   arena
 	c   *counters
 	max int
+	// reorder is how far (ns) each file reads ahead to put its events in
+	// time order: logs merged from several workers or servers are out of
+	// order by up to tens of seconds, and the engine drops what comes
+	// later than its allowed lateness. Memory grows with reorder x rate.
+	reorder int64
 }
 
 const readBuffer = 1 << 20
 
-func openFiles(paths []string, format logparse.Format, popts logparse.Options, w window, c *counters) (*files, error) {
-	fs := &files{w: w, c: c, max: popts.MaxLineBytes}
+func openFiles(paths []string, format logparse.Format, popts logparse.Options, w window, c *counters, reorder time.Duration) (*files, error) {
+	fs := &files{w: w, c: c, max: popts.MaxLineBytes, reorder: int64(reorder)}
 	if fs.max == 0 {
 		fs.max = logparse.DefaultMaxLineBytes
 	}
@@ -127,7 +141,7 @@ func (fs *files) fill(ctx context.Context, b *batch) error {
 	for !b.full() {
 		best := -1
 		for i, in := range fs.in {
-			if !in.ok && !in.done {
+			if !in.ok && (!in.done || len(in.pend) > 0) {
 				if err := fs.advance(in); err != nil {
 					return err
 				}
@@ -148,16 +162,51 @@ func (fs *files) fill(ctx context.Context, b *batch) error {
 	return nil
 }
 
-// advance reads lines of in until one parses into in.head within the window.
+// advance puts in.head the earliest event of in's read-ahead, reading until
+// the read-ahead spans the reorder window (or the file ends). With reorder 0
+// events come in file order.
 func (fs *files) advance(in *fileInput) error {
+	for !in.done && (len(in.pend) == 0 || in.newest-in.pend[0].ev.TimeUnixNano < fs.reorder) {
+		var s *slot
+		if n := len(in.free); n > 0 {
+			s, in.free = in.free[n-1], in.free[:n-1]
+		} else {
+			s = &slot{ev: &eventpb.RequestEvent{}}
+		}
+		got, err := fs.readEvent(in, s)
+		if err != nil {
+			return err
+		}
+		if !got {
+			in.free = append(in.free, s)
+			break
+		}
+		s.seq = in.seq
+		in.seq++
+		in.newest = max(in.newest, s.ev.TimeUnixNano)
+		heap.Push(&in.pend, s)
+	}
+	if len(in.pend) == 0 {
+		return nil
+	}
+	// in.head is free (its event went into a batch): keep it for reuse.
+	in.free = append(in.free, in.head)
+	in.head = heap.Pop(&in.pend).(*slot)
+	in.ok = true
+	return nil
+}
+
+// readEvent reads lines of in until one parses into s within the window;
+// false at the end of the file.
+func (fs *files) readEvent(in *fileInput, s *slot) (bool, error) {
 	for {
 		line, n, err := fs.readLine(in)
 		if n == 0 && err != nil {
 			if err == io.EOF {
 				in.done = true
-				return nil
+				return false, nil
 			}
-			return fmt.Errorf("read %s: %w", in.path, err)
+			return false, fmt.Errorf("read %s: %w", in.path, err)
 		}
 		off := in.offset
 		in.offset += n
@@ -166,7 +215,7 @@ func (fs *files) advance(in *fileInput) error {
 			continue
 		}
 		fs.c.lines.Add(1)
-		ev := in.head.ev
+		ev := s.ev
 		if len(line) > fs.max {
 			fs.c.badLine(logparse.ErrTooLong)
 			continue
@@ -179,11 +228,10 @@ func (fs *files) advance(in *fileInput) error {
 			fs.c.skipped.Add(1)
 			continue
 		}
-		own(ev, &fs.a, &in.head.o)
+		own(ev, &fs.a, &s.o)
 		ev.Source = in.path
 		ev.SourceOffset = off
-		in.ok = true
-		return nil
+		return true, nil
 	}
 }
 
@@ -209,4 +257,24 @@ func (fs *files) readLine(in *fileInput) ([]byte, int64, error) {
 		return nil, n, err
 	}
 	return in.long, n, nil
+}
+
+// slotHeap orders read-ahead events by time, then by the order they were
+// read, so that equal times keep the file's order and the output stays
+// the same run after run.
+type slotHeap []*slot
+
+func (h slotHeap) Len() int { return len(h) }
+func (h slotHeap) Less(i, j int) bool {
+	a, b := h[i].ev.TimeUnixNano, h[j].ev.TimeUnixNano
+	return a < b || (a == b && h[i].seq < h[j].seq)
+}
+func (h slotHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *slotHeap) Push(x any)   { *h = append(*h, x.(*slot)) }
+func (h *slotHeap) Pop() any {
+	old := *h
+	s := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return s
 }

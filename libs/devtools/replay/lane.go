@@ -43,7 +43,7 @@ type part struct {
 	scores     []*eventpb.Score
 }
 
-func newLane(path string, base *lane) (*lane, error) {
+func newLane(path string, base *lane, engOpts []aggregator.Option) (*lane, error) {
 	rs, err := rules.LoadOrDefault(path)
 	if err != nil {
 		return nil, err
@@ -59,7 +59,7 @@ func newLane(path string, base *lane) (*lane, error) {
 	l.shared = base != nil && reflect.DeepEqual(base.rs.Features, rs.Features)
 	for i := range l.parts {
 		if !l.shared {
-			l.parts[i].eng = aggregator.NewEngine(rs.Features)
+			l.parts[i].eng = aggregator.NewEngine(rs.Features, engOpts...)
 		}
 		if l.parts[i].dec, err = decider.New(rs, decider.Options{}); err != nil {
 			return nil, fmt.Errorf("rules %s: %w", name, err)

@@ -67,6 +67,9 @@ func own(ev *eventpb.RequestEvent, a *arena, o *optionals) {
 	ev.Source = a.str(ev.Source)
 	ev.Format = a.str(ev.Format)
 	ev.SourceFileId = a.str(ev.SourceFileId)
+	ev.Malformed = a.str(ev.Malformed)
+	ev.SecFetchMode = a.str(ev.SecFetchMode)
+	ev.SecFetchDest = a.str(ev.SecFetchDest)
 	if ev.RequestTimeSeconds != nil {
 		o.requestTime = *ev.RequestTimeSeconds
 		ev.RequestTimeSeconds = &o.requestTime

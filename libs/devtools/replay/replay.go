@@ -20,6 +20,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/bulwarkhq/bulwark/libs/decide/decider"
+	"github.com/bulwarkhq/bulwark/libs/detect/aggregator"
+	"github.com/bulwarkhq/bulwark/libs/detect/signatures"
 	"github.com/bulwarkhq/bulwark/libs/devtools/simulate"
 	"github.com/bulwarkhq/bulwark/libs/ingest/logparse"
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
@@ -38,9 +40,21 @@ type Config struct {
 	Kafka kafka.Config
 	// Since and Until bound the events' time (zero: open).
 	Since, Until time.Time
+	// Reorder is how far each file is read ahead to put its lines in time
+	// order (logs of several workers interleave out of order); 0 means
+	// DefaultReorder, a negative value none.
+	Reorder time.Duration
+	// AllowedLateness is the engines' allowed lateness (see
+	// aggregator.WithAllowedLateness); 0 means aggregator.DefaultAllowedLateness.
+	AllowedLateness time.Duration
 
 	// Rules is the rule file ("" for the one shipped with Bulwark).
 	Rules string
+	// Signatures is the operator's request-signature file, read over the
+	// shipped signatures ("" for the shipped set alone).
+	Signatures string
+	// NoSignatures turns the request-signature layer off.
+	NoSignatures bool
 	// Compare, if set, is a second rule file run side by side; Result.Diff
 	// says which subjects it treats differently.
 	Compare string
@@ -55,6 +69,14 @@ type Config struct {
 	Log      *slog.Logger
 }
 
+// DefaultReorder is the default Config.Reorder: logs merged from several
+// workers or servers are out of order by up to a minute or so.
+const DefaultReorder = 2 * time.Minute
+
+// MaxLateShare is the share of events dropped as too late above which a
+// replay's result is not to be trusted (Result.TooLate).
+const MaxLateShare = 0.01
+
 // ErrNoInput is returned when a Config names neither files nor the topic.
 var ErrNoInput = errors.New("replay: no input: give log files or the topic")
 
@@ -65,6 +87,8 @@ func (c *Config) Validate() error {
 		return ErrNoInput
 	case len(c.Files) > 0 && c.Topic:
 		return errors.New("replay: give log files or the topic, not both")
+	case c.AllowedLateness < 0:
+		return errors.New("replay: allowed lateness must not be negative")
 	case !c.Since.IsZero() && !c.Until.IsZero() && !c.Until.After(c.Since):
 		return fmt.Errorf("replay: until (%s) is not after since (%s)", c.Until.Format(time.RFC3339), c.Since.Format(time.RFC3339))
 	}
@@ -97,6 +121,12 @@ type Result struct {
 	Elapsed     time.Duration
 }
 
+// TooLate reports whether more than MaxLateShare of the events were dropped
+// as later than the allowed lateness: the verdicts then miss that traffic.
+func (r *Result) TooLate() bool {
+	return r.Events > 0 && float64(r.Late) > MaxLateShare*float64(r.Events)
+}
+
 // LinesPerSecond is the replay's throughput.
 func (r *Result) LinesPerSecond() float64 {
 	if r.Elapsed <= 0 {
@@ -124,13 +154,26 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	base, err := newLane(cfg.Rules, nil)
+	var engOpts []aggregator.Option
+	if cfg.AllowedLateness > 0 {
+		engOpts = append(engOpts, aggregator.WithAllowedLateness(cfg.AllowedLateness))
+	}
+	if cfg.NoSignatures {
+		engOpts = append(engOpts, aggregator.WithSignatures(nil))
+	} else {
+		set, err := signatures.Load(cfg.Signatures)
+		if err != nil {
+			return nil, err
+		}
+		engOpts = append(engOpts, aggregator.WithSignatures(signatures.NewHolder(set)))
+	}
+	base, err := newLane(cfg.Rules, nil, engOpts)
 	if err != nil {
 		return nil, err
 	}
 	lanes := []*lane{base}
 	if cfg.Compare != "" {
-		other, err := newLane(cfg.Compare, base)
+		other, err := newLane(cfg.Compare, base, engOpts)
 		if err != nil {
 			return nil, err
 		}
@@ -160,7 +203,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Topic {
 		src, err = openTopic(ctx, cfg.Kafka, w, c)
 	} else {
-		src, err = openFiles(cfg.Files, cfg.Format, cfg.ParseOptions, w, c)
+		reorder := cfg.Reorder
+		switch {
+		case reorder == 0:
+			reorder = DefaultReorder
+		case reorder < 0:
+			reorder = 0
+		}
+		src, err = openFiles(cfg.Files, cfg.Format, cfg.ParseOptions, w, c, reorder)
 	}
 	if err != nil {
 		return nil, err

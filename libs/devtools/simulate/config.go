@@ -25,8 +25,9 @@ type Kind string
 // The kinds the simulator knows. Humans and verified crawlers must not be
 // flagged; every other kind is a bot.
 const (
-	Human     Kind = "human"      // one person browsing the shop
-	NATOffice Kind = "nat_office" // people behind one office NAT address
+	Human       Kind = "human"        // one person browsing the shop
+	NATOffice   Kind = "nat_office"   // people behind one office NAT address
+	HumanBeacon Kind = "human_beacon" // a person on pages whose scripts post telemetry every ~2 s and call live search
 
 	ScraperFast        Kind = "scraper_fast"        // fast catalogue scraper, no assets
 	ScraperSlow        Kind = "scraper_slow"        // browser UA, sequential ids / deep pagination, regular timing
@@ -37,6 +38,7 @@ const (
 	ProxyPool          Kind = "proxy_pool"          // one scraper spread over many IPs of a /24
 	FakeCrawler        Kind = "fake_crawler"        // Googlebot UA from a non-Google address
 	Tool               Kind = "tool"                // curl, python-requests, Go-http-client ...
+	APIBot             Kind = "api_bot"             // a script polling one API endpoint every ~2 s, never loading a page
 
 	CrawlerGoogle Kind = "crawler_google" // real Googlebot from Google's published ranges
 	CrawlerBing   Kind = "crawler_bing"   // real bingbot from Microsoft's published ranges
@@ -52,13 +54,13 @@ const (
 // BotKinds lists every kind that Config.Bots accepts, in a fixed order.
 var BotKinds = []Kind{
 	ScraperFast, ScraperSlow, CredentialStuffing, CheckoutBot, VulnProbe,
-	Headless, ProxyPool, FakeCrawler, Tool, CrawlerGoogle, CrawlerBing,
+	Headless, ProxyPool, FakeCrawler, Tool, CrawlerGoogle, CrawlerBing, APIBot,
 }
 
 // LabelOf returns the label of a kind: human, bot or verified_crawler.
 func LabelOf(k Kind) string {
 	switch k {
-	case Human, NATOffice:
+	case Human, NATOffice, HumanBeacon:
 		return LabelHuman
 	case CrawlerGoogle, CrawlerBing:
 		return LabelVerifiedCrawler
@@ -87,6 +89,9 @@ type Config struct {
 
 	// HumansPerMinute is how many human browsing sessions start per minute.
 	HumansPerMinute float64
+	// BeaconHumansPerMinute is how many sessions of people on pages with
+	// background requests (telemetry beacons, live search) start per minute.
+	BeaconHumansPerMinute float64
 	// Offices is the number of office NATs, each one IPv4 address shared by
 	// OfficeUsers people with their own browsers.
 	Offices     int
@@ -139,6 +144,7 @@ func DefaultBots() map[Kind]float64 {
 		ProxyPool:          1,
 		FakeCrawler:        2,
 		Tool:               4,
+		APIBot:             2,
 		CrawlerGoogle:      2,
 		CrawlerBing:        1,
 	}
@@ -151,16 +157,19 @@ func DefaultConfig() Config {
 		Start:           DefaultStart,
 		Duration:        time.Hour,
 		HumansPerMinute: 10,
-		Offices:         2,
-		OfficeUsers:     40,
-		Bots:            DefaultBots(),
-		FirstBotsWithin: time.Minute,
-		FirstDropAt:     3 * time.Minute,
-		DropEvery:       2 * time.Hour,
-		DropRushHumans:  25,
-		IPv6Share:       0.15,
-		Host:            "shop.example",
-		Format:          Nginx,
+		// Beacon humans and API bots draw from their own random sources and
+		// addresses, so the other actors' traffic is what it was without them.
+		BeaconHumansPerMinute: 3,
+		Offices:               2,
+		OfficeUsers:           40,
+		Bots:                  DefaultBots(),
+		FirstBotsWithin:       time.Minute,
+		FirstDropAt:           3 * time.Minute,
+		DropEvery:             2 * time.Hour,
+		DropRushHumans:        25,
+		IPv6Share:             0.15,
+		Host:                  "shop.example",
+		Format:                Nginx,
 	}
 }
 
@@ -175,8 +184,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.Duration < 0:
 		return bad("duration %s is negative", c.Duration)
-	case c.HumansPerMinute < 0:
-		return bad("humans per minute %g is negative", c.HumansPerMinute)
+	case c.HumansPerMinute < 0 || c.BeaconHumansPerMinute < 0:
+		return bad("humans per minute %g and beacon humans per minute %g must not be negative", c.HumansPerMinute, c.BeaconHumansPerMinute)
 	case c.Offices < 0 || c.OfficeUsers < 0:
 		return bad("offices %d and office users %d must not be negative", c.Offices, c.OfficeUsers)
 	case c.Offices > 0 && c.OfficeUsers == 0:

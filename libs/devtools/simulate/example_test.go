@@ -16,6 +16,7 @@ func Example() {
 	cfg.Seed = 42
 	cfg.Duration = 5 * time.Minute
 	cfg.HumansPerMinute = 2
+	cfg.BeaconHumansPerMinute = 0
 	cfg.Offices = 0
 	cfg.DropRushHumans = 0
 	cfg.Bots = map[simulate.Kind]float64{simulate.VulnProbe: 1}

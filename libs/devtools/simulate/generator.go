@@ -65,16 +65,21 @@ type Label struct {
 // Generator produces requests in event-time order. It is not safe for
 // concurrent use.
 type Generator struct {
-	cfg    Config
-	start  int64
-	end    int64 // 0 = no end
-	rng    *rand.Rand
-	addrs  *addresses
-	q      queue
-	seq    uint64
-	actors uint64
-	labels map[netip.Addr]Label
-	counts map[Kind]int
+	cfg   Config
+	start int64
+	end   int64 // 0 = no end
+	rng   *rand.Rand
+	addrs *addresses
+	// The actors added later (beacon humans, API bots) draw from these, so
+	// that they leave the older actors' requests exactly as they were.
+	rng2    *rand.Rand
+	addrs2  *addresses
+	actors2 uint64
+	q       queue
+	seq     uint64
+	actors  uint64
+	labels  map[netip.Addr]Label
+	counts  map[Kind]int
 }
 
 // New returns a generator for cfg.
@@ -93,6 +98,11 @@ func New(cfg Config) (*Generator, error) {
 		g.end = g.start + int64(cfg.Duration)
 	}
 	g.addrs = newAddresses(g.rng)
+	g.rng2 = rand.New(rand.NewPCG(cfg.Seed^0xb3ac_0e5, 0x5eed_a11c_e6))
+	// Its own random source, but the same books: no address or network is
+	// handed out twice across the two.
+	g.addrs2 = newAddresses(rand.New(rand.NewPCG(cfg.Seed^0xadd2, 0x5eed_a11c_e7)))
+	g.addrs2.nets, g.addrs2.taken = g.addrs.nets, g.addrs.taken
 	g.schedule()
 	return g, nil
 }
@@ -195,14 +205,18 @@ func (g *Generator) newBase(kind Kind, at int64) base {
 // poisson returns an arrival process with exponential gaps at perHour,
 // whose first arrival is within first of the start when first > 0.
 func (g *Generator) poisson(perHour float64, first time.Duration, spawn func(at int64)) {
+	g.poissonFrom(g.rng, perHour, first, spawn)
+}
+
+func (g *Generator) poissonFrom(rng *rand.Rand, perHour float64, first time.Duration, spawn func(at int64)) {
 	if perHour <= 0 {
 		return
 	}
 	mean := float64(time.Hour) / perHour
-	gap := func() int64 { return int64(g.rng.ExpFloat64() * mean) }
+	gap := func() int64 { return int64(rng.ExpFloat64() * mean) }
 	at := g.start + gap()
 	if first > 0 {
-		at = g.start + g.rng.Int64N(int64(first))
+		at = g.start + rng.Int64N(int64(first))
 	}
 	g.push(&entry{at: at, proc: &arrivals{spawn: spawn, after: func(t int64) int64 { return t + gap() + 1 }}})
 }
@@ -216,12 +230,27 @@ func (g *Generator) schedule() {
 	}
 	for _, k := range BotKinds {
 		rate := c.Bots[k]
-		if k == CheckoutBot || rate <= 0 {
+		if k == CheckoutBot || k == APIBot || rate <= 0 {
 			continue
 		}
 		g.poisson(rate, c.FirstBotsWithin, func(at int64) { g.add(g.newBot(k, at)) })
 	}
 	g.drops()
+	g.poissonFrom(g.rng2, c.BeaconHumansPerMinute*60, 0, func(at int64) { g.add(g.newBeaconHuman(at)) })
+	g.poissonFrom(g.rng2, c.Bots[APIBot], c.FirstBotsWithin, func(at int64) { g.add(g.newAPIBot(at)) })
+}
+
+// newBase2 is newBase for the later actors (see Generator.rng2).
+func (g *Generator) newBase2(kind Kind, at int64) base {
+	g.actors2++
+	id := 1<<40 + g.actors2
+	return base{
+		rng:  rand.New(rand.NewPCG(g.cfg.Seed^0x2545F4914F6CDD1D, id*0xBF58476D1CE4E5B9+uint64(len(kind)))),
+		kind: kind,
+		id:   id,
+		now:  at,
+		host: g.cfg.Host,
+	}
 }
 
 // office is one NAT: its people start sessions about twice an hour each,

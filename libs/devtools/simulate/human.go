@@ -37,6 +37,7 @@ type human struct {
 	rush      int // a drop's product this person came for, 0 if none
 	rushTries int
 	afterLog  string
+	nextThink int64 // when > 0, the pause before the next action (drawn ahead by beaconHuman)
 }
 
 // newHuman starts a session; o is the office NAT it browses from, if any,
@@ -77,7 +78,12 @@ func (h *human) step(out []Request) []Request {
 		return out
 	}
 	h.pagesLeft--
-	h.now += h.think()
+	if h.nextThink > 0 {
+		h.now += h.nextThink
+		h.nextThink = 0
+	} else {
+		h.now += h.think()
+	}
 	return h.act(out)
 }
 

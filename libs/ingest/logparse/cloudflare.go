@@ -83,7 +83,10 @@ func (p *cloudflareParser) Parse(line []byte, ev *eventpb.RequestEvent) error {
 	if p.clientIP == "" {
 		return perr(p.format, ErrBadIP, "ClientIP", 0, "missing")
 	}
-	return p.setClient(ev, p.clientIP, p.xff, "ClientIP", 0)
+	if err := p.setClient(ev, p.clientIP, p.xff, "ClientIP", 0); err != nil {
+		return err
+	}
+	return p.finish(ev)
 }
 
 func (p *cloudflareParser) visit(key []byte, v *fastjson.Value) {
@@ -203,6 +206,10 @@ func (p *cloudflareParser) header(key []byte, v *fastjson.Value) {
 		}
 	case strings.EqualFold(k, "x-forwarded-for"):
 		p.xff, _ = jsonStr(v)
+	case strings.EqualFold(k, "sec-fetch-mode"):
+		p.ev.SecFetchMode, _ = jsonStr(v)
+	case strings.EqualFold(k, "sec-fetch-dest"):
+		p.ev.SecFetchDest, _ = jsonStr(v)
 	case p.opts.SessionCookie != "" && strings.EqualFold(k, "cookie") && p.ev.SessionId == "":
 		s, _ := jsonStr(v)
 		p.ev.SessionId = cookieValue(s, p.opts.SessionCookie)

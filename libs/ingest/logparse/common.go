@@ -2,7 +2,6 @@ package logparse
 
 import (
 	"net/netip"
-	"unicode/utf8"
 	"unsafe"
 
 	"github.com/bulwarkhq/bulwark/libs/ingest/clientip"
@@ -15,25 +14,27 @@ type common struct {
 	format  Format
 	opts    Options
 	scratch []byte
+	// Per line: the request held bytes a parser kept escaped, or its request
+	// line did not split (see finish).
+	badBytes, badLine bool
 }
 
 // begin resets ev, applies the line-wide checks and readies the scratch
 // buffer. Decoded text is never longer than the line, so with this capacity
-// the buffer does not move during one Parse (if it did, earlier strings
-// would still point at the old array, which stays alive: only an allocation
-// would be lost, never correctness).
+// the buffer does not move during one Parse unless finish escapes bad bytes
+// (then earlier strings still point at the old array, which stays alive:
+// only an allocation is lost, never correctness). Invalid UTF-8 is not a
+// line-wide error: finish escapes it field by field.
 func (c *common) begin(line []byte, ev *eventpb.RequestEvent) error {
 	ev.Reset()
 	if len(line) > c.opts.MaxLineBytes {
 		return perr(c.format, ErrTooLong, "", c.opts.MaxLineBytes+1, "line is longer than the maximum line length")
 	}
-	if !utf8.Valid(line) {
-		return perr(c.format, ErrBadUTF8, "", badUTF8Column(line), "")
-	}
 	if need := len(line) + 128; cap(c.scratch) < need {
 		c.scratch = make([]byte, 0, need+need/2)
 	}
 	c.scratch = c.scratch[:0]
+	c.badBytes, c.badLine = false, false
 	ev.Format = string(c.format)
 	return nil
 }
@@ -66,17 +67,6 @@ func (c *common) setClient(ev *eventpb.RequestEvent, remote, xff string, field s
 
 func b2s(b []byte) string {
 	return unsafe.String(unsafe.SliceData(b), len(b))
-}
-
-func badUTF8Column(b []byte) int {
-	for i := 0; i < len(b); {
-		r, n := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && n <= 1 {
-			return i + 1
-		}
-		i += n
-	}
-	return 0
 }
 
 // parseUint parses ASCII digits without allocating; false on anything else

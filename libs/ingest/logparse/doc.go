@@ -25,18 +25,25 @@
 //
 // Strings are as the client sent them: nginx's \xHH escapes (and Apache's
 // \" and \\) are decoded when the result is clean UTF-8 text, and kept as
-// logged otherwise, so every string is valid UTF-8 and binary junk stays
-// printable. A request line that is not "METHOD target [HTTP/x]" (a TLS
-// handshake sent to a plain-HTTP port, "SSH-2.0-Go", "-") leaves Method empty
-// and keeps its text as logged in Path, so such probes stay visible.
+// logged otherwise. Raw bytes that are not printable UTF-8 (a log written
+// without escaping, JSON logs with escape=json) are escaped as \xHH by one
+// shared step that every format's Parse ends with (common.finish), so every
+// string is valid UTF-8 and binary junk stays printable. A request line that
+// is not "METHOD target [HTTP/x]" (a TLS handshake sent to a plain-HTTP port,
+// "SSH-2.0-Go", "G\x00T /") leaves Method empty and keeps its text as logged
+// in Path, so such probes stay visible. Either makes the request malformed:
+// Malformed says why (MalformedBadBytes, MalformedBadRequestLine), and the
+// aggregator scores it (feature malformed_request). A line is never refused
+// for its bytes: attackers would add one to evade detection.
 // ClientIp is canonical (netip's spelling, IPv4-mapped addresses unmapped);
 // RemoteAddr is set only when it differs from ClientIp.
 //
 // # Rejected lines
 //
-// Parse returns a *ParseError wrapping one of ErrBadSyntax, ErrBadUTF8,
-// ErrBadTime, ErrTooLong or ErrBadIP; Reason maps it to the short machine
-// reason that the dead-letter topic and metrics use. A line is rejected when
-// it holds invalid UTF-8 anywhere, an impossible date (31/Feb), an over-long
-// length, or a client address that is not an IP.
+// Parse returns a *ParseError wrapping one of ErrBadSyntax, ErrBadTime,
+// ErrTooLong or ErrBadIP; Reason maps it to the short machine reason that
+// the dead-letter topic and metrics use. A line is rejected only when it has
+// no usable client address or time, is over-long, or is not the format at
+// all (fields missing or out of place). ErrBadUTF8 is no longer returned;
+// it stays so that dead letters written by older versions still read.
 package logparse

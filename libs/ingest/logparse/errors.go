@@ -8,7 +8,7 @@ import (
 // Sentinel errors; every error returned by Parse wraps exactly one of them.
 var (
 	ErrBadSyntax = errors.New("bad syntax")
-	ErrBadUTF8   = errors.New("invalid UTF-8")
+	ErrBadUTF8   = errors.New("invalid UTF-8") // no longer returned (bytes are escaped); kept for older dead letters
 	ErrBadTime   = errors.New("bad time")
 	ErrTooLong   = errors.New("line too long")
 	ErrBadIP     = errors.New("bad client IP")

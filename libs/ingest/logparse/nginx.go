@@ -70,7 +70,9 @@ func (p *nginxParser) Parse(line []byte, ev *eventpb.RequestEvent) error {
 	if err != nil {
 		return err
 	}
-	splitRequest(req, ev)
+	if !splitRequest(req, ev) {
+		p.badLine = true
+	}
 	i = next
 
 	// $status $body_bytes_sent
@@ -139,7 +141,10 @@ func (p *nginxParser) Parse(line []byte, ev *eventpb.RequestEvent) error {
 	if i != len(line) {
 		return perr(f, ErrBadSyntax, "", i+1, "unexpected data after the last field")
 	}
-	return p.setClient(ev, remote, xff, "remote_addr", 1)
+	if err := p.setClient(ev, remote, xff, "remote_addr", 1); err != nil {
+		return err
+	}
+	return p.finish(ev)
 }
 
 // token reads " tok" starting at line[i] == ' ' up to the next space or the
@@ -197,15 +202,19 @@ func (p *nginxParser) quoted(line []byte, i int, field string) (string, int, err
 	if !escaped {
 		return b2s(raw), i + 1, nil
 	}
-	return p.unescape(raw), i + 1, nil
+	s, clean := p.unescape(raw)
+	if !clean && field != "http_x_forwarded_for" {
+		p.badBytes = true
+	}
+	return s, i + 1, nil
 }
 
 // unescape decodes nginx's \xHH and Apache's \" and \\ escapes into the
 // scratch buffer when the result is clean text (valid UTF-8 without control
 // bytes); otherwise the value is kept as logged, escapes and all, so that
 // binary junk such as a TLS handshake sent to a plain-HTTP port stays
-// printable and the event stays valid UTF-8.
-func (p *nginxParser) unescape(raw []byte) string {
+// printable and the event stays valid UTF-8, and clean is false.
+func (p *nginxParser) unescape(raw []byte) (s string, clean bool) {
 	mark := len(p.scratch)
 	out := p.scratch
 	for j := 0; j < len(raw); j++ {
@@ -215,7 +224,7 @@ func (p *nginxParser) unescape(raw []byte) string {
 			continue
 		}
 		if j+1 >= len(raw) {
-			return p.asLogged(raw, mark)
+			return p.asLogged(raw, mark), false
 		}
 		switch raw[j+1] {
 		case '"', '\\':
@@ -223,29 +232,29 @@ func (p *nginxParser) unescape(raw []byte) string {
 			j++
 		case 'x', 'X':
 			if j+3 >= len(raw) {
-				return p.asLogged(raw, mark)
+				return p.asLogged(raw, mark), false
 			}
 			hi, ok1 := unhex(raw[j+2])
 			lo, ok2 := unhex(raw[j+3])
 			if !ok1 || !ok2 {
-				return p.asLogged(raw, mark)
+				return p.asLogged(raw, mark), false
 			}
 			b := hi<<4 | lo
 			if b < 0x20 || b == 0x7f {
-				return p.asLogged(raw, mark)
+				return p.asLogged(raw, mark), false
 			}
 			out = append(out, b)
 			j += 3
 		default:
-			return p.asLogged(raw, mark)
+			return p.asLogged(raw, mark), false
 		}
 	}
 	dec := out[mark:]
 	if !utf8.Valid(dec) {
-		return p.asLogged(raw, mark)
+		return p.asLogged(raw, mark), false
 	}
 	p.scratch = out
-	return b2s(dec)
+	return b2s(dec), true
 }
 
 func (p *nginxParser) asLogged(raw []byte, mark int) string {
@@ -265,18 +274,20 @@ func unhex(c byte) (byte, bool) {
 	return 0, false
 }
 
-// request splits "$request" into method, path, query and protocol. A request
-// line that is not "METHOD target [HTTP/x]" (a TLS handshake or other binary
-// sent to a plain port, "-", a lone word) leaves the method empty and keeps
-// the whole text, as logged, in the path, so that the probe stays visible.
-func splitRequest(r string, ev *eventpb.RequestEvent) {
+// splitRequest splits "$request" into method, path, query and protocol. A
+// request line that is not "METHOD target [HTTP/x]" (a TLS handshake or
+// other binary sent to a plain port, "G\x00T /", a lone word) leaves the
+// method empty, keeps the whole text, as logged, in the path, so that the
+// probe stays visible, and returns false. "" and "-" (no request) are not
+// malformed.
+func splitRequest(r string, ev *eventpb.RequestEvent) bool {
 	if r == "" || r == "-" {
-		return
+		return true
 	}
 	sp := strings.IndexByte(r, ' ')
 	if sp <= 0 || !isToken(r[:sp]) {
 		ev.Path = r
-		return
+		return false
 	}
 	rest := r[sp+1:]
 	if k := strings.LastIndexByte(rest, ' '); k >= 0 && hasHTTPPrefix(rest[k+1:]) {
@@ -286,7 +297,7 @@ func splitRequest(r string, ev *eventpb.RequestEvent) {
 	if rest == "" {
 		ev.Path = r
 		ev.Protocol = ""
-		return
+		return false
 	}
 	ev.Method = r[:sp]
 	if q := strings.IndexByte(rest, '?'); q >= 0 {
@@ -294,6 +305,7 @@ func splitRequest(r string, ev *eventpb.RequestEvent) {
 	} else {
 		ev.Path = rest
 	}
+	return true
 }
 
 func hasHTTPPrefix(s string) bool {

@@ -100,14 +100,26 @@ func TestNginx(t *testing.T) {
 		&eventpb.RequestEvent{TimeUnixNano: ts("2026-11-21T10:00:03Z"), ClientIp: "203.0.113.7", Method: "GET",
 			Path: "/café", Protocol: "HTTP/1.1", Status: 200, ResponseBytes: 1, Referer: "https://bücher.example/",
 			UserAgent: `say "hi"`})
-	// Escapes that would not decode to clean UTF-8 stay as logged.
+	// Escapes that would not decode to clean UTF-8 stay as logged, and the
+	// request is malformed.
 	f(`203.0.113.7 - - [21/Nov/2026:10:00:03 +0000] "GET /files/ HTTP/1.0" 200 1 "http://\xe4\xe5-\xec.\xf0\xf4/" "-"`,
 		&eventpb.RequestEvent{TimeUnixNano: ts("2026-11-21T10:00:03Z"), ClientIp: "203.0.113.7", Method: "GET",
-			Path: "/files/", Protocol: "HTTP/1.0", Status: 200, ResponseBytes: 1, Referer: `http://\xe4\xe5-\xec.\xf0\xf4/`})
+			Path: "/files/", Protocol: "HTTP/1.0", Status: 200, ResponseBytes: 1, Referer: `http://\xe4\xe5-\xec.\xf0\xf4/`,
+			Malformed: MalformedBadBytes})
 	// A TLS handshake sent to a plain-HTTP port: no method, the junk kept as logged.
 	f(`3.89.70.0 - - [02/Sep/2022:10:10:49 +0000] "\x16\x03\x01\x00\x02\x02P" 400 157 "-" "-"`,
 		&eventpb.RequestEvent{TimeUnixNano: ts("2022-09-02T10:10:49Z"), ClientIp: "3.89.70.0",
-			Path: `\x16\x03\x01\x00\x02\x02P`, Status: 400, ResponseBytes: 157})
+			Path: `\x16\x03\x01\x00\x02\x02P`, Status: 400, ResponseBytes: 157, Malformed: MalformedBadBytes})
+	// Raw bytes (a log written without escaping, e.g. a honeypot's): kept,
+	// escaped as nginx would have, and malformed.
+	f("203.0.113.7 - - [21/Nov/2026:10:00:03 +0000] \"GET /a\xc0\xaf..%c0%af HTTP/1.0\" 404 1 \"-\" \"u\xffa\x01\"",
+		&eventpb.RequestEvent{TimeUnixNano: ts("2026-11-21T10:00:03Z"), ClientIp: "203.0.113.7", Method: "GET",
+			Path: `/a\xC0\xAF..%c0%af`, Protocol: "HTTP/1.0", Status: 404, ResponseBytes: 1, UserAgent: `u\xFFa\x01`,
+			Malformed: MalformedBadBytes})
+	// A NUL in the method (issue 13): no method, malformed.
+	f("203.0.113.7 - - [21/Nov/2026:10:00:03 +0000] \"G\x00T /x HTTP/2.0\" 400 1 \"-\" \"-\"",
+		&eventpb.RequestEvent{TimeUnixNano: ts("2026-11-21T10:00:03Z"), ClientIp: "203.0.113.7",
+			Path: `G\x00T /x HTTP/2.0`, Status: 400, ResponseBytes: 1, Malformed: MalformedBadBytes})
 	// Empty and "-" request lines, Apache's "-" byte count, status 000.
 	f(`76.72.172.0 - - [03/Sep/2022:02:43:16 +0000] "" 400 0 "-" "-"`,
 		&eventpb.RequestEvent{TimeUnixNano: ts("2022-09-03T02:43:16Z"), ClientIp: "76.72.172.0", Status: 400})
@@ -119,7 +131,7 @@ func TestNginx(t *testing.T) {
 	// A lone word, HTTP/0.9 without protocol, absolute-form target.
 	f(`192.241.213.0 - - [02/Sep/2022:20:01:52 +0000] "SSH-2.0-Go" 400 157 "-" "-"`,
 		&eventpb.RequestEvent{TimeUnixNano: ts("2022-09-02T20:01:52Z"), ClientIp: "192.241.213.0",
-			Path: "SSH-2.0-Go", Status: 400, ResponseBytes: 157})
+			Path: "SSH-2.0-Go", Status: 400, ResponseBytes: 157, Malformed: MalformedBadRequestLine})
 	f(`192.0.2.1 - - [02/Sep/2022:20:01:52 +0000] "GET /old" 200 3 "-" "-"`,
 		&eventpb.RequestEvent{TimeUnixNano: ts("2022-09-02T20:01:52Z"), ClientIp: "192.0.2.1", Method: "GET",
 			Path: "/old", Status: 200, ResponseBytes: 3})
@@ -196,7 +208,8 @@ func TestNginxRejects(t *testing.T) {
 	f(ok+" abc", ErrBadSyntax, "request_time")
 	f(ok+` "-" extra`, ErrBadSyntax, "after the last field")
 	f(ok+" ", ErrBadSyntax, "")
-	f(strings.Replace(ok, `"ua"`, "\"u\xffa\"", 1), ErrBadUTF8, "column 75")
+	f(strings.Replace(ok, "[21", "[\xff21", 1), ErrBadSyntax, "time_local")
+	f(strings.Replace(ok, "203.0.113.7", "203.0.\xff.7", 1), ErrBadIP, "remote_addr")
 	f(ok+strings.Repeat("x", 300), ErrTooLong, "column 301")
 }
 

@@ -84,8 +84,8 @@ func (p *nginxJSONParser) Parse(line []byte, ev *eventpb.RequestEvent) error {
 	case p.uri != "":
 		ev.Path, ev.Query = p.uri, p.args
 	}
-	if p.request != "" && ev.Method == "" && ev.Path == "" {
-		splitRequest(p.request, ev)
+	if p.request != "" && ev.Method == "" && ev.Path == "" && !splitRequest(p.request, ev) {
+		p.badLine = true
 	}
 	if p.opts.SessionCookie != "" && ev.SessionId == "" && p.cookie != "" {
 		ev.SessionId = cookieValue(p.cookie, p.opts.SessionCookie)
@@ -93,7 +93,10 @@ func (p *nginxJSONParser) Parse(line []byte, ev *eventpb.RequestEvent) error {
 	if p.remote == "" {
 		return perr(p.format, ErrBadIP, "remote_addr", 0, "missing")
 	}
-	return p.setClient(ev, p.remote, p.xff, "remote_addr", 0)
+	if err := p.setClient(ev, p.remote, p.xff, "remote_addr", 0); err != nil {
+		return err
+	}
+	return p.finish(ev)
 }
 
 func (p *nginxJSONParser) visit(key []byte, v *fastjson.Value) {
@@ -169,6 +172,12 @@ func (p *nginxJSONParser) visit(key []byte, v *fastjson.Value) {
 		}
 	case "http_cookie":
 		p.cookie, _ = jsonStr(v)
+	case "http_sec_fetch_mode":
+		s, _ := jsonStr(v)
+		ev.SecFetchMode = dash(s)
+	case "http_sec_fetch_dest":
+		s, _ := jsonStr(v)
+		ev.SecFetchDest = dash(s)
 	case "ssl_protocol":
 		ev.TlsVersion, _ = jsonStr(v)
 	case "ssl_cipher":

@@ -78,6 +78,23 @@ func TestNginxJSONRejects(t *testing.T) {
 	f(`{"msec":"1763719203","remote_addr":"192.0.2.1","status":"abc"}`, ErrBadSyntax, "status")
 	f(`{"msec":"1763719203","remote_addr":"192.0.2.1","body_bytes_sent":-1}`, ErrBadSyntax, "body_bytes_sent")
 	f(`{"msec":"1763719203","remote_addr":"192.0.2.1","request_time":"x"}`, ErrBadSyntax, "request_time")
-	f("{\"msec\":\"1763719203\",\"remote_addr\":\"192.0.2.1\",\"http_user_agent\":\"\xc3\x28\"}", ErrBadUTF8, "column 67")
+	f("{\"msec\":\"1763719203\",\"remote_addr\":\"192.0.\xc3\x28.1\"}", ErrBadIP, "remote_addr")
 	f(`{"msec":"1763719203","remote_addr":"192.0.2.1","x":"`+strings.Repeat("a", 1024)+`"}`, ErrTooLong, "")
+}
+
+// Sec-Fetch headers, where the log format has them, reach the event.
+func TestNginxJSONSecFetch(t *testing.T) {
+	p := mustNew(t, FormatNginxJSON, Options{})
+	var ev eventpb.RequestEvent
+	line := `{"msec":"1763719203.042","remote_addr":"192.0.2.1","request_method":"POST","request_uri":"/api/telemetry","http_sec_fetch_mode":"cors","http_sec_fetch_dest":"empty"}`
+	if err := p.Parse([]byte(line), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.SecFetchMode != "cors" || ev.SecFetchDest != "empty" {
+		t.Fatalf("sec-fetch: %v", &ev)
+	}
+	line = `{"msec":"1763719203.042","remote_addr":"192.0.2.1","http_sec_fetch_mode":"-","http_sec_fetch_dest":""}`
+	if err := p.Parse([]byte(line), &ev); err != nil || ev.SecFetchMode != "" || ev.SecFetchDest != "" {
+		t.Fatalf("absent sec-fetch: %v %v", err, &ev)
+	}
 }

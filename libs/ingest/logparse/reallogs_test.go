@@ -97,10 +97,50 @@ func TestRealLogs(t *testing.T) {
 					garbage++
 				}
 			}
-			t.Logf("%s: %d lines, %d rejected, %d with a request line that is not HTTP", tc.file, len(lines), rejects, garbage)
+			t.Logf("%s: %d lines, %d rejected (DLQ share %.4f%%), %d with a request line that is not HTTP",
+				tc.file, len(lines), rejects, 100*float64(rejects)/float64(len(lines)), garbage)
 			if rejects != tc.wantRejects {
 				t.Fatalf("%d of %d lines rejected, want %d", rejects, len(lines), tc.wantRejects)
 			}
 		})
+	}
+}
+
+// Raw bytes in a request are never a reason to drop it (a honeypot's log,
+// or a log written without nginx's escaping, holds worm payloads as raw
+// bytes): every real line, with raw invalid and control bytes put into its
+// request line and user agent, is still an event, with the bytes escaped
+// and the request marked malformed.
+func TestRealLogsWithRawBytes(t *testing.T) {
+	lines := readLines(t, realLogPath(t, "nginx-combined-2022.log"))
+	p := mustNew(t, FormatNginx, Options{})
+	var ev eventpb.RequestEvent
+	events := 0
+	for n, line := range lines {
+		// `"GET /x HTTP/1.1"` -> `"GET /\xc0\xaf\x00x HTTP/1.1"`; the UA gets
+		// a Latin-1 byte and a NUL.
+		q := bytes.Index(line, []byte(`] "`))
+		if q < 0 {
+			continue
+		}
+		end := bytes.IndexByte(line[q+3:], '"')
+		sp := bytes.Index(line[q+3:], []byte(" /"))
+		if end < 0 || sp < 0 || sp > end {
+			continue // not "METHOD /target": corrupting it would test nothing new
+		}
+		at := q + 3 + sp + 2
+		bad := append(append(bytes.Clone(line[:at]), "\xc0\xaf\x00"...), line[at:]...)
+		bad = bytes.Replace(bad, []byte(`" "`), []byte("\" \"\xe9\x00"), 1)
+		if err := p.Parse(bad, &ev); err != nil {
+			t.Fatalf("line %d rejected (%s): %v\n%q", n+1, Reason(err), err, bad)
+		}
+		checkEvent(t, &ev)
+		if ev.Malformed != MalformedBadBytes {
+			t.Fatalf("line %d not malformed: %v", n+1, &ev)
+		}
+		events++
+	}
+	if events < len(lines)*95/100 {
+		t.Fatalf("only %d of %d lines corrupted", events, len(lines))
 	}
 }

@@ -168,8 +168,10 @@ func TestShipFileOnce(t *testing.T) {
 	// Malformed lines, each with its reason.
 	bad := map[string]string{
 		"not a log line at all\n": "bad_syntax",
-		`198.51.100.1 - - [31/Feb/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "x"` + "\n":                                  "bad_time",
-		"198.51.100.1 - - [21/Nov/2026:10:00:00 +0000] \"GET /\xff HTTP/1.1\" 200 1 \"-\" \"x\"\n":                             "bad_utf8",
+		`198.51.100.1 - - [31/Feb/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "x"` + "\n": "bad_time",
+		// A raw byte in the request is shipped (escaped, marked malformed);
+		// one in the client address leaves no client.
+		"198.51.\xff.1 - - [21/Nov/2026:10:00:00 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\"\n":                                "bad_ip",
 		`198.51.100.1 - - [21/Nov/2026:10:00:00 +0000] "GET /` + strings.Repeat("a", 5000) + ` HTTP/1.1" 200 1 "-" "x"` + "\n": "too_long",
 	}
 	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)

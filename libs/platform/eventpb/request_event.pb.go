@@ -95,7 +95,18 @@ type RequestEvent struct {
 	Format string `protobuf:"bytes,42,opt,name=format,proto3" json:"format,omitempty"`
 	// Identity of the file at `source` when the line was read ("dev:inode"), so
 	// that offsets of a rotated file and of its successor are told apart.
-	SourceFileId  string `protobuf:"bytes,43,opt,name=source_file_id,json=sourceFileId,proto3" json:"source_file_id,omitempty"`
+	SourceFileId string `protobuf:"bytes,43,opt,name=source_file_id,json=sourceFileId,proto3" json:"source_file_id,omitempty"`
+	// Why the request is malformed, empty when it is not: "bad_bytes" (the
+	// method, target, protocol, User-Agent or Referer held invalid UTF-8, NUL or
+	// control bytes, which are kept escaped as \xHH like nginx logs them) or
+	// "bad_request_line" (a request line that is not "METHOD target [HTTP/x]").
+	// Such requests are still scored (feature malformed_request).
+	Malformed string `protobuf:"bytes,44,opt,name=malformed,proto3" json:"malformed,omitempty"`
+	// Sec-Fetch-Mode and Sec-Fetch-Dest request headers, where the log has them
+	// ("navigate"/"document" for a page view; "cors", "no-cors", "same-origin"
+	// with "empty" for a page script's own request).
+	SecFetchMode  string `protobuf:"bytes,45,opt,name=sec_fetch_mode,json=secFetchMode,proto3" json:"sec_fetch_mode,omitempty"`
+	SecFetchDest  string `protobuf:"bytes,46,opt,name=sec_fetch_dest,json=secFetchDest,proto3" json:"sec_fetch_dest,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -340,6 +351,27 @@ func (x *RequestEvent) GetSourceFileId() string {
 	return ""
 }
 
+func (x *RequestEvent) GetMalformed() string {
+	if x != nil {
+		return x.Malformed
+	}
+	return ""
+}
+
+func (x *RequestEvent) GetSecFetchMode() string {
+	if x != nil {
+		return x.SecFetchMode
+	}
+	return ""
+}
+
+func (x *RequestEvent) GetSecFetchDest() string {
+	if x != nil {
+		return x.SecFetchDest
+	}
+	return ""
+}
+
 // DeadLetter is a line the shipper could not parse. Key on the DLQ topic: the source.
 type DeadLetter struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -452,7 +484,7 @@ var File_bulwark_v1_request_event_proto protoreflect.FileDescriptor
 const file_bulwark_v1_request_event_proto_rawDesc = "" +
 	"\n" +
 	"\x1ebulwark/v1/request_event.proto\x12\n" +
-	"bulwark.v1\"\xa0\b\n" +
+	"bulwark.v1\"\x8a\t\n" +
 	"\fRequestEvent\x12$\n" +
 	"\x0etime_unix_nano\x18\x01 \x01(\x03R\ftimeUnixNano\x12\x1b\n" +
 	"\tclient_ip\x18\x02 \x01(\tR\bclientIp\x12\x16\n" +
@@ -490,7 +522,10 @@ const file_bulwark_v1_request_event_proto_rawDesc = "" +
 	"\x06source\x18( \x01(\tR\x06source\x12#\n" +
 	"\rsource_offset\x18) \x01(\x03R\fsourceOffset\x12\x16\n" +
 	"\x06format\x18* \x01(\tR\x06format\x12$\n" +
-	"\x0esource_file_id\x18+ \x01(\tR\fsourceFileIdB\x17\n" +
+	"\x0esource_file_id\x18+ \x01(\tR\fsourceFileId\x12\x1c\n" +
+	"\tmalformed\x18, \x01(\tR\tmalformed\x12$\n" +
+	"\x0esec_fetch_mode\x18- \x01(\tR\fsecFetchMode\x12$\n" +
+	"\x0esec_fetch_dest\x18. \x01(\tR\fsecFetchDestB\x17\n" +
 	"\x15_request_time_secondsB\x12\n" +
 	"\x10_accept_languageB\x10\n" +
 	"\x0e_cdn_bot_scoreB\x13\n" +
