@@ -18,6 +18,7 @@ type Metrics struct {
 	suppressed *prometheus.CounterVec
 	overrides  *prometheus.CounterVec
 	ruleErrors *prometheus.CounterVec
+	bots       *prometheus.CounterVec
 	reloads    *prometheus.CounterVec
 	rulesAt    prometheus.Gauge
 	active     *prometheus.GaugeVec
@@ -45,7 +46,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		suppressed: cv("suppressed_total", "Scores not turned into verdicts because an operator decided, by reason (override, unblock_grace).", "reason"),
 		overrides:  cv("overrides_total", "Operator verdicts and unblocks seen on the verdict topic, by action (UNBLOCK for a tombstone).", "action"),
 		ruleErrors: cv("rule_errors_total", "Rule expressions that failed at run time (counted as not matching), by rule.", "rule"),
-		reloads:    cv("rule_reloads_total", "Rule file reloads, by result (ok, failed).", "result"),
+		bots: cv("bot_scores_total", "Scores of clients claiming a bot of the directory, by bot, category, status (verified, impostor, unverifiable) and policy.",
+			"bot", "category", "status", "policy"),
+		reloads: cv("rule_reloads_total", "Rule file reloads, by result (ok, failed).", "result"),
 		rulesAt: prometheus.NewGauge(prometheus.GaugeOpts{Name: "bulwark_decider_rules_loaded_timestamp_seconds",
 			Help: "When the rules in force were loaded."}),
 		active: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bulwark_decider_active_verdicts",
@@ -63,7 +66,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.scores, m.badScores, m.verdicts, m.lifts, m.expiries, m.exempt, m.suppressed,
-			m.overrides, m.ruleErrors, m.reloads, m.rulesAt, m.active, m.produceErrors, m.commitErrors, m.latency, m.echoes)
+			m.overrides, m.ruleErrors, m.bots, m.reloads, m.rulesAt, m.active, m.produceErrors, m.commitErrors, m.latency, m.echoes)
 	}
 	return m
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bulwarkhq/bulwark/libs/aggregator"
+	"github.com/bulwarkhq/bulwark/libs/crawlers"
 	"github.com/bulwarkhq/bulwark/libs/decider"
 	"github.com/bulwarkhq/bulwark/libs/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/rules"
@@ -43,7 +44,7 @@ type part struct {
 	scores     []*eventpb.Score
 }
 
-func newLane(path string, base *lane) (*lane, error) {
+func newLane(path string, base *lane, answers *crawlers.Answers) (*lane, error) {
 	rs, err := rules.LoadOrDefault(path)
 	if err != nil {
 		return nil, err
@@ -53,8 +54,11 @@ func newLane(path string, base *lane) (*lane, error) {
 		name = "default"
 	}
 	// Replay must give the same output every time: crawlers are verified
-	// by their published ranges only, never by reverse DNS.
+	// by their published ranges (of the events' dates) and by recorded
+	// reverse-DNS answers, never by live lookups. Without an answer, a bot
+	// that only reverse DNS can verify is unverifiable, not an impostor.
 	rs.Crawlers.RDNS = false
+	rs.Crawlers.Answers = answers
 	l := &lane{name: name, rs: rs}
 	l.shared = base != nil && reflect.DeepEqual(base.rs.Features, rs.Features)
 	for i := range l.parts {

@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/bulwarkhq/bulwark/libs/crawlers"
 	"github.com/bulwarkhq/bulwark/libs/decider"
 	"github.com/bulwarkhq/bulwark/libs/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/kafka"
@@ -44,6 +45,11 @@ type Config struct {
 	// Compare, if set, is a second rule file run side by side; Result.Diff
 	// says which subjects it treats differently.
 	Compare string
+	// RDNSCache holds reverse-DNS answers recorded by a live decider
+	// (`bulwark bots export-cache`); nil: bots verified only by reverse DNS
+	// are unverifiable.
+	RDNSCache *crawlers.Answers
+
 	// Labels, if set, maps client IPs to labels; Result.Evaluation scores
 	// the verdicts against them.
 	Labels map[string]simulate.Label
@@ -124,13 +130,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	base, err := newLane(cfg.Rules, nil)
+	base, err := newLane(cfg.Rules, nil, cfg.RDNSCache)
 	if err != nil {
 		return nil, err
 	}
 	lanes := []*lane{base}
 	if cfg.Compare != "" {
-		other, err := newLane(cfg.Compare, base)
+		other, err := newLane(cfg.Compare, base, cfg.RDNSCache)
 		if err != nil {
 			return nil, err
 		}
