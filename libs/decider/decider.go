@@ -178,6 +178,18 @@ func (d *Decider) RefreshCrawlers(ctx context.Context) error {
 	return v.Refresh(ctx)
 }
 
+// CrawlerAnswers returns the reverse-DNS answers the crawler verifier
+// holds (none when verification is off), for `bulwark bots export-cache`.
+func (d *Decider) CrawlerAnswers() []crawlers.Answer {
+	d.mu.Lock()
+	v := d.verifier
+	d.mu.Unlock()
+	if v == nil {
+		return nil
+	}
+	return v.Answers()
+}
+
 // Current returns the verdict held for subject (nil: none). It may be past
 // its expiry if Expire has not run since.
 func (d *Decider) Current(subject string) *eventpb.Verdict {

@@ -7,6 +7,8 @@
 package main
 
 import (
+	"net/http"
+
 	"github.com/bulwarkhq/bulwark/libs/config"
 	"github.com/bulwarkhq/bulwark/libs/decider"
 	"github.com/bulwarkhq/bulwark/libs/kafka"
@@ -37,5 +39,8 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	return service.RunWithAdmin(ctx, log, "decider", service.Admin{Addr: c.Decider.MetricsAddr, Registry: reg, Ready: d.CheckReady}, d.Run)
+	return service.RunWithAdmin(ctx, log, "decider", service.Admin{
+		Addr: c.Decider.MetricsAddr, Registry: reg, Ready: d.CheckReady,
+		Routes: map[string]http.Handler{"GET " + decider.RDNSCachePath: decider.RDNSCacheHandler(d.Decider())},
+	}, d.Run)
 }
