@@ -1,6 +1,7 @@
 package chsink
 
 import (
+	"github.com/bulwarkhq/bulwark/libs/crawlers"
 	"time"
 
 	"github.com/bulwarkhq/bulwark/libs/chschema"
@@ -35,6 +36,11 @@ type Config struct {
 	StatsInterval time.Duration `env:"CHSINK_STATS_INTERVAL" envDefault:"15s"`
 	LagGroups     []string      `env:"CHSINK_LAG_GROUPS" envDefault:"bulwark-aggregator,bulwark-decider,bulwark-chsink" envSeparator:","`
 	ScrapeURLs    []string      `env:"CHSINK_SCRAPE_URLS" envSeparator:","`
+	// BotDirectory is the bot directory the bot and bot_category columns
+	// come from: "builtin" (or empty) for the one shipped with Bulwark, or
+	// the folder `bulwark bots update` writes (as the rule file's
+	// crawlers.directory).
+	BotDirectory string `env:"CHSINK_BOT_DIRECTORY" envDefault:"builtin"`
 }
 
 // Validate checks the values, naming the variable at fault.
@@ -44,6 +50,9 @@ func (c Config) Validate() error {
 	}
 	if c.Group == "" {
 		return config.Invalid("CHSINK_GROUP", "must not be empty")
+	}
+	if _, err := crawlers.LoadDirectory(c.BotDirectory); err != nil {
+		return config.Invalid("CHSINK_BOT_DIRECTORY", "%v", err)
 	}
 	if c.BatchRows < 1 || c.BatchRows > 1_000_000 {
 		return config.Invalid("CHSINK_BATCH_ROWS", "must be 1..1000000, got %d", c.BatchRows)

@@ -64,13 +64,17 @@ func New(cfg Config, kafkaCfg kafka.Config, log *slog.Logger, reg prometheus.Reg
 	if log == nil {
 		log = slog.Default()
 	}
+	bots, err := newBotClassifier(cfg.BotDirectory)
+	if err != nil {
+		return nil, fmt.Errorf("BULWARK_CHSINK_BOT_DIRECTORY: %w", err)
+	}
 	s := &Sink{
 		cfg:       cfg,
 		kcfg:      kafkaCfg,
 		log:       log.With("component", "chsink"),
 		reg:       reg,
 		m:         newMetrics(reg),
-		vs:        newVerdictState(),
+		vs:        &verdictState{m: map[string]activeVerdict{}, bots: bots},
 		parts:     map[tp]*partition{},
 		committed: map[tp]int64{},
 		revokedAt: map[tp]uint64{},
