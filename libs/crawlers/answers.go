@@ -64,6 +64,15 @@ type Answers struct {
 	by map[netip.Addr]Answer
 }
 
+// NewAnswers builds a set from answers (a later one for an address wins).
+func NewAnswers(answers []Answer) *Answers {
+	s := &Answers{by: make(map[netip.Addr]Answer, len(answers))}
+	for _, a := range answers {
+		s.by[a.Addr.Unmap()] = a
+	}
+	return s
+}
+
 // Get returns the recorded answer for addr (a nil set has none).
 func (s *Answers) Get(addr netip.Addr) (Answer, bool) {
 	if s == nil {

@@ -36,14 +36,19 @@ func TestBotPolicies(t *testing.T) {
 		{"verified ahrefs over the limit", "bots: {bots: {ahrefsbot: rate_limit}}", "ip:203.0.113.20", ahrefs, t0, 10, 120, "BLOCK(bot_policy) new", "bot=ahrefsbot category=seo policy=rate_limit"},
 		{"verified monitor policy replaces the ladder", "bots: {categories: {seo: monitor}}", "ip:203.0.113.20", ahrefs, t0, 99, 0, "MONITOR(bot_policy) new", "bot=ahrefsbot category=seo policy=monitor"},
 		{"unverifiable search: scored like anyone, never fake", "crawlers: {rdns: false}", "ip:100.43.90.10", yandex, y2015, 10, 0, "", ""},
-		{"unverifiable search with a high score: the ladder", "crawlers: {rdns: false}", "ip:100.43.90.10", yandex, y2015, 95, 0, "BLOCK(ladder) new", "bot=yandexbot category=search policy=allow"},
-		{"preview bot declared only: allow grants nothing", "", "ip:192.0.2.73", slack, t0, 60, 0, "MONITOR(ladder) new", "bot=slackbot category=preview policy=allow"},
+		{"unverifiable search with a high score: held at MONITOR", "crawlers: {rdns: false}", "ip:100.43.90.10", yandex, y2015, 95, 0, "MONITOR(ladder) new", "bot=yandexbot category=search policy=allow"},
+		{"unverifiable search still meets the rules", "crawlers: {rdns: false}", "ip:100.43.90.10", yandex, y2015, 10, 0, "BLOCK(scanner) new", "bot=yandexbot category=search policy=allow"},
+		{"preview bot declared only: allow grants nothing", "", "ip:192.0.2.73", slack, t0, 95, 0, "BLOCK(ladder) new", "bot=slackbot category=preview policy=allow"},
 		{"a rule over bot fields", "rules: [{name: no_ai, when: 'bot.category startsWith \"ai-\" && !bot.impostor', action: CHALLENGE}]", "ip:192.0.2.74", gpt, t0, 10, 0, "CHALLENGE(no_ai) new", "bot=gptbot category=ai-training policy=monitor"},
+		{"unverifiable monitored bot with a high score: held at MONITOR", "crawlers: {rdns: false}", "ip:203.0.113.21", ahrefs, t0, 95, 0, "MONITOR(bot_policy) new", "bot=ahrefsbot category=seo policy=monitor"},
 		{"no policy on network subjects", "bots: {bots: {gptbot: block}}", "net:192.0.2.0/24", gpt, t0, 10, 0, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := newDecider(t, tc.rules)
 			s := mkScore(tc.sub, tc.at, tc.score, ua(tc.ua), feat("rate_1m", tc.rate1m))
+			if tc.want == "BLOCK(scanner) new" {
+				s.Features["sensitive_hits_10m"] = 12
+			}
 			if tc.sub[:4] == "net:" {
 				s.Trigger.ClientIp = "192.0.2.9"
 			}

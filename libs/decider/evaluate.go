@@ -88,13 +88,19 @@ func (d *Decider) evaluate(ctx context.Context, s *eventpb.Score, key string, su
 	if rs.Allow.Allows(key, sub, client) {
 		return decision{exempt: "allow_list"}
 	}
-	cr, policy, exempt := d.checkBot(ctx, s, client)
+	cr, policy, exempt, hold := d.checkBot(ctx, s, client)
 	if exempt {
 		return decision{exempt: "verified_crawler"}
 	}
 
 	env := rules.NewEnv(s, cr)
 	la := rs.Ladder.Action(s.GetScore())
+	if hold && la > eventpb.Action_MONITOR {
+		// A crawler's score is made of what crawlers do (no assets, no
+		// referer, steady pace): no evidence against one that could not be
+		// checked through no fault of its own. The rules still apply.
+		la = eventpb.Action_MONITOR
+	}
 	// The ladder's reason ("score=96.5") is formatted only for a verdict
 	// that is written, by reasons(): most scores write nothing.
 	ladder := candidate{action: la, rule: "ladder", ttl: rs.TTL.For(la), learning: rs.Learning}
@@ -162,10 +168,13 @@ func beats(c, best candidate) bool {
 // checkBot verifies the client's bot claim and applies the rule file's
 // policy for the bot. exempt: a verified bot the policy allows (within its
 // rate limit). policy, when not nil, is the candidate the policy adds.
-func (d *Decider) checkBot(ctx context.Context, s *eventpb.Score, client netip.Addr) (cr rules.Crawler, policy *candidate, exempt bool) {
+// hold: a bot allowed or monitored that can be verified but could not be
+// now (reverse DNS not available or failing, ranges of another date), whose
+// score alone must not challenge or block it.
+func (d *Decider) checkBot(ctx context.Context, s *eventpb.Score, client netip.Addr) (cr rules.Crawler, policy *candidate, exempt, hold bool) {
 	trig := s.GetTrigger()
 	if d.verifier == nil || trig.GetUserAgent() == "" {
-		return cr, nil, false
+		return cr, nil, false, false
 	}
 	// Range lists are judged at the request's time: a replayed 2015 log is
 	// not checked against this year's lists.
@@ -177,7 +186,7 @@ func (d *Decider) checkBot(ctx context.Context, s *eventpb.Score, client netip.A
 		res = d.verifier.CheckAsyncAt(trig.GetUserAgent(), client, at)
 	}
 	if res.Status == crawlers.NotClaimed {
-		return cr, nil, false
+		return cr, nil, false, false
 	}
 	rs := d.rs
 	p := rules.PolicyNone
@@ -190,26 +199,30 @@ func (d *Decider) checkBot(ctx context.Context, s *eventpb.Score, client netip.A
 		Verified: res.Status == crawlers.Verified, Fake: res.Status == crawlers.Impostor,
 		Impostor: res.Status == crawlers.Impostor, Unverifiable: res.Status == crawlers.Unverifiable,
 	}
+	// "declared" (no way to check) gets no such benefit of the doubt:
+	// anyone can write "Slackbot" in a User-Agent.
+	checkable := cr.Unverifiable && res.By != "declared" && res.By != "bad_address"
 	var c candidate
 	switch p {
 	case rules.PolicyAllow:
-		return cr, nil, cr.Verified
+		return cr, nil, cr.Verified, checkable
 	case rules.PolicyRateLimit:
 		if s.GetFeatures()["rate_1m"] <= rs.Bots.RateLimit {
-			return cr, nil, cr.Verified
+			return cr, nil, cr.Verified, checkable
 		}
 		c = candidate{action: rs.Bots.RateLimitAction, ttl: rs.Bots.RateLimitTTL}
 	case rules.PolicyMonitor:
 		c = candidate{action: eventpb.Action_MONITOR, ttl: rs.TTL.Monitor}
+		hold = checkable
 	case rules.PolicyChallenge:
 		c = candidate{action: eventpb.Action_CHALLENGE, ttl: rs.TTL.Challenge}
 	case rules.PolicyBlock:
 		c = candidate{action: eventpb.Action_BLOCK, ttl: rs.TTL.Block}
 	default:
-		return cr, nil, false
+		return cr, nil, false, false
 	}
 	c.rule, c.reason = "bot_policy", botReason(cr)
-	return cr, &c, false
+	return cr, &c, false, hold
 }
 
 // botReason is the reason naming a claimed bot and what was done about it.

@@ -38,8 +38,11 @@ const (
 	FakeCrawler        Kind = "fake_crawler"        // Googlebot UA from a non-Google address
 	Tool               Kind = "tool"                // curl, python-requests, Go-http-client ...
 
+	BotImpostor Kind = "bot_impostor" // a checkable directory bot's UA (Bing, Baidu, Ahrefs ...) from a hosting address
+
 	CrawlerGoogle Kind = "crawler_google" // real Googlebot from Google's published ranges
 	CrawlerBing   Kind = "crawler_bing"   // real bingbot from Microsoft's published ranges
+	CrawlerRDNS   Kind = "crawler_rdns"   // real Baiduspider, YandexBot, AhrefsBot, SeznamBot: verified by reverse DNS
 )
 
 // Labels of the labels file: the class a client belongs to.
@@ -52,7 +55,7 @@ const (
 // BotKinds lists every kind that Config.Bots accepts, in a fixed order.
 var BotKinds = []Kind{
 	ScraperFast, ScraperSlow, CredentialStuffing, CheckoutBot, VulnProbe,
-	Headless, ProxyPool, FakeCrawler, Tool, CrawlerGoogle, CrawlerBing,
+	Headless, ProxyPool, FakeCrawler, Tool, CrawlerGoogle, CrawlerBing, BotImpostor, CrawlerRDNS,
 }
 
 // LabelOf returns the label of a kind: human, bot or verified_crawler.
@@ -60,7 +63,7 @@ func LabelOf(k Kind) string {
 	switch k {
 	case Human, NATOffice:
 		return LabelHuman
-	case CrawlerGoogle, CrawlerBing:
+	case CrawlerGoogle, CrawlerBing, CrawlerRDNS:
 		return LabelVerifiedCrawler
 	}
 	return LabelBot
@@ -141,6 +144,8 @@ func DefaultBots() map[Kind]float64 {
 		Tool:               4,
 		CrawlerGoogle:      2,
 		CrawlerBing:        1,
+		BotImpostor:        3,
+		CrawlerRDNS:        2,
 	}
 }
 

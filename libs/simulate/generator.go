@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"container/heap"
+	"github.com/bulwarkhq/bulwark/libs/crawlers"
 	"math"
 	"math/rand/v2"
 	"net/netip"
@@ -75,6 +76,7 @@ type Generator struct {
 	actors uint64
 	labels map[netip.Addr]Label
 	counts map[Kind]int
+	rdns   map[netip.Addr]crawlers.Answer
 }
 
 // New returns a generator for cfg.
