@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/bulwarkhq/bulwark/libs/crawlers"
+	"github.com/bulwarkhq/bulwark/libs/eventpb"
+	"github.com/bulwarkhq/bulwark/libs/robots"
 )
 
 // botClassifier names the bot a request's User-Agent declares (the bot
@@ -11,10 +13,11 @@ import (
 // It is the claim, not its verification: the decider verifies, and its
 // verdicts say "status=impostor" for a false one.
 type botClassifier struct {
-	v *crawlers.Verifier
+	v      *crawlers.Verifier
+	robots *robots.Set
 }
 
-func newBotClassifier(directory string) (*botClassifier, error) {
+func newBotClassifier(directory string, rs *robots.Set) (*botClassifier, error) {
 	d, err := crawlers.LoadDirectory(directory)
 	if err != nil {
 		return nil, err
@@ -29,18 +32,23 @@ func newBotClassifier(directory string) (*botClassifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bot directory %s: %w", directory, err)
 	}
-	return &botClassifier{v: v}, nil
+	return &botClassifier{v: v, robots: rs}, nil
 }
 
-// classify returns the declared bot's name and category ("", "" for none).
-func (b *botClassifier) classify(ua string) (name, category string) {
+// classify returns the declared bot's name and category ("", "" for none)
+// and whether the site's robots.txt forbids it the request's path.
+func (b *botClassifier) classify(e *eventpb.RequestEvent) (name, category string, disallowed bool) {
 	if b == nil {
-		return "", ""
+		return "", "", false
 	}
-	i := b.v.Claimed(ua)
+	i := b.v.Claimed(e.GetUserAgent())
 	if i < 0 {
-		return "", ""
+		return "", "", false
 	}
 	c := b.v.Crawlers()[i]
-	return c.Name, c.Category
+	path := e.GetPath()
+	if q := e.GetQuery(); q != "" {
+		path += "?" + q
+	}
+	return c.Name, c.Category, b.robots.Disallowed(e.GetHost(), c.RobotsToken, path)
 }

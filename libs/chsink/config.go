@@ -2,6 +2,7 @@ package chsink
 
 import (
 	"github.com/bulwarkhq/bulwark/libs/crawlers"
+	"github.com/bulwarkhq/bulwark/libs/robots"
 	"time"
 
 	"github.com/bulwarkhq/bulwark/libs/chschema"
@@ -41,6 +42,10 @@ type Config struct {
 	// the folder `bulwark bots update` writes (as the rule file's
 	// crawlers.directory).
 	BotDirectory string `env:"CHSINK_BOT_DIRECTORY" envDefault:"builtin"`
+	// Robots says where each site's robots.txt is, HOST=FILE_OR_URL
+	// comma-separated ("*" for every other host): a declared bot's request
+	// to a path its group disallows gets robots_disallowed = 1. Read at start.
+	Robots string `env:"CHSINK_ROBOTS"`
 }
 
 // Validate checks the values, naming the variable at fault.
@@ -53,6 +58,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := crawlers.LoadDirectory(c.BotDirectory); err != nil {
 		return config.Invalid("CHSINK_BOT_DIRECTORY", "%v", err)
+	}
+	if _, err := robots.ParseSpec(c.Robots); err != nil {
+		return config.Invalid("CHSINK_ROBOTS", "%v", err)
 	}
 	if c.BatchRows < 1 || c.BatchRows > 1_000_000 {
 		return config.Invalid("CHSINK_BATCH_ROWS", "must be 1..1000000, got %d", c.BatchRows)

@@ -2,6 +2,7 @@ package chsink_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -60,6 +61,12 @@ func TestDashboardQueries(t *testing.T) {
 	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
+	// The shop's robots.txt forbids GPTBot the product pages.
+	robotsFile := filepath.Join(t.TempDir(), "robots.txt")
+	if err := os.WriteFile(robotsFile, []byte("User-agent: GPTBot\nDisallow: /p/1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.cfg.Robots = "shop.example=" + robotsFile
 	e.start(nil)
 	waitCount := func(q string, want uint64) {
 		t.Helper()
@@ -79,9 +86,14 @@ func TestDashboardQueries(t *testing.T) {
 	}
 	e.waitRows(3000, 60*time.Second)
 	waitCount("SELECT count() FROM dash.verdicts", 5)
-	// Every fifth request declares GPTBot: the sink names the bot and its category.
+	// Every fifth request declares GPTBot: the sink names the bot and its
+	// category, and marks those robots.txt forbids it: of GPTBot's paths
+	// /p/3, /p/8, /p/13 and /p/18, the last two are under /p/1.
 	if n := e.count("SELECT count() FROM dash.requests FINAL WHERE bot = 'gptbot' AND bot_category = 'ai-training'"); n != 600 {
 		t.Fatalf("requests declaring gptbot: %d, want 600", n)
+	}
+	if n := e.count("SELECT count() FROM dash.requests FINAL WHERE robots_disallowed = 1"); n != 300 {
+		t.Fatalf("requests against robots.txt: %d, want 300", n)
 	}
 	waitCount("SELECT count() FROM dash.scores", 20)
 	waitCount("SELECT count() FROM dash.dead_letters", 1)

@@ -20,6 +20,7 @@ import (
 	"github.com/bulwarkhq/bulwark/libs/backoff"
 	"github.com/bulwarkhq/bulwark/libs/chschema"
 	"github.com/bulwarkhq/bulwark/libs/kafka"
+	"github.com/bulwarkhq/bulwark/libs/robots"
 )
 
 // Sink consumes the Bulwark topics and writes them to ClickHouse.
@@ -64,7 +65,14 @@ func New(cfg Config, kafkaCfg kafka.Config, log *slog.Logger, reg prometheus.Reg
 	if log == nil {
 		log = slog.Default()
 	}
-	bots, err := newBotClassifier(cfg.BotDirectory)
+	src, _ := robots.ParseSpec(cfg.Robots) // checked by Validate
+	lctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	rs, err := robots.Load(lctx, src, nil)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("BULWARK_CHSINK_ROBOTS: %w", err)
+	}
+	bots, err := newBotClassifier(cfg.BotDirectory, rs)
 	if err != nil {
 		return nil, fmt.Errorf("BULWARK_CHSINK_BOT_DIRECTORY: %w", err)
 	}

@@ -212,3 +212,5 @@ ALTER TABLE bulwark.requests ADD COLUMN bot String DEFAULT '';
 
 ALTER TABLE bulwark.requests ADD COLUMN bot_category String DEFAULT '';
 
+ALTER TABLE bulwark.requests ADD COLUMN robots_disallowed UInt8 DEFAULT 0;
+

@@ -6,3 +6,6 @@
 -- whose column exists, so this runs again safely.
 ALTER TABLE {{.DB}}.requests ADD COLUMN bot {{lc}} DEFAULT '';
 ALTER TABLE {{.DB}}.requests ADD COLUMN bot_category {{lc}} DEFAULT '';
+-- 1 when the declared bot fetched a path the site's robots.txt forbids it
+-- (BULWARK_CHSINK_ROBOTS says where each host's robots.txt is).
+ALTER TABLE {{.DB}}.requests ADD COLUMN robots_disallowed UInt8 DEFAULT 0;
