@@ -116,9 +116,10 @@ func (s Status) String() string {
 
 // Result of a check.
 type Result struct {
-	Crawler  string // name of the claimed crawler, "" when not claimed
-	Category string
-	Status   Status
+	Crawler     string // name of the claimed crawler, "" when not claimed
+	Category    string
+	RobotsToken string
+	Status      Status
 	// By says how the status was reached: ranges, rdns, rdns_cache
 	// (Verified or Impostor); declared, no_rdns, ranges_date, dns_error,
 	// rdns_pending, bad_address (Unverifiable).
@@ -441,7 +442,7 @@ func isNotFound(err error) bool {
 func (v *Verifier) count(i int, st Status, by string) Result {
 	c := v.cfg.Crawlers[i]
 	v.m.check(c.Name, st)
-	return Result{Crawler: c.Name, Category: c.Category, Status: st, By: by}
+	return Result{Crawler: c.Name, Category: c.Category, RobotsToken: c.RobotsToken, Status: st, By: by}
 }
 
 // Answers returns the reverse-DNS answers the verifier holds (its live

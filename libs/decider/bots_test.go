@@ -2,7 +2,10 @@ package decider_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -41,14 +44,23 @@ func TestBotPolicies(t *testing.T) {
 		{"preview bot declared only: allow grants nothing", "", "ip:192.0.2.73", slack, t0, 95, 0, "BLOCK(ladder) new", "bot=slackbot category=preview policy=allow"},
 		{"a rule over bot fields", "rules: [{name: no_ai, when: 'bot.category startsWith \"ai-\" && !bot.impostor', action: CHALLENGE}]", "ip:192.0.2.74", gpt, t0, 10, 0, "CHALLENGE(no_ai) new", "bot=gptbot category=ai-training policy=monitor"},
 		{"unverifiable monitored bot with a high score: held at MONITOR", "crawlers: {rdns: false}", "ip:203.0.113.21", ahrefs, t0, 95, 0, "MONITOR(bot_policy) new", "bot=ahrefsbot category=seo policy=monitor"},
+		{"verified google against robots.txt: not exempt, the rule in learning mode", "bots: {robots: {'*': 'ROBOTS'}}", "ip:66.249.66.1", google, t0, 10, 0, "MONITOR(robots_violation)~CHALLENGE new", "robots_violation"},
+		{"declared gptbot against robots.txt", "bots: {robots: {shop.example: 'ROBOTS'}}", "ip:192.0.2.76", gpt, t0, 10, 0, "MONITOR(robots_violation)~CHALLENGE new", "bot=gptbot category=ai-training policy=monitor"},
+		{"robots.txt of another host", "bots: {robots: {blog.example: 'ROBOTS'}}", "ip:66.249.66.1", google, t0, 10, 0, "", ""},
+		{"impostors are impostors, not robots.txt violators", "bots: {robots: {'*': 'ROBOTS'}}", "ip:192.0.2.66", google, t0, 10, 0, "BLOCK(fake_crawler) new", "bot=googlebot category=search status=impostor"},
 		{"no policy on network subjects", "bots: {bots: {gptbot: block}}", "net:192.0.2.0/24", gpt, t0, 10, 0, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := newDecider(t, tc.rules)
+			robotsFile := filepath.Join(t.TempDir(), "robots.txt")
+			if err := os.WriteFile(robotsFile, []byte("User-agent: *\nDisallow: /cart\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			d := newDecider(t, strings.ReplaceAll(tc.rules, "ROBOTS", robotsFile))
 			s := mkScore(tc.sub, tc.at, tc.score, ua(tc.ua), feat("rate_1m", tc.rate1m))
 			if tc.want == "BLOCK(scanner) new" {
 				s.Features["sensitive_hits_10m"] = 12
 			}
+			s.Trigger.Host, s.Trigger.Path = "shop.example", "/cart"
 			if tc.sub[:4] == "net:" {
 				s.Trigger.ClientIp = "192.0.2.9"
 			}

@@ -35,6 +35,7 @@ import (
 
 	"github.com/bulwarkhq/bulwark/libs/crawlers"
 	"github.com/bulwarkhq/bulwark/libs/eventpb"
+	"github.com/bulwarkhq/bulwark/libs/robots"
 	"github.com/bulwarkhq/bulwark/libs/rules"
 	"github.com/bulwarkhq/bulwark/libs/subject"
 	"github.com/bulwarkhq/bulwark/libs/verdict"
@@ -103,6 +104,7 @@ type Decider struct {
 	mu       sync.Mutex
 	rs       *rules.RuleSet
 	verifier *crawlers.Verifier
+	robots   *robots.Set
 	machine  vm.VM
 
 	state     map[string]*entry
@@ -153,8 +155,18 @@ func (d *Decider) SetRules(rs *rules.RuleSet) error {
 			return fmt.Errorf("rules %s: %w", rs.Source, err)
 		}
 	}
+	var rob *robots.Set
+	if rs.Bots != nil && len(rs.Bots.Robots) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		var err error
+		rob, err = robots.Load(ctx, rs.Bots.Robots, nil)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("rules %s: bots.robots: %w", rs.Source, err)
+		}
+	}
 	d.mu.Lock()
-	d.rs, d.verifier = rs, v
+	d.rs, d.verifier, d.robots = rs, v, rob
 	d.mu.Unlock()
 	d.m.rulesAt.SetToCurrentTime()
 	return nil

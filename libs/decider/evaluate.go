@@ -24,6 +24,7 @@ type decision struct {
 	reason  string
 	fake    bool   // the client claims a crawler it is not
 	bot     string // "bot=NAME category=C policy=P" (or status=impostor) for a claimed bot
+	robots  bool   // the bot fetched what robots.txt forbids it
 }
 
 // maxReasons bounds a verdict's reasons: the sidecar returns them on every lookup.
@@ -41,6 +42,9 @@ func (dec decision) reasons(score float64, offences int, scoreReasons []string) 
 	}
 	if dec.bot != "" && dec.reason != dec.bot {
 		out = append(out, dec.bot)
+	}
+	if dec.robots && dec.reason != "robots_violation" {
+		out = append(out, "robots_violation")
 	}
 	if dec.wouldBe != eventpb.Action_ACTION_UNSPECIFIED {
 		out = append(out, "would_be="+verdict.ActionString(dec.wouldBe))
@@ -143,7 +147,7 @@ func (d *Decider) evaluate(ctx context.Context, s *eventpb.Score, key string, su
 		}
 	}
 
-	dec := decision{action: best.action, rule: best.rule, ttl: best.ttl, reason: best.reason, fake: cr.Fake, bot: botReason(cr)}
+	dec := decision{action: best.action, rule: best.rule, ttl: best.ttl, reason: best.reason, fake: cr.Fake, bot: botReason(cr), robots: cr.RobotsViolation}
 	switch {
 	case best.action == eventpb.Action_ALLOW:
 	case rs.Learning:
@@ -156,7 +160,7 @@ func (d *Decider) evaluate(ctx context.Context, s *eventpb.Score, key string, su
 			dec.ttl = enforced.ttl
 		}
 	case best.learning:
-		dec = decision{action: enforced.action, rule: enforced.rule, ttl: enforced.ttl, reason: enforced.reason, fake: cr.Fake, bot: botReason(cr)}
+		dec = decision{action: enforced.action, rule: enforced.rule, ttl: enforced.ttl, reason: enforced.reason, fake: cr.Fake, bot: botReason(cr), robots: cr.RobotsViolation}
 	}
 	return dec
 }
@@ -199,10 +203,26 @@ func (d *Decider) checkBot(ctx context.Context, s *eventpb.Score, client netip.A
 		Verified: res.Status == crawlers.Verified, Fake: res.Status == crawlers.Impostor,
 		Impostor: res.Status == crawlers.Impostor, Unverifiable: res.Status == crawlers.Unverifiable,
 	}
+	if res.Status != crawlers.Impostor && d.robots != nil {
+		path := trig.GetPath()
+		if q := trig.GetQuery(); q != "" {
+			path += "?" + q
+		}
+		cr.RobotsViolation = d.robots.Disallowed(trig.GetHost(), res.RobotsToken, path)
+	}
 	// "declared" (no way to check) gets no such benefit of the doubt:
 	// anyone can write "Slackbot" in a User-Agent.
 	checkable := cr.Unverifiable && res.By != "declared" && res.By != "bad_address"
 	var c candidate
+	if cr.RobotsViolation && (p == rules.PolicyAllow || p == rules.PolicyRateLimit) {
+		// Not exempt: seen (MONITOR), and the rules decide (bot.robots_violation).
+		d.m.robotsViolations.WithLabelValues(cr.Name).Inc()
+		c = candidate{action: eventpb.Action_MONITOR, ttl: rs.TTL.Monitor, rule: "bot_policy", reason: botReason(cr)}
+		return cr, &c, false, checkable
+	}
+	if cr.RobotsViolation {
+		d.m.robotsViolations.WithLabelValues(cr.Name).Inc()
+	}
 	switch p {
 	case rules.PolicyAllow:
 		return cr, nil, cr.Verified, checkable

@@ -9,19 +9,20 @@ import (
 // Metrics are the decider's counters. Build them once per process with
 // NewMetrics and pass them to New and NewService.
 type Metrics struct {
-	scores     prometheus.Counter
-	badScores  *prometheus.CounterVec
-	verdicts   *prometheus.CounterVec
-	lifts      *prometheus.CounterVec
-	expiries   *prometheus.CounterVec
-	exempt     *prometheus.CounterVec
-	suppressed *prometheus.CounterVec
-	overrides  *prometheus.CounterVec
-	ruleErrors *prometheus.CounterVec
-	bots       *prometheus.CounterVec
-	reloads    *prometheus.CounterVec
-	rulesAt    prometheus.Gauge
-	active     *prometheus.GaugeVec
+	scores           prometheus.Counter
+	badScores        *prometheus.CounterVec
+	verdicts         *prometheus.CounterVec
+	lifts            *prometheus.CounterVec
+	expiries         *prometheus.CounterVec
+	exempt           *prometheus.CounterVec
+	suppressed       *prometheus.CounterVec
+	overrides        *prometheus.CounterVec
+	ruleErrors       *prometheus.CounterVec
+	bots             *prometheus.CounterVec
+	robotsViolations *prometheus.CounterVec
+	reloads          *prometheus.CounterVec
+	rulesAt          prometheus.Gauge
+	active           *prometheus.GaugeVec
 
 	produceErrors prometheus.Counter
 	commitErrors  prometheus.Counter
@@ -48,7 +49,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		ruleErrors: cv("rule_errors_total", "Rule expressions that failed at run time (counted as not matching), by rule.", "rule"),
 		bots: cv("bot_scores_total", "Scores of clients claiming a bot of the directory, by bot, category, status (verified, impostor, unverifiable) and policy.",
 			"bot", "category", "status", "policy"),
-		reloads: cv("rule_reloads_total", "Rule file reloads, by result (ok, failed).", "result"),
+		robotsViolations: cv("robots_violations_total", "Scores whose request was a declared bot fetching a path the site's robots.txt forbids it, by bot.", "bot"),
+		reloads:          cv("rule_reloads_total", "Rule file reloads, by result (ok, failed).", "result"),
 		rulesAt: prometheus.NewGauge(prometheus.GaugeOpts{Name: "bulwark_decider_rules_loaded_timestamp_seconds",
 			Help: "When the rules in force were loaded."}),
 		active: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bulwark_decider_active_verdicts",
@@ -66,7 +68,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.scores, m.badScores, m.verdicts, m.lifts, m.expiries, m.exempt, m.suppressed,
-			m.overrides, m.ruleErrors, m.bots, m.reloads, m.rulesAt, m.active, m.produceErrors, m.commitErrors, m.latency, m.echoes)
+			m.overrides, m.ruleErrors, m.bots, m.robotsViolations, m.reloads, m.rulesAt, m.active, m.produceErrors, m.commitErrors, m.latency, m.echoes)
 	}
 	return m
 }

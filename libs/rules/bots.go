@@ -8,6 +8,7 @@ import (
 
 	"github.com/bulwarkhq/bulwark/libs/crawlers"
 	"github.com/bulwarkhq/bulwark/libs/eventpb"
+	"github.com/bulwarkhq/bulwark/libs/robots"
 	"github.com/bulwarkhq/bulwark/libs/verdict"
 )
 
@@ -53,6 +54,8 @@ type BotPolicies struct {
 	RateLimit       float64
 	RateLimitAction eventpb.Action
 	RateLimitTTL    time.Duration
+	// Robots says where each host's robots.txt is (the decider loads them).
+	Robots []robots.Source
 }
 
 // For returns the policy of a bot of the given category.
@@ -89,6 +92,19 @@ func (c *compiler) bots(s botsSpec, known []crawlers.Crawler) *BotPolicies {
 			c.e.at([]any{"bots", "bots", name}, "%v", err)
 		}
 		b.bots[name] = p
+	}
+	hosts := make([]string, 0, len(s.Robots))
+	for h := range s.Robots {
+		hosts = append(hosts, h)
+	}
+	slices.Sort(hosts)
+	for _, h := range hosts {
+		loc := strings.TrimSpace(s.Robots[h])
+		if strings.TrimSpace(h) == "" || loc == "" {
+			c.e.at([]any{"bots", "robots", h}, "want HOST: FILE_OR_URL")
+			continue
+		}
+		b.Robots = append(b.Robots, robots.Source{Host: h, Location: loc})
 	}
 	if s.RateLimit.PerMinute <= 0 {
 		c.e.at([]any{"bots", "rate_limit", "per_minute"}, "must be positive")

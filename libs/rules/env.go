@@ -55,6 +55,8 @@ type Crawler struct {
 	Fake         bool `expr:"fake"`
 	Impostor     bool `expr:"impostor"`
 	Unverifiable bool `expr:"unverifiable"`
+	// RobotsViolation: the site's robots.txt forbids this bot the request's path.
+	RobotsViolation bool `expr:"robots_violation"`
 }
 
 // NewEnv builds the environment of a score; the crawler part is the

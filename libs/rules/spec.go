@@ -80,6 +80,7 @@ type botsSpec struct {
 	Categories map[string]string `yaml:"categories"`
 	Bots       map[string]string `yaml:"bots"`
 	RateLimit  rateLimitSpec     `yaml:"rate_limit"`
+	Robots     map[string]string `yaml:"robots"`
 }
 
 type rateLimitSpec struct {
