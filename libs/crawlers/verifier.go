@@ -136,7 +136,7 @@ type Verifier struct {
 	ranges  []atomic.Pointer[table] // by index in cfg.Crawlers
 	cache   *expirable.LRU[string, Answer]
 	claims  *lru.Cache[string, int] // User-Agent -> index of the claimed crawler, or -1
-	any     *regexp.Regexp          // every pattern in one: most clients claim nothing
+	lits    [][]string              // per crawler, the literals a match contains (see prefilter.go)
 	sem     chan struct{}
 	mu      sync.Mutex
 	pending map[string]struct{}
@@ -174,12 +174,12 @@ func New(cfg Config, res Resolver, m *Metrics, log *slog.Logger) (*Verifier, err
 	// Sites see a few thousand distinct User-Agents a day, and matching
 	// every crawler's pattern on every request is the decider's main cost.
 	v.claims, _ = lru.New[string, int](4096)
-	alts := make([]string, 0, len(cfg.Crawlers))
+	v.lits = make([][]string, len(cfg.Crawlers))
 	for i, c := range cfg.Crawlers {
 		if c.UserAgent == nil {
 			return nil, fmt.Errorf("crawler %q: no user_agent pattern", c.Name)
 		}
-		alts = append(alts, "(?:"+c.UserAgent.String()+")")
+		v.lits[i] = requiredLiterals(c.UserAgent.String())
 		if c.Ranges == "" {
 			continue
 		}
@@ -195,14 +195,6 @@ func New(cfg Config, res Resolver, m *Metrics, log *slog.Logger) (*Verifier, err
 			created = c.RangesDate
 		}
 		v.ranges[i].Store(newTable(p, created, created))
-	}
-	// One automaton over all patterns answers "claims nothing" in one pass
-	// instead of one pass per bot; the patterns are RE2, so the union is too.
-	if len(alts) > 0 {
-		var err error
-		if v.any, err = regexp.Compile(strings.Join(alts, "|")); err != nil {
-			return nil, fmt.Errorf("crawler patterns together: %w", err)
-		}
 	}
 	return v, nil
 }
@@ -226,19 +218,18 @@ func (v *Verifier) Crawlers() []Crawler { return v.cfg.Crawlers }
 
 // Claimed returns the index of the crawler ua claims to be, or -1.
 func (v *Verifier) Claimed(ua string) int {
-	if ua == "" || v.any == nil {
+	if ua == "" {
 		return -1
 	}
 	if i, ok := v.claims.Get(ua); ok {
 		return i
 	}
 	i := -1
-	if v.any.MatchString(ua) {
-		for j, c := range v.cfg.Crawlers {
-			if c.UserAgent.MatchString(ua) {
-				i = j
-				break
-			}
+	low := strings.ToLower(ua)
+	for j, c := range v.cfg.Crawlers {
+		if mayMatch(low, v.lits[j]) && c.UserAgent.MatchString(ua) {
+			i = j
+			break
 		}
 	}
 	v.claims.Add(ua, i)
