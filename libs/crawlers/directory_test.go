@@ -232,6 +232,16 @@ func TestExportAnswersRoundTrip(t *testing.T) {
 			t.Errorf("%s from the cache file: %v by %s, want %v", ip, got.Status, got.By, want)
 		}
 	}
+	// A reloaded verifier keeps what the old one learnt.
+	again, err := crawlers.New(testConfig(), res, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again.Adopt(v)
+	calls := res.Calls()
+	if got := again.CheckAsync(googleUA, netip.MustParseAddr("203.0.113.10")); got.Status != crawlers.Verified || res.Calls() != calls {
+		t.Fatalf("after Adopt: %v with %d more lookups", got.Status, res.Calls()-calls)
+	}
 	if _, err := crawlers.ReadAnswers(strings.NewReader(`{"format":"other"}`)); err == nil {
 		t.Fatal("a file of another format was read")
 	}

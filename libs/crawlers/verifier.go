@@ -436,6 +436,20 @@ func (v *Verifier) count(i int, st Status, by string) Result {
 	return Result{Crawler: c.Name, Category: c.Category, RobotsToken: c.RobotsToken, Status: st, By: by}
 }
 
+// Adopt copies the reverse-DNS answers old has cached for crawlers this
+// verifier knows by the same name, so that a rule reload does not ask DNS
+// about every crawler again.
+func (v *Verifier) Adopt(old *Verifier) {
+	if old == nil {
+		return
+	}
+	for _, k := range old.cache.Keys() {
+		if a, ok := old.cache.Peek(k); ok {
+			v.cache.Add(k, a)
+		}
+	}
+}
+
 // Answers returns the reverse-DNS answers the verifier holds (its live
 // cache), for `bulwark bots export-cache`.
 func (v *Verifier) Answers() []Answer {

@@ -166,6 +166,9 @@ func (d *Decider) SetRules(rs *rules.RuleSet) error {
 		}
 	}
 	d.mu.Lock()
+	if v != nil {
+		v.Adopt(d.verifier)
+	}
 	d.rs, d.verifier, d.robots = rs, v, rob
 	d.mu.Unlock()
 	d.m.rulesAt.SetToCurrentTime()
