@@ -1,8 +1,13 @@
-// Package crawlers verifies self-declared search-engine crawlers. A client
-// whose User-Agent says "Googlebot" is only Googlebot if its address is in
+// Package crawlers holds the bot directory shipped with Bulwark
+// (data/bots.yaml: search engines, SEO tools, AI crawlers, link previews,
+// monitors ...) and verifies the claims clients make with their
+// User-Agent. A client saying "Googlebot" is Googlebot if its address is in
 // the ranges Google publishes, or if forward-confirmed reverse DNS says so
-// (PTR under googlebot.com, and that name resolves back to the address).
-// A claim that fails both is a bot pretending to be a crawler.
+// (PTR under googlebot.com, and that name resolves back to the address):
+// verified. A check that could have succeeded and failed makes it an
+// impostor. When no check can tell (a bot that publishes nothing, reverse
+// DNS unavailable in replay or failing live, a range list of another
+// date), the claim is unverifiable: never an impostor.
 package crawlers
 
 import (
