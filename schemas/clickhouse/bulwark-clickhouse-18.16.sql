@@ -207,3 +207,10 @@ SELECT
 FROM bulwark.requests
 GROUP BY minute, client_ip, kafka_partition, batch_start;
 
+-- migration 003 bots
+ALTER TABLE bulwark.requests ADD COLUMN bot String DEFAULT '';
+
+ALTER TABLE bulwark.requests ADD COLUMN bot_category String DEFAULT '';
+
+ALTER TABLE bulwark.requests ADD COLUMN robots_disallowed UInt8 DEFAULT 0;
+

@@ -207,6 +207,13 @@ SELECT
 FROM bulwark.requests
 GROUP BY minute, client_ip, kafka_partition, batch_start;
 
+-- migration 003 bots
+ALTER TABLE bulwark.requests ADD COLUMN bot LowCardinality(String) DEFAULT '';
+
+ALTER TABLE bulwark.requests ADD COLUMN bot_category LowCardinality(String) DEFAULT '';
+
+ALTER TABLE bulwark.requests ADD COLUMN robots_disallowed UInt8 DEFAULT 0;
+
 -- retention: 30 days
 ALTER TABLE bulwark.requests MODIFY TTL time + INTERVAL 30 DAY;
 ALTER TABLE bulwark.scores MODIFY TTL time + INTERVAL 30 DAY;

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bulwarkhq/bulwark/libs/detect/aggregator"
+	"github.com/bulwarkhq/bulwark/libs/detect/crawlers"
 	"github.com/bulwarkhq/bulwark/libs/detect/rules"
 	"github.com/bulwarkhq/bulwark/libs/detect/signatures"
 	"github.com/bulwarkhq/bulwark/libs/devtools/replay"
@@ -24,6 +25,7 @@ func newReplayCmd(g *globals) *cobra.Command {
 	var (
 		cfg                         replay.Config
 		format, output, labels      string
+		rdnsCache                   string
 		since, until                string
 		progress, noProgress, quiet bool
 	)
@@ -38,9 +40,12 @@ for byte. Nothing is written to Kafka.
 Input: log files in --format (several files are merged by event time; .gz
 files are read compressed), or with --topic the requests topic between
 --since and --until. --rules defaults to the rule file shipped with Bulwark.
-Self-declared crawlers are verified by their published ranges only (never by
-reverse DNS), so that the output is reproducible; the verdict lines include
-expiries and lifts as ALLOW lines.
+Self-declared bots are verified by their published ranges (only those that
+speak for the events' dates) and by the reverse-DNS answers in --rdns-cache
+(from 'bulwark bots export-cache' on a live decider), never by live lookups,
+so that the output is reproducible. Without a cache, a bot only reverse DNS
+can verify (Baidu, Yandex ...) is unverifiable, never called fake. The verdict
+lines include expiries and lifts as ALLOW lines.
 
 --compare OTHER_RULES runs a second rule file side by side and reports the
 subjects whose strongest action differs. --labels FILE (from 'bulwark
@@ -85,6 +90,17 @@ Reports go to stdout when --output is a file, else to stderr.`,
 				f.Close()
 				if err != nil {
 					return usageError{fmt.Errorf("--labels %s: %w", labels, err)}
+				}
+			}
+			if rdnsCache != "" {
+				f, err := os.Open(rdnsCache)
+				if err != nil {
+					return usageError{err}
+				}
+				cfg.RDNSCache, err = crawlers.ReadAnswers(f)
+				f.Close()
+				if err != nil {
+					return usageError{fmt.Errorf("--rdns-cache %s: %w", rdnsCache, err)}
 				}
 			}
 			report := io.Writer(os.Stderr)
@@ -157,6 +173,7 @@ Reports go to stdout when --output is a file, else to stderr.`,
 	f.DurationVar(&cfg.Reorder, "reorder-window", replay.DefaultReorder, "read each file this far ahead to put its lines in time order (logs of several workers interleave); 0 for file order")
 	f.DurationVar(&cfg.AllowedLateness, "allowed-lateness", aggregator.DefaultAllowedLateness, "events this much older than the newest one are still merged; later ones are dropped as too late")
 	f.StringVar(&cfg.Compare, "compare", "", "second rule file: report subjects whose action differs")
+	f.StringVar(&rdnsCache, "rdns-cache", "", "reverse-DNS answers recorded live ('bulwark bots export-cache'): verify bots by them")
 	f.StringVar(&labels, "labels", "", "labels file (ip -> label and kind JSON): report precision and recall by kind")
 	f.StringVarP(&output, "output", "o", "-", "where to write verdict JSON lines, - for stdout")
 	f.BoolVar(&progress, "progress", false, "print a progress line on stderr even when it is not a terminal")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bulwarkhq/bulwark/libs/detect/crawlers"
 	"github.com/bulwarkhq/bulwark/libs/devtools/simulate"
 )
 
@@ -19,6 +20,7 @@ func newSimulateCmd(g *globals) *cobra.Command {
 	cfg := simulate.DefaultConfig()
 	var (
 		output, labels, format, start, bots string
+		rdnsCache                           string
 		live                                bool
 	)
 	cmd := &cobra.Command{
@@ -82,6 +84,19 @@ Bot kinds: ` + strings.Join(kindNames(), ", ") + `.`,
 					return err
 				}
 			}
+			if rdnsCache != "" {
+				f, err := os.Create(rdnsCache)
+				if err != nil {
+					return err
+				}
+				err = crawlers.WriteAnswers(f, gen.RDNSAnswers(), cfg.Start)
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+				if err != nil {
+					return fmt.Errorf("write %s: %w", rdnsCache, err)
+				}
+			}
 			g.Log.Info("simulated traffic written", "lines", n, "output", output, "labels", labels,
 				"from", cfg.Start.UTC().Format(time.RFC3339), "duration", cfg.Duration, "seed", cfg.Seed,
 				"requests_by_kind", fmt.Sprint(gen.Counts()))
@@ -92,6 +107,7 @@ Bot kinds: ` + strings.Join(kindNames(), ", ") + `.`,
 	f.DurationVar(&cfg.Duration, "duration", cfg.Duration, "event time to generate (with --live, 0 runs until interrupted)")
 	f.StringVarP(&output, "output", "o", "-", "log file to write, - for stdout")
 	f.StringVar(&labels, "labels", "", "also write the labels file (client IP -> label and kind, JSON) here")
+	f.StringVar(&rdnsCache, "rdns-cache", "", "also write the reverse-DNS answers a live decider would have cached, for 'bulwark replay --rdns-cache'")
 	f.StringVar(&format, "format", string(simulate.Nginx), "log format: nginx (combined) or cloudflare (Logpush JSON)")
 	f.BoolVar(&cfg.RequestTime, "request-time", false, `nginx: append ' $request_time "$http_x_forwarded_for"' to combined`)
 	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed; the same seed and flags give the same output")

@@ -11,6 +11,7 @@ import (
 	"github.com/bulwarkhq/bulwark/libs/platform/config"
 	"github.com/bulwarkhq/bulwark/libs/platform/kafka"
 	"github.com/bulwarkhq/bulwark/libs/platform/service"
+	"net/http"
 )
 
 type cfg struct {
@@ -37,5 +38,8 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	return service.RunWithAdmin(ctx, log, "decider", service.Admin{Addr: c.Decider.MetricsAddr, Registry: reg, Ready: d.CheckReady}, d.Run)
+	return service.RunWithAdmin(ctx, log, "decider", service.Admin{
+		Addr: c.Decider.MetricsAddr, Registry: reg, Ready: d.CheckReady,
+		Routes: map[string]http.Handler{"GET " + decider.RDNSCachePath: decider.RDNSCacheHandler(d.Decider())},
+	}, d.Run)
 }

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"path"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -211,6 +212,11 @@ func Apply(ctx context.Context, conn driver.Conn, cfg Config, log *slog.Logger) 
 			continue
 		}
 		for i, s := range m.Statements {
+			if exists, err := columnExists(ctx, conn, s); err != nil {
+				return res, fmt.Errorf("migration %03d_%s statement %d: %w", m.Version, m.Name, i+1, err)
+			} else if exists {
+				continue
+			}
 			if err := conn.Exec(ctx, s); err != nil {
 				return res, fmt.Errorf("migration %03d_%s statement %d: %w", m.Version, m.Name, i+1, err)
 			}
@@ -227,6 +233,25 @@ func Apply(ctx context.Context, conn driver.Conn, cfg Config, log *slog.Logger) 
 		}
 	}
 	return res, nil
+}
+
+// addColumn matches the one ALTER the migrations use, written without IF
+// NOT EXISTS because ClickHouse 18.16 does not parse it.
+var addColumn = regexp.MustCompile(`^ALTER TABLE (\w+)\.(\w+) ADD COLUMN (\w+) `)
+
+// columnExists reports whether stmt adds a column that is already there (a
+// migration cut short after it ran), so that every statement can run again.
+func columnExists(ctx context.Context, conn driver.Conn, stmt string) (bool, error) {
+	m := addColumn.FindStringSubmatch(stmt)
+	if m == nil {
+		return false, nil
+	}
+	var n uint64
+	err := conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?", m[1], m[2], m[3]).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("look for column %s.%s: %w", m[2], m[3], err)
+	}
+	return n > 0, nil
 }
 
 // record notes m as applied. A batch rather than INSERT ... VALUES through

@@ -1,6 +1,8 @@
 package chsink
 
 import (
+	"github.com/bulwarkhq/bulwark/libs/detect/crawlers"
+	"github.com/bulwarkhq/bulwark/libs/detect/robots"
 	"time"
 
 	"github.com/bulwarkhq/bulwark/libs/analytics/chschema"
@@ -25,6 +27,9 @@ type Config struct {
 	StatsInterval     time.Duration `env:"CHSINK_STATS_INTERVAL" envDefault:"15s" help:"How often the sink records pipeline metrics (consumer lag of LagGroups, the bulwark_* metrics at ScrapeURLs); 0 turns it off."`
 	LagGroups         []string      `env:"CHSINK_LAG_GROUPS" envDefault:"bulwark-aggregator,bulwark-decider,bulwark-chsink" envSeparator:"," help:"Consumer groups whose lag the sink records for the pipeline dashboard."`
 	ScrapeURLs        []string      `env:"CHSINK_SCRAPE_URLS" envSeparator:"," help:"/metrics URLs of the other services whose bulwark_* metrics the sink records."`
+	BotDirectory      string        `env:"CHSINK_BOT_DIRECTORY" envDefault:"builtin" help:"The bot directory the bot and bot_category columns come from: \"builtin\" (or empty) for the one shipped with Bulwark, or the folder 'bulwark bots update' writes (as the rule file's crawlers.directory)."`
+	// Read at start.
+	Robots string `env:"CHSINK_ROBOTS" help:"Says where each site's robots.txt is, HOST=FILE_OR_URL comma-separated (\"*\" for every other host): a declared bot's request to a path its group disallows gets robots_disallowed = 1."`
 }
 
 // Validate checks the values, naming the variable at fault.
@@ -34,6 +39,12 @@ func (c Config) Validate() error {
 	}
 	if c.Group == "" {
 		return config.Invalid("CHSINK_GROUP", "must not be empty")
+	}
+	if _, err := crawlers.LoadDirectory(c.BotDirectory); err != nil {
+		return config.Invalid("CHSINK_BOT_DIRECTORY", "%v", err)
+	}
+	if _, err := robots.ParseSpec(c.Robots); err != nil {
+		return config.Invalid("CHSINK_ROBOTS", "%v", err)
 	}
 	if c.BatchRows < 1 || c.BatchRows > 1_000_000 {
 		return config.Invalid("CHSINK_BATCH_ROWS", "must be 1..1000000, got %d", c.BatchRows)

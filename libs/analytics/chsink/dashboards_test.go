@@ -2,6 +2,7 @@ package chsink_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -51,6 +52,8 @@ func TestDashboardQueries(t *testing.T) {
 			Reasons: []string{"login_failures_1m=12"}, AtUnixNano: at - sec, Origin: eventpb.Origin_COMPUTED, Rule: "login_stuffing"}),
 		mk(e.kcfg.Topics.Verdicts, "ip:203.0.113.8", &eventpb.Verdict{Subject: "ip:203.0.113.8", Action: eventpb.Action_MONITOR,
 			WouldBe: eventpb.Action_BLOCK, Score: 90, Reasons: []string{"rate_10s=30/s"}, AtUnixNano: at - sec, Rule: "ladder"}),
+		mk(e.kcfg.Topics.Verdicts, "ip:203.0.113.3", &eventpb.Verdict{Subject: "ip:203.0.113.3", Action: eventpb.Action_BLOCK, Score: 20,
+			Reasons: []string{"bot_policy", "bot=gptbot category=ai-training policy=block"}, AtUnixNano: at - sec, ExpiresAtUnixNano: at + 3600*sec, Origin: eventpb.Origin_COMPUTED, Rule: "bot_policy"}),
 		mk(e.kcfg.Topics.RequestsDLQ, "/var/log/nginx/access.log", &eventpb.DeadLetter{Raw: []byte("\x16\x03\x01 garbage"), Reason: "bad_syntax",
 			Detail: "no request line", Source: "/var/log/nginx/access.log", ReceivedUnixNano: at + 10*sec}),
 	)
@@ -58,6 +61,12 @@ func TestDashboardQueries(t *testing.T) {
 	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
+	// The shop's robots.txt forbids GPTBot the product pages.
+	robotsFile := filepath.Join(t.TempDir(), "robots.txt")
+	if err := os.WriteFile(robotsFile, []byte("User-agent: GPTBot\nDisallow: /p/1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.cfg.Robots = "shop.example=" + robotsFile
 	e.start(nil)
 	waitCount := func(q string, want uint64) {
 		t.Helper()
@@ -69,14 +78,23 @@ func TestDashboardQueries(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	waitCount("SELECT count() FROM dash.verdicts", 3)
+	waitCount("SELECT count() FROM dash.verdicts", 4)
 	// Requests after the verdicts, so the sink marks the blocked client's.
 	e.produce(0, 3000)
 	if err := cl.ProduceSync(ctx, mk(e.kcfg.Topics.Verdicts, "ip:203.0.113.9", nil)).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 	e.waitRows(3000, 60*time.Second)
-	waitCount("SELECT count() FROM dash.verdicts", 4)
+	waitCount("SELECT count() FROM dash.verdicts", 5)
+	// Every fifth request declares GPTBot: the sink names the bot and its
+	// category, and marks those robots.txt forbids it: of GPTBot's paths
+	// /p/3, /p/8, /p/13 and /p/18, the last two are under /p/1.
+	if n := e.count("SELECT count() FROM dash.requests FINAL WHERE bot = 'gptbot' AND bot_category = 'ai-training'"); n != 600 {
+		t.Fatalf("requests declaring gptbot: %d, want 600", n)
+	}
+	if n := e.count("SELECT count() FROM dash.requests FINAL WHERE robots_disallowed = 1"); n != 300 {
+		t.Fatalf("requests against robots.txt: %d, want 300", n)
+	}
 	waitCount("SELECT count() FROM dash.scores", 20)
 	waitCount("SELECT count() FROM dash.dead_letters", 1)
 

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/bulwarkhq/bulwark/libs/analytics/chschema"
+	"github.com/bulwarkhq/bulwark/libs/detect/robots"
 	"github.com/bulwarkhq/bulwark/libs/platform/backoff"
 	"github.com/bulwarkhq/bulwark/libs/platform/kafka"
 )
@@ -63,13 +64,24 @@ func New(cfg Config, kafkaCfg kafka.Config, log *slog.Logger, reg prometheus.Reg
 	if log == nil {
 		log = slog.Default()
 	}
+	src, _ := robots.ParseSpec(cfg.Robots) // checked by Validate
+	lctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	rs, err := robots.Load(lctx, src, nil)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("BULWARK_CHSINK_ROBOTS: %w", err)
+	}
+	bots, err := newBotClassifier(cfg.BotDirectory, rs)
+	if err != nil {
+		return nil, fmt.Errorf("BULWARK_CHSINK_BOT_DIRECTORY: %w", err)
+	}
 	s := &Sink{
 		cfg:       cfg,
 		kcfg:      kafkaCfg,
 		log:       log.With("component", "chsink"),
 		reg:       reg,
 		m:         newMetrics(reg),
-		vs:        newVerdictState(),
+		vs:        &verdictState{m: map[string]activeVerdict{}, bots: bots},
 		parts:     map[tp]*partition{},
 		committed: map[tp]int64{},
 		revokedAt: map[tp]uint64{},

@@ -149,6 +149,7 @@ var base = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 func request(i int) *eventpb.RequestEvent {
 	statuses := []uint32{200, 200, 200, 304, 404, 403, 500}
 	countries := []string{"DE", "US", "", "FR"}
+	uas := []string{"test-agent", "test-agent", "test-agent", "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; +https://openai.com/gptbot)", "test-agent"}
 	ev := &eventpb.RequestEvent{
 		TimeUnixNano:  base.Add(time.Duration(i) * 37 * time.Millisecond).UnixNano(),
 		ClientIp:      fmt.Sprintf("203.0.113.%d", i%50),
@@ -158,7 +159,7 @@ func request(i int) *eventpb.RequestEvent {
 		Protocol:      "HTTP/1.1",
 		Status:        statuses[i%len(statuses)],
 		ResponseBytes: uint64(100 + i%1000),
-		UserAgent:     "test-agent",
+		UserAgent:     uas[i%len(uas)],
 		CdnCountry:    countries[i%len(countries)],
 		CdnAsn:        uint32(64500 + i%3),
 		Source:        "/var/log/nginx/access.log",

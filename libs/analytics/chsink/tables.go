@@ -43,8 +43,10 @@ func (t *table) insertSQL(db string) string {
 func nanoTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 
 type requestRow struct {
-	ev     *eventpb.RequestEvent
-	action string
+	ev          *eventpb.RequestEvent
+	action      string
+	bot, botCat string
+	disallowed  bool
 }
 
 var requestsTable = table{
@@ -54,7 +56,7 @@ var requestsTable = table{
 		"status", "response_bytes", "request_time", "user_agent", "referer", "accept_language", "session_id",
 		"tls_version", "ja3", "ja4", "country", "asn", "cdn_bot_score", "cdn_verified_bot", "cdn_request_id",
 		"cdn_security_action", "source", "source_offset", "format", "action",
-		"kafka_partition", "kafka_offset", "batch_start", "batch_end"},
+		"kafka_partition", "kafka_offset", "batch_start", "batch_end", "bot", "bot_category", "robots_disallowed"},
 	decode: func(r *kgo.Record, vs *verdictState) (any, error) {
 		if len(r.Value) == 0 {
 			return nil, errEmpty
@@ -63,7 +65,8 @@ var requestsTable = table{
 		if err := proto.Unmarshal(r.Value, ev); err != nil {
 			return nil, err
 		}
-		return requestRow{ev: ev, action: vs.actionFor(ev)}, nil
+		bot, cat, dis := vs.bots.classify(ev)
+		return requestRow{ev: ev, action: vs.actionFor(ev), bot: bot, botCat: cat, disallowed: dis}, nil
 	},
 	write: writeRequests,
 }
@@ -103,6 +106,9 @@ func writeRequests(b driver.Batch, rows []sendRow) error {
 		koff      = make([]uint64, n)
 		bstart    = make([]uint64, n)
 		bend      = make([]uint64, n)
+		bot       = make([]string, n)
+		botCat    = make([]string, n)
+		robotsDis = make([]uint8, n)
 	)
 	for i, sr := range rows {
 		rr := sr.v.(requestRow)
@@ -128,10 +134,14 @@ func writeRequests(b driver.Batch, rows []sendRow) error {
 		source[i], srcOff[i], format[i] = e.GetSource(), e.GetSourceOffset(), e.GetFormat()
 		action[i] = rr.action
 		kpart[i], koff[i], bstart[i], bend[i] = sr.partition, uint64(sr.offset), sr.start, sr.end
+		bot[i], botCat[i] = rr.bot, rr.botCat
+		if rr.disallowed {
+			robotsDis[i] = 1
+		}
 	}
 	return appendColumns(b, tm, tns, ip, method, host, path, query, protocol, status, bytes, rtime, ua, referer,
 		lang, session, tlsv, ja3, ja4, country, asn, botScore, verified, reqID, secAction, source, srcOff, format,
-		action, kpart, koff, bstart, bend)
+		action, kpart, koff, bstart, bend, bot, botCat, robotsDis)
 }
 
 var scoresTable = table{

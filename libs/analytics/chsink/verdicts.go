@@ -20,6 +20,9 @@ import (
 type verdictState struct {
 	mu sync.RWMutex
 	m  map[string]activeVerdict
+	// bots names the bot a request declares; it rides here because this is
+	// the state every table's decode is given.
+	bots *botClassifier
 }
 
 type activeVerdict struct {

@@ -62,6 +62,17 @@ func benchDecide(b *testing.B, rs *rules.RuleSet) {
 // shipped rules; BenchmarkDecideLadderOnly is its baseline without rules.
 func BenchmarkDecide(b *testing.B) { benchDecide(b, rules.Default()) }
 
+// BenchmarkDecideNoVerification is BenchmarkDecide without bot
+// verification: the pair says what checking the bot directory costs for
+// scores whose clients (browsers, in benchScores) claim no bot.
+func BenchmarkDecideNoVerification(b *testing.B) {
+	rs, err := rules.Parse([]byte("crawlers: {enabled: false}\n"), "no-verification")
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchDecide(b, rs)
+}
+
 func BenchmarkDecideLadderOnly(b *testing.B) {
 	rs, err := rules.Parse([]byte("rules: []\ncrawlers: {enabled: false}\n"), "ladder-only")
 	if err != nil {

@@ -34,6 +34,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/bulwarkhq/bulwark/libs/detect/crawlers"
+	"github.com/bulwarkhq/bulwark/libs/detect/robots"
 	"github.com/bulwarkhq/bulwark/libs/detect/rules"
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/platform/subject"
@@ -109,6 +110,7 @@ type Decider struct {
 	mu       sync.Mutex
 	rs       *rules.RuleSet
 	verifier *crawlers.Verifier
+	robots   *robots.Set
 	machine  vm.VM
 
 	state     map[string]*entry
@@ -159,8 +161,21 @@ func (d *Decider) SetRules(rs *rules.RuleSet) error {
 			return fmt.Errorf("rules %s: %w", rs.Source, err)
 		}
 	}
+	var rob *robots.Set
+	if rs.Bots != nil && len(rs.Bots.Robots) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		var err error
+		rob, err = robots.Load(ctx, rs.Bots.Robots, nil)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("rules %s: bots.robots: %w", rs.Source, err)
+		}
+	}
 	d.mu.Lock()
-	d.rs, d.verifier = rs, v
+	if v != nil {
+		v.Adopt(d.verifier)
+	}
+	d.rs, d.verifier, d.robots = rs, v, rob
 	d.mu.Unlock()
 	d.m.rulesAt.SetToCurrentTime()
 	return nil
@@ -182,6 +197,18 @@ func (d *Decider) RefreshCrawlers(ctx context.Context) error {
 		return nil
 	}
 	return v.Refresh(ctx)
+}
+
+// CrawlerAnswers returns the reverse-DNS answers the crawler verifier
+// holds (none when verification is off), for `bulwark bots export-cache`.
+func (d *Decider) CrawlerAnswers() []crawlers.Answer {
+	d.mu.Lock()
+	v := d.verifier
+	d.mu.Unlock()
+	if v == nil {
+		return nil
+	}
+	return v.Answers()
 }
 
 // Current returns the verdict held for subject (nil: none). It may be past

@@ -360,19 +360,24 @@ func TestBadScores(t *testing.T) {
 	expect(t, d.Decide(ctx, &eventpb.Score{Subject: "session:abc", Score: 75, TimeUnixNano: t0.UnixNano()}), "session:abc CHALLENGE(ladder) new")
 }
 
-// fakeResolver: 203.0.113.10 is a real Googlebot by reverse DNS; nothing else resolves.
+// fakeResolver: 203.0.113.10 is a real Googlebot and 203.0.113.20 a real
+// AhrefsBot by reverse DNS; nothing else resolves.
 type fakeResolver struct{}
 
+var fakePTR = map[string]string{"203.0.113.10": "crawl-203-0-113-10.googlebot.com", "203.0.113.20": "ip-203-0-113-20.ahrefs.com"}
+
 func (fakeResolver) LookupAddr(_ context.Context, addr string) ([]string, error) {
-	if addr == "203.0.113.10" {
-		return []string{"crawl-203-0-113-10.googlebot.com."}, nil
+	if n, ok := fakePTR[addr]; ok {
+		return []string{n + "."}, nil
 	}
 	return nil, &net.DNSError{Err: "no such host", Name: addr, IsNotFound: true}
 }
 
 func (fakeResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
-	if host == "crawl-203-0-113-10.googlebot.com" {
-		return []netip.Addr{netip.MustParseAddr("203.0.113.10")}, nil
+	for a, n := range fakePTR {
+		if n == host {
+			return []netip.Addr{netip.MustParseAddr(a)}, nil
+		}
 	}
 	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 }

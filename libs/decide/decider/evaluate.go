@@ -22,7 +22,9 @@ type decision struct {
 	rule    string
 	ttl     time.Duration
 	reason  string
-	fake    bool // the client claims a crawler it is not
+	fake    bool   // the client claims a crawler it is not
+	bot     string // "bot=NAME category=C policy=P" (or status=impostor) for a claimed bot
+	robots  bool   // the bot fetched what robots.txt forbids it
 }
 
 // maxReasons bounds a verdict's reasons: the sidecar returns them on every lookup.
@@ -37,6 +39,12 @@ func (dec decision) reasons(score float64, offences int, scoreReasons []string) 
 	}
 	if dec.fake && dec.reason != "fake_crawler" {
 		out = append(out, "fake_crawler")
+	}
+	if dec.bot != "" && dec.reason != dec.bot {
+		out = append(out, dec.bot)
+	}
+	if dec.robots && dec.reason != "robots_violation" {
+		out = append(out, "robots_violation")
 	}
 	if dec.wouldBe != eventpb.Action_ACTION_UNSPECIFIED {
 		out = append(out, "would_be="+verdict.ActionString(dec.wouldBe))
@@ -84,28 +92,33 @@ func (d *Decider) evaluate(ctx context.Context, s *eventpb.Score, key string, su
 	if rs.Allow.Allows(key, sub, client) {
 		return decision{exempt: "allow_list"}
 	}
-	var cr rules.Crawler
-	if d.verifier != nil && trig.GetUserAgent() != "" {
-		var res crawlers.Result
-		if d.opts.SyncCrawlerChecks {
-			res = d.verifier.Check(ctx, trig.GetUserAgent(), client)
-		} else {
-			res = d.verifier.CheckAsync(trig.GetUserAgent(), client)
-		}
-		if res.Status == crawlers.Verified {
-			return decision{exempt: "verified_crawler"}
-		}
-		if res.Status != crawlers.NotClaimed {
-			cr = rules.Crawler{Name: res.Crawler, Claimed: true, Fake: res.Status == crawlers.Fake}
-		}
+	cr, policy, exempt, hold := d.checkBot(ctx, s, client)
+	if exempt {
+		return decision{exempt: "verified_crawler"}
 	}
 
 	env := rules.NewEnv(s, cr)
 	la := rs.Ladder.Action(s.GetScore())
+	if hold && la > eventpb.Action_MONITOR {
+		// A crawler's score is made of what crawlers do (no assets, no
+		// referer, steady pace): no evidence against one that could not be
+		// checked through no fault of its own. The rules still apply.
+		la = eventpb.Action_MONITOR
+	}
 	// The ladder's reason ("score=96.5") is formatted only for a verdict
 	// that is written, by reasons(): most scores write nothing.
 	ladder := candidate{action: la, rule: "ladder", ttl: rs.TTL.For(la), learning: rs.Learning}
 	best, enforced := ladder, ladder
+	if policy != nil && sub.Kind != subject.KindNet {
+		// Not for network subjects: one bot does not make its /24 one.
+		policy.learning = rs.Learning
+		if cr.Verified {
+			// The operator said what to do with this bot: its score does not.
+			best, enforced = *policy, *policy
+		} else if beats(*policy, best) {
+			best, enforced = *policy, *policy
+		}
+	}
 	for _, r := range rs.Rules {
 		ok, err := r.Match(&d.machine, &env)
 		if err != nil {
@@ -134,7 +147,7 @@ func (d *Decider) evaluate(ctx context.Context, s *eventpb.Score, key string, su
 		}
 	}
 
-	dec := decision{action: best.action, rule: best.rule, ttl: best.ttl, reason: best.reason, fake: cr.Fake}
+	dec := decision{action: best.action, rule: best.rule, ttl: best.ttl, reason: best.reason, fake: cr.Fake, bot: botReason(cr), robots: cr.RobotsViolation}
 	switch {
 	case best.action == eventpb.Action_ALLOW:
 	case rs.Learning:
@@ -147,11 +160,98 @@ func (d *Decider) evaluate(ctx context.Context, s *eventpb.Score, key string, su
 			dec.ttl = enforced.ttl
 		}
 	case best.learning:
-		dec = decision{action: enforced.action, rule: enforced.rule, ttl: enforced.ttl, reason: enforced.reason, fake: cr.Fake}
+		dec = decision{action: enforced.action, rule: enforced.rule, ttl: enforced.ttl, reason: enforced.reason, fake: cr.Fake, bot: botReason(cr), robots: cr.RobotsViolation}
 	}
 	return dec
 }
 
 func beats(c, best candidate) bool {
 	return c.action > best.action || (c.action == best.action && best.rule == "ladder")
+}
+
+// checkBot verifies the client's bot claim and applies the rule file's
+// policy for the bot. exempt: a verified bot the policy allows (within its
+// rate limit). policy, when not nil, is the candidate the policy adds.
+// hold: a bot allowed or monitored that can be verified but could not be
+// now (reverse DNS not available or failing, ranges of another date), whose
+// score alone must not challenge or block it.
+func (d *Decider) checkBot(ctx context.Context, s *eventpb.Score, client netip.Addr) (cr rules.Crawler, policy *candidate, exempt, hold bool) {
+	trig := s.GetTrigger()
+	if d.verifier == nil || trig.GetUserAgent() == "" {
+		return cr, nil, false, false
+	}
+	// Range lists are judged at the request's time: a replayed 2015 log is
+	// not checked against this year's lists.
+	at := time.Unix(0, s.GetTimeUnixNano())
+	var res crawlers.Result
+	if d.opts.SyncCrawlerChecks {
+		res = d.verifier.CheckAt(ctx, trig.GetUserAgent(), client, at)
+	} else {
+		res = d.verifier.CheckAsyncAt(trig.GetUserAgent(), client, at)
+	}
+	if res.Status == crawlers.NotClaimed {
+		return cr, nil, false, false
+	}
+	rs := d.rs
+	p := rules.PolicyNone
+	if res.Status != crawlers.Impostor {
+		p = rs.Bots.For(res.Crawler, res.Category)
+	}
+	d.m.bots.WithLabelValues(res.Crawler, res.Category, res.Status.String(), p.String()).Inc()
+	cr = rules.Crawler{
+		Name: res.Crawler, Category: res.Category, Policy: p.String(), Status: res.Status.String(), Claimed: true,
+		Verified: res.Status == crawlers.Verified, Fake: res.Status == crawlers.Impostor,
+		Impostor: res.Status == crawlers.Impostor, Unverifiable: res.Status == crawlers.Unverifiable,
+	}
+	if res.Status != crawlers.Impostor && d.robots != nil {
+		path := trig.GetPath()
+		if q := trig.GetQuery(); q != "" {
+			path += "?" + q
+		}
+		cr.RobotsViolation = d.robots.Disallowed(trig.GetHost(), res.RobotsToken, path)
+	}
+	// "declared" (no way to check) gets no such benefit of the doubt:
+	// anyone can write "Slackbot" in a User-Agent.
+	checkable := cr.Unverifiable && res.By != "declared" && res.By != "bad_address"
+	var c candidate
+	if cr.RobotsViolation && (p == rules.PolicyAllow || p == rules.PolicyRateLimit) {
+		// Not exempt: seen (MONITOR), and the rules decide (bot.robots_violation).
+		d.m.robotsViolations.WithLabelValues(cr.Name).Inc()
+		c = candidate{action: eventpb.Action_MONITOR, ttl: rs.TTL.Monitor, rule: "bot_policy", reason: botReason(cr)}
+		return cr, &c, false, checkable
+	}
+	if cr.RobotsViolation {
+		d.m.robotsViolations.WithLabelValues(cr.Name).Inc()
+	}
+	switch p {
+	case rules.PolicyAllow:
+		return cr, nil, cr.Verified, checkable
+	case rules.PolicyRateLimit:
+		if s.GetFeatures()["rate_1m"] <= rs.Bots.RateLimit {
+			return cr, nil, cr.Verified, checkable
+		}
+		c = candidate{action: rs.Bots.RateLimitAction, ttl: rs.Bots.RateLimitTTL}
+	case rules.PolicyMonitor:
+		c = candidate{action: eventpb.Action_MONITOR, ttl: rs.TTL.Monitor}
+		hold = checkable
+	case rules.PolicyChallenge:
+		c = candidate{action: eventpb.Action_CHALLENGE, ttl: rs.TTL.Challenge}
+	case rules.PolicyBlock:
+		c = candidate{action: eventpb.Action_BLOCK, ttl: rs.TTL.Block}
+	default:
+		return cr, nil, false, false
+	}
+	c.rule, c.reason = "bot_policy", botReason(cr)
+	return cr, &c, false, hold
+}
+
+// botReason is the reason naming a claimed bot and what was done about it.
+func botReason(cr rules.Crawler) string {
+	switch {
+	case !cr.Claimed:
+		return ""
+	case cr.Impostor:
+		return "bot=" + cr.Name + " category=" + cr.Category + " status=impostor"
+	}
+	return "bot=" + cr.Name + " category=" + cr.Category + " policy=" + cr.Policy
 }

@@ -20,6 +20,8 @@ type Metrics struct {
 
 	overridesBounded prometheus.Counter
 	ruleErrors       *prometheus.CounterVec
+	bots             *prometheus.CounterVec
+	robotsViolations *prometheus.CounterVec
 	reloads          *prometheus.CounterVec
 	rulesAt          prometheus.Gauge
 	active           *prometheus.GaugeVec
@@ -49,7 +51,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		overridesBounded: prometheus.NewCounter(prometheus.CounterOpts{Name: "bulwark_decider_overrides_bounded_total",
 			Help: "Operator verdicts read from the verdict topic without expiry or beyond BULWARK_OVERRIDE_MAX_TTL, held with the bounded expiry."}),
 		ruleErrors: cv("rule_errors_total", "Rule expressions that failed at run time (counted as not matching), by rule.", "rule"),
-		reloads:    cv("rule_reloads_total", "Rule file reloads, by result (ok, failed).", "result"),
+		bots: cv("bot_scores_total", "Scores of clients claiming a bot of the directory, by bot, category, status (verified, impostor, unverifiable) and policy.",
+			"bot", "category", "status", "policy"),
+		robotsViolations: cv("robots_violations_total", "Scores whose request was a declared bot fetching a path the site's robots.txt forbids it, by bot.", "bot"),
+		reloads:          cv("rule_reloads_total", "Rule file reloads, by result (ok, failed).", "result"),
 		rulesAt: prometheus.NewGauge(prometheus.GaugeOpts{Name: "bulwark_decider_rules_loaded_timestamp_seconds",
 			Help: "When the rules in force were loaded."}),
 		active: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bulwark_decider_active_verdicts",
@@ -67,7 +72,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.scores, m.badScores, m.verdicts, m.lifts, m.expiries, m.exempt, m.suppressed,
-			m.overrides, m.overridesBounded, m.ruleErrors, m.reloads, m.rulesAt, m.active, m.produceErrors, m.commitErrors, m.latency, m.echoes)
+			m.overrides, m.overridesBounded, m.ruleErrors, m.bots, m.robotsViolations, m.reloads, m.rulesAt, m.active, m.produceErrors, m.commitErrors, m.latency, m.echoes)
 	}
 	return m
 }

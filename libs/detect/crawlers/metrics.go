@@ -15,9 +15,9 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		checks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bulwark_crawler_checks_total",
-			Help: "Crawler claims checked, by crawler and result (verified, fake, unverified)."}, []string{"crawler", "result"}),
+			Help: "Bot claims checked, by bot and result (verified, impostor, unverifiable)."}, []string{"crawler", "result"}),
 		lookups: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bulwark_crawler_rdns_lookups_total",
-			Help: "Forward-confirmed reverse DNS lookups, by result (verified, fake, error)."}, []string{"result"}),
+			Help: "Forward-confirmed reverse DNS lookups, by result (verified, impostor, error)."}, []string{"result"}),
 		skipped: prometheus.NewCounter(prometheus.CounterOpts{Name: "bulwark_crawler_rdns_skipped_total",
 			Help: "Reverse DNS lookups not started because the maximum were already running."}),
 		refreshs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bulwark_crawler_ranges_refresh_total",

@@ -1,8 +1,13 @@
-// Package crawlers verifies self-declared search-engine crawlers. A client
-// whose User-Agent says "Googlebot" is only Googlebot if its address is in
+// Package crawlers holds the bot directory shipped with Bulwark
+// (data/bots.yaml: search engines, SEO tools, AI crawlers, link previews,
+// monitors ...) and verifies the claims clients make with their
+// User-Agent. A client saying "Googlebot" is Googlebot if its address is in
 // the ranges Google publishes, or if forward-confirmed reverse DNS says so
-// (PTR under googlebot.com, and that name resolves back to the address).
-// A claim that fails both is a bot pretending to be a crawler.
+// (PTR under googlebot.com, and that name resolves back to the address):
+// verified. A check that could have succeeded and failed makes it an
+// impostor. When no check can tell (a bot that publishes nothing, reverse
+// DNS unavailable in replay or failing live, a range list of another
+// date), the claim is unverifiable: never an impostor.
 package crawlers
 
 import (
@@ -11,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/gaissmai/bart"
 )
@@ -57,10 +63,35 @@ type rangeFile struct {
 // is an error: replacing good ranges with nothing would turn every real
 // crawler into a "fake" one.
 func ParseRanges(data []byte) ([]netip.Prefix, error) {
+	p, _, err := ParseRangesDated(data)
+	return p, err
+}
+
+// creationLayouts are the forms of creationTime seen in the operators'
+// files (Google writes microseconds, Bing and Apple hundredths, OpenAI an
+// offset).
+var creationLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02"}
+
+// ParseRangesDated is ParseRanges that also returns the file's creationTime
+// (zero when absent or unreadable: the file is then taken as valid at any
+// date).
+func ParseRangesDated(data []byte) ([]netip.Prefix, time.Time, error) {
 	var f rangeFile
 	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadRanges, err)
+		return nil, time.Time{}, fmt.Errorf("%w: %v", ErrBadRanges, err)
 	}
+	var created time.Time
+	for _, l := range creationLayouts {
+		if t, err := time.Parse(l, f.CreationTime); err == nil {
+			created = t.UTC()
+			break
+		}
+	}
+	out, err := f.prefixes()
+	return out, created, err
+}
+
+func (f *rangeFile) prefixes() ([]netip.Prefix, error) {
 	out := make([]netip.Prefix, 0, len(f.Prefixes))
 	for i, p := range f.Prefixes {
 		s, want4 := p.IPv4, true
@@ -83,13 +114,22 @@ func ParseRanges(data []byte) ([]netip.Prefix, error) {
 }
 
 // table is an immutable prefix set; a refresh builds a new one and swaps it.
+// A published list says who the operator's crawlers are at the time it was
+// made: from (its creationTime, or the pinned date) until fetched (when
+// Bulwark last read it from the operator, or from for a shipped copy). It
+// is consulted for events within the verifier's RangesValid of that span;
+// zero from means "any date".
 type table struct {
-	lite *bart.Lite
-	size int
+	lite          *bart.Lite
+	size          int
+	from, fetched time.Time
 }
 
-func newTable(prefixes []netip.Prefix) *table {
-	t := &table{lite: new(bart.Lite), size: len(prefixes)}
+func newTable(prefixes []netip.Prefix, from, fetched time.Time) *table {
+	t := &table{lite: new(bart.Lite), size: len(prefixes), from: from, fetched: fetched}
+	if t.fetched.Before(from) {
+		t.fetched = from
+	}
 	for _, p := range prefixes {
 		t.lite.Insert(p)
 	}
@@ -97,3 +137,15 @@ func newTable(prefixes []netip.Prefix) *table {
 }
 
 func (t *table) contains(a netip.Addr) bool { return t != nil && t.lite.Lookup(a) }
+
+// covers reports whether the list speaks for an event at at (zero at: the
+// date is unknown, so it does).
+func (t *table) covers(at time.Time, valid time.Duration) bool {
+	if t == nil {
+		return false
+	}
+	if at.IsZero() || t.from.IsZero() || valid <= 0 {
+		return true
+	}
+	return !at.Before(t.from.Add(-valid)) && !at.After(t.fetched.Add(valid))
+}

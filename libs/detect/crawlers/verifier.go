@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,13 +25,21 @@ import (
 type Crawler struct {
 	// Name labels metrics and reasons ("googlebot").
 	Name string
+	// Operator and Category come from the bot directory ("Google", "search").
+	Operator, Category string
+	// RobotsToken is the product token of its robots.txt group ("Googlebot").
+	RobotsToken string
 	// UserAgent matches the User-Agent of a client claiming to be this crawler.
 	UserAgent *regexp.Regexp
 	// Ranges is where the published ranges come from at start: "builtin"
-	// (the copy shipped in this package), a file path, or "" for none.
+	// (the copy shipped in this package), "builtin:OTHER" (another
+	// crawler's copy), a file path, or "" for none.
 	Ranges string
 	// RangesURL, if set, is fetched at every refresh (a file path works too).
 	RangesURL string
+	// RangesDate, if set, pins the date the ranges at start are valid for
+	// (instead of the file's creationTime): a saved historical list.
+	RangesDate time.Time
 	// RDNSSuffixes are the domains a forward-confirmed PTR must end in
 	// ("googlebot.com"). Empty: reverse DNS cannot verify this crawler.
 	RDNSSuffixes []string
@@ -39,8 +48,18 @@ type Crawler struct {
 // Config says how crawlers are verified.
 type Config struct {
 	Crawlers []Crawler
-	// RDNS enables forward-confirmed reverse DNS for addresses outside the ranges.
+	// RDNS enables live forward-confirmed reverse DNS for addresses outside
+	// the ranges. Off (replay), only Answers can verify by reverse DNS.
 	RDNS bool
+	// Answers are reverse-DNS outcomes recorded earlier (a cache file
+	// exported by a live decider, `--rdns-cache`); they are consulted before
+	// any lookup and never expire.
+	Answers *Answers
+	// RangesValid is how far from a range list's date (creationTime, or
+	// when it was fetched) an event may be for the list to be consulted: an
+	// address outside this year's list says nothing about a crawler ten
+	// years ago. 0: lists are valid at any date.
+	RangesValid time.Duration
 	// RDNSTimeout bounds one verification (PTR plus forward lookups).
 	RDNSTimeout time.Duration
 	// CacheTTL and CacheSize bound the cache of reverse-DNS outcomes.
@@ -49,7 +68,7 @@ type Config struct {
 	// Refresh is how often Run re-reads every crawler's RangesURL (0: never).
 	Refresh time.Duration
 	// MaxLookups bounds the reverse-DNS lookups running at once in CheckAsync;
-	// beyond it a claim stays Unverified until a slot frees.
+	// beyond it a claim stays Unverifiable until a slot frees.
 	MaxLookups int
 }
 
@@ -67,28 +86,44 @@ const (
 	NotClaimed Status = iota
 	// Verified: the address is in the crawler's ranges or passed forward-confirmed reverse DNS.
 	Verified
-	// Fake: the claim is false (outside the ranges, and reverse DNS says no or is off).
-	Fake
-	// Unverified: not known yet (lookup running, DNS failing): treat as any client.
-	Unverified
+	// Impostor: a check that could have succeeded failed: the address is
+	// outside ranges that speak for the event's date (and reverse DNS, if
+	// the crawler has it, was not asked), or reverse DNS answered no.
+	Impostor
+	// Unverifiable: no check could tell: the bot is declared only, reverse
+	// DNS is not available (replay without a cache) or failed (timeouts),
+	// or its ranges are of another date. Treated as any client.
+	Unverifiable
+)
+
+// The names before verification states had three outcomes.
+const (
+	Fake       = Impostor
+	Unverified = Unverifiable
 )
 
 func (s Status) String() string {
 	switch s {
 	case Verified:
 		return "verified"
-	case Fake:
-		return "fake"
-	case Unverified:
-		return "unverified"
+	case Impostor:
+		return "impostor"
+	case Unverifiable:
+		return "unverifiable"
 	}
 	return "not_claimed"
 }
 
 // Result of a check.
 type Result struct {
-	Crawler string // name of the claimed crawler, "" when not claimed
-	Status  Status
+	Crawler     string // name of the claimed crawler, "" when not claimed
+	Category    string
+	RobotsToken string
+	Status      Status
+	// By says how the status was reached: ranges, rdns, rdns_cache
+	// (Verified or Impostor); declared, no_rdns, ranges_date, dns_error,
+	// rdns_pending, bad_address (Unverifiable).
+	By string
 }
 
 // Verifier checks crawler claims. It is safe for concurrent use.
@@ -99,8 +134,9 @@ type Verifier struct {
 	m       *Metrics
 	http    *http.Client
 	ranges  []atomic.Pointer[table] // by index in cfg.Crawlers
-	cache   *expirable.LRU[string, Status]
+	cache   *expirable.LRU[string, Answer]
 	claims  *lru.Cache[string, int] // User-Agent -> index of the claimed crawler, or -1
+	lits    [][]string              // per crawler, the literals a match contains (see prefilter.go)
 	sem     chan struct{}
 	mu      sync.Mutex
 	pending map[string]struct{}
@@ -131,17 +167,19 @@ func New(cfg Config, res Resolver, m *Metrics, log *slog.Logger) (*Verifier, err
 		cfg: cfg, res: res, log: log.With("component", "crawlers"), m: m,
 		http:    &http.Client{Timeout: 30 * time.Second},
 		ranges:  make([]atomic.Pointer[table], len(cfg.Crawlers)),
-		cache:   expirable.NewLRU[string, Status](cfg.CacheSize, nil, cfg.CacheTTL),
+		cache:   expirable.NewLRU[string, Answer](cfg.CacheSize, nil, cfg.CacheTTL),
 		sem:     make(chan struct{}, cfg.MaxLookups),
 		pending: map[string]struct{}{},
 	}
 	// Sites see a few thousand distinct User-Agents a day, and matching
 	// every crawler's pattern on every request is the decider's main cost.
 	v.claims, _ = lru.New[string, int](4096)
+	v.lits = make([][]string, len(cfg.Crawlers))
 	for i, c := range cfg.Crawlers {
 		if c.UserAgent == nil {
 			return nil, fmt.Errorf("crawler %q: no user_agent pattern", c.Name)
 		}
+		v.lits[i] = requiredLiterals(c.UserAgent.String())
 		if c.Ranges == "" {
 			continue
 		}
@@ -149,11 +187,14 @@ func New(cfg Config, res Resolver, m *Metrics, log *slog.Logger) (*Verifier, err
 		if err != nil {
 			return nil, fmt.Errorf("crawler %s: %w", c.Name, err)
 		}
-		p, err := ParseRanges(data)
+		p, created, err := ParseRangesDated(data)
 		if err != nil {
 			return nil, fmt.Errorf("crawler %s ranges %s: %w", c.Name, c.Ranges, err)
 		}
-		v.ranges[i].Store(newTable(p))
+		if !c.RangesDate.IsZero() {
+			created = c.RangesDate
+		}
+		v.ranges[i].Store(newTable(p, created, created))
 	}
 	return v, nil
 }
@@ -162,12 +203,18 @@ func readRanges(name, src string) ([]byte, error) {
 	if src == "builtin" {
 		return Builtin(name)
 	}
+	if other, ok := strings.CutPrefix(src, "builtin:"); ok {
+		return Builtin(other)
+	}
 	b, err := os.ReadFile(src)
 	if err != nil {
 		return nil, fmt.Errorf("read ranges: %w", err)
 	}
 	return b, nil
 }
+
+// Crawlers returns the crawlers the verifier knows.
+func (v *Verifier) Crawlers() []Crawler { return v.cfg.Crawlers }
 
 // Claimed returns the index of the crawler ua claims to be, or -1.
 func (v *Verifier) Claimed(ua string) int {
@@ -178,8 +225,9 @@ func (v *Verifier) Claimed(ua string) int {
 		return i
 	}
 	i := -1
+	low := strings.ToLower(ua)
 	for j, c := range v.cfg.Crawlers {
-		if c.UserAgent.MatchString(ua) {
+		if mayMatch(low, v.lits[j]) && c.UserAgent.MatchString(ua) {
 			i = j
 			break
 		}
@@ -189,33 +237,49 @@ func (v *Verifier) Claimed(ua string) int {
 }
 
 // Check verifies the claim of a client with User-Agent ua at addr, waiting
-// for reverse DNS if needed (bounded by RDNSTimeout). Replay uses it.
+// for reverse DNS if needed (bounded by RDNSTimeout). Range lists are used
+// whatever their date.
 func (v *Verifier) Check(ctx context.Context, ua string, addr netip.Addr) Result {
+	return v.CheckAt(ctx, ua, addr, time.Time{})
+}
+
+// CheckAt is Check for an event at time at: range lists whose date is more
+// than RangesValid away from it are not consulted (zero at: any date).
+// Replay uses it.
+func (v *Verifier) CheckAt(ctx context.Context, ua string, addr netip.Addr, at time.Time) Result {
 	i := v.Claimed(ua)
 	if i < 0 {
 		return Result{}
 	}
-	c := v.cfg.Crawlers[i]
-	if st, done := v.fast(i, addr); done {
-		return v.count(c.Name, st)
+	if st, by, done := v.fast(i, addr, at); done {
+		return v.count(i, st, by)
 	}
-	return v.count(c.Name, v.lookup(ctx, i, addr))
+	st, by := v.lookup(ctx, i, addr)
+	if st == Unverifiable {
+		st, by = v.byRangesAlone(i, at, by)
+	}
+	return v.count(i, st, by)
 }
 
 // CheckAsync is Check without waiting: when reverse DNS is needed and its
 // answer is not cached, it starts the lookup in the background and returns
-// Unverified; a later check finds the answer in the cache. The decider's
+// Unverifiable; a later check finds the answer in the cache. The decider's
 // consumer loop uses it so that a flood of fake crawlers from many
 // addresses cannot stall it on DNS.
 func (v *Verifier) CheckAsync(ua string, addr netip.Addr) Result {
+	return v.CheckAsyncAt(ua, addr, time.Time{})
+}
+
+// CheckAsyncAt is CheckAsync for an event at time at (see CheckAt).
+func (v *Verifier) CheckAsyncAt(ua string, addr netip.Addr, at time.Time) Result {
 	i := v.Claimed(ua)
 	if i < 0 {
 		return Result{}
 	}
-	c := v.cfg.Crawlers[i]
-	if st, done := v.fast(i, addr); done {
-		return v.count(c.Name, st)
+	if st, by, done := v.fast(i, addr, at); done {
+		return v.count(i, st, by)
 	}
+	c := v.cfg.Crawlers[i]
 	key := cacheKey(c.Name, addr)
 	v.mu.Lock()
 	_, running := v.pending[key]
@@ -235,61 +299,98 @@ func (v *Verifier) CheckAsync(ua string, addr netip.Addr) Result {
 		}
 	}
 	v.mu.Unlock()
-	return v.count(c.Name, Unverified)
+	return v.count(i, Unverifiable, "rdns_pending")
 }
 
-// fast answers from the ranges and the cache; done is false when only a
-// reverse-DNS lookup can tell.
-func (v *Verifier) fast(i int, addr netip.Addr) (Status, bool) {
+// fast answers from the ranges, the recorded answers and the cache; done
+// is false when only a live reverse-DNS lookup can tell.
+func (v *Verifier) fast(i int, addr netip.Addr, at time.Time) (Status, string, bool) {
 	c := v.cfg.Crawlers[i]
 	addr = addr.Unmap()
 	if !addr.IsValid() {
-		return Fake, true
+		return Unverifiable, "bad_address", true
 	}
-	if v.ranges[i].Load().contains(addr) {
-		return Verified, true
+	// A list of another date can still verify, never condemn: the
+	// networks an operator's crawlers use stay its own for years (Google's
+	// 66.249.64.0/19 crawled in 2005 as it does now), but a crawler's
+	// address missing from this year's list says nothing about 2015.
+	if t := v.ranges[i].Load(); t.contains(addr) {
+		return Verified, "ranges", true
 	}
-	if !v.cfg.RDNS || len(c.RDNSSuffixes) == 0 {
-		return Fake, true
+	if len(c.RDNSSuffixes) > 0 {
+		if a, ok := v.cfg.Answers.Get(addr); ok {
+			return a.statusFor(c.RDNSSuffixes), "rdns_cache", true
+		}
+		if v.cfg.RDNS {
+			if a, ok := v.cache.Get(cacheKey(c.Name, addr)); ok {
+				return a.statusFor(c.RDNSSuffixes), "rdns", true
+			}
+			return Unverifiable, "", false
+		}
 	}
-	if st, ok := v.cache.Get(cacheKey(c.Name, addr)); ok {
-		return st, true
+	st, by := v.byRangesAlone(i, at, "no_rdns")
+	return st, by, true
+}
+
+// byRangesAlone judges a claim that reverse DNS cannot settle: outside
+// ranges that speak for the event's date it is an impostor (the operators
+// who publish ranges publish all of their crawlers' addresses); without
+// such ranges nothing can be said. why is the reason when nothing can.
+func (v *Verifier) byRangesAlone(i int, at time.Time, why string) (Status, string) {
+	c, t := v.cfg.Crawlers[i], v.ranges[i].Load()
+	switch {
+	case why == "dns_error":
+		// The issue is ours, not the client's: never an impostor for it.
+		return Unverifiable, why
+	case t.covers(at, v.cfg.RangesValid):
+		return Impostor, "ranges"
+	case t != nil:
+		return Unverifiable, "ranges_date"
+	case len(c.RDNSSuffixes) == 0 && c.RangesURL == "":
+		return Unverifiable, "declared"
+	case len(c.RDNSSuffixes) == 0:
+		return Unverifiable, "no_ranges" // published, but not fetched yet
 	}
-	return Unverified, false
+	return Unverifiable, why
 }
 
 func cacheKey(name string, addr netip.Addr) string { return name + "|" + addr.String() }
 
 // lookup runs forward-confirmed reverse DNS and caches a definite answer.
-// A DNS failure (timeout, SERVFAIL) is not cached and reads as Unverified:
+// A DNS failure (timeout, SERVFAIL) is not cached and reads as Unverifiable:
 // a resolver outage must not turn the real Googlebot into a fake one.
-func (v *Verifier) lookup(ctx context.Context, i int, addr netip.Addr) Status {
+func (v *Verifier) lookup(ctx context.Context, i int, addr netip.Addr) (Status, string) {
 	c := v.cfg.Crawlers[i]
 	addr = addr.Unmap()
 	ctx, cancel := context.WithTimeout(ctx, v.cfg.RDNSTimeout)
 	defer cancel()
-	st, err := v.fcrdns(ctx, c, addr)
+	a, err := v.fcrdns(ctx, c, addr)
 	if err != nil {
 		v.m.lookup("error")
 		v.log.Debug("reverse DNS failed", "crawler", c.Name, "addr", addr, "err", err)
-		return Unverified
+		return Unverifiable, "dns_error"
 	}
+	st := a.statusFor(c.RDNSSuffixes)
 	v.m.lookup(st.String())
-	v.cache.Add(cacheKey(c.Name, addr), st)
-	return st
+	v.cache.Add(cacheKey(c.Name, addr), a)
+	return st, "rdns"
 }
 
-func (v *Verifier) fcrdns(ctx context.Context, c Crawler, addr netip.Addr) (Status, error) {
+// fcrdns asks for the PTR names of addr and forward-resolves those under
+// the crawler's suffixes; the answer lists the names that lead back.
+func (v *Verifier) fcrdns(ctx context.Context, c Crawler, addr netip.Addr) (Answer, error) {
+	a := Answer{Addr: addr, At: time.Now().UTC()}
 	names, err := v.res.LookupAddr(ctx, addr.String())
 	if err != nil {
 		if isNotFound(err) {
-			return Fake, nil
+			return a, nil
 		}
-		return Unverified, fmt.Errorf("PTR %s: %w", addr, err)
+		return a, fmt.Errorf("PTR %s: %w", addr, err)
 	}
 	var lastErr error
 	for _, n := range names {
 		host := strings.ToLower(strings.TrimSuffix(n, "."))
+		a.PTR = append(a.PTR, host)
 		if !hasSuffix(host, c.RDNSSuffixes) {
 			continue
 		}
@@ -297,19 +398,21 @@ func (v *Verifier) fcrdns(ctx context.Context, c Crawler, addr netip.Addr) (Stat
 		if err != nil {
 			if !isNotFound(err) {
 				lastErr = fmt.Errorf("resolve %s: %w", host, err)
+				continue
 			}
+			a.Refuted = append(a.Refuted, host)
 			continue
 		}
-		for _, a := range addrs {
-			if a.Unmap() == addr {
-				return Verified, nil
-			}
+		if slices.ContainsFunc(addrs, func(x netip.Addr) bool { return x.Unmap() == addr }) {
+			a.Confirmed = append(a.Confirmed, host)
+		} else {
+			a.Refuted = append(a.Refuted, host)
 		}
 	}
-	if lastErr != nil {
-		return Unverified, lastErr
+	if len(a.Confirmed) == 0 && lastErr != nil {
+		return a, lastErr
 	}
-	return Fake, nil
+	return a, nil
 }
 
 func hasSuffix(host string, suffixes []string) bool {
@@ -327,9 +430,41 @@ func isNotFound(err error) bool {
 	return errors.As(err, &de) && de.IsNotFound
 }
 
-func (v *Verifier) count(name string, st Status) Result {
-	v.m.check(name, st)
-	return Result{Crawler: name, Status: st}
+func (v *Verifier) count(i int, st Status, by string) Result {
+	c := v.cfg.Crawlers[i]
+	v.m.check(c.Name, st)
+	return Result{Crawler: c.Name, Category: c.Category, RobotsToken: c.RobotsToken, Status: st, By: by}
+}
+
+// Adopt copies the reverse-DNS answers old has cached for crawlers this
+// verifier knows by the same name, so that a rule reload does not ask DNS
+// about every crawler again.
+func (v *Verifier) Adopt(old *Verifier) {
+	if old == nil {
+		return
+	}
+	for _, k := range old.cache.Keys() {
+		if a, ok := old.cache.Peek(k); ok {
+			v.cache.Add(k, a)
+		}
+	}
+}
+
+// Answers returns the reverse-DNS answers the verifier holds (its live
+// cache), for `bulwark bots export-cache`.
+func (v *Verifier) Answers() []Answer {
+	by := map[netip.Addr]Answer{}
+	for _, a := range v.cache.Values() {
+		if old, ok := by[a.Addr]; ok {
+			a = old.merge(a)
+		}
+		by[a.Addr] = a
+	}
+	out := make([]Answer, 0, len(by))
+	for _, a := range by {
+		out = append(out, a)
+	}
+	return out
 }
 
 // Refresh re-reads the ranges of every crawler with a RangesURL (an
@@ -341,27 +476,36 @@ func (v *Verifier) Refresh(ctx context.Context) error {
 		if c.RangesURL == "" {
 			continue
 		}
-		p, err := v.fetch(ctx, c.RangesURL)
+		p, created, err := v.fetch(ctx, c.RangesURL)
 		if err != nil {
 			v.m.refresh(c.Name, false)
 			errs = append(errs, fmt.Errorf("refresh %s ranges from %s: %w", c.Name, c.RangesURL, err))
 			continue
 		}
 		v.m.refresh(c.Name, true)
-		v.ranges[i].Store(newTable(p))
+		v.ranges[i].Store(newTable(p, created, time.Now().UTC()))
 		v.log.Info("crawler ranges refreshed", "crawler", c.Name, "prefixes", len(p), "from", c.RangesURL)
 	}
 	return errors.Join(errs...)
 }
 
-func (v *Verifier) fetch(ctx context.Context, src string) ([]netip.Prefix, error) {
+func (v *Verifier) fetch(ctx context.Context, src string) ([]netip.Prefix, time.Time, error) {
+	data, err := fetchBytes(ctx, v.http, src)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return ParseRangesDated(data)
+}
+
+// fetchBytes reads an http(s) URL (200 only, at most 16 MiB) or a file.
+func fetchBytes(ctx context.Context, hc *http.Client, src string) ([]byte, error) {
 	var data []byte
 	if strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://") {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
 		if err != nil {
 			return nil, err
 		}
-		resp, err := v.http.Do(req)
+		resp, err := hc.Do(req)
 		if err != nil {
 			return nil, err
 		}
@@ -378,7 +522,7 @@ func (v *Verifier) fetch(ctx context.Context, src string) ([]netip.Prefix, error
 			return nil, err
 		}
 	}
-	return ParseRanges(data)
+	return data, nil
 }
 
 // Run refreshes the ranges every Refresh interval until ctx is done. The

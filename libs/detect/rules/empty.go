@@ -3,7 +3,7 @@ package rules
 import (
 	"bytes"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // IsEmpty reports whether data holds no YAML content at all: nothing, or

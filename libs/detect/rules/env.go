@@ -15,6 +15,8 @@ type Env struct {
 	Reasons  []string           `expr:"reasons"`
 	Event    Event              `expr:"event"`
 	Crawler  Crawler            `expr:"crawler"`
+	// Bot is Crawler under the name the bot directory uses.
+	Bot Crawler `expr:"bot"`
 }
 
 // Event is the request that produced the score.
@@ -40,12 +42,21 @@ type Event struct {
 	CDNVerifiedBot bool   `expr:"cdn_verified_bot"`
 }
 
-// Crawler is the outcome of checking the client's crawler claim.
+// Crawler is the outcome of checking the client's bot claim.
 type Crawler struct {
 	Name     string `expr:"name"`
+	Category string `expr:"category"`
+	// Policy is the rule file's policy for the bot ("allow", ..., "none").
+	Policy   string `expr:"policy"`
+	Status   string `expr:"status"` // verified, impostor, unverifiable, or "" when nothing is claimed
 	Claimed  bool   `expr:"claimed"`
 	Verified bool   `expr:"verified"`
-	Fake     bool   `expr:"fake"`
+	// Fake: an impostor (a check that could have succeeded failed).
+	Fake         bool `expr:"fake"`
+	Impostor     bool `expr:"impostor"`
+	Unverifiable bool `expr:"unverifiable"`
+	// RobotsViolation: the site's robots.txt forbids this bot the request's path.
+	RobotsViolation bool `expr:"robots_violation"`
 }
 
 // NewEnv builds the environment of a score; the crawler part is the
@@ -60,7 +71,7 @@ func NewEnv(s *eventpb.Score, c Crawler) Env {
 	}
 	return Env{
 		Score: s.GetScore(), Subject: sub, Kind: kind,
-		Features: s.GetFeatures(), Reasons: s.GetReasons(), Crawler: c,
+		Features: s.GetFeatures(), Reasons: s.GetReasons(), Crawler: c, Bot: c,
 		Event: Event{
 			Method: t.GetMethod(), Host: t.GetHost(), Path: t.GetPath(), Query: t.GetQuery(),
 			Protocol: t.GetProtocol(), Status: int(t.GetStatus()), ResponseBytes: int(t.GetResponseBytes()),

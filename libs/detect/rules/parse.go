@@ -153,6 +153,7 @@ func (c *compiler) compile(s *fileSpec) *RuleSet {
 
 	rs.Allow = c.allow(s.Allow)
 	rs.CrawlersEnabled, rs.Crawlers = s.Crawlers.Enabled, c.crawlers(s.Crawlers)
+	rs.Bots = c.bots(s.Bots, rs.Crawlers.Crawlers)
 	rs.Rules = c.rules(s.Rules)
 
 	if s.Features.Kind != 0 {
@@ -198,23 +199,26 @@ func (c *compiler) allow(s allowSpec) *AllowList {
 func (c *compiler) crawlers(s crawlersSpec) crawlers.Config {
 	cfg := crawlers.Config{
 		RDNS: s.RDNS, RDNSTimeout: s.RDNSTimeout, CacheTTL: s.CacheTTL, CacheSize: s.CacheSize, Refresh: s.Refresh,
+		RangesValid: s.RangesValid,
 	}
 	for _, f := range []struct {
 		key string
 		bad bool
 	}{
 		{"rdns_timeout", s.RDNSTimeout <= 0}, {"cache_ttl", s.CacheTTL <= 0},
-		{"cache_size", s.CacheSize <= 0}, {"refresh", s.Refresh < 0},
+		{"cache_size", s.CacheSize <= 0}, {"refresh", s.Refresh < 0}, {"ranges_valid", s.RangesValid < 0},
 	} {
 		if f.bad {
 			c.e.at([]any{"crawlers", f.key}, "must be positive")
 		}
 	}
+	// The operator's own entries come first: the first pattern that
+	// matches wins, and an entry named like a directory bot replaces it.
 	seen := map[string]bool{}
 	for i, cs := range s.List {
 		at := func(k string) []any { return []any{"crawlers", "list", i, k} }
-		if cs.Name == "" || !ruleName.MatchString(cs.Name) {
-			c.e.at(at("name"), "%q: want a name of [a-z0-9_]", cs.Name)
+		if cs.Name == "" || !crawlerName.MatchString(cs.Name) {
+			c.e.at(at("name"), "%q: want a name of [a-z0-9_-]", cs.Name)
 		} else if seen[cs.Name] {
 			c.e.at(at("name"), "crawler %q is listed twice", cs.Name)
 		}
@@ -224,13 +228,28 @@ func (c *compiler) crawlers(s crawlersSpec) crawlers.Config {
 			c.e.at(at("user_agent"), "not a regular expression: %q %v", cs.UserAgent, err)
 			continue
 		}
-		switch cs.Ranges {
-		case "":
-			if len(cs.RDNSSuffixes) == 0 {
+		if cs.Category == "" {
+			cs.Category = "search" // what every entry was before categories
+		} else if !slices.Contains(crawlers.Categories, cs.Category) {
+			c.e.at(at("category"), "unknown category %q (known: %s)", cs.Category, strings.Join(crawlers.Categories, ", "))
+		}
+		var date time.Time
+		if cs.RangesDate != "" {
+			if date, err = time.Parse(time.DateOnly, cs.RangesDate); err != nil {
+				c.e.at(at("ranges_date"), "%q: want YYYY-MM-DD", cs.RangesDate)
+			}
+		}
+		switch {
+		case cs.Ranges == "":
+			if len(cs.RDNSSuffixes) == 0 && cs.RangesURL == "" {
 				c.e.at(at("ranges"), "crawler %s has neither ranges nor rdns_suffixes: it could never be verified", cs.Name)
 			}
-		case "builtin":
-			if _, err := crawlers.Builtin(cs.Name); err != nil {
+		case cs.Ranges == "builtin" || strings.HasPrefix(cs.Ranges, "builtin:"):
+			name := cs.Name
+			if other, ok := strings.CutPrefix(cs.Ranges, "builtin:"); ok {
+				name = other
+			}
+			if _, err := crawlers.Builtin(name); err != nil {
 				c.e.at(at("ranges"), "%v", err)
 			}
 		default:
@@ -248,14 +267,32 @@ func (c *compiler) crawlers(s crawlersSpec) crawlers.Config {
 			}
 		}
 		cfg.Crawlers = append(cfg.Crawlers, crawlers.Crawler{
-			Name: cs.Name, UserAgent: re, Ranges: cs.Ranges, RangesURL: cs.RangesURL, RDNSSuffixes: cs.RDNSSuffixes,
+			Name: cs.Name, Operator: cs.Operator, Category: cs.Category, RobotsToken: cs.RobotsToken,
+			UserAgent: re, Ranges: cs.Ranges, RangesURL: cs.RangesURL, RangesDate: date, RDNSSuffixes: cs.RDNSSuffixes,
 		})
+	}
+	dir, err := crawlers.LoadDirectory(s.Directory)
+	if err != nil {
+		c.e.at([]any{"crawlers", "directory"}, "%v", err)
+		return cfg
+	}
+	fromDir, err := dir.Crawlers()
+	if err != nil {
+		c.e.at([]any{"crawlers", "directory"}, "%v", err)
+		return cfg
+	}
+	for _, cr := range fromDir {
+		if !seen[cr.Name] {
+			cfg.Crawlers = append(cfg.Crawlers, cr)
+		}
 	}
 	return cfg
 }
 
+var crawlerName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+
 // reserved rule names: the decider's own deciders.
-var reserved = []string{"ladder", "operator", "allow_list", "verified_crawler"}
+var reserved = []string{"ladder", "operator", "allow_list", "verified_crawler", "bot_policy"}
 
 func (c *compiler) rules(specs []ruleSpec) []*Rule {
 	var out []*Rule

@@ -32,7 +32,9 @@ type RuleSet struct {
 	// CrawlersEnabled turns crawler verification on; Crawlers configures it.
 	CrawlersEnabled bool
 	Crawlers        crawlers.Config
-	Rules           []*Rule
+	// Bots holds the policies per bot category and per bot.
+	Bots  *BotPolicies
+	Rules []*Rule
 	// Features is the aggregator's section (scoring weights and lists).
 	Features scoring.Config
 }

@@ -17,6 +17,7 @@ type fileSpec struct {
 	Allow      allowSpec      `yaml:"allow"`
 	Overrides  overridesSpec  `yaml:"overrides"`
 	Crawlers   crawlersSpec   `yaml:"crawlers"`
+	Bots       botsSpec       `yaml:"bots"`
 	Rules      []ruleSpec     `yaml:"rules"`
 	// Features belongs to the aggregator (scoring.Config); it is decoded on
 	// its own so that its defaults and checks stay scoring's.
@@ -58,15 +59,34 @@ type crawlersSpec struct {
 	CacheTTL    time.Duration `yaml:"cache_ttl"`
 	CacheSize   int           `yaml:"cache_size"`
 	Refresh     time.Duration `yaml:"refresh"`
+	Directory   string        `yaml:"directory"`
+	RangesValid time.Duration `yaml:"ranges_valid"`
 	List        []crawlerSpec `yaml:"list"`
 }
 
 type crawlerSpec struct {
 	Name         string   `yaml:"name"`
+	Operator     string   `yaml:"operator"`
+	Category     string   `yaml:"category"`
 	UserAgent    string   `yaml:"user_agent"`
+	RobotsToken  string   `yaml:"robots_token"`
 	Ranges       string   `yaml:"ranges"`
 	RangesURL    string   `yaml:"ranges_url"`
+	RangesDate   string   `yaml:"ranges_date"`
 	RDNSSuffixes []string `yaml:"rdns_suffixes"`
+}
+
+type botsSpec struct {
+	Categories map[string]string `yaml:"categories"`
+	Bots       map[string]string `yaml:"bots"`
+	RateLimit  rateLimitSpec     `yaml:"rate_limit"`
+	Robots     map[string]string `yaml:"robots"`
+}
+
+type rateLimitSpec struct {
+	PerMinute float64       `yaml:"per_minute"`
+	Action    string        `yaml:"action"`
+	TTL       time.Duration `yaml:"ttl"`
 }
 
 type ruleSpec struct {

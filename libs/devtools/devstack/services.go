@@ -103,7 +103,9 @@ func runServices(ctx context.Context, o Options) error {
 	parts = append(parts, optional...)
 
 	admin := part{"admin", func(ctx context.Context) error {
-		return service.Serve(ctx, o.AdminAddr, service.AdminMux(reg, nil, nil), nil)
+		mux := service.AdminMux(reg, nil, nil)
+		mux.Handle("GET "+decider.RDNSCachePath, decider.RDNSCacheHandler(dec.Decider()))
+		return service.Serve(ctx, o.AdminAddr, mux, nil)
 	}}
 	parts = append(parts, admin)
 

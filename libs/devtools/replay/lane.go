@@ -8,6 +8,7 @@ import (
 
 	"github.com/bulwarkhq/bulwark/libs/decide/decider"
 	"github.com/bulwarkhq/bulwark/libs/detect/aggregator"
+	"github.com/bulwarkhq/bulwark/libs/detect/crawlers"
 	"github.com/bulwarkhq/bulwark/libs/detect/rules"
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 )
@@ -43,7 +44,7 @@ type part struct {
 	scores     []*eventpb.Score
 }
 
-func newLane(path string, base *lane, engOpts []aggregator.Option) (*lane, error) {
+func newLane(path string, base *lane, engOpts []aggregator.Option, answers *crawlers.Answers) (*lane, error) {
 	rs, err := rules.LoadOrDefault(path)
 	if err != nil {
 		return nil, err
@@ -53,8 +54,11 @@ func newLane(path string, base *lane, engOpts []aggregator.Option) (*lane, error
 		name = "default"
 	}
 	// Replay must give the same output every time: crawlers are verified
-	// by their published ranges only, never by reverse DNS.
+	// by their published ranges (of the events' dates) and by recorded
+	// reverse-DNS answers, never by live lookups. Without an answer, a bot
+	// that only reverse DNS can verify is unverifiable, not an impostor.
 	rs.Crawlers.RDNS = false
+	rs.Crawlers.Answers = answers
 	l := &lane{name: name, rs: rs}
 	l.shared = base != nil && reflect.DeepEqual(base.rs.Features, rs.Features)
 	for i := range l.parts {

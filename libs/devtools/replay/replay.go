@@ -21,6 +21,7 @@ import (
 
 	"github.com/bulwarkhq/bulwark/libs/decide/decider"
 	"github.com/bulwarkhq/bulwark/libs/detect/aggregator"
+	"github.com/bulwarkhq/bulwark/libs/detect/crawlers"
 	"github.com/bulwarkhq/bulwark/libs/detect/signatures"
 	"github.com/bulwarkhq/bulwark/libs/devtools/simulate"
 	"github.com/bulwarkhq/bulwark/libs/ingest/logparse"
@@ -58,6 +59,11 @@ type Config struct {
 	// Compare, if set, is a second rule file run side by side; Result.Diff
 	// says which subjects it treats differently.
 	Compare string
+	// RDNSCache holds reverse-DNS answers recorded by a live decider
+	// (`bulwark bots export-cache`); nil: bots verified only by reverse DNS
+	// are unverifiable.
+	RDNSCache *crawlers.Answers
+
 	// Labels, if set, maps client IPs to labels; Result.Evaluation scores
 	// the verdicts against them.
 	Labels map[string]simulate.Label
@@ -167,13 +173,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		engOpts = append(engOpts, aggregator.WithSignatures(signatures.NewHolder(set)))
 	}
-	base, err := newLane(cfg.Rules, nil, engOpts)
+	base, err := newLane(cfg.Rules, nil, engOpts, cfg.RDNSCache)
 	if err != nil {
 		return nil, err
 	}
 	lanes := []*lane{base}
 	if cfg.Compare != "" {
-		other, err := newLane(cfg.Compare, base, engOpts)
+		other, err := newLane(cfg.Compare, base, engOpts, cfg.RDNSCache)
 		if err != nil {
 			return nil, err
 		}

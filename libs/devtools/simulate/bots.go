@@ -20,6 +20,7 @@ func (g *Generator) newBot(k Kind, at int64) actor {
 	score := func(lo, hi int) { b.botScore = lo + b.rng.IntN(hi-lo+1) }
 	// Drawn only when asked for, so that runs without evasion stay as they were.
 	b.evasive = g.cfg.Evasion > 0 && k != FakeCrawler && k != CrawlerGoogle && k != CrawlerBing &&
+		k != BotImpostor && k != CrawlerRDNS &&
 		b.rng.Float64() < g.cfg.Evasion
 	var a actor
 	switch k {
@@ -136,6 +137,23 @@ func (g *Generator) newBot(k Kind, at int64) actor {
 			t.ua = browserUA(t.rng, 0)
 		}
 		a = t
+	case BotImpostor:
+		one()
+		b.ua = oneOf(b.rng, impostorUAs)
+		score(1, 5)
+		// A live decider asks reverse DNS about it: a hosting provider's name.
+		g.noteRDNS(b.ip, "static-"+dashed(b.ip)+".hosting.example.net", false)
+		a = &crawler{base: b, ips: []netip.Addr{b.ip}, rate: b.uniform(0.5, 4), until: at + secs(b.uniform(300, 2400))}
+	case CrawlerRDNS:
+		bot := oneOf(b.rng, rdnsBots)
+		ips, n := crawlerAddrs(b.rng, bot.nets, 1+b.rng.IntN(4))
+		b.ip, b.net = ips[0], n
+		b.ua = oneOf(b.rng, bot.ua)
+		b.botScore, b.verified = 1, true
+		for _, ip := range ips {
+			g.noteRDNS(ip, bot.ptr(ip), true)
+		}
+		a = &crawler{base: b, ips: ips, rate: b.uniform(0.05, 1), until: at + secs(b.uniform(1200, 7200))}
 	case CrawlerGoogle, CrawlerBing:
 		pools, uas := googleCrawl, googlebotUAs
 		rate := b.uniform(0.1, 1.5)

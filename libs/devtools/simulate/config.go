@@ -40,8 +40,11 @@ const (
 	Tool               Kind = "tool"                // curl, python-requests, Go-http-client ...
 	APIBot             Kind = "api_bot"             // a script polling one API endpoint every ~2 s, never loading a page
 
+	BotImpostor Kind = "bot_impostor" // a checkable directory bot's UA (Bing, Baidu, Ahrefs ...) from a hosting address
+
 	CrawlerGoogle Kind = "crawler_google" // real Googlebot from Google's published ranges
 	CrawlerBing   Kind = "crawler_bing"   // real bingbot from Microsoft's published ranges
+	CrawlerRDNS   Kind = "crawler_rdns"   // real Baiduspider, YandexBot, AhrefsBot, SeznamBot: verified by reverse DNS
 )
 
 // Labels of the labels file: the class a client belongs to.
@@ -54,7 +57,7 @@ const (
 // BotKinds lists every kind that Config.Bots accepts, in a fixed order.
 var BotKinds = []Kind{
 	ScraperFast, ScraperSlow, CredentialStuffing, CheckoutBot, VulnProbe,
-	Headless, ProxyPool, FakeCrawler, Tool, CrawlerGoogle, CrawlerBing, APIBot,
+	Headless, ProxyPool, FakeCrawler, Tool, CrawlerGoogle, CrawlerBing, APIBot, BotImpostor, CrawlerRDNS,
 }
 
 // LabelOf returns the label of a kind: human, bot or verified_crawler.
@@ -62,7 +65,7 @@ func LabelOf(k Kind) string {
 	switch k {
 	case Human, NATOffice, HumanBeacon:
 		return LabelHuman
-	case CrawlerGoogle, CrawlerBing:
+	case CrawlerGoogle, CrawlerBing, CrawlerRDNS:
 		return LabelVerifiedCrawler
 	}
 	return LabelBot
@@ -147,6 +150,8 @@ func DefaultBots() map[Kind]float64 {
 		APIBot:             2,
 		CrawlerGoogle:      2,
 		CrawlerBing:        1,
+		BotImpostor:        3,
+		CrawlerRDNS:        2,
 	}
 }
 

@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"container/heap"
+	"github.com/bulwarkhq/bulwark/libs/detect/crawlers"
 	"math"
 	"math/rand/v2"
 	"net/netip"
@@ -80,6 +81,7 @@ type Generator struct {
 	actors  uint64
 	labels  map[netip.Addr]Label
 	counts  map[Kind]int
+	rdns    map[netip.Addr]crawlers.Answer
 }
 
 // New returns a generator for cfg.

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -17,6 +18,8 @@ type Admin struct {
 	Registry prometheus.Gatherer
 	Healthy  Check
 	Ready    Check
+	// Routes are more handlers by ServeMux pattern ("GET /v1/rdns-cache").
+	Routes map[string]http.Handler
 }
 
 // RunWithAdmin runs a program's part until ctx is done, under one errgroup
@@ -29,7 +32,11 @@ func RunWithAdmin(ctx context.Context, log *slog.Logger, part string, admin Admi
 	adminCtx, stopAdmin := context.WithCancel(context.WithoutCancel(ctx))
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		return Serve(adminCtx, admin.Addr, AdminMux(admin.Registry, admin.Healthy, admin.Ready), log)
+		mux := AdminMux(admin.Registry, admin.Healthy, admin.Ready)
+		for pattern, h := range admin.Routes {
+			mux.Handle(pattern, h)
+		}
+		return Serve(adminCtx, admin.Addr, mux, log)
 	})
 	g.Go(func() error {
 		defer stopAdmin()
