@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"github.com/bulwarkhq/bulwark/libs/challenge"
 	"github.com/bulwarkhq/bulwark/libs/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/verdict"
 )
@@ -57,7 +58,11 @@ func (a *extAuthz) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3
 	if s.sessLower != "" {
 		session = headers[s.sessLower]
 	}
-	ans, err := s.authorize(apiExtAuthz, sourceAddr(ctx, attrs), hv, session)
+	var cookie, ua string
+	if s.ch != nil {
+		cookie, ua = cookieValue(headers["cookie"], challenge.CookieName), headers["user-agent"]
+	}
+	ans, err := s.authorize(apiExtAuthz, sourceAddr(ctx, attrs), hv, session, cookie, ua)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "client address: %v", err)
 	}

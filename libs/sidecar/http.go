@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/bulwarkhq/bulwark/libs/challenge"
 	"github.com/bulwarkhq/bulwark/libs/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/verdict"
 	"github.com/bulwarkhq/bulwark/libs/verdicttable"
@@ -55,6 +56,7 @@ func (s *Sidecar) Handler() http.Handler {
 		_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.HandleFunc(challenge.Prefix, s.serveChallenge)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
@@ -88,7 +90,13 @@ func (s *Sidecar) authz(w http.ResponseWriter, r *http.Request) {
 			session = v[0]
 		}
 	}
-	ans, err := s.authorize(apiAuthz, peer.Addr(), hv, session)
+	var cookie, ua string
+	if s.ch != nil {
+		if cookie = requestCookie(r, challenge.CookieName); cookie != "" {
+			ua = r.UserAgent()
+		}
+	}
+	ans, err := s.authorize(apiAuthz, peer.Addr(), hv, session, cookie, ua)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -98,6 +106,9 @@ func (s *Sidecar) authz(w http.ResponseWriter, r *http.Request) {
 		h[HeaderDegraded] = notReady
 	}
 	h[HeaderAction] = actionValues[ans.action]
+	if ans.cleared {
+		h[HeaderClearance] = clearedValue
+	}
 	w.WriteHeader(authzStatus(ans.action))
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
+	"github.com/bulwarkhq/bulwark/libs/challenge"
 	"github.com/bulwarkhq/bulwark/libs/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/evhttp"
 )
@@ -26,9 +27,11 @@ import (
 // one implementation, which Go programs can also mount in their own servers.
 
 var (
-	headerActionKey   = []byte(HeaderAction)
-	headerDegradedKey = []byte(HeaderDegraded)
-	notReadyValue     = []byte(notReady[0])
+	headerActionKey    = []byte(HeaderAction)
+	headerDegradedKey  = []byte(HeaderDegraded)
+	notReadyValue      = []byte(notReady[0])
+	headerClearanceKey = []byte(HeaderClearance)
+	clearedBytes       = []byte(clearedValue[0])
 	// actionBytes are the X-Bulwark-Action values, indexed by action.
 	actionBytes = func() (v [eventpb.Action_BLOCK + 1][]byte) {
 		for a := range v {
@@ -104,7 +107,13 @@ func (s *Sidecar) fastAuthz(c *fasthttp.RequestCtx) {
 	if s.sessHeader != "" {
 		session = unsafeString(h.Peek(s.sessHeader))
 	}
-	ans, err := s.authorize(apiAuthz, peer, hv, session)
+	var cookie, ua string
+	if s.ch != nil {
+		if v := h.Cookie(challenge.CookieName); len(v) > 0 {
+			cookie, ua = unsafeString(v), unsafeString(h.UserAgent())
+		}
+	}
+	ans, err := s.authorize(apiAuthz, peer, hv, session, cookie, ua)
 	if err != nil {
 		writeFastError(c, http.StatusBadRequest, err.Error())
 		return
@@ -113,6 +122,9 @@ func (s *Sidecar) fastAuthz(c *fasthttp.RequestCtx) {
 		c.Response.Header.SetCanonical(headerDegradedKey, notReadyValue)
 	}
 	c.Response.Header.SetCanonical(headerActionKey, actionBytes[ans.action])
+	if ans.cleared {
+		c.Response.Header.SetCanonical(headerClearanceKey, clearedBytes)
+	}
 	c.SetStatusCode(authzStatus(ans.action))
 }
 

@@ -1,0 +1,171 @@
+package sidecar_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bulwarkhq/bulwark/libs/challenge"
+	"github.com/bulwarkhq/bulwark/libs/eventpb"
+	"github.com/bulwarkhq/bulwark/libs/kafka"
+	"github.com/bulwarkhq/bulwark/libs/kafkatest"
+	"github.com/bulwarkhq/bulwark/libs/sidecar"
+)
+
+const browserUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+
+// startWithChallenges is start with EnableChallenges called before Run.
+func startWithChallenges(t testing.TB, kcfg kafka.Config) (*sidecar.Sidecar, *challenge.Keys) {
+	t.Helper()
+	cfg := sidecar.DefaultConfig()
+	cfg.Addr, cfg.GRPCAddr = "127.0.0.1:0", "127.0.0.1:0"
+	reg := prometheus.NewRegistry()
+	s, err := sidecar.New(cfg, kcfg, nil, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := challenge.RandomKeys()
+	ccfg := challenge.Config{ClearanceTTL: time.Hour, TokenTTL: time.Minute, Provider: "builtin", MinScore: 0.5, VerifyTimeout: time.Second, VerifyAttempts: 1}
+	if _, err := s.EnableChallenges(ccfg, keys, nil, reg); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := waitRun(t, done); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	waitReady(t, s)
+	return s, keys
+}
+
+func clearance(keys *challenge.Keys, ip string, level challenge.Level, ua string) string {
+	return challenge.NewClearance(netip.MustParseAddr(ip), ua, level, [12]byte{7}, time.Now(), time.Hour).Encode(keys)
+}
+
+func TestAuthzHonoursClearance(t *testing.T) {
+	br := kafkatest.Start(t)
+	s, keys := startWithChallenges(t, kafkatest.Config(br))
+	tb := s.Table()
+	_ = tb.Apply("ip:203.0.113.7", &eventpb.Verdict{Action: eventpb.Action_CHALLENGE, Score: 72})
+	_ = tb.Apply("ip:203.0.113.8", &eventpb.Verdict{Action: eventpb.Action_CHALLENGE, Score: 88})
+	_ = tb.Apply("ip:203.0.113.9", &eventpb.Verdict{Action: eventpb.Action_BLOCK, Score: 95})
+	other := challenge.RandomKeys()
+	for _, c := range []struct {
+		name, ip, cookie, ua string
+		want                 int
+	}{
+		{"no cookie", "203.0.113.7", "", browserUA, 401},
+		{"valid clearance", "203.0.113.7", clearance(keys, "203.0.113.7", challenge.LevelLight, browserUA), browserUA, 204},
+		{"same /24", "203.0.113.7", clearance(keys, "203.0.113.50", challenge.LevelLight, browserUA), browserUA, 204},
+		{"level too low", "203.0.113.8", clearance(keys, "203.0.113.8", challenge.LevelLight, browserUA), browserUA, 401},
+		{"interactive level", "203.0.113.8", clearance(keys, "203.0.113.8", challenge.LevelInteractive, browserUA), browserUA, 204},
+		{"BLOCK is never cleared", "203.0.113.9", clearance(keys, "203.0.113.9", challenge.LevelInteractive, browserUA), browserUA, 403},
+		{"forged", "203.0.113.7", clearance(other, "203.0.113.7", challenge.LevelLight, browserUA), browserUA, 401},
+		{"other network", "203.0.113.7", clearance(keys, "198.51.100.7", challenge.LevelLight, browserUA), browserUA, 401},
+		{"other user agent", "203.0.113.7", clearance(keys, "203.0.113.7", challenge.LevelLight, browserUA), "curl/8.5.0", 401},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			// Both servers: the sidecar's own (fasthttp) and Handler (net/http).
+			req, _ := http.NewRequest(http.MethodGet, "http://"+s.Addr()+"/v1/authz", nil)
+			req.Header.Set("X-Real-IP", c.ip)
+			req.Header.Set("User-Agent", c.ua)
+			if c.cookie != "" {
+				req.Header.Set("Cookie", "session=abc; "+challenge.CookieName+"="+c.cookie+"; theme=dark")
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != c.want {
+				t.Fatalf("sidecar server: %d, want %d", resp.StatusCode, c.want)
+			}
+			if (c.want == 204) != (resp.Header.Get(sidecar.HeaderClearance) == "passed") {
+				t.Fatalf("X-Bulwark-Clearance %q", resp.Header.Get(sidecar.HeaderClearance))
+			}
+			hr := httptest.NewRequest(http.MethodGet, "/v1/authz", nil)
+			hr.RemoteAddr = "127.0.0.1:4000"
+			hr.Header = req.Header.Clone()
+			w := httptest.NewRecorder()
+			s.Handler().ServeHTTP(w, hr)
+			if w.Code != c.want {
+				t.Fatalf("Handler: %d, want %d", w.Code, c.want)
+			}
+		})
+	}
+}
+
+func TestSidecarServesChallengePages(t *testing.T) {
+	br := kafkatest.Start(t)
+	s, _ := startWithChallenges(t, kafkatest.Config(br))
+	_ = s.Table().Apply("ip:203.0.113.8", &eventpb.Verdict{Action: eventpb.Action_CHALLENGE, Score: 88})
+	req, _ := http.NewRequest(http.MethodGet, "http://"+s.Addr()+"/.bulwark/challenge?return=%2Fcart", nil)
+	req.Header.Set("X-Real-IP", "203.0.113.8")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `action="/.bulwark/verify"`) || !strings.Contains(string(b), `<button id="b"`) {
+		t.Fatalf("%d\n%s", resp.StatusCode, b)
+	}
+	resp, err = http.Post("http://"+s.Addr()+"/.bulwark/verify", "application/x-www-form-urlencoded", strings.NewReader("token=forged&return=%2F"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Fatalf("forged token: %d", resp.StatusCode)
+	}
+}
+
+// BenchmarkAuthzHandlerCleared is BenchmarkAuthzHandler for a CHALLENGEd
+// client whose clearance lets it through; BenchmarkAuthzHandlerChallenged,
+// the same client without its cookie, is the baseline: the difference is
+// what verifying a clearance adds (budget: 200 ns).
+func BenchmarkAuthzHandlerCleared(b *testing.B)    { benchChallenged(b, true) }
+func BenchmarkAuthzHandlerChallenged(b *testing.B) { benchChallenged(b, false) }
+
+func benchChallenged(b *testing.B, withCookie bool) {
+	br := kafkatest.Start(b)
+	s, keys := startWithChallenges(b, kafkatest.Config(br))
+	_ = s.Table().Apply("ip:203.0.113.7", &eventpb.Verdict{Action: eventpb.Action_CHALLENGE, Score: 72})
+	h := s.Handler()
+	req := httptest.NewRequest(http.MethodGet, "/v1/authz", nil)
+	req.RemoteAddr = "127.0.0.1:40000"
+	req.Header.Set("X-Real-IP", "203.0.113.7")
+	req.Header.Set("User-Agent", browserUA)
+	want := http.StatusUnauthorized
+	if withCookie {
+		req.Header.Set("Cookie", "session=abc123; "+challenge.CookieName+"="+clearance(keys, "203.0.113.7", challenge.LevelLight, browserUA))
+		want = http.StatusNoContent
+	}
+	w := &statusRec{discard: discard{h: http.Header{}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		h.ServeHTTP(w, req)
+	}
+	if w.code != want {
+		b.Fatalf("status %d, want %d", w.code, want)
+	}
+}
+
+type statusRec struct {
+	discard
+	code int
+}
+
+func (s *statusRec) WriteHeader(c int) { s.code = c }
