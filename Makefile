@@ -5,7 +5,7 @@ BIN := $(CURDIR)/bin
 TOOLS := $(CURDIR)/.tools
 PROTOC_GEN_GO_VERSION := $(shell cd libs && $(GO) list -m -f '{{.Version}}' google.golang.org/protobuf)
 MODULES := libs $(wildcard services/*)
-SERVICES := shipper aggregator decider sidecar cfsync chsink fwsync
+SERVICES := shipper aggregator decider sidecar cfsync chsink fwsync gate
 PKGS := ./libs/... $(addsuffix /...,$(addprefix ./,$(wildcard services/*)))
 
 .PHONY: all build cli run test test-short bench generate lint fmt vet tidy clean
