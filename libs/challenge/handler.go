@@ -37,6 +37,8 @@ const (
 	Prefix        = "/.bulwark/"
 	PathChallenge = "/.bulwark/challenge"
 	PathVerify    = "/.bulwark/verify"
+	// HeaderReturn carries the return path when ?return= is absent.
+	HeaderReturn = "X-Bulwark-Return"
 )
 
 // Sink receives feedback records. It must not block for long: a page is
@@ -139,7 +141,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeJSONError(w, http.StatusMethodNotAllowed, "GET "+PathChallenge+"?return=PATH")
 			return
 		}
-		ret, ok := SafeReturn(r.URL.Query().Get("return"))
+		q := r.URL.Query()
+		raw := q.Get("return")
+		if !q.Has("return") {
+			// From a proxy that cannot URL-encode a query parameter (nginx's
+			// error_page to the sidecar); checked the same way.
+			raw = r.Header.Get(HeaderReturn)
+		}
+		ret, ok := SafeReturn(raw)
 		if !ok {
 			h.m.refused.WithLabelValues("return").Inc()
 			writeJSONError(w, http.StatusBadRequest, "return must be a path on this site, like /cart")

@@ -2,10 +2,15 @@ package sidecar_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"io"
+	"math/bits"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -32,8 +37,7 @@ func startWithChallenges(t testing.TB, kcfg kafka.Config) (*sidecar.Sidecar, *ch
 		t.Fatal(err)
 	}
 	keys := challenge.RandomKeys()
-	ccfg := challenge.Config{ClearanceTTL: time.Hour, TokenTTL: time.Minute, Provider: "builtin", MinScore: 0.5, VerifyTimeout: time.Second, VerifyAttempts: 1}
-	if _, err := s.EnableChallenges(ccfg, keys, nil, reg); err != nil {
+	if _, err := s.EnableChallenges(challengeConfig(), keys, nil, reg); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -169,3 +173,75 @@ type statusRec struct {
 }
 
 func (s *statusRec) WriteHeader(c int) { s.code = c }
+
+func challengeConfig() challenge.Config {
+	return challenge.Config{ClearanceTTL: time.Hour, TokenTTL: time.Minute, Provider: "builtin", MinScore: 0.5, VerifyTimeout: time.Second, VerifyAttempts: 1}
+}
+
+var (
+	tokenRe = regexp.MustCompile(`name="token" value="([^"]+)"`)
+	nonceRe = regexp.MustCompile(`var NONCE="([0-9a-f]+)",BITS=(\d+)`)
+)
+
+// solveThroughNginx is a visitor challenged by nginx's auth_request: it
+// gets the sidecar's page in place of the one it asked for, answers it
+// through nginx, and with the clearance reaches the app.
+func solveThroughNginx(t *testing.T, client *http.Client, base, ip string) {
+	t.Helper()
+	do := func(req *http.Request) (*http.Response, string) {
+		req.Header.Set("X-Forwarded-For", ip)
+		req.Header.Set("User-Agent", browserUA)
+		resp, err := client.Transport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(b)
+	}
+	if client.Transport == nil {
+		client.Transport = http.DefaultTransport
+	}
+	req, _ := http.NewRequest(http.MethodGet, base+"/some/page?x=1", nil)
+	_, page := do(req)
+	tok, nm := tokenRe.FindStringSubmatch(page), nonceRe.FindStringSubmatch(page)
+	if tok == nil || nm == nil || !strings.Contains(page, `name="return" value="/some/page?x=1"`) {
+		t.Fatalf("no challenge for /some/page?x=1:\n%s", page)
+	}
+	var want int
+	fmt.Sscan(nm[2], &want)
+	var n uint64
+	for ; ; n++ {
+		h := sha256.Sum256(fmt.Appendf(nil, "%s:%d", nm[1], n))
+		z := 0
+		for _, b := range h {
+			z += bits.LeadingZeros8(b)
+			if b != 0 {
+				break
+			}
+		}
+		if z >= want {
+			break
+		}
+	}
+	form := url.Values{"token": {strings.ReplaceAll(tok[1], "&#43;", "+")}, "counter": {fmt.Sprint(n)}, "return": {"/some/page?x=1"},
+		"env": {`{"wd":false,"ua":"` + browserUA + `","langs":2,"scr":[1280,800],"missing":[]}`}}
+	req, _ = http.NewRequest(http.MethodPost, base+challenge.PathVerify, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, _ := do(req)
+	var cookie string
+	for _, c := range resp.Cookies() {
+		if c.Name == challenge.CookieName {
+			cookie = c.Value
+		}
+	}
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/some/page?x=1" || cookie == "" {
+		t.Fatalf("verify through nginx: %d %q cookie %q", resp.StatusCode, resp.Header.Get("Location"), cookie)
+	}
+	req, _ = http.NewRequest(http.MethodGet, base+"/some/page?x=1", nil)
+	req.Header.Set("Cookie", challenge.CookieName+"="+cookie)
+	resp, body := do(req)
+	if resp.StatusCode != 200 || body != "upstream page action=ALLOW" {
+		t.Fatalf("with the clearance through nginx: %d %q", resp.StatusCode, body)
+	}
+}
