@@ -142,6 +142,7 @@ func TestPassSetsClearanceAndRedirects(t *testing.T) {
 	if strings.Contains(body, "http://") || strings.Contains(body, "https://") || strings.Contains(body, "src=") {
 		t.Error("page loads an external asset")
 	}
+	t.Logf("page: %d bytes", len(body))
 	if len(body) > 12<<10 {
 		t.Errorf("page is %d bytes; want it small", len(body))
 	}
