@@ -4,10 +4,15 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc/codes"
 
 	"github.com/bulwarkhq/bulwark/libs/challenge"
 	"github.com/bulwarkhq/bulwark/libs/eventpb"
@@ -136,4 +141,26 @@ func requestCookie(r *http.Request, name string) string {
 		}
 	}
 	return ""
+}
+
+// challengeRedirect is ext_authz's denied response for a CHALLENGEd page
+// view: a 302 to the challenge page, which returns the visitor to the page
+// once passed (Envoy sends the denied response to the client as it is).
+// API calls (no text/html or */* in Accept) get nil: the plain 401.
+func challengeRedirect(req *authv3.AttributeContext_HttpRequest) *authv3.CheckResponse {
+	accept := req.GetHeaders()["accept"]
+	if m := req.GetMethod(); (m != http.MethodGet && m != http.MethodHead) ||
+		!(accept == "" || strings.Contains(accept, "text/html") || strings.Contains(accept, "*/*")) {
+		return nil
+	}
+	ret, ok := challenge.SafeReturn(req.GetPath())
+	if !ok {
+		ret = "/"
+	}
+	resp := denied(codes.Unauthenticated, typev3.StatusCode_Found, eventpb.Action_CHALLENGE, "challenge required")
+	d := resp.GetDeniedResponse()
+	d.Headers = append(d.Headers,
+		&corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: "location", Value: challenge.PathChallenge + "?return=" + url.QueryEscape(ret)}},
+		&corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: "cache-control", Value: "no-store"}})
+	return resp
 }

@@ -17,7 +17,11 @@ import (
 	"testing"
 	"time"
 
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/bulwarkhq/bulwark/libs/challenge"
 	"github.com/bulwarkhq/bulwark/libs/eventpb"
@@ -284,4 +288,57 @@ func BenchmarkChallengePageServed(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+}
+
+func TestExtAuthzHonoursClearance(t *testing.T) {
+	br := kafkatest.Start(t)
+	s, keys := startWithChallenges(t, kafkatest.Config(br))
+	_ = s.Table().Apply("ip:203.0.113.7", &eventpb.Verdict{Action: eventpb.Action_CHALLENGE, Score: 72})
+	_ = s.Table().Apply("ip:203.0.113.9", &eventpb.Verdict{Action: eventpb.Action_BLOCK, Score: 95})
+	conn, err := grpc.NewClient(s.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := authv3.NewAuthorizationClient(conn)
+	f := func(ip, cookie, ua string, want codes.Code) {
+		t.Helper()
+		h := map[string]string{"user-agent": ua}
+		if cookie != "" {
+			h["cookie"] = "a=b; " + challenge.CookieName + "=" + cookie
+		}
+		resp, err := client.Check(context.Background(), checkRequest(ip, h))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := codes.Code(resp.GetStatus().GetCode()); got != want {
+			t.Fatalf("%s cookie=%v ua=%s: %v, want %v", ip, cookie != "", ua, got, want)
+		}
+	}
+	f("203.0.113.7", "", browserUA, codes.Unauthenticated)
+	f("203.0.113.7", clearance(keys, "203.0.113.7", challenge.LevelLight, browserUA), browserUA, codes.OK)
+	f("203.0.113.7", clearance(keys, "203.0.113.7", challenge.LevelLight, browserUA), "curl/8", codes.Unauthenticated)
+	f("203.0.113.7", clearance(challenge.RandomKeys(), "203.0.113.7", challenge.LevelLight, browserUA), browserUA, codes.Unauthenticated)
+	f("203.0.113.9", clearance(keys, "203.0.113.9", challenge.LevelInteractive, browserUA), browserUA, codes.PermissionDenied)
+
+	// A page view is sent to the challenge page; an API call gets the 401.
+	req := checkRequest("203.0.113.7", map[string]string{"accept": "text/html,*/*;q=0.8", "user-agent": browserUA})
+	req.Attributes.Request.Http.Path = "/cart?x=1"
+	resp, err := client.Check(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var loc string
+	for _, h := range resp.GetDeniedResponse().GetHeaders() {
+		if h.GetHeader().GetKey() == "location" {
+			loc = h.GetHeader().GetValue()
+		}
+	}
+	if resp.GetDeniedResponse().GetStatus().GetCode() != 302 || loc != "/.bulwark/challenge?return=%2Fcart%3Fx%3D1" {
+		t.Fatalf("page view: %v %q", resp.GetDeniedResponse().GetStatus().GetCode(), loc)
+	}
+	req = checkRequest("203.0.113.7", map[string]string{"accept": "application/json", "user-agent": browserUA})
+	if resp, err = client.Check(context.Background(), req); err != nil || resp.GetDeniedResponse().GetStatus().GetCode() != 401 {
+		t.Fatalf("API call: %v %v", resp, err)
+	}
 }

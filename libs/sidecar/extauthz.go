@@ -74,6 +74,11 @@ func (a *extAuthz) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3
 	case eventpb.Action_BLOCK:
 		return denied(codes.PermissionDenied, typev3.StatusCode_Forbidden, ans.action, "blocked"), nil
 	case eventpb.Action_CHALLENGE:
+		if s.ch != nil {
+			if resp := challengeRedirect(attrs.GetRequest().GetHttp()); resp != nil {
+				return resp, nil
+			}
+		}
 		return denied(codes.Unauthenticated, typev3.StatusCode_Unauthorized, ans.action, "challenge required"), nil
 	}
 	return allowed(ans.action), nil
