@@ -237,7 +237,7 @@ func (h *Handler) ServeChallenge(w http.ResponseWriter, r *http.Request, status 
 	}
 	h.m.issued.WithLabelValues(level.String()).Inc()
 	sub := subjectOf(ip)
-	if !h.nonces.issue(tok.Nonce, issuedChallenge{subject: sub, level: level, rule: rule, ip: addrString(ip), at: now}) {
+	if !h.nonces.issue(tok.Nonce, issuedChallenge{subject: sub, level: level, rule: rule, ip: addrString(ip), nonce: tok.nonceHex(), at: now}) {
 		h.m.untracked.Inc()
 	}
 	h.publish(r.Context(), &eventpb.Feedback{
@@ -431,7 +431,7 @@ func (h *Handler) Sweep(ctx context.Context) {
 		h.m.abandoned.Inc()
 		h.publish(ctx, &eventpb.Feedback{
 			Subject: c.subject, Kind: eventpb.FeedbackKind_CHALLENGE_ABANDONED, TimeUnixNano: now.UnixNano(),
-			Challenge: h.kind(), Level: uint32(c.level), Rule: c.rule, Source: h.source, ClientIp: c.ip,
+			Challenge: h.kind(), Level: uint32(c.level), Rule: c.rule, Source: h.source, ClientIp: c.ip, Nonce: c.nonce,
 		})
 	}
 }

@@ -24,6 +24,7 @@ type issuedChallenge struct {
 	level   Level
 	rule    string
 	ip      string
+	nonce   string
 	at      time.Time
 }
 

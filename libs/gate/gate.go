@@ -112,7 +112,7 @@ func New(cfg Config, d Deps) (*Gate, error) {
 		Log: d.Log, Registerer: d.Registerer,
 		Verdict: func(ip netip.Addr, r *http.Request) (eventpb.Action, float64, string) {
 			res := g.lookup(ip, r)
-			return res.Action, res.Score(), ""
+			return res.Action, res.Score(), ruleOf(res)
 		},
 	})
 	if err != nil {
