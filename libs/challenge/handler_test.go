@@ -82,8 +82,14 @@ func newFixture(t testing.TB, mod func(*Config)) *fixture {
 
 var tokenRe = regexp.MustCompile(`name="token" value="([^"]+)"`)
 
+// pageToken is the token a page carries, parsed, and as written.
+type pageToken struct {
+	token
+	raw string
+}
+
 // page GETs the challenge page as a browser at addr would.
-func (fx *fixture) page(t testing.TB, addr, ret string) (*httptest.ResponseRecorder, token) {
+func (fx *fixture) page(t testing.TB, addr, ret string) (*httptest.ResponseRecorder, pageToken) {
 	t.Helper()
 	r := httptest.NewRequest(http.MethodGet, PathChallenge+"?return="+url.QueryEscape(ret), nil)
 	r.RemoteAddr = addr + ":5000"
@@ -92,14 +98,13 @@ func (fx *fixture) page(t testing.TB, addr, ret string) (*httptest.ResponseRecor
 	fx.h.ServeHTTP(w, r)
 	m := tokenRe.FindStringSubmatch(w.Body.String())
 	if m == nil {
-		return w, token{}
+		return w, pageToken{}
 	}
 	tok, err := parseToken(fx.h.keys, strings.ReplaceAll(m[1], "&#43;", "+"))
 	if err != nil {
 		t.Fatalf("token on the page: %v", err)
 	}
-	tok.raw = m[1]
-	return w, tok
+	return w, pageToken{tok, m[1]}
 }
 
 func humanEnv(ua string) string {
@@ -118,7 +123,7 @@ func (fx *fixture) answer(addr, ua string, form url.Values) *httptest.ResponseRe
 	return w
 }
 
-func solved(tok token, ret string) url.Values {
+func solved(tok pageToken, ret string) url.Values {
 	return url.Values{
 		"token": {tok.raw}, "return": {ret}, "env": {humanEnv(testUA)},
 		"counter": {itoa(solvePoW(tok.nonceHex(), tok.Level.Bits()))},

@@ -26,7 +26,6 @@ type token struct {
 	Level  Level
 	Net    netip.Prefix
 	UAHash [8]byte
-	raw    string // as received (tests)
 }
 
 var errBadToken = errors.New("challenge token: invalid")
