@@ -85,6 +85,7 @@ type Handler struct {
 	langs    *Languages
 	provider *provider
 	nonces   *nonces
+	pages    pageCache
 	m        *metrics
 }
 
@@ -218,22 +219,25 @@ func (h *Handler) ServeChallenge(w http.ResponseWriter, r *http.Request, status 
 	ip := h.clientIP(r)
 	tok := newToken(ip, r.UserAgent(), level, now)
 	lang, s := h.langs.pick(r.Header.Get("Accept-Language"))
-	d := pageData{Lang: lang, S: s, Token: tok.encode(h.keys), Return: ret, Interactive: level.Interactive() && h.provider == nil}
-	if h.provider != nil {
-		d.Widget = h.provider.widget()
-	}
-	d.Script = script(tok.nonceHex(), level.Bits(), d.Interactive, h.provider != nil, s)
-	var buf bytes.Buffer
-	if err := pageTmpl.Execute(&buf, d); err != nil {
+	pg, err := h.pages.get(pageKey{lang: lang, level: level}, func() pageData {
+		d := pageData{Lang: lang, S: s, Interactive: level.Interactive() && h.provider == nil}
+		if h.provider != nil {
+			d.Widget = h.provider.widget()
+		}
+		d.Script = script(nonceSlot, level.Bits(), d.Interactive, h.provider != nil, s)
+		return d
+	})
+	if err != nil {
 		h.log.Error("render challenge page", "err", err)
 		writeJSONError(w, http.StatusInternalServerError, "could not render the challenge page")
 		return
 	}
+	body := pg.fill(tok.encode(h.keys), ret, tok.nonceHex())
 	h.securityHeaders(w)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
-		_, _ = w.Write(buf.Bytes())
+		_, _ = w.Write(body)
 	}
 	h.m.issued.WithLabelValues(level.String()).Inc()
 	sub := subjectOf(ip)

@@ -1,8 +1,10 @@
 package challenge
 
 import (
+	"bytes"
 	_ "embed"
 	"encoding/json"
+	"html"
 	"html/template"
 	"strconv"
 	"strings"
@@ -67,3 +69,81 @@ var scripts sync.Map
 var blockedHTML string
 
 var blockedTmpl = template.Must(template.New("blocked").Parse(blockedHTML))
+
+// The challenge page differs between visitors only in its token, return
+// path and nonce. Each kind of page (language, level) is rendered once with
+// the template, with slots where those go, and served by splicing the
+// values into the slots: executing html/template for every page was most
+// of a page's cost.
+const (
+	tokenSlot  = "BULWARKTOKENSLOT"
+	returnSlot = "BULWARKRETURNSLOT"
+	nonceSlot  = "BULWARKNONCESLOT"
+)
+
+type pageKey struct {
+	lang  string
+	level Level
+}
+
+// compiledPage is a rendered page cut at its slots: parts[i] comes before
+// the slot slots[i]; the last part ends the page.
+type compiledPage struct {
+	parts []string
+	slots []int // 0 token, 1 return, 2 nonce
+	size  int
+}
+
+type pageCache struct{ m sync.Map } // pageKey -> *compiledPage
+
+func (c *pageCache) get(k pageKey, data func() pageData) (*compiledPage, error) {
+	if p, ok := c.m.Load(k); ok {
+		return p.(*compiledPage), nil
+	}
+	d := data()
+	d.Token, d.Return = tokenSlot, returnSlot
+	var b bytes.Buffer
+	if err := pageTmpl.Execute(&b, d); err != nil {
+		return nil, err
+	}
+	p := compile(b.String())
+	c.m.Store(k, p)
+	return p, nil
+}
+
+func compile(page string) *compiledPage {
+	p := &compiledPage{}
+	names := []string{tokenSlot, returnSlot, nonceSlot}
+	for {
+		at, which := -1, -1
+		for i, n := range names {
+			if j := strings.Index(page, n); j >= 0 && (at < 0 || j < at) {
+				at, which = j, i
+			}
+		}
+		if at < 0 {
+			p.parts = append(p.parts, page)
+			p.size += len(page)
+			return p
+		}
+		p.parts = append(p.parts, page[:at])
+		p.size += at
+		p.slots = append(p.slots, which)
+		page = page[at+len(names[which]):]
+	}
+}
+
+// fill writes the page with its values; ret is escaped for the HTML
+// attribute it goes in, as the template would (token and nonce are
+// base64url and hex, which need none).
+func (p *compiledPage) fill(token, ret, nonce string) []byte {
+	vals := [3]string{token, html.EscapeString(ret), nonce}
+	b := make([]byte, 0, p.size+len(vals[0])+len(vals[1])+len(vals[2]))
+	for i, part := range p.parts {
+		b = append(b, part...)
+		if i < len(p.slots) {
+			b = append(b, vals[p.slots[i]]...)
+		}
+	}
+	return b
+}
