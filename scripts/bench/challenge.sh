@@ -9,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+load=$(cut -d' ' -f1-3 /proc/loadavg)
 raw="$(mktemp)"
 trap 'rm -f "$raw"' EXIT
 c1='go test ./libs/challenge/ -run "^$" -bench "^BenchmarkVerify(Cached|Uncached)$" -benchtime=300000x -count=1'
@@ -42,8 +43,9 @@ cat <<MD
 | built-in challenge in headless chromium (light level, 16 bits): navigation to landing on the page, median of 5 | ${solve:-n/a} | | ≤ 1 s |
 
 The load generator, the servers and chromium share the machine's two cores
-(and, here, with other engineers' builds): latency percentiles and the solve
-time include waiting for a core.
+(and, here, with other engineers' builds; load average ${load} when the run
+started): latency percentiles and the solve time include waiting for a core,
+and single figures swing by 2x between runs.
 
 \`\`\`
 $c1
