@@ -4,7 +4,7 @@
 #
 #   docker build --target chsink -t bulwark-chsink .
 #
-# Targets: shipper, aggregator, decider, sidecar, cfsync, chsink, fwsync and
+# Targets: shipper, aggregator, decider, sidecar, cfsync, chsink, fwsync, gate and
 # bulwark (the CLI, the default). The runtime base is Alpine rather than
 # distroless because the compose health checks need a wget inside the image.
 
@@ -70,6 +70,11 @@ FROM runtime AS fwsync
 COPY --from=build /src/bin/bulwark-fwsync /usr/local/bin/
 EXPOSE 9484
 ENTRYPOINT ["/usr/local/bin/bulwark-fwsync"]
+
+FROM runtime AS gate
+COPY --from=build /src/bin/bulwark-gate /usr/local/bin/
+EXPOSE 8080 8487
+ENTRYPOINT ["/usr/local/bin/bulwark-gate"]
 
 FROM runtime AS bulwark
 COPY --from=build /src/bin/bulwark /usr/local/bin/

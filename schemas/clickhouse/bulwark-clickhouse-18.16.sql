@@ -214,3 +214,24 @@ ALTER TABLE bulwark.requests ADD COLUMN bot_category String DEFAULT '';
 
 ALTER TABLE bulwark.requests ADD COLUMN robots_disallowed UInt8 DEFAULT 0;
 
+-- migration 004 feedback
+CREATE TABLE IF NOT EXISTS bulwark.feedback (
+    time DateTime,
+    subject String,
+    kind String,
+    challenge String,
+    level UInt8,
+    solve_ms Int64,
+    checks_failed Array(String),
+    rule String,
+    reason String,
+    source String,
+    client_ip String,
+    nonce String,
+    kafka_partition Int32,
+    kafka_offset UInt64,
+    inserted_at DateTime DEFAULT now()
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMMDD(time)
+ORDER BY (time, kafka_partition, kafka_offset);
+

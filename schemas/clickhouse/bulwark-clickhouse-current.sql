@@ -214,6 +214,27 @@ ALTER TABLE bulwark.requests ADD COLUMN bot_category LowCardinality(String) DEFA
 
 ALTER TABLE bulwark.requests ADD COLUMN robots_disallowed UInt8 DEFAULT 0;
 
+-- migration 004 feedback
+CREATE TABLE IF NOT EXISTS bulwark.feedback (
+    time DateTime,
+    subject String,
+    kind LowCardinality(String),
+    challenge LowCardinality(String),
+    level UInt8,
+    solve_ms Int64,
+    checks_failed Array(String),
+    rule LowCardinality(String),
+    reason String,
+    source LowCardinality(String),
+    client_ip String,
+    nonce String,
+    kafka_partition Int32,
+    kafka_offset UInt64,
+    inserted_at DateTime DEFAULT now()
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMMDD(time)
+ORDER BY (time, kafka_partition, kafka_offset);
+
 -- retention: 30 days
 ALTER TABLE bulwark.requests MODIFY TTL time + INTERVAL 30 DAY;
 ALTER TABLE bulwark.scores MODIFY TTL time + INTERVAL 30 DAY;

@@ -55,7 +55,7 @@ func TestGrafanaProvisionCommand(t *testing.T) {
 	defer grafana.Close()
 	t.Setenv("BULWARK_GRAFANA_TOKEN", "tok")
 	out, err := runCLI(t, "grafana", "provision", "--url", grafana.URL, "--clickhouse", "clickhouse:9000", "--dashboards", "../../dashboards")
-	if err != nil || !strings.Contains(out, "datasource created; 5 dashboards imported") {
+	if err != nil || !strings.Contains(out, "datasource created; 6 dashboards imported") {
 		t.Fatalf("err %v, out %q, calls %v", err, out, calls)
 	}
 	if _, err := runCLI(t, "grafana", "provision", "--clickhouse", "clickhouse:9000"); err == nil {

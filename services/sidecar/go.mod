@@ -2,7 +2,10 @@ module github.com/bulwarkhq/bulwark/services/sidecar
 
 go 1.26.8
 
-require github.com/bulwarkhq/bulwark/libs v0.0.0
+require (
+	github.com/bulwarkhq/bulwark/libs v0.0.0
+	golang.org/x/sync v0.24.0
+)
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
@@ -33,7 +36,6 @@ require (
 	go.uber.org/multierr v1.11.0 // indirect
 	go.uber.org/zap v1.28.0 // indirect
 	golang.org/x/net v0.62.0 // indirect
-	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect

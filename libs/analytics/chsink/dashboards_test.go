@@ -57,6 +57,12 @@ func TestDashboardQueries(t *testing.T) {
 		mk(e.kcfg.Topics.RequestsDLQ, "/var/log/nginx/access.log", &eventpb.DeadLetter{Raw: []byte("\x16\x03\x01 garbage"), Reason: "bad_syntax",
 			Detail: "no request line", Source: "/var/log/nginx/access.log", ReceivedUnixNano: at + 10*sec}),
 	)
+	for i, k := range []eventpb.FeedbackKind{eventpb.FeedbackKind_CHALLENGE_ISSUED, eventpb.FeedbackKind_CHALLENGE_PASSED,
+		eventpb.FeedbackKind_CHALLENGE_ISSUED, eventpb.FeedbackKind_CHALLENGE_FAILED} {
+		nonce := []string{"n1", "n2"}[i/2]
+		recs = append(recs, mk(e.kcfg.Topics.Feedback, "ip:203.0.113.9", &eventpb.Feedback{Subject: "ip:203.0.113.9", Kind: k,
+			TimeUnixNano: at + int64(i)*sec, Challenge: "pow", Level: 1, SolveMillis: 900, Rule: "login_stuffing", Nonce: nonce}))
+	}
 	cl := kafkatest.Client(t, e.broker)
 	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		t.Fatal(err)
@@ -97,6 +103,7 @@ func TestDashboardQueries(t *testing.T) {
 	}
 	waitCount("SELECT count() FROM dash.scores", 20)
 	waitCount("SELECT count() FROM dash.dead_letters", 1)
+	waitCount("SELECT count() FROM dash.feedback", 4)
 
 	// Pipeline samples as the sink's stats loop records them.
 	b, err := e.conn.PrepareBatch(ctx, "INSERT INTO dash.pipeline_metrics (time, source, name, labels, value)")

@@ -95,6 +95,7 @@ func New(cfg Config, kafkaCfg kafka.Config, log *slog.Logger, reg prometheus.Reg
 		{scoresTable, kafkaCfg.Topics.Scores},
 		{verdictsTable, kafkaCfg.Topics.Verdicts},
 		{deadLettersTable, kafkaCfg.Topics.RequestsDLQ},
+		{feedbackTable, kafkaCfg.Topics.Feedback},
 	} {
 		tt := t.t
 		tt.topic = t.topic

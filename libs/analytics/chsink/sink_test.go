@@ -364,6 +364,9 @@ func TestScoresVerdictsDeadLetters(t *testing.T) {
 		mk(e.kcfg.Topics.Verdicts, "ip:203.0.113.8", nil),
 		mk(e.kcfg.Topics.RequestsDLQ, "/var/log/x", &eventpb.DeadLetter{Raw: []byte("garbage"), Reason: "bad_syntax", Source: "/var/log/x", ReceivedUnixNano: at}),
 		{Topic: e.kcfg.Topics.Scores, Key: []byte("bad"), Value: []byte{0xff, 0xff, 0xff}},
+		mk(e.kcfg.Topics.Feedback, "ip:203.0.113.9", &eventpb.Feedback{Subject: "ip:203.0.113.9", Kind: eventpb.FeedbackKind_CHALLENGE_FAILED,
+			TimeUnixNano: at, Challenge: "pow", Level: 1, SolveMillis: 850, Rule: "ladder", Reason: "webdriver",
+			Checks: []*eventpb.CheckOutcome{{Name: "pow", Passed: true}, {Name: "webdriver", Passed: false}}}),
 	}
 	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		t.Fatal(err)
@@ -389,6 +392,7 @@ func TestScoresVerdictsDeadLetters(t *testing.T) {
 	f("SELECT count() FROM others.verdicts FINAL WHERE action = 'LIFTED' AND lifted = 1 AND subject = 'ip:203.0.113.8'", 1)
 	f("SELECT count() FROM others.verdicts FINAL WHERE action = 'MONITOR' AND would_be = 'BLOCK' AND rule = 'login_stuffing'", 1)
 	f("SELECT count() FROM others.dead_letters FINAL WHERE reason = 'bad_syntax' AND raw = 'garbage'", 1)
+	f("SELECT count() FROM others.feedback FINAL WHERE kind = 'CHALLENGE_FAILED' AND checks_failed = ['webdriver'] AND solve_ms = 850 AND rule = 'ladder'", 1)
 	// Requests read after the BLOCK verdict are marked with it.
 	e.produce(0, 100)
 	f("SELECT count() FROM others.requests FINAL", 100)

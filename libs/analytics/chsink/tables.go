@@ -318,6 +318,49 @@ var deadLettersTable = table{
 	},
 }
 
+var feedbackTable = table{
+	name: "feedback",
+	columns: []string{"time", "subject", "kind", "challenge", "level", "solve_ms", "checks_failed", "rule", "reason",
+		"source", "client_ip", "nonce", "kafka_partition", "kafka_offset"},
+	decode: func(r *kgo.Record, _ *verdictState) (any, error) {
+		if len(r.Value) == 0 {
+			return nil, errEmpty
+		}
+		f := &eventpb.Feedback{}
+		if err := proto.Unmarshal(r.Value, f); err != nil {
+			return nil, err
+		}
+		if f.GetTimeUnixNano() == 0 {
+			f.TimeUnixNano = r.Timestamp.UnixNano()
+		}
+		if f.GetSubject() == "" {
+			f.Subject = string(r.Key)
+		}
+		return f, nil
+	},
+	write: func(b driver.Batch, rows []sendRow) error {
+		n := len(rows)
+		tm, sub, kind, ch := make([]time.Time, n), make([]string, n), make([]string, n), make([]string, n)
+		level, solve, failed := make([]uint8, n), make([]int64, n), make([][]string, n)
+		rule, reason, source, ip, nonce := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		kpart, koff := make([]int32, n), make([]uint64, n)
+		for i, sr := range rows {
+			f := sr.v.(*eventpb.Feedback)
+			tm[i], sub[i], kind[i], ch[i] = nanoTime(f.GetTimeUnixNano()), f.GetSubject(), f.GetKind().String(), f.GetChallenge()
+			level[i], solve[i] = uint8(min(f.GetLevel(), 255)), f.GetSolveMillis()
+			failed[i] = []string{}
+			for _, c := range f.GetChecks() {
+				if !c.GetPassed() {
+					failed[i] = append(failed[i], c.GetName())
+				}
+			}
+			rule[i], reason[i], source[i], ip[i], nonce[i] = f.GetRule(), f.GetReason(), f.GetSource(), f.GetClientIp(), f.GetNonce()
+			kpart[i], koff[i] = sr.partition, uint64(sr.offset)
+		}
+		return appendColumns(b, tm, sub, kind, ch, level, solve, failed, rule, reason, source, ip, nonce, kpart, koff)
+	},
+}
+
 // appendColumns appends whole columns, in the order of the table's column
 // list: far cheaper than row-wise Append, which converts every value.
 func appendColumns(b driver.Batch, cols ...any) error {

@@ -120,6 +120,8 @@ type Decider struct {
 	allowNets map[string]netip.Prefix // operator ALLOW verdicts on addresses and networks
 	lastSweep time.Time
 	active    map[[2]string]int
+	trusted   map[string]trust      // passed challenges (feedback.go)
+	suspects  map[string]*suspicion // failed or inhuman answers (feedback.go)
 }
 
 type entry struct {
@@ -144,6 +146,7 @@ func New(rs *rules.RuleSet, o Options) (*Decider, error) {
 		log: o.Log.With("component", "decider"), m: o.Metrics, opts: o,
 		state: map[string]*entry{}, history: map[string]offence{}, grace: map[string]time.Time{},
 		allowNets: map[string]netip.Prefix{}, active: map[[2]string]int{},
+		trusted: map[string]trust{}, suspects: map[string]*suspicion{},
 	}
 	if err := d.SetRules(rs); err != nil {
 		return nil, err
@@ -268,6 +271,18 @@ func (d *Decider) Decide(ctx context.Context, s *eventpb.Score) []Change {
 	}
 
 	dec := d.evaluate(ctx, s, key, sub)
+	// Passed challenges (feedback.go) lower the score by their trust
+	// credit, except where it decides a BLOCK: no credit buys that off.
+	cleared, credit := d.trustAt(key, t)
+	if credit > 0 && dec.exempt == "" && dec.action < eventpb.Action_BLOCK && dec.wouldBe < eventpb.Action_BLOCK {
+		s = proto.Clone(s).(*eventpb.Score)
+		s.Score = max(s.GetScore()-credit, 0)
+		dec = d.evaluate(ctx, s, key, sub)
+	}
+	if cleared && dec.action == eventpb.Action_CHALLENGE && dec.exempt == "" {
+		d.m.suppressed.WithLabelValues("challenge_passed").Inc()
+		return d.dropExpired(expired, key)
+	}
 	if dec.exempt != "" {
 		d.m.exempt.WithLabelValues(dec.exempt).Inc()
 		if cur != nil {

@@ -30,6 +30,7 @@ type Metrics struct {
 	commitErrors  prometheus.Counter
 	latency       prometheus.Histogram
 	echoes        prometheus.Counter
+	feedback      *prometheus.CounterVec
 
 	crawlers *crawlers.Metrics
 }
@@ -68,11 +69,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
 		echoes: prometheus.NewCounter(prometheus.CounterOpts{Name: "bulwark_decider_own_records_seen_total",
 			Help: "The decider's own verdict records read back from the verdict topic (ignored)."}),
+		feedback: cv("feedback_total", "Feedback records applied, by effect (challenge_passed, label_human, failed, inhuman, issued, abandoned, stale, bad_subject).", "effect"),
 		crawlers: crawlers.NewMetrics(reg),
 	}
 	if reg != nil {
 		reg.MustRegister(m.scores, m.badScores, m.verdicts, m.lifts, m.expiries, m.exempt, m.suppressed,
-			m.overrides, m.overridesBounded, m.ruleErrors, m.bots, m.robotsViolations, m.reloads, m.rulesAt, m.active, m.produceErrors, m.commitErrors, m.latency, m.echoes)
+			m.overrides, m.overridesBounded, m.ruleErrors, m.bots, m.robotsViolations, m.reloads, m.rulesAt, m.active, m.produceErrors, m.commitErrors, m.latency, m.echoes, m.feedback)
 	}
 	return m
 }

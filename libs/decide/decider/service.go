@@ -203,7 +203,60 @@ func (s *Service) decide(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.expireLoop(ctx) })
 	g.Go(func() error { return s.consume(ctx, cl) })
+	g.Go(func() error { return s.consumeFeedback(ctx) })
 	return g.Wait()
+}
+
+// consumeFeedback applies the feedback topic (challenge outcomes, labels)
+// and writes the verdict changes it causes. Its own consumer group: a
+// feedback record is applied once, and old ones are harmless (a clearance
+// past its expiry or a failure outside the window changes nothing).
+func (s *Service) consumeFeedback(ctx context.Context) error {
+	cl, err := kafka.NewClient(s.kcfg.WithClientID("decider-feedback"), s.reg,
+		kgo.ConsumerGroup(s.cfg.Group+"-feedback"),
+		kgo.ConsumeTopics(s.kcfg.Topics.Feedback),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxWait(200*time.Millisecond),
+	)
+	if err != nil {
+		return fmt.Errorf("decider: feedback consumer: %w", err)
+	}
+	defer cl.Close()
+	for {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		fs.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.Canceled) {
+				s.log.Warn("fetch feedback", "topic", t, "partition", p, "err", err)
+			}
+		})
+		recs := fs.Records()
+		if len(recs) == 0 {
+			continue
+		}
+		w := s.newBatch(ctx)
+		s.writeMu.Lock()
+		for _, r := range recs {
+			f := &eventpb.Feedback{}
+			if err := proto.Unmarshal(r.Value, f); err != nil {
+				s.m.feedback.WithLabelValues("decode").Inc()
+				continue
+			}
+			if f.Subject == "" {
+				f.Subject = string(r.Key)
+			}
+			w.write(s.d.Feedback(f, time.Now()), time.Time{})
+		}
+		s.writeMu.Unlock()
+		if err := w.wait(); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
 }
 
 func (s *Service) consume(ctx context.Context, cl *kgo.Client) error {

@@ -96,6 +96,14 @@ func runServices(ctx context.Context, o Options) error {
 	}
 	parts = append(parts, part{"sidecar", sc.Run})
 
+	// Challenges: the sidecar serves /.bulwark/ and honours clearances,
+	// with BULWARK_CHALLENGE_SECRET or a secret made up for this run.
+	challengeParts, gateAddr, err := challengeParts(o, sc, reg)
+	if err != nil {
+		return err
+	}
+	parts = append(parts, challengeParts...)
+
 	optional, err := optionalParts(o, reg)
 	if err != nil {
 		return err
@@ -111,6 +119,9 @@ func runServices(ctx context.Context, o Options) error {
 
 	fmt.Fprintf(o.Out, "bulwark dev: simulated shop log %s -> shipper -> aggregator -> decider -> sidecar\n", logPath)
 	fmt.Fprintf(o.Out, "bulwark dev: sidecar on http://%s, metrics of every service on http://%s/metrics\n", sc.Addr(), o.AdminAddr)
+	if gateAddr != "" {
+		fmt.Fprintf(o.Out, "bulwark dev: gate on http://%s in front of %s (challenge page: http://%s/.bulwark/challenge)\n", gateAddr, os.Getenv("BULWARK_GATE_UPSTREAM"), gateAddr)
+	}
 	fmt.Fprintf(o.Out, "bulwark dev: watch with `bin/bulwark tail verdicts` or `bin/bulwark tail scores`; Ctrl-C stops\n\n")
 
 	sum := &summary{out: o.Out, reg: reg, ship: ship, table: sc.Table(), sidecarAddr: sc.Addr(), every: o.SummaryEvery}

@@ -77,9 +77,10 @@ func (s *summary) print(now time.Time) {
 	})
 
 	up := now.Sub(s.start).Round(time.Second)
-	fmt.Fprintf(s.out, "[%s] events %.0f/s (shipped %d, rejected %d) | subjects %s | verdicts BLOCK %d, CHALLENGE %d, MONITOR %d\n",
+	issued, passed := s.challenges()
+	fmt.Fprintf(s.out, "[%s] events %.0f/s (shipped %d, rejected %d) | subjects %s | verdicts BLOCK %d, CHALLENGE %d, MONITOR %d | challenges issued %.0f, passed %.0f\n",
 		up, rate, sum.Shipped, sum.Rejected, s.subjects(),
-		byAction[eventpb.Action_BLOCK], byAction[eventpb.Action_CHALLENGE], byAction[eventpb.Action_MONITOR])
+		byAction[eventpb.Action_BLOCK], byAction[eventpb.Action_CHALLENGE], byAction[eventpb.Action_MONITOR], issued, passed)
 	for i, v := range blocked {
 		if i == 5 {
 			fmt.Fprintf(s.out, "    ... and %d more blocked\n", len(blocked)-5)
@@ -93,6 +94,31 @@ func (s *summary) print(now time.Time) {
 			fmt.Fprintf(s.out, "    try: curl -s 'http://%s/v1/verdict?ip=%s'\n", s.sidecarAddr, ip)
 		}
 	}
+}
+
+// challenges sums the challenge pages' counters (gate and sidecar).
+func (s *summary) challenges() (issued, passed float64) {
+	mfs, err := s.reg.Gather()
+	if err != nil {
+		return 0, 0
+	}
+	for _, mf := range mfs {
+		switch mf.GetName() {
+		case "bulwark_challenge_issued_total":
+			for _, m := range mf.GetMetric() {
+				issued += m.GetCounter().GetValue()
+			}
+		case "bulwark_challenge_answers_total":
+			for _, m := range mf.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "result" && l.GetValue() == "passed" {
+						passed += m.GetCounter().GetValue()
+					}
+				}
+			}
+		}
+	}
+	return issued, passed
 }
 
 // subjects reads the aggregator's active-subject gauges.

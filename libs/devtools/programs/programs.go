@@ -9,8 +9,10 @@ import (
 	"github.com/bulwarkhq/bulwark/libs/decide/decider"
 	"github.com/bulwarkhq/bulwark/libs/detect/aggregator"
 	"github.com/bulwarkhq/bulwark/libs/enforce/cfsync"
+	"github.com/bulwarkhq/bulwark/libs/enforce/challenge"
 	"github.com/bulwarkhq/bulwark/libs/enforce/election"
 	"github.com/bulwarkhq/bulwark/libs/enforce/fwsync"
+	"github.com/bulwarkhq/bulwark/libs/enforce/gate"
 	"github.com/bulwarkhq/bulwark/libs/enforce/sidecar"
 	"github.com/bulwarkhq/bulwark/libs/ingest/shipper"
 	"github.com/bulwarkhq/bulwark/libs/platform/config"
@@ -26,7 +28,8 @@ func Services() []config.Program {
 		{Name: "bulwark-shipper", Summary: "follows access logs (and Logpush) into the requests topic", Configs: with(shipper.Config{})},
 		{Name: "bulwark-aggregator", Summary: "requests to scores, in event-time windows, exactly once", Configs: with(aggregator.Config{})},
 		{Name: "bulwark-decider", Summary: "scores to verdicts with the rule file", Configs: with(decider.Config{})},
-		{Name: "bulwark-sidecar", Summary: "answers verdict lookups from memory (HTTP, ext_authz)", Configs: with(sidecar.Config{})},
+		{Name: "bulwark-gate", Summary: "reverse proxy that blocks, challenges and clears before the shop", Configs: with(gate.Config{}, challenge.Config{})},
+		{Name: "bulwark-sidecar", Summary: "answers verdict lookups from memory (HTTP, ext_authz)", Configs: with(sidecar.Config{}, challenge.Config{})},
 		{Name: "bulwark-cfsync", Summary: "keeps Cloudflare IP lists equal to the blocking verdicts", Configs: with(cfsync.Config{}, election.Config{})},
 		{Name: "bulwark-fwsync", Summary: "keeps nftables sets equal to the blocking verdicts", Configs: with(fwsync.Config{})},
 		{Name: "bulwark-chsink", Summary: "writes requests, scores, verdicts and dead letters to ClickHouse", Configs: with(chsink.Config{})},

@@ -29,6 +29,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/bulwarkhq/bulwark/libs/enforce/challenge"
 	"github.com/bulwarkhq/bulwark/libs/ingest/clientip"
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/verdicts/verdict"
@@ -48,6 +49,8 @@ type Guard struct {
 	challenge  http.Handler
 	block      http.Handler
 	failClosed bool
+	// pages serves /.bulwark/ and clearances (WithChallenges).
+	pages *challenge.Handler
 
 	checks *prometheus.CounterVec
 	errors prometheus.Counter
@@ -131,6 +134,22 @@ func WithChallenge(h http.Handler) Option {
 	return func(g *Guard) error { g.challenge = h; return nil }
 }
 
+// WithChallenges makes the middleware serve Bulwark's challenge pages
+// (/.bulwark/challenge, /.bulwark/verify) and answer a CHALLENGE with the
+// challenge page, unless the request carries a clearance of the level the
+// verdict asks for; then it passes, as ALLOW. BLOCK is never cleared. Build
+// h with challenge.New, with the same secret as the gate and sidecars so a
+// clearance from one holds at all. It replaces WithChallenge.
+func WithChallenges(h *challenge.Handler) Option {
+	return func(g *Guard) error {
+		if h == nil {
+			return errors.New("botguard: WithChallenges(nil)")
+		}
+		g.pages = h
+		return nil
+	}
+}
+
 // WithBlock sets the handler for BLOCK (default: 403 with a short text).
 func WithBlock(h http.Handler) Option {
 	return func(g *Guard) error { g.block = h; return nil }
@@ -196,14 +215,21 @@ func ActionFrom(ctx context.Context) eventpb.Action {
 
 // Check returns the action for a request.
 func (g *Guard) Check(r *http.Request) (eventpb.Action, error) {
+	a, _, err := g.check(r)
+	return a, err
+}
+
+// check is Check with the verdict's score (the challenge's level).
+func (g *Guard) check(r *http.Request) (eventpb.Action, float64, error) {
 	ip, session := g.clientIP(r), g.session(r)
 	if g.table != nil {
-		return g.table.Lookup(ip, session, time.Now()).Action, nil
+		res := g.table.Lookup(ip, session, time.Now())
+		return res.Action, res.Score(), nil
 	}
 	return g.remoteCheck(r.Context(), ip, session)
 }
 
-func (g *Guard) remoteCheck(ctx context.Context, ip netip.Addr, session string) (eventpb.Action, error) {
+func (g *Guard) remoteCheck(ctx context.Context, ip netip.Addr, session string) (eventpb.Action, float64, error) {
 	q := url.Values{}
 	if ip.IsValid() {
 		q.Set("ip", ip.String())
@@ -212,45 +238,50 @@ func (g *Guard) remoteCheck(ctx context.Context, ip netip.Addr, session string) 
 		q.Set("session", session)
 	}
 	if len(q) == 0 {
-		return eventpb.Action_ALLOW, nil
+		return eventpb.Action_ALLOW, 0, nil
 	}
 	u := *g.remote
 	u.Path += "/v1/verdict"
 	u.RawQuery = q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return 0, fmt.Errorf("botguard: ask sidecar: %w", err)
+		return 0, 0, fmt.Errorf("botguard: ask sidecar: %w", err)
 	}
 	resp, err := g.client.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("botguard: ask sidecar: %w", err)
+		return 0, 0, fmt.Errorf("botguard: ask sidecar: %w", err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil {
-		return 0, fmt.Errorf("botguard: read sidecar answer: %w", err)
+		return 0, 0, fmt.Errorf("botguard: read sidecar answer: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("botguard: sidecar answered %s: %s", resp.Status, strings.TrimSpace(string(body)))
+		return 0, 0, fmt.Errorf("botguard: sidecar answered %s: %s", resp.Status, strings.TrimSpace(string(body)))
 	}
 	var v struct {
-		Action string `json:"action"`
+		Action string  `json:"action"`
+		Score  float64 `json:"score"`
 	}
 	if err := json.Unmarshal(body, &v); err != nil {
-		return 0, fmt.Errorf("botguard: sidecar answer: %w", err)
+		return 0, 0, fmt.Errorf("botguard: sidecar answer: %w", err)
 	}
 	a, err := verdict.ParseAction(v.Action)
 	if err != nil {
-		return 0, fmt.Errorf("botguard: sidecar answer: %w", err)
+		return 0, 0, fmt.Errorf("botguard: sidecar answer: %w", err)
 	}
-	return a, nil
+	return a, v.Score, nil
 }
 
 // Middleware answers blocked and challenged clients itself and passes the
 // others to next, with the action in the request context (ActionFrom).
 func (g *Guard) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a, err := g.Check(r)
+		if g.pages != nil && strings.HasPrefix(r.URL.Path, challenge.Prefix) {
+			g.pages.ServeHTTP(w, r)
+			return
+		}
+		a, score, err := g.check(r)
 		if err != nil {
 			g.errors.Inc()
 			if g.failClosed {
@@ -264,7 +295,20 @@ func (g *Guard) Middleware(next http.Handler) http.Handler {
 		case eventpb.Action_BLOCK:
 			g.block.ServeHTTP(w, r)
 		case eventpb.Action_CHALLENGE:
-			g.challenge.ServeHTTP(w, r)
+			if g.pages == nil {
+				g.challenge.ServeHTTP(w, r)
+				return
+			}
+			need := challenge.LevelFor(score)
+			if g.pages.Cleared(r, g.clientIP(r), need) {
+				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, eventpb.Action_ALLOW)))
+				return
+			}
+			ret, ok := challenge.SafeReturn(r.URL.RequestURI())
+			if !ok || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+				ret = "/"
+			}
+			g.pages.ServeChallenge(w, r, http.StatusForbidden, need, "", ret)
 		default:
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, a)))
 		}

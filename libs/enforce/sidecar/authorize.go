@@ -15,14 +15,18 @@ type answer struct {
 	// degraded: the table has not caught up, so the fail mode answered
 	// (ALLOW when open, BLOCK when closed).
 	degraded bool
+	// cleared: a CHALLENGE let through by a valid clearance cookie.
+	cleared bool
 }
 
 // authorize decides one request: it finds the client (the socket peer, or
 // the client address header value hv when the peer is a trusted proxy) and
-// consults the table, or the fail mode while the table is not ready. An
-// error means the request names no usable client; it is counted as a bad
-// request of api.
-func (s *Sidecar) authorize(api string, peer netip.Addr, hv, session string) (answer, error) {
+// consults the table, or the fail mode while the table is not ready. A
+// CHALLENGE is allowed when cookie is a clearance of the level the verdict
+// asks for, issued to this client's network and user agent ua; a BLOCK
+// never is. An error means the request names no usable client; it is
+// counted as a bad request of api.
+func (s *Sidecar) authorize(api string, peer netip.Addr, hv, session, cookie, ua string) (answer, error) {
 	ip, err := clientAddr(s.resolver, peer, hv)
 	switch {
 	case err != nil:
@@ -41,7 +45,11 @@ func (s *Sidecar) authorize(api string, peer netip.Addr, hv, session string) (an
 		}
 		return answer{action: eventpb.Action_ALLOW, degraded: true}, nil
 	}
-	res := s.table.Lookup(ip, session, time.Now())
+	now := time.Now()
+	res := s.table.Lookup(ip, session, now)
 	s.metrics.lookups[api][res.Action].Inc()
+	if res.Action == eventpb.Action_CHALLENGE && s.ch.cleared(res, ip, cookie, ua, now) {
+		return answer{action: eventpb.Action_ALLOW, cleared: true}, nil
+	}
 	return answer{action: res.Action}, nil
 }

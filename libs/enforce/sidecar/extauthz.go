@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"github.com/bulwarkhq/bulwark/libs/enforce/challenge"
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/verdicts/verdict"
 )
@@ -66,7 +67,11 @@ func (a *extAuthz) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3
 	if s.sessLower != "" {
 		session = headers[s.sessLower]
 	}
-	ans, err := s.authorize(apiExtAuthz, sourceAddr(ctx, attrs), hv, session)
+	var cookie, ua string
+	if s.ch != nil {
+		cookie, ua = cookieValue(headers["cookie"], challenge.CookieName), headers["user-agent"]
+	}
+	ans, err := s.authorize(apiExtAuthz, sourceAddr(ctx, attrs), hv, session, cookie, ua)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "client address: %v", err)
 	}
@@ -78,6 +83,11 @@ func (a *extAuthz) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3
 	case eventpb.Action_BLOCK:
 		return denied(codes.PermissionDenied, typev3.StatusCode_Forbidden, ans.action, "blocked"), nil
 	case eventpb.Action_CHALLENGE:
+		if s.ch != nil {
+			if resp := challengeRedirect(attrs.GetRequest().GetHttp()); resp != nil {
+				return resp, nil
+			}
+		}
 		return denied(codes.Unauthenticated, typev3.StatusCode_Unauthorized, ans.action, "challenge required"), nil
 	}
 	return allowed(ans.action), nil

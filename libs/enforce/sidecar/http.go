@@ -14,7 +14,9 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
 
+	"github.com/bulwarkhq/bulwark/libs/enforce/challenge"
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/platform/subject"
 	"github.com/bulwarkhq/bulwark/libs/verdicts/verdict"
@@ -39,10 +41,13 @@ const (
 const maxBatchBody = 1 << 20
 
 var (
-	headerActionKey   = []byte(HeaderAction)
-	headerDegradedKey = []byte(HeaderDegraded)
-	notReadyValue     = []byte("not-ready")
-	jsonContentType   = []byte("application/json")
+	headerActionKey    = []byte(HeaderAction)
+	headerDegradedKey  = []byte(HeaderDegraded)
+	notReadyValue      = []byte("not-ready")
+	jsonContentType    = []byte("application/json")
+	headerClearanceKey = []byte(HeaderClearance)
+	challengePrefix    = []byte(challenge.Prefix)
+	clearedBytes       = []byte(clearedValue[0])
 	// actionBytes are the X-Bulwark-Action values, indexed by action.
 	actionBytes = func() (v [eventpb.Action_BLOCK + 1][]byte) {
 		for a := range v {
@@ -63,6 +68,12 @@ func (s *Sidecar) serve(c *fasthttp.RequestCtx) {
 	path := c.Path()
 	if string(path) == "/v1/authz" {
 		s.authz(c)
+		return
+	}
+	if s.ch != nil && bytes.HasPrefix(path, challengePrefix) {
+		// The challenge pages are net/http handlers (shared with the gate);
+		// they are not on the hot path.
+		fasthttpadaptor.NewFastHTTPHandlerFunc(s.serveChallenge)(c)
 		return
 	}
 	var h fasthttp.RequestHandler
@@ -111,7 +122,13 @@ func (s *Sidecar) authz(c *fasthttp.RequestCtx) {
 	if s.sessHeader != "" {
 		session = unsafeString(h.Peek(s.sessHeader))
 	}
-	ans, err := s.authorize(apiAuthz, peer, hv, session)
+	var cookie, ua string
+	if s.ch != nil {
+		if v := h.Cookie(challenge.CookieName); len(v) > 0 {
+			cookie, ua = unsafeString(v), unsafeString(h.UserAgent())
+		}
+	}
+	ans, err := s.authorize(apiAuthz, peer, hv, session, cookie, ua)
 	if err != nil {
 		writeFastError(c, http.StatusBadRequest, err.Error())
 		return
@@ -120,6 +137,9 @@ func (s *Sidecar) authz(c *fasthttp.RequestCtx) {
 		c.Response.Header.SetCanonical(headerDegradedKey, notReadyValue)
 	}
 	c.Response.Header.SetCanonical(headerActionKey, actionBytes[ans.action])
+	if ans.cleared {
+		c.Response.Header.SetCanonical(headerClearanceKey, clearedBytes)
+	}
 	c.SetStatusCode(authzStatus(ans.action))
 }
 

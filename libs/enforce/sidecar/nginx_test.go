@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/libs/enforce/challenge"
 	"github.com/bulwarkhq/bulwark/libs/enforce/sidecar"
 	"github.com/bulwarkhq/bulwark/libs/platform/kafkatest"
 )
@@ -127,10 +128,6 @@ func TestNginxAuthRequest(t *testing.T) {
 	seed(t, b)
 
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/challenge" {
-			fmt.Fprint(w, "challenge page")
-			return
-		}
 		fmt.Fprintf(w, "upstream page action=%s", r.Header.Get("X-Bulwark-Action"))
 	}))
 	defer app.Close()
@@ -139,6 +136,9 @@ func TestNginxAuthRequest(t *testing.T) {
 	cfg.Addr, cfg.GRPCAddr = "127.0.0.1:0", "off"
 	sc, err := sidecar.New(cfg, kafkatest.Config(b), nil, nil)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.EnableChallenges(challengeConfig(), challenge.RandomKeys(), nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -171,7 +171,8 @@ func TestNginxAuthRequest(t *testing.T) {
 	f("198.51.100.20", 403, "Access denied")              // blocked network
 	f("192.0.2.1", 200, "upstream page action=ALLOW")     // clean
 	f("203.0.113.9", 200, "upstream page action=MONITOR") // monitored clients pass
-	f("203.0.113.8", 200, "challenge page")               // challenge -> the app's challenge page
+	f("203.0.113.8", 200, `action="/.bulwark/verify"`)    // challenge -> the sidecar's challenge page
+	solveThroughNginx(t, client, base, "203.0.113.8")
 
 	// The sidecar goes away: nginx keeps serving (fail-open), even the
 	// clients it blocked a moment ago.

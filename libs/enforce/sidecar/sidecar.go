@@ -54,6 +54,10 @@ type Sidecar struct {
 	httpLn, grpcLn net.Listener
 	httpSrv        *evhttp.Server
 	grpcSrv        *grpc.Server
+
+	// ch serves /.bulwark/ and verifies clearances once EnableChallenges
+	// was called; nil leaves both off.
+	ch *challenges
 }
 
 // New builds a sidecar: it loads the snapshot file if one is configured and

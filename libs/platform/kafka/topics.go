@@ -20,6 +20,8 @@ type Topics struct {
 	RequestsDLQ string `env:"TOPIC_REQUESTS_DLQ" envDefault:"bulwark.requests.dlq.v1" help:"Dead-letter topic: raw lines that could not be used, with the reason."`
 	Scores      string `env:"TOPIC_SCORES" envDefault:"bulwark.scores.v1" help:"Topic of scores, keyed by subject."`
 	Verdicts    string `env:"TOPIC_VERDICTS" envDefault:"bulwark.verdicts.v1" help:"Compacted topic of verdicts, keyed by subject; a tombstone lifts a verdict."`
+	// Feedback holds challenge outcomes and operator labels, keyed by subject.
+	Feedback string `env:"TOPIC_FEEDBACK" envDefault:"bulwark.feedback.v1" help:"Topic of challenge outcomes and operator labels, keyed by subject."`
 }
 
 // DefaultTopics returns the contract names.
@@ -29,6 +31,7 @@ func DefaultTopics() Topics {
 		RequestsDLQ: "bulwark.requests.dlq.v1",
 		Scores:      "bulwark.scores.v1",
 		Verdicts:    "bulwark.verdicts.v1",
+		Feedback:    "bulwark.feedback.v1",
 	}
 }
 
@@ -38,6 +41,7 @@ func (t Topics) Validate() error {
 	for _, f := range []struct{ v, name string }{
 		{t.Requests, "TOPIC_REQUESTS"}, {t.RequestsDLQ, "TOPIC_REQUESTS_DLQ"},
 		{t.Scores, "TOPIC_SCORES"}, {t.Verdicts, "TOPIC_VERDICTS"},
+		{t.Feedback, "TOPIC_FEEDBACK"},
 	} {
 		if f.v == "" {
 			return config.Invalid(f.name, "topic name must not be empty")
@@ -76,6 +80,10 @@ func (t Topics) Specs(partitions int32, replication int16) []TopicSpec {
 		}},
 		{Name: t.Verdicts, Partitions: partitions, ReplicationFactor: replication, Configs: map[string]string{
 			"cleanup.policy": "compact", "delete.retention.ms": ms(day), "min.compaction.lag.ms": "0",
+		}},
+		// Labels and challenge outcomes are training data: kept 30 days.
+		{Name: t.Feedback, Partitions: partitions, ReplicationFactor: replication, Configs: map[string]string{
+			"cleanup.policy": "delete", "retention.ms": ms(30 * day),
 		}},
 	}
 }

@@ -228,6 +228,10 @@ func (r Result) Verdict() *eventpb.Verdict {
 	return r.e.verdict(r.extras, r.Subject())
 }
 
+// Score is the matching verdict's score (0 for no match): a CHALLENGE's
+// score picks the challenge's level.
+func (r Result) Score() float64 { return r.e.score }
+
 // ExpiresAt is the matching verdict's expiry (zero for never or no match).
 func (r Result) ExpiresAt() time.Time {
 	if r.e.exp == 0 {

@@ -21,6 +21,7 @@ const (
 	DeadLetters
 	Scores
 	Verdicts
+	Feedback
 )
 
 var marshal = protojson.MarshalOptions{UseProtoNames: true}
@@ -32,6 +33,8 @@ func Encode(kind Kind, key, value []byte) ([]byte, error) {
 		return protoJSON(value, &eventpb.RequestEvent{})
 	case Scores:
 		return protoJSON(value, &eventpb.Score{})
+	case Feedback:
+		return protoJSON(value, &eventpb.Feedback{})
 	case DeadLetters:
 		var dl eventpb.DeadLetter
 		if err := proto.Unmarshal(value, &dl); err != nil {
