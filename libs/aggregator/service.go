@@ -31,6 +31,9 @@ var offsetKey = []byte("O")
 
 var errCrashed = errors.New("aggregator: simulated crash")
 
+// heartbeatInterval bounds how long a rebalance waits for this member.
+const heartbeatInterval = 500 * time.Millisecond
+
 // maxFuture is how far ahead of this machine's clock an event time may be.
 const maxFuture = time.Hour
 
@@ -361,6 +364,10 @@ func (a *Aggregator) clientOpts() ([]kgo.Opt, error) {
 		kgo.ConsumerGroup(a.cfg.Group),
 		kgo.ConsumeTopics(a.kcfg.Topics.Requests),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		// Members learn of a rebalance (a pod joining or leaving) at their
+		// next heartbeat: Kafka's 3 s default would be most of a moved
+		// partition's scoring gap.
+		kgo.HeartbeatInterval(heartbeatInterval),
 		kgo.TransactionalID(a.txnID),
 		kgo.TransactionTimeout(60*time.Second),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
