@@ -61,6 +61,8 @@ func TestCatchUpThenFollow(t *testing.T) {
 
 	tab := &table{m: map[string]*eventpb.Verdict{}}
 	r := verdictlog.New(kafkatest.Config(b), "test", tab.apply, nil, nil)
+	hint := make(chan int64, 1)
+	r.OnStart(func(n int64) { hint <- n })
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- r.Run(rctx) }()
@@ -70,6 +72,9 @@ func TestCatchUpThenFollow(t *testing.T) {
 	case <-r.Ready():
 	case <-time.After(20 * time.Second):
 		t.Fatal("reader never caught up")
+	}
+	if n := <-hint; n != 53 {
+		t.Errorf("size hint %d, want the 53 records on the topic", n)
 	}
 	if v := tab.get("ip:192.0.2.1"); v != nil {
 		t.Fatalf("tombstoned subject still present: %v", v)
