@@ -57,11 +57,13 @@ func (a *Aggregator) install(cl *kgo.Client, res restored) error {
 	return nil
 }
 
-// reload drops the engines of ids, pauses them and asks for their state.
+// reload drops the engines of ids; those still owned are paused and their
+// state asked for.
 func (a *Aggregator) reload(cl *kgo.Client, ids []int32) {
+	var keep []int32
 	a.mu.Lock()
-	keep := ids[:0]
 	for _, id := range ids {
+		delete(a.parts, id)
 		if a.owned[id] {
 			keep = append(keep, id)
 		}
@@ -72,7 +74,6 @@ func (a *Aggregator) reload(cl *kgo.Client, ids []int32) {
 	}
 	cl.PauseFetchPartitions(map[string][]int32{a.kcfg.Topics.Requests: keep})
 	for _, id := range keep {
-		delete(a.parts, id)
 		a.waiting[id] = true
 	}
 	a.rs.ask(keep...)
