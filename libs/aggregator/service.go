@@ -368,6 +368,10 @@ func (a *Aggregator) clientOpts() ([]kgo.Opt, error) {
 		// next heartbeat: Kafka's 3 s default would be most of a moved
 		// partition's scoring gap.
 		kgo.HeartbeatInterval(heartbeatInterval),
+		// A partition resumed once its state is in joins the next fetch to
+		// its broker, after the one in flight, which waits up to this long
+		// when its other partitions are quiet (franz-go's default: 5 s).
+		kgo.FetchMaxWait(500*time.Millisecond),
 		kgo.TransactionalID(a.txnID),
 		kgo.TransactionTimeout(60*time.Second),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
