@@ -297,9 +297,11 @@ func (r *restorer) finish(active map[int32]*loading, done []int32) {
 	for _, id := range done {
 		l := active[id]
 		delete(active, id)
-		r.deliver(restored{id: id, eng: l.eng, next: l.next, took: time.Since(l.since)})
+		took := time.Since(l.since)
+		// Logged before the engine is handed over: Run owns it after.
 		r.log.Info("partition state loaded", "partition", id, "state_offset", l.next, "ips", l.eng.Stats().IPs,
-			"took", time.Since(l.since).Round(time.Millisecond))
+			"took", took.Round(time.Millisecond))
+		r.deliver(restored{id: id, eng: l.eng, next: l.next, took: took})
 	}
 }
 
