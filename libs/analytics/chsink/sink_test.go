@@ -70,12 +70,12 @@ type env struct {
 	db     string
 }
 
-func newEnv(t testing.TB, db string) *env {
+func newEnv(t testing.TB, db string, opts ...kafkatest.Option) *env {
 	t.Helper()
 	if server == nil {
 		t.Skip("needs Debian's clickhouse-server (not installed, or -short)")
 	}
-	b := kafkatest.Start(t)
+	b := kafkatest.Start(t, opts...)
 	cfg := chsink.Config{
 		ClickHouse:        server.Config(db),
 		Group:             "chsink-" + db,

@@ -31,6 +31,12 @@ const partitions = 6
 
 func startCluster(tb testing.TB, brokers int) *cluster {
 	tb.Helper()
+	return startClusterWith(tb, brokers, partitions)
+}
+
+// startClusterWith is startCluster with parts partitions per topic.
+func startClusterWith(tb testing.TB, brokers int, parts int32) *cluster {
+	tb.Helper()
 	c := &cluster{conns: map[string][]net.Conn{}}
 	kf, err := kfake.NewCluster(
 		kfake.NumBrokers(brokers),
@@ -51,7 +57,7 @@ func startCluster(tb testing.TB, brokers int) *cluster {
 	cl := c.client(tb, "failover-setup")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := kafka.EnsureTopics(ctx, kadm.NewClient(cl), kafka.DefaultTopics().Specs(partitions, 3)); err != nil {
+	if err := kafka.EnsureTopics(ctx, kadm.NewClient(cl), kafka.DefaultTopics().Specs(parts, 3)); err != nil {
 		tb.Fatalf("create topics: %v", err)
 	}
 	// The aggregator's state topic too, as a deployment has it before any

@@ -184,10 +184,12 @@ func startAggregator(tb testing.TB, c *cluster, name string) *runningAggregator 
 	return r
 }
 
-// sigterm stops the pod as Kubernetes does (cancel = SIGTERM in main) and
-// waits for a clean exit.
-func (r *runningAggregator) sigterm(tb testing.TB) {
+// sigterm stops the pod as Kubernetes does (cancel = SIGTERM in main),
+// waits for a clean exit and returns how long the pod took to stop (commit
+// its last transaction and leave the group).
+func (r *runningAggregator) sigterm(tb testing.TB) time.Duration {
 	tb.Helper()
+	start := time.Now()
 	r.stop()
 	select {
 	case err := <-r.done:
@@ -198,6 +200,7 @@ func (r *runningAggregator) sigterm(tb testing.TB) {
 	case <-time.After(30 * time.Second):
 		tb.Fatal("aggregator did not stop within 30s of SIGTERM")
 	}
+	return time.Since(start)
 }
 
 // counter sums a counter family in reg (all label values).

@@ -119,6 +119,8 @@ func NewService(cfg Config, kcfg kafka.Config, log *slog.Logger, reg prometheus.
 		s.reloader = NewReloader(cfg.RulesFile, d, cfg.ReloadInterval, cfg.ReloadSettle, log)
 	}
 	s.reader = verdictlog.New(kcfg, "decider", s.applyVerdict, log, reg)
+	// At most 4 M: the hint counts records compaction has not removed yet.
+	s.reader.OnStart(func(n int64) { d.Reserve(int(min(n, 4<<20))) })
 	log.Info("rules loaded", "file", rs.Source, "digest", rs.Digest, "rules", len(rs.Rules), "learning", rs.Learning)
 	return s, nil
 }

@@ -42,17 +42,35 @@
 //
 // So the offsets are committed only with the state they correspond to, and
 // the scores of a transaction exist (for read_committed readers) if and only
-// if its state and offsets do. When a partition is assigned (start, restart,
-// rebalance), its engine is loaded lazily, when its first record arrives,
-// from its state partition (read_committed, up to the offset record that
-// matches the group's committed offset), and processing continues from that
-// offset. A crash or a rebalance aborts the open transaction (a revoke
-// aborts it by design of GroupTransactSession; a restarted instance with the
-// same BULWARK_AGGREGATOR_TRANSACTIONAL_ID fences the dead one at once, others
-// wait for the transaction timeout of 60 s); the consumer rewinds to the
-// committed offsets, every engine is reloaded from the state that goes with
-// them, and the Engine being deterministic, the replayed records give the
-// same scores, byte for byte. Nothing is lost and nothing is emitted twice.
+// if its state and offsets do. When partitions are assigned (start, restart,
+// rebalance), fetching them is paused at once, and their state is loaded in
+// the background, all of them concurrently through one Kafka client
+// (restore.go: read_committed, to the state partition's last stable offset
+// listed with ListOffsets, transaction markers kept so the end is seen
+// rather than waited for; records loaded on up to GOMAXPROCS goroutines).
+// Each partition is resumed as soon as its own state is in, while the
+// partitions the instance already had go on scoring; the state's offset
+// record is checked against the group's committed offset (the first record
+// fetched), and processing continues from that offset. A crash or a
+// rebalance aborts the open transaction (a revoke aborts it by design of
+// GroupTransactSession; with the cooperative-sticky balancer only a
+// rebalance that takes partitions away from this instance does; a restarted
+// instance with the same BULWARK_AGGREGATOR_TRANSACTIONAL_ID fences the dead
+// one at once, others wait for the transaction timeout of 60 s); the
+// consumer rewinds to the committed offsets, the engines that processed
+// records in the aborted transaction are reloaded from the state that goes
+// with them (the others are exactly at it and do not pause), and the Engine
+// being deterministic, the replayed records give the same scores, byte for
+// byte. Nothing is lost and nothing is emitted twice.
+//
+// A planned stop (SIGTERM: scale-down, rolling update) commits the open
+// transaction and leaves the group at once, so the partitions move with
+// their state complete; the time is in bulwark_aggregator_handover_seconds,
+// and the new owner's pause is its rebalance plus its restore. Members
+// heartbeat every 500 ms (Kafka's default is 3 s) and long-poll fetches for
+// at most 500 ms, so a rebalance is noticed, and a resumed partition
+// fetched, within half a second (libs/checks/failover, TestAggregatorScaleOut64,
+// measures the longest gap per partition at 64 partitions).
 //
 // Readers of the scores topic must consume with read_committed isolation
 // (franz-go: kgo.FetchIsolationLevel(kgo.ReadCommitted())), or they also see

@@ -15,6 +15,8 @@ type metrics struct {
 	stateRecords, restores, staleState prometheus.Counter
 	incompatible, fetchErrors, future  prometheus.Counter
 	restoreSeconds                     prometheus.Histogram
+	restoring, paused                  prometheus.Gauge
+	handover                           prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -50,11 +52,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		fetchErrors:    c("fetch_errors_total", "Errors fetching from the requests topic."),
 		future:         c("future_events_total", "Events timed more than an hour ahead of this machine's clock, dropped."),
 		restoreSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "restore_seconds", Help: "Time to load a partition's state.", Buckets: prometheus.ExponentialBuckets(0.01, 4, 8)}),
+		restoring:      g("restoring_partitions", "Partitions whose state is being loaded (their scoring waits for it)."),
+		paused:         g("paused_partitions", "Assigned partitions not yet scoring: fetching paused until their state is loaded."),
+		handover: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "handover_seconds",
+			Help: "On a planned stop: from the stop signal until the last transaction is committed and the partitions are given up.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 12)}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.events, m.late, m.bad, m.decodeErrors, m.scores, m.expired, m.sigMatches, m.malformed, m.active, m.stateBytes,
 			m.watermarkLag, m.parts, m.rebalances, m.txns, m.stateRecords, m.restores, m.staleState,
-			m.incompatible, m.fetchErrors, m.future, m.restoreSeconds)
+			m.incompatible, m.fetchErrors, m.future, m.restoreSeconds, m.restoring, m.paused, m.handover)
 	}
 	return m
 }

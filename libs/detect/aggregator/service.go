@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,6 +33,9 @@ var offsetKey = []byte("O")
 
 var errCrashed = errors.New("aggregator: simulated crash")
 
+// heartbeatInterval bounds how long a rebalance waits for this member.
+const heartbeatInterval = 500 * time.Millisecond
+
 // maxFuture is how far ahead of this machine's clock an event time may be.
 const maxFuture = time.Hour
 
@@ -48,9 +53,16 @@ type Aggregator struct {
 	sigs  *signatures.Holder
 	sigRl *signatures.Reloader // nil without a signature file
 
-	mu      sync.Mutex
-	revoked map[int32]bool // revoked or lost since the last End (set by group callbacks)
+	mu       sync.Mutex
+	revoked  map[int32]bool // revoked or lost since the last End (set by group callbacks)
+	owned    map[int32]bool // assigned and neither revoked nor lost (set by group callbacks)
+	assigned []int32        // newly assigned, not yet seen by Run (set by group callbacks)
 
+	pollMu     sync.Mutex
+	pollCancel context.CancelFunc // cuts Run's poll short when restored state is ready
+
+	rs      *restorer            // loads state in the background (see restore.go)
+	waiting map[int32]bool       // owned by Run: paused until their state is loaded
 	parts   map[int32]*partition // owned by Run's goroutine
 	alive   time.Time
 	aliveMu sync.Mutex
@@ -65,6 +77,10 @@ type partition struct {
 	next    int64 // offset after the last processed record
 	touched bool  // processed records in the open transaction
 	counted Stats // engine stats already added to the metrics
+	// fresh: loaded in the background, no record processed yet; next is
+	// the offset the state corresponds to, checked against the first
+	// record's offset (the group's committed offset) before processing.
+	fresh bool
 }
 
 // New builds the aggregator. scfg is the features section of the rule file
@@ -92,7 +108,7 @@ func New(cfg Config, kcfg kafka.Config, scfg scoring.Config, log *slog.Logger, r
 	}
 	a := &Aggregator{
 		cfg: cfg, kcfg: kcfg, scfg: scfg, log: log.With("txn_id", id), m: newMetrics(reg), reg: reg, txnID: id,
-		revoked: map[int32]bool{}, parts: map[int32]*partition{}, sigs: signatures.NewHolder(set),
+		revoked: map[int32]bool{}, owned: map[int32]bool{}, parts: map[int32]*partition{}, waiting: map[int32]bool{}, sigs: signatures.NewHolder(set),
 	}
 	if cfg.SignaturesFile != "" {
 		a.sigRl = signatures.NewReloader(cfg.SignaturesFile, a.sigs, signatures.DefaultReloadInterval, log, reg)
@@ -186,11 +202,30 @@ func (a *Aggregator) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// One client restores the state of every partition this instance gets,
+	// in the background, while the partitions it has go on scoring.
+	rcl, err := kafka.NewClient(a.kcfg.WithClientID("aggregator-restore"), nil, append(restoreClientOpts(), kgo.WithLogger(kafka.Logger(a.log)))...)
+	if err != nil {
+		return err
+	}
+	defer rcl.Close()
+	a.rs = newRestorer(rcl, a.cfg.StateTopic, a.newEngine, a.m, a.log)
+	a.rs.wake = a.wakePoll
+	rctx, rcancel := context.WithCancel(ctx)
+	rdone := make(chan struct{})
+	go func() { a.rs.run(rctx); close(rdone) }()
+	defer func() { rcancel(); <-rdone }()
+
 	sess, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
 		return fmt.Errorf("aggregator kafka session: %w", err)
 	}
-	defer sess.Close()
+	closed := false
+	defer func() {
+		if !closed {
+			sess.Close()
+		}
+	}()
 	a.beat()
 	if a.sigRl != nil {
 		rctx, stop := context.WithCancel(ctx)
@@ -211,8 +246,13 @@ func (a *Aggregator) Run(ctx context.Context) error {
 		if inTxn {
 			wait = max(time.Until(txnStart.Add(a.cfg.SnapshotInterval)), time.Millisecond)
 		}
+		if err := a.syncPartitions(sess.Client()); err != nil {
+			return err
+		}
 		pctx, cancel := context.WithTimeout(ctx, wait)
+		a.setPollCancel(cancel)
 		fetches := sess.PollRecords(pctx, 10000)
+		a.setPollCancel(nil)
 		cancel()
 		if fetches.IsClientClosed() {
 			return nil
@@ -245,7 +285,7 @@ func (a *Aggregator) Run(ctx context.Context) error {
 				inTxn = false
 			}
 			a.m.txns.WithLabelValues("aborted").Inc()
-			clear(a.parts)
+			a.reload(sess.Client(), slices.Collect(maps.Keys(a.parts)))
 			a.pending = 0
 			continue
 		}
@@ -255,7 +295,7 @@ func (a *Aggregator) Run(ctx context.Context) error {
 			if perr != nil || len(fp.Records) == 0 {
 				return
 			}
-			p, err := a.partition(ctx, fp.Partition, fp.Records[0].Offset)
+			p, err := a.partition(ctx, sess.Client(), fp.Partition, fp.Records[0].Offset)
 			if err != nil {
 				perr = err
 				return
@@ -298,16 +338,31 @@ func (a *Aggregator) Run(ctx context.Context) error {
 			return errCrashed // tests: die mid-transaction, as a killed process would
 		}
 		done := ctx.Err() != nil
-		if inTxn && (done || time.Since(txnStart) >= a.cfg.SnapshotInterval) {
+		if done {
+			stopAt := time.Now()
+			// A planned stop (SIGTERM, scale-down, rolling update): commit
+			// what was processed, then leave the group at once, so that
+			// the partitions move with their state complete and the new
+			// owners need not wait for a session timeout or an abort.
+			if inTxn {
+				if err := a.commit(ctx, sess, promise); err != nil {
+					return err
+				}
+			}
+			sess.Close()
+			closed = true
+			took := time.Since(stopAt)
+			a.m.handover.Observe(took.Seconds())
+			a.log.Info("stopped: state committed and partitions given up", "partitions", len(a.parts), "took", took.Round(time.Millisecond))
+			return nil
+		}
+		if inTxn && time.Since(txnStart) >= a.cfg.SnapshotInterval {
 			if err := a.commit(ctx, sess, promise); err != nil {
 				return err
 			}
 			inTxn = false
 		}
 		a.beat()
-		if done {
-			return nil
-		}
 	}
 }
 
@@ -327,14 +382,33 @@ func (a *Aggregator) clientOpts() ([]kgo.Opt, error) {
 		kgo.ConsumerGroup(a.cfg.Group),
 		kgo.ConsumeTopics(a.kcfg.Topics.Requests),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		// Members learn of a rebalance (a pod joining or leaving) at their
+		// next heartbeat: Kafka's 3 s default would be most of a moved
+		// partition's scoring gap.
+		kgo.HeartbeatInterval(heartbeatInterval),
+		// A partition resumed once its state is in joins the next fetch to
+		// its broker, after the one in flight, which waits up to this long
+		// when its other partitions are quiet (franz-go's default: 5 s).
+		kgo.FetchMaxWait(500*time.Millisecond),
 		kgo.TransactionalID(a.txnID),
 		kgo.TransactionTimeout(60*time.Second),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.RecordPartitioner(statePartitioner{stateTopic: a.cfg.StateTopic, byKey: kgo.StickyKeyPartitioner(nil)}),
-		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+		kgo.OnPartitionsAssigned(func(_ context.Context, cl *kgo.Client, m map[string][]int32) {
+			ps := m[a.kcfg.Topics.Requests]
 			a.m.rebalances.WithLabelValues("assigned").Inc()
-			a.log.Info("partitions assigned", "partitions", m[a.kcfg.Topics.Requests])
+			a.log.Info("partitions assigned", "partitions", ps)
+			// Nothing of a new partition is fetched until its state is
+			// loaded (Run resumes it then): a record polled before would
+			// be in the group's next offset commit without its state.
+			cl.PauseFetchPartitions(map[string][]int32{a.kcfg.Topics.Requests: ps})
+			a.mu.Lock()
+			for _, p := range ps {
+				a.owned[p] = true
+			}
+			a.assigned = append(a.assigned, ps...)
+			a.mu.Unlock()
 		}),
 		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 			a.markRevoked("revoked", m[a.kcfg.Topics.Requests])
@@ -354,6 +428,7 @@ func (a *Aggregator) markRevoked(event string, ps []int32) {
 	a.mu.Lock()
 	for _, p := range ps {
 		a.revoked[p] = true
+		delete(a.owned, p)
 	}
 	a.mu.Unlock()
 }
@@ -385,9 +460,23 @@ func (a *Aggregator) commit(ctx context.Context, sess *kgo.GroupTransactSession,
 	a.revoked = map[int32]bool{}
 	a.mu.Unlock()
 	if !committed {
+		// The engines that processed records in the aborted transaction
+		// are ahead of the committed state: they are reloaded (the consumer
+		// rewinds to the committed offsets). The others are exactly at
+		// their committed state and go on scoring without a pause.
 		a.m.txns.WithLabelValues("aborted").Inc()
-		a.log.Info("transaction aborted (rebalance or produce error); reloading state", "produce_err", promise.Err())
-		clear(a.parts)
+		var reload []int32
+		for id, p := range a.parts {
+			if p.touched || revoked[id] {
+				delete(a.parts, id)
+				if !revoked[id] {
+					reload = append(reload, id)
+				}
+			}
+		}
+		a.log.Info("transaction aborted (rebalance or produce error); reloading the state of the partitions it touched",
+			"partitions", reload, "produce_err", promise.Err())
+		a.reload(sess.Client(), reload)
 		a.pending = 0
 		a.updateGauges()
 		return nil
@@ -430,29 +519,11 @@ func (a *Aggregator) updateGauges() {
 	a.m.active.WithLabelValues("net").Set(float64(nets))
 	a.m.active.WithLabelValues("hot").Set(float64(hot))
 	a.m.stateBytes.Set(float64(bytes))
-	a.m.parts.Set(float64(len(a.parts)))
+	a.m.parts.Set(float64(len(a.parts) + len(a.waiting)))
+	a.m.paused.Set(float64(len(a.waiting)))
 	if oldest > 0 {
 		a.m.watermarkLag.Set(time.Since(time.Unix(0, oldest)).Seconds())
 	}
-}
-
-// partition returns the engine of partition id, loading its state from the
-// state topic on first use after an assignment or an abort.
-func (a *Aggregator) partition(ctx context.Context, id int32, first int64) (*partition, error) {
-	if p, ok := a.parts[id]; ok {
-		return p, nil
-	}
-	start := time.Now()
-	eng, err := a.restore(ctx, id, first)
-	if err != nil {
-		return nil, err
-	}
-	a.m.restores.Inc()
-	a.m.restoreSeconds.Observe(time.Since(start).Seconds())
-	p := &partition{eng: eng, next: first}
-	p.counted = eng.Stats()
-	a.parts[id] = p
-	return p, nil
 }
 
 // rewound reports whether a fetch holds records of a partition from before
@@ -460,108 +531,15 @@ func (a *Aggregator) partition(ctx context.Context, id int32, first int64) (*par
 func (a *Aggregator) rewound(fetches kgo.Fetches) bool {
 	rewound := false
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-		if p, ok := a.parts[fp.Partition]; ok && len(fp.Records) > 0 && fp.Records[0].Offset < p.next {
+		if p, ok := a.parts[fp.Partition]; ok && !p.fresh && len(fp.Records) > 0 && fp.Records[0].Offset < p.next {
 			rewound = true
 		}
 	})
 	return rewound
 }
 
-// restore reads partition id of the state topic into a new engine. The state
-// should end exactly at first, the offset the group resumes from: both were
-// committed in one transaction. If it ends earlier, the transaction's markers
-// may not be visible yet, so it retries for a while, then goes on with what
-// it has (counted in stale_state_total).
-func (a *Aggregator) restore(ctx context.Context, id int32, first int64) (*Engine, error) {
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		eng := a.newEngine()
-		next, err := a.readState(ctx, id, eng, first)
-		if err != nil {
-			return nil, err
-		}
-		if next < 0 || next == first {
-			a.log.Info("partition state loaded", "partition", id, "offset", first, "ips", eng.Stats().IPs)
-			return eng, nil
-		}
-		if next > first || time.Now().After(deadline) {
-			a.m.staleState.Inc()
-			a.log.Warn("partition state does not match the committed offset; continuing with it", "partition", id, "state_offset", next, "offset", first)
-			return eng, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
 func (a *Aggregator) newEngine() *Engine {
 	e := NewEngine(a.scfg, WithAllowedLateness(a.cfg.AllowedLateness), WithIdleTimeout(a.cfg.IdleTimeout), WithSignatures(a.sigs))
 	e.TrackChanges()
 	return e
-}
-
-// readState loads the committed records of one state partition into eng and
-// returns the offset they correspond to (-1 when there is no state).
-func (a *Aggregator) readState(ctx context.Context, id int32, eng *Engine, first int64) (int64, error) {
-	cl, err := kafka.NewClient(a.kcfg.WithClientID("aggregator-restore"), nil,
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{a.cfg.StateTopic: {id: kgo.NewOffset().AtStart()}}),
-	)
-	if err != nil {
-		return 0, err
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	ends, err := adm.ListCommittedOffsets(ctx, a.cfg.StateTopic)
-	if err != nil {
-		return 0, fmt.Errorf("list offsets of %s: %w", a.cfg.StateTopic, err)
-	}
-	starts, err := adm.ListStartOffsets(ctx, a.cfg.StateTopic)
-	if err != nil {
-		return 0, fmt.Errorf("list offsets of %s: %w", a.cfg.StateTopic, err)
-	}
-	end, _ := ends.Lookup(a.cfg.StateTopic, id)
-	begin, _ := starts.Lookup(a.cfg.StateTopic, id)
-	next := int64(-1)
-	if end.Offset <= begin.Offset {
-		return next, nil
-	}
-	for {
-		// A transaction writes a partition's offset record after its state
-		// records, so the state is complete once the offset record that
-		// matches the group's offset is read. Otherwise: every transaction
-		// ends with a marker after its last record, so the log is read once a
-		// record at end-2 or later is; a quiet poll means the tail is aborted
-		// records or markers.
-		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		fs := cl.PollFetches(pctx)
-		cancel()
-		if ctx.Err() != nil {
-			return 0, ctx.Err()
-		}
-		var last int64 = -1
-		var n int
-		fs.EachRecord(func(r *kgo.Record) {
-			n++
-			last = r.Offset
-			if next == first {
-				return // complete; the rest of this fetch is aborted or newer
-			}
-			if string(r.Key) == string(offsetKey) {
-				if len(r.Value) == 8 {
-					next = int64(binary.LittleEndian.Uint64(r.Value))
-				}
-				return
-			}
-			if err := eng.Load(r.Key, r.Value); err != nil {
-				a.m.incompatible.Inc()
-			}
-		})
-		if n == 0 || last+2 >= end.Offset || next == first {
-			return next, nil
-		}
-	}
 }

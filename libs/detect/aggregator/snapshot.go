@@ -58,7 +58,7 @@ func decodeState[S any](v []byte, s *S, v1 func([]byte) ([]byte, bool)) error {
 	}
 	var zero S
 	*s = zero
-	if err := readState(v, planOf(reflect.TypeFor[S]()), unsafe.Pointer(s)); err != nil {
+	if err := readFields(v, planOf(reflect.TypeFor[S]()), unsafe.Pointer(s)); err != nil {
 		return fmt.Errorf("%w: %v", ErrIncompatibleState, err)
 	}
 	return nil

@@ -266,9 +266,9 @@ func appendValues(b []byte, l *leaf, base unsafe.Pointer) []byte {
 
 var errStateRecord = errors.New("malformed state record")
 
-// readState fills the (zeroed) struct at base from a SubjectState record.
+// readFields fills the (zeroed) struct at base from a SubjectState record.
 // Unknown fields and names are skipped; arrays take what both sizes hold.
-func readState(v []byte, p *statePlan, base unsafe.Pointer) error {
+func readFields(v []byte, p *statePlan, base unsafe.Pointer) error {
 	for len(v) > 0 {
 		num, typ, n := protowire.ConsumeTag(v)
 		if n < 0 {

@@ -43,7 +43,14 @@ type Reader struct {
 	caughtUp  atomic.Bool
 	lag       atomic.Int64
 	lastAt    atomic.Int64 // unix nanos of the last record's timestamp
+	onStart   func(records int64)
 }
+
+// OnStart sets a function that Run calls once, before applying anything,
+// with the number of records on the topic (from its start and end offsets;
+// compaction may have left fewer live subjects): a size hint, so that a
+// table of a million verdicts is not rehashed as it grows. Call it before Run.
+func (r *Reader) OnStart(f func(records int64)) { r.onStart = f }
 
 // New builds a reader; name labels its metrics ("sidecar", "cfsync", ...).
 func New(cfg kafka.Config, name string, apply Apply, log *slog.Logger, reg prometheus.Registerer) *Reader {
@@ -95,6 +102,9 @@ func (r *Reader) Run(ctx context.Context) error {
 	targets, err := r.startOffsets(ctx, kadm.NewClient(cl), topic)
 	if err != nil {
 		return err
+	}
+	if r.onStart != nil {
+		r.onStart(r.records(ctx, kadm.NewClient(cl), topic, targets))
 	}
 	next := map[int32]int64{}
 	r.checkCaughtUp(targets, next, start)
@@ -185,6 +195,26 @@ func (r *Reader) startOffsets(ctx context.Context, adm *kadm.Client, topic strin
 			return nil, err
 		}
 	}
+}
+
+// records is the number of records between the topic's start offsets and
+// the targets (0 if the start offsets cannot be listed: it is only a hint).
+func (r *Reader) records(ctx context.Context, adm *kadm.Client, topic string, targets map[int32]int64) int64 {
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		r.log.Debug("list verdict topic start offsets for a size hint", "err", err)
+		return 0
+	}
+	var n int64
+	for p, end := range targets {
+		if s, ok := starts.Lookup(topic, p); ok && end > s.Offset {
+			n += end - s.Offset
+		}
+	}
+	return n
 }
 
 func (r *Reader) checkCaughtUp(targets, next map[int32]int64, start time.Time) {

@@ -69,6 +69,8 @@ func TestCatchUpThenFollow(t *testing.T) {
 	tab := &table{m: map[string]*eventpb.Verdict{}}
 	reg := prometheus.NewRegistry()
 	r := verdictlog.New(kafkatest.Config(b), "test", tab.apply, nil, reg)
+	hint := make(chan int64, 1)
+	r.OnStart(func(n int64) { hint <- n })
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- r.Run(rctx) }()
@@ -78,6 +80,9 @@ func TestCatchUpThenFollow(t *testing.T) {
 	case <-r.Ready():
 	case <-time.After(20 * time.Second):
 		t.Fatal("reader never caught up")
+	}
+	if n := <-hint; n != int64(52+len(badKeys)) {
+		t.Errorf("size hint %d, want the %d records on the topic", n, 52+len(badKeys))
 	}
 	if v := tab.get("ip:192.0.2.1"); v != nil {
 		t.Fatalf("tombstoned subject still present: %v", v)
