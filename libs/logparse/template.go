@@ -20,15 +20,15 @@ import (
 type fieldKind uint8
 
 const (
-	kSkip         fieldKind = iota // logged but not used
-	kRemoteAddr                    // the socket peer ($remote_addr, %a)
-	kRemoteHost                    // Apache %h: the peer unless %a is also logged
-	kRemoteAddrPort                // "ip:port" ("[v6]:port")
-	kTimeLocal                     // 02/Jan/2006:15:04:05 -0700
-	kTimeBracketed                 // [02/Jan/2006:15:04:05 -0700] (Apache %t)
-	kTimeISO                       // RFC 3339
-	kTimeEpoch                     // seconds since the epoch, with fraction ($msec)
-	kRequest                       // "GET /path?q HTTP/1.1"
+	kSkip           fieldKind = iota // logged but not used
+	kRemoteAddr                      // the socket peer ($remote_addr, %a)
+	kRemoteHost                      // Apache %h: the peer unless %a is also logged
+	kRemoteAddrPort                  // "ip:port" ("[v6]:port")
+	kTimeLocal                       // 02/Jan/2006:15:04:05 -0700
+	kTimeBracketed                   // [02/Jan/2006:15:04:05 -0700] (Apache %t)
+	kTimeISO                         // RFC 3339
+	kTimeEpoch                       // seconds since the epoch, with fraction ($msec)
+	kRequest                         // "GET /path?q HTTP/1.1"
 	kMethod
 	kRequestURI   // path?query
 	kURI          // path only
