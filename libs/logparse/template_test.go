@@ -178,3 +178,18 @@ func TestJSONFields(t *testing.T) {
 		&eventpb.RequestEvent{TimeUnixNano: ts("2026-11-21T10:00:03Z"), ClientIp: "192.0.2.9", Method: "PUT", Path: "/a", Query: "b",
 			Status: 201, SessionId: "x1"})
 }
+
+func TestParseJSONFields(t *testing.T) {
+	m, err := ParseJSONFields(" remote_addr=client , time_iso8601=ts")
+	if err != nil || len(m) != 2 || m["remote_addr"] != "client" || m["time_iso8601"] != "ts" {
+		t.Fatalf("%v, %v", m, err)
+	}
+	if m, err := ParseJSONFields(""); err != nil || m != nil {
+		t.Fatalf("empty: %v, %v", m, err)
+	}
+	for _, bad := range []string{"remote_addr", "=x", "a=", "a=b,a=c"} {
+		if _, err := ParseJSONFields(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

@@ -8,12 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync/atomic"
 
-	"github.com/klauspost/compress/gzip"
-
 	"github.com/bulwarkhq/bulwark/libs/eventpb"
+	"github.com/bulwarkhq/bulwark/libs/logfile"
 	"github.com/bulwarkhq/bulwark/libs/logparse"
 )
 
@@ -96,15 +94,13 @@ func openFiles(paths []string, format logparse.Format, popts logparse.Options, w
 			return nil, err
 		}
 		in := &fileInput{path: path, f: f, p: p, head: &slot{ev: &eventpb.RequestEvent{}}}
-		var r io.Reader = f
-		if strings.HasSuffix(path, ".gz") {
-			zr, err := gzip.NewReader(bufio.NewReaderSize(f, readBuffer))
-			if err != nil {
-				f.Close()
-				fs.close()
-				return nil, fmt.Errorf("%s: %w", path, err)
-			}
-			r = zr
+		// Rotated archives (.gz, .zst) are told by their content and read
+		// decompressed; offsets are then positions in the decompressed text.
+		r, err := logfile.NewReader(f, path)
+		if err != nil {
+			f.Close()
+			fs.close()
+			return nil, err
 		}
 		in.r = bufio.NewReaderSize(r, readBuffer)
 		fs.in = append(fs.in, in)

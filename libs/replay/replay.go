@@ -28,7 +28,7 @@ import (
 
 // Config says what to replay and how.
 type Config struct {
-	// Files are log files in Format (".gz" files are decompressed), merged
+	// Files are log files in Format (gzip and zstd files are decompressed), merged
 	// by event time. Either Files or Topic.
 	Files        []string
 	Format       logparse.Format
@@ -69,7 +69,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("replay: until (%s) is not after since (%s)", c.Until.Format(time.RFC3339), c.Since.Format(time.RFC3339))
 	}
 	if len(c.Files) > 0 {
-		if _, err := logparse.ParseFormat(string(c.Format)); err != nil {
+		if _, err := logparse.New(c.Format, c.ParseOptions); err != nil {
 			return fmt.Errorf("replay: %w", err)
 		}
 	}

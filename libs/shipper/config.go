@@ -22,8 +22,14 @@ import (
 type Config struct {
 	// Files are paths or globs of the logs to follow, comma-separated.
 	Files []string `env:"SHIPPER_FILES" envSeparator:","`
-	// Format of the files: nginx, nginx-json or cloudflare.
+	// Format of the files: nginx, apache, nginx-json or cloudflare (logparse.Formats).
 	Format string `env:"SHIPPER_FORMAT" envDefault:"nginx"`
+	// LogFormat is the nginx log_format (format nginx) or Apache LogFormat
+	// (format apache) the files are written in; empty: the combined format.
+	LogFormat string `env:"SHIPPER_LOG_FORMAT"`
+	// JSONFields maps the fields Bulwark reads to the keys a JSON log uses
+	// ("remote_addr=client,time_iso8601=ts"; format nginx-json).
+	JSONFields string `env:"SHIPPER_JSON_FIELDS"`
 	// CheckpointFile keeps where each file was read to; empty keeps none.
 	CheckpointFile string `env:"SHIPPER_CHECKPOINT_FILE" envDefault:"bulwark-shipper.checkpoints.json"`
 	// StartAt is where a file without a checkpoint is read from: beginning or end.
@@ -66,6 +72,9 @@ func (c Config) Validate() error {
 	if _, err := logparse.ParseFormat(c.Format); err != nil {
 		return config.Invalid("SHIPPER_FORMAT", "%v", err)
 	}
+	if _, err := logparse.ParseJSONFields(c.JSONFields); err != nil {
+		return config.Invalid("SHIPPER_JSON_FIELDS", "%v", err)
+	}
 	if c.StartAt != "beginning" && c.StartAt != "end" {
 		return config.Invalid("SHIPPER_START_AT", "%q: want beginning or end", c.StartAt)
 	}
@@ -74,6 +83,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxLineBytes < 256 || c.MaxLineBytes > 16<<20 {
 		return config.Invalid("SHIPPER_MAX_LINE_BYTES", "%d: want 256 .. 16777216", c.MaxLineBytes)
+	}
+	if _, _, err := c.ParseOptions(); err != nil {
+		return config.Invalid(c.parseOptionsVar(), "%v", err)
 	}
 	if _, err := compression(c.Compression); err != nil {
 		return config.Invalid("SHIPPER_COMPRESSION", "%v", err)
@@ -112,4 +124,46 @@ func compression(name string) (kgo.CompressionCodec, error) {
 		return kgo.NoCompression(), nil
 	}
 	return kgo.NoCompression(), fmt.Errorf("unknown compression %q: want lz4, zstd, snappy, gzip or none", name)
+}
+
+// ParseOptions returns the parser format and options the configuration
+// describes, checking that they build a parser (a custom format string is
+// compiled here, so a bad one stops the shipper at start-up).
+func (c Config) ParseOptions() (logparse.Format, logparse.Options, error) {
+	format, err := logparse.ParseFormat(c.Format)
+	if err != nil {
+		return "", logparse.Options{}, err
+	}
+	fields, err := logparse.ParseJSONFields(c.JSONFields)
+	if err != nil {
+		return "", logparse.Options{}, err
+	}
+	trusted, err := clientip.ParseCIDRs(c.TrustedProxies)
+	if err != nil {
+		return "", logparse.Options{}, err
+	}
+	opts := logparse.Options{
+		SessionCookie: c.SessionCookie, SessionField: c.SessionField, MaxLineBytes: c.MaxLineBytes,
+		LogFormat: c.LogFormat, JSONFields: fields, ClientIP: clientip.New(trusted),
+	}
+	if _, err := logparse.New(format, opts); err != nil {
+		return "", logparse.Options{}, err
+	}
+	return format, opts, nil
+}
+
+// parseOptionsVar names the variable most likely at fault when the parser
+// options do not build.
+func (c Config) parseOptionsVar() string {
+	switch {
+	case c.LogFormat != "":
+		return "SHIPPER_LOG_FORMAT"
+	case c.JSONFields != "":
+		return "SHIPPER_JSON_FIELDS"
+	case c.SessionCookie != "":
+		return "SHIPPER_SESSION_COOKIE"
+	case c.SessionField != "":
+		return "SHIPPER_SESSION_FIELD"
+	}
+	return "SHIPPER_FORMAT"
 }

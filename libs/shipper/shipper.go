@@ -17,7 +17,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/bulwarkhq/bulwark/libs/clientip"
 	"github.com/bulwarkhq/bulwark/libs/kafka"
 	"github.com/bulwarkhq/bulwark/libs/logparse"
 	"github.com/bulwarkhq/bulwark/libs/tail"
@@ -60,22 +59,21 @@ func New(cfg Config, kcfg kafka.Config, log *slog.Logger, reg prometheus.Registe
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	format, _ := logparse.ParseFormat(cfg.Format)
-	trusted, _ := clientip.ParseCIDRs(cfg.TrustedProxies)
+	format, popts, err := cfg.ParseOptions()
+	if err != nil {
+		return nil, fmt.Errorf("shipper parser: %w", err)
+	}
 	codec, _ := compression(cfg.Compression)
 	s := &Shipper{
 		cfg:      cfg,
 		kcfg:     kcfg.WithClientID("shipper"),
 		topics:   kcfg.Topics,
 		format:   format,
-		popts:    logparse.Options{SessionCookie: cfg.SessionCookie, SessionField: cfg.SessionField, MaxLineBytes: cfg.MaxLineBytes, ClientIP: clientip.New(trusted)},
+		popts:    popts,
 		log:      log.With("component", "shipper"),
 		trackers: map[string]*ackTracker{},
 		running:  map[string]bool{},
 		pctx:     context.Background(),
-	}
-	if _, err := logparse.New(format, s.popts); err != nil {
-		return nil, fmt.Errorf("shipper parser: %w", err)
 	}
 	store, err := OpenCheckpoints(cfg.CheckpointFile)
 	if err != nil {

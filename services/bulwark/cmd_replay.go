@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/bulwarkhq/bulwark/libs/logparse"
 	"github.com/bulwarkhq/bulwark/libs/replay"
 	"github.com/bulwarkhq/bulwark/libs/rules"
 	"github.com/bulwarkhq/bulwark/libs/simulate"
@@ -21,7 +20,8 @@ func init() { commands = append(commands, newReplayCmd) }
 func newReplayCmd(g *globals) *cobra.Command {
 	var (
 		cfg                         replay.Config
-		format, output, labels      string
+		pf                          parseFlags
+		output, labels              string
 		since, until                string
 		progress, noProgress, quiet bool
 	)
@@ -34,7 +34,8 @@ line per verdict change. The same input and rules give the same output, byte
 for byte. Nothing is written to Kafka.
 
 Input: log files in --format (several files are merged by event time; .gz
-files are read compressed), or with --topic the requests topic between
+and .zst files are read compressed; --log-format, --json-fields and
+--session-* say how your log is written, as for 'bulwark ship'), or with --topic the requests topic between
 --since and --until. --rules defaults to the rule file shipped with Bulwark.
 Self-declared crawlers are verified by their published ranges only (never by
 reverse DNS), so that the output is reproducible; the verdict lines include
@@ -50,7 +51,12 @@ Reports go to stdout when --output is a file, else to stderr.`,
   bulwark replay --topic --since 2026-11-21T00:00:00Z --until 2026-11-22T00:00:00Z`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg.Files = args
-			cfg.Format = logparse.Format(format)
+			if !cfg.Topic {
+				var err error
+				if cfg.Format, cfg.ParseOptions, err = pf.options(0); err != nil {
+					return usageError{err}
+				}
+			}
 			cfg.Kafka = g.Kafka
 			cfg.Log = g.Log
 			var err error
@@ -104,7 +110,7 @@ Reports go to stdout when --output is a file, else to stderr.`,
 				return err
 			}
 			if res.Events == 0 && res.Lines > 0 && res.Skipped == 0 {
-				return usageError{fmt.Errorf("none of the %d lines parsed as %s (%s); wrong --format?", res.Lines, format, badSummary(res.Bad))}
+				return usageError{fmt.Errorf("none of the %d lines parsed as %s (%s); wrong --format or --log-format?", res.Lines, pf.format, badSummary(res.Bad))}
 			}
 			if f, ok := cfg.Output.(*os.File); ok && f != os.Stdout {
 				if err := f.Close(); err != nil {
@@ -138,7 +144,7 @@ Reports go to stdout when --output is a file, else to stderr.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&format, "format", "nginx", "log format: nginx, nginx-json or cloudflare")
+	pf.register(f)
 	f.BoolVar(&cfg.Topic, "topic", false, "replay the requests topic instead of files (with --since/--until)")
 	f.StringVar(&since, "since", "", "only events at or after this time (RFC 3339)")
 	f.StringVar(&until, "until", "", "only events before this time (RFC 3339)")

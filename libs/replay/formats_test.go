@@ -1,0 +1,60 @@
+package replay_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/bulwarkhq/bulwark/libs/logparse"
+	"github.com/bulwarkhq/bulwark/libs/replay"
+)
+
+// TestZstdAndCustomFormat: the simulated traffic compressed with zstd, and
+// rewritten into a custom Apache format with the time in front, replays to
+// the same verdicts as the plain combined file.
+func TestZstdAndCustomFormat(t *testing.T) {
+	s := traffic(t)
+	data, err := os.ReadFile(s.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	zw, _ := zstd.NewWriter(nil)
+	zpath := filepath.Join(dir, "access.log.1.zst")
+	if err := os.WriteFile(zpath, zw.EncodeAll(data, nil), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// "%h %l %u %t rest" -> "%t %h rest": the same fields, another order.
+	var custom bytes.Buffer
+	for line := range bytes.Lines(data) {
+		f := bytes.SplitN(line, []byte(" "), 6) // ip - - [date zone] rest
+		custom.Write(f[3])
+		custom.WriteByte(' ')
+		custom.Write(f[4])
+		custom.WriteByte(' ')
+		custom.Write(f[0])
+		custom.WriteByte(' ')
+		custom.Write(f[5])
+	}
+	cpath := filepath.Join(dir, "custom.log")
+	if err := os.WriteFile(cpath, custom.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	whole, wres := run(t, replay.Config{Files: []string{s.path}, Format: logparse.FormatNginx})
+	for _, cfg := range []replay.Config{
+		{Files: []string{zpath}, Format: logparse.FormatNginx},
+		{Files: []string{cpath}, Format: logparse.FormatApache,
+			ParseOptions: logparse.Options{LogFormat: `%t %h "%r" %>s %b "%{Referer}i" "%{User-Agent}i"`}},
+	} {
+		out, res := run(t, cfg)
+		if res.Events != wres.Events || res.Events != s.lines {
+			t.Fatalf("%s: %d events, want %d (bad %v)", cfg.Files[0], res.Events, s.lines, res.Bad)
+		}
+		if !bytes.Equal(out, whole) {
+			t.Fatalf("%s gives other verdicts than the plain file", cfg.Files[0])
+		}
+	}
+}
