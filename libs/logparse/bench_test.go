@@ -84,3 +84,10 @@ func benchCustom(b *testing.B, f Format, logFormat string) {
 
 func BenchmarkParseCustomNginx(b *testing.B)  { benchCustom(b, FormatNginx, NginxCombined) }
 func BenchmarkParseCustomApache(b *testing.B) { benchCustom(b, FormatApache, ApacheCombined) }
+
+// BenchmarkParseSources parses each provider's documented fixture lines.
+func BenchmarkParseSources(b *testing.B) {
+	for _, f := range sourceFormats() {
+		b.Run(string(f), func(b *testing.B) { benchParse(b, f) })
+	}
+}

@@ -67,8 +67,15 @@ func Check(r io.Reader, p Parser, maxLines, maxErrors int) (CheckResult, error) 
 			}
 			continue
 		}
+		perr := p.Parse(line, &ev)
+		if errors.Is(perr, ErrHeader) {
+			if err != nil {
+				break
+			}
+			continue // a file header is neither a request nor a mismatch
+		}
 		res.Lines++
-		if perr := p.Parse(line, &ev); perr != nil {
+		if perr != nil {
 			res.Rejected++
 			if len(res.Errors) < maxErrors {
 				text := line

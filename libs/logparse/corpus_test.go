@@ -140,8 +140,16 @@ func corpusFor(t testing.TB, f Format) [][]byte {
 		return realNginxLines(t)
 	case FormatNginxJSON:
 		return nginxJSONLines(t)
+	case FormatCloudflare:
+		return cloudflareLines(t)
 	}
-	return cloudflareLines(t)
+	var lines [][]byte // a provider's documented lines, without file headers
+	for _, l := range sourceFixtures(t, f) {
+		if l[0] != '#' {
+			lines = append(lines, l)
+		}
+	}
+	return lines
 }
 
 // TestFormatsZeroAlloc is the allocation half of the parsing target:

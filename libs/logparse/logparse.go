@@ -20,11 +20,25 @@ const (
 	// FormatApache is Apache httpd's LogFormat (Options.LogFormat; the
 	// combined format when empty).
 	FormatApache Format = "apache"
+
+	// Load balancers, proxies and CDNs, each in the layout its provider
+	// documents (sources.go, sourcesjson.go, haproxy.go).
+	FormatCaddy       Format = "caddy"        // Caddy's JSON access log
+	FormatTraefik     Format = "traefik"      // Traefik's Common Log Format
+	FormatTraefikJSON Format = "traefik-json" // Traefik's JSON access log
+	FormatHAProxy     Format = "haproxy"      // HAProxy's HTTP log format (option httplog)
+	FormatEnvoy       Format = "envoy"        // Envoy's default access log format
+	FormatALB         Format = "aws-alb"      // AWS Application Load Balancer access logs
+	FormatCloudFront  Format = "cloudfront"   // AWS CloudFront standard logs
+	FormatGCPLB       Format = "gcp-lb"       // Google Cloud HTTP(S) load balancer, Cloud Logging JSON
+	FormatFastly      Format = "fastly"       // Fastly's documented JSON logging format
 )
 
 // Formats lists every supported format.
 func Formats() []Format {
-	return []Format{FormatNginx, FormatNginxJSON, FormatCloudflare, FormatApache}
+	return []Format{FormatNginx, FormatNginxJSON, FormatCloudflare, FormatApache,
+		FormatCaddy, FormatTraefik, FormatTraefikJSON, FormatHAProxy, FormatEnvoy,
+		FormatALB, FormatCloudFront, FormatGCPLB, FormatFastly}
 }
 
 // ParseFormat checks a format name.
@@ -116,6 +130,9 @@ func New(f Format, opts Options) (Parser, error) {
 		return newNginxJSON(c)
 	case FormatCloudflare:
 		return newCloudflare(c), nil
+	case FormatCaddy, FormatTraefik, FormatTraefikJSON, FormatHAProxy, FormatEnvoy,
+		FormatALB, FormatCloudFront, FormatGCPLB, FormatFastly:
+		return newSource(c)
 	}
 	_, err := ParseFormat(string(f))
 	return nil, err

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"unicode/utf8"
+	"unsafe"
 
 	"github.com/bulwarkhq/bulwark/libs/eventpb"
 )
@@ -53,6 +55,10 @@ const (
 	kTLSCipher
 	kJA3
 	kJA4
+	kNanos         // request time in nanoseconds (Traefik's Duration)
+	kCDNCountry    // ISO country code the CDN found
+	kTimeDateTab   // CloudFront: "2019-12-04\t21:02:31", UTC
+	kRemoteAddrAlt // a second spelling of the peer, used when kRemoteAddr is absent
 )
 
 // templateField is one field and the literal text that follows it.
@@ -64,6 +70,9 @@ type templateField struct {
 	// quoted fields may hold the closing quote escaped (Apache's \"), so
 	// their end is searched past backslash escapes.
 	quoted bool
+	// urlEncoded values (CloudFront's user agent, referer, cookie) are
+	// percent-decoded.
+	urlEncoded bool
 }
 
 // template is a compiled format.
@@ -73,6 +82,11 @@ type template struct {
 	// trailing lets a line carry more after the last field's literal (AWS
 	// adds fields to its logs over time); user formats match whole lines.
 	trailing bool
+	// headerLines starting with '#' are a file's header (CloudFront).
+	headerLines bool
+	// absoluteURL: the request target is a full URL (AWS ALB) whose host
+	// and path are split.
+	absoluteURL bool
 }
 
 // templateParser parses lines of a compiled template. It embeds
@@ -83,6 +97,8 @@ type templateParser struct {
 	nginxParser
 	t              *template
 	acceptLanguage string
+	// jsonText: values come decoded from JSON, so backslashes are text.
+	jsonText bool
 }
 
 func newTemplateParser(c common, t *template) *templateParser {
@@ -106,11 +122,12 @@ func newCustom(c common) (Parser, error) {
 
 // lineState collects what a line gives before the event is finished.
 type lineState struct {
-	remote, remoteHost, xff, cookie string
-	request, uri, args              string
-	haveRequestURI                  bool
-	host, serverName                string
-	haveBody                        bool
+	remote, remoteHost, remoteAlt string
+	xff, cookie                   string
+	request, uri, args            string
+	haveRequestURI                bool
+	host, serverName              string
+	haveBody                      bool
 }
 
 func (p *templateParser) Parse(line []byte, ev *eventpb.RequestEvent) error {
@@ -121,6 +138,9 @@ func (p *templateParser) Parse(line []byte, ev *eventpb.RequestEvent) error {
 		line = line[:n-1]
 	}
 	t := p.t
+	if t.headerLines && len(line) > 0 && line[0] == '#' {
+		return perr(p.format, ErrHeader, "", 1, "a header line (#Version, #Fields), not a request")
+	}
 	if !bytes.HasPrefix(line, t.prefix) {
 		return perr(p.format, ErrBadSyntax, t.fields[0].name, 1, fmt.Sprintf("want the line to start with %q", t.prefix))
 	}
@@ -145,7 +165,7 @@ func (p *templateParser) Parse(line []byte, ev *eventpb.RequestEvent) error {
 	if !haveTime {
 		return perr(p.format, ErrBadSyntax, "time", 0, "no time was logged on this line")
 	}
-	return p.finish(ev, &st)
+	return p.finish(ev, &st, t.absoluteURL)
 }
 
 // fieldEnd finds where the field starting at pos ends and checks that the
@@ -211,23 +231,76 @@ func (p *templateParser) text(raw []byte) string {
 	if len(raw) == 1 && raw[0] == '-' {
 		return ""
 	}
-	if bytes.IndexByte(raw, '\\') < 0 {
+	if p.jsonText || bytes.IndexByte(raw, '\\') < 0 {
 		return b2s(raw)
 	}
 	return p.unescape(raw)
 }
 
+// urlText percent-decodes a value into the scratch buffer when the result
+// is clean text, and keeps it as logged otherwise (as unescape does).
+func (p *templateParser) urlText(raw []byte) string {
+	if len(raw) == 1 && raw[0] == '-' {
+		return ""
+	}
+	if bytes.IndexByte(raw, '%') < 0 {
+		return b2s(raw)
+	}
+	mark := len(p.scratch)
+	out := p.scratch
+	for j := 0; j < len(raw); j++ {
+		c := raw[j]
+		if c == '%' && j+2 < len(raw) {
+			hi, ok1 := unhex(raw[j+1])
+			lo, ok2 := unhex(raw[j+2])
+			if b := hi<<4 | lo; ok1 && ok2 && b >= 0x20 && b != 0x7f {
+				out = append(out, b)
+				j += 2
+				continue
+			}
+		}
+		out = append(out, c)
+	}
+	if !utf8.Valid(out[mark:]) {
+		return p.asLogged(raw, mark)
+	}
+	p.scratch = out
+	return b2s(out[mark:])
+}
+
 func (p *templateParser) assign(fd *templateField, raw []byte, pos int, ev *eventpb.RequestEvent, st *lineState, haveTime *bool) error {
 	f := p.format
 	col := pos + 1
+	if fd.urlEncoded {
+		raw = s2b(p.urlText(raw))
+	}
 	switch fd.kind {
 	case kSkip:
 	case kRemoteAddr:
-		st.remote = b2s(raw)
+		st.remote = dash(b2s(raw))
 	case kRemoteHost:
-		st.remoteHost = b2s(raw)
+		st.remoteHost = dash(b2s(raw))
+	case kRemoteAddrAlt:
+		st.remoteAlt = stripPort(dash(b2s(raw)))
 	case kRemoteAddrPort:
-		st.remote = stripPort(b2s(raw))
+		st.remote = stripPort(dash(b2s(raw)))
+	case kTimeDateTab:
+		s := b2s(raw)
+		if len(s) != 19 || s[10] != '\t' {
+			return perr(f, ErrBadSyntax, fd.name, col, "want yyyy-mm-dd<TAB>hh:mm:ss")
+		}
+		n := len(p.scratch)
+		p.scratch = append(p.scratch, s...)
+		p.scratch[n+10] = 'T'
+		p.scratch = append(p.scratch, 'Z')
+		ts, why := parseRFC3339(b2s(p.scratch[n:]))
+		p.scratch = p.scratch[:n]
+		if why != "" {
+			return timeErr(f, fd.name, col, why)
+		}
+		ev.TimeUnixNano, *haveTime = ts, true
+	case kCDNCountry:
+		ev.CdnCountry = p.text(raw)
 	case kTimeLocal, kTimeBracketed:
 		s := b2s(raw)
 		if fd.kind == kTimeBracketed {
@@ -242,7 +315,7 @@ func (p *templateParser) assign(fd *templateField, raw []byte, pos int, ev *even
 		}
 		ev.TimeUnixNano, *haveTime = ts, true
 	case kTimeISO:
-		ts, why := parseRFC3339(b2s(raw))
+		ts, why := p.parseISO(b2s(raw))
 		if why != "" {
 			return timeErr(f, fd.name, col, why)
 		}
@@ -297,9 +370,15 @@ func (p *templateParser) assign(fd *templateField, raw []byte, pos int, ev *even
 		} else if !st.haveBody {
 			ev.ResponseBytes = n
 		}
-	case kSeconds, kMillis, kMicros:
+	case kSeconds, kMillis, kMicros, kNanos:
 		s := b2s(raw)
-		if s == "-" {
+		// Units some logs spell out: Traefik's "3ms", Google's "0.05s".
+		if fd.kind == kMillis && strings.HasSuffix(s, "ms") {
+			s = s[:len(s)-2]
+		} else if fd.kind == kSeconds && strings.HasSuffix(s, "s") {
+			s = s[:len(s)-1]
+		}
+		if s == "-" || s == "-1" || s == "" { // -1: AWS's "not dispatched"
 			break
 		}
 		v, ok := parseSeconds(s)
@@ -311,6 +390,8 @@ func (p *templateParser) assign(fd *templateField, raw []byte, pos int, ev *even
 			v /= 1e3
 		case kMicros:
 			v /= 1e6
+		case kNanos:
+			v /= 1e9
 		}
 		p.reqTime = v
 		ev.RequestTimeSeconds = &p.reqTime
@@ -354,7 +435,7 @@ func timeErr(f Format, field string, col int, why string) error {
 }
 
 // finish fills what depends on several fields and resolves the client.
-func (p *templateParser) finish(ev *eventpb.RequestEvent, st *lineState) error {
+func (p *templateParser) finish(ev *eventpb.RequestEvent, st *lineState, absoluteURL bool) error {
 	if st.request != "" {
 		method, protocol := ev.Method, ev.Protocol
 		splitRequest(st.request, ev)
@@ -375,10 +456,16 @@ func (p *templateParser) finish(ev *eventpb.RequestEvent, st *lineState) error {
 	if ev.Host == "" {
 		ev.Host = st.serverName
 	}
+	if absoluteURL {
+		splitAbsolute(ev)
+	}
 	if ev.SessionId == "" && p.opts.SessionCookie != "" && st.cookie != "" {
 		ev.SessionId = cookieValue(st.cookie, p.opts.SessionCookie)
 	}
 	remote := st.remote
+	if remote == "" {
+		remote = st.remoteAlt
+	}
 	if remote == "" {
 		remote = st.remoteHost
 	}
@@ -413,3 +500,43 @@ func stripPort(s string) string {
 	}
 	return s
 }
+
+// splitAbsolute turns a path logged as a full URL ("http://host:80/a")
+// into host and path; the URL's host is what the client asked for, so it
+// wins over a host field.
+func splitAbsolute(ev *eventpb.RequestEvent) {
+	rest, ok := strings.CutPrefix(ev.Path, "https://")
+	if !ok {
+		if rest, ok = strings.CutPrefix(ev.Path, "http://"); !ok {
+			return
+		}
+	}
+	host, path := rest, "/"
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		host, path = rest[:i], rest[i:]
+	}
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.IndexByte(host, ']') < i {
+		host = host[:i] // the port
+	}
+	if host != "" {
+		ev.Host = host
+	}
+	ev.Path = path
+}
+
+// parseISO parses RFC 3339, also with a zone written +hhmm (strftime's %z,
+// which Fastly's documented log format uses).
+func (p *templateParser) parseISO(s string) (int64, string) {
+	if n := len(s); n >= 24 && (s[n-5] == '+' || s[n-5] == '-') && s[n-3] != ':' {
+		m := len(p.scratch)
+		p.scratch = append(p.scratch, s[:n-2]...)
+		p.scratch = append(p.scratch, ':')
+		p.scratch = append(p.scratch, s[n-2:]...)
+		ts, why := parseRFC3339(b2s(p.scratch[m:]))
+		p.scratch = p.scratch[:m]
+		return ts, why
+	}
+	return parseRFC3339(s)
+}
+
+func s2b(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

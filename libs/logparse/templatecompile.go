@@ -54,6 +54,14 @@ var nginxVars = map[string]fieldKind{
 	"request_time_ms":     kMillis,
 	"request_time_us":     kMicros,
 	"apache_query_string": kQueryApache,
+	"request_time_ns":     kNanos,
+	"cdn_country":         kCDNCountry,
+	"date_tab_time":       kTimeDateTab,
+	"remote_addr_alt":     kRemoteAddrAlt,
+	// CloudFront's percent-encoded headers.
+	"urlenc_http_referer":    kReferer,
+	"urlenc_http_user_agent": kUserAgent,
+	"urlenc_http_cookie":     kCookieHeader,
 }
 
 // fieldWidth gives the fixed width of fields that hold spaces but are not
@@ -64,6 +72,8 @@ func fieldWidth(k fieldKind) int {
 		return nginxTimeLen
 	case kTimeBracketed:
 		return nginxTimeLen + 2
+	case kTimeDateTab:
+		return 19
 	}
 	return 0
 }
@@ -91,7 +101,8 @@ func compileTemplate(parts []tmplPart, opts Options, session string) (*template,
 			lits = append(lits, cur)
 		}
 		cur = ""
-		t.fields = append(t.fields, templateField{name: pt.as, kind: classify(pt.name, opts, session)})
+		t.fields = append(t.fields, templateField{name: pt.as, kind: classify(pt.name, opts, session),
+			urlEncoded: strings.HasPrefix(pt.name, "urlenc_")})
 	}
 	if len(t.fields) == 0 {
 		return nil, fmt.Errorf("the format has no variables")
@@ -111,9 +122,9 @@ func compileTemplate(parts []tmplPart, opts Options, session string) (*template,
 			return nil, fmt.Errorf("%s and %s have nothing between them: the line cannot be split there", fd.name, t.fields[i+1].name)
 		}
 		switch fd.kind {
-		case kTimeLocal, kTimeBracketed, kTimeISO, kTimeEpoch:
+		case kTimeLocal, kTimeBracketed, kTimeISO, kTimeEpoch, kTimeDateTab:
 			haveTime = true
-		case kRemoteAddr, kRemoteHost, kRemoteAddrPort, kXFF:
+		case kRemoteAddr, kRemoteHost, kRemoteAddrPort, kRemoteAddrAlt, kXFF:
 			haveClient = true
 		case kSession:
 			haveSession = true

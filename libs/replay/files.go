@@ -36,10 +36,10 @@ type counters struct {
 	lines   atomic.Int64 // lines read (records, for a topic)
 	events  atomic.Int64 // events passed on
 	skipped atomic.Int64 // outside --since/--until
-	bad     [6]atomic.Int64
+	bad     [len(badReasons)]atomic.Int64
 }
 
-var badReasons = [...]string{"bad_syntax", "bad_utf8", "bad_time", "too_long", "bad_ip", "other"}
+var badReasons = [...]string{"bad_syntax", "bad_utf8", "bad_time", "too_long", "bad_ip", "header", "other"}
 
 func (c *counters) badLine(err error) {
 	r := logparse.Reason(err)
