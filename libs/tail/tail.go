@@ -17,6 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/bulwarkhq/bulwark/libs/logfile"
 )
 
 // Line is one line of a file. Data excludes the newline and is only valid
@@ -64,6 +66,8 @@ type Follower struct {
 	opts Options
 
 	f            *os.File
+	r            io.Reader // f, or its decompressor
+	zr           *logfile.Reader
 	id           Identity
 	offset       int64 // offset of buf[start] in the file
 	buf          []byte
@@ -117,7 +121,7 @@ func Open(path string, pos Position, opts Options) (*Follower, error) {
 	switch {
 	case pos.Identity.IsZero() || pos.Identity == id:
 		off := pos.Offset
-		if off > fi.Size() { // truncated while we were away
+		if off > fi.Size() && !isCompressed(f) { // truncated while we were away
 			off = 0
 		}
 		t.setFile(f, id, off)
@@ -130,18 +134,51 @@ func Open(path string, pos Position, opts Options) (*Follower, error) {
 		}
 	}
 	if t.f != nil {
-		if _, err := t.f.Seek(t.offset, io.SeekStart); err != nil {
+		if err := t.position(); err != nil {
 			t.Close()
-			return nil, fmt.Errorf("seek %s to %d: %w", path, t.offset, err)
+			return nil, err
 		}
 	}
 	return t, nil
+}
+
+func isCompressed(f *os.File) bool {
+	head := make([]byte, 4)
+	n, _ := f.ReadAt(head, 0)
+	return logfile.Detect(head[:n]) != logfile.None
+}
+
+// position moves the reader to t.offset. A gzip'd or zstd-compressed file
+// (a rotated archive given by name) is read through a decompressor, its
+// offsets counting decompressed bytes; it cannot seek, so the text before
+// the offset is decompressed and skipped.
+func (t *Follower) position() error {
+	if !isCompressed(t.f) {
+		if _, err := t.f.Seek(t.offset, io.SeekStart); err != nil {
+			return fmt.Errorf("seek %s to %d: %w", t.path, t.offset, err)
+		}
+		return nil
+	}
+	zr, err := logfile.NewReader(t.f, t.path)
+	if err != nil {
+		return err
+	}
+	t.zr, t.r = zr, zr
+	if _, err := io.CopyN(io.Discard, zr, t.offset); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("skip to %d in %s: %w", t.offset, t.path, err)
+	}
+	return nil
 }
 
 func (t *Follower) setFile(f *os.File, id Identity, off int64) {
 	if t.f != nil && t.f != f {
 		t.f.Close()
 	}
+	if t.zr != nil {
+		t.zr.Close()
+		t.zr = nil
+	}
+	t.r = f
 	t.f, t.id, t.offset, t.start, t.end, t.skipping, t.flushPartial = f, id, off, 0, 0, false, false
 }
 
@@ -185,6 +222,10 @@ func (t *Follower) Close() error {
 	if t.f == nil {
 		return nil
 	}
+	if t.zr != nil {
+		t.zr.Close()
+		t.zr = nil
+	}
 	err := t.f.Close()
 	t.f = nil
 	return err
@@ -205,7 +246,8 @@ func (t *Follower) Next(ctx context.Context) (Line, error) {
 			if err != nil && !errors.Is(err, io.EOF) {
 				return Line{}, fmt.Errorf("read %s: %w", t.path, err)
 			}
-			if !t.opts.Follow {
+			// A compressed file is an archive: it does not grow or rotate.
+			if !t.opts.Follow || t.zr != nil {
 				if t.end > t.start || t.skipping { // final line without a newline
 					return t.finalLine(), nil
 				}
@@ -301,7 +343,7 @@ func (t *Follower) fill() (int, error) {
 	if t.end == len(t.buf) {
 		return 0, nil
 	}
-	n, err := t.f.Read(t.buf[t.end:])
+	n, err := t.r.Read(t.buf[t.end:])
 	t.end += n
 	return n, err
 }

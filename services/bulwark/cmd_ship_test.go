@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/bulwarkhq/bulwark/libs/kafkatest"
 )
@@ -74,5 +78,33 @@ func TestReplayCustomFormat(t *testing.T) {
 	var ue usageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--log-format") {
 		t.Fatalf("replay with the wrong format: %v", err)
+	}
+}
+
+// TestShipCompressed ships rotated archives (.gz, .zst) as they are.
+func TestShipCompressed(t *testing.T) {
+	b := kafkatest.Start(t)
+	dir := t.TempDir()
+	plain := `203.0.113.7 - - [21/Nov/2026:10:00:03 +0000] "GET / HTTP/1.1" 200 512 "-" "curl/8.5.0"` + "\n" +
+		`203.0.113.8 - - [21/Nov/2026:10:00:04 +0000] "GET /a.css HTTP/1.1" 200 512 "-" "Mozilla/5.0"` + "\n"
+	var gz bytes.Buffer
+	gw := gzip.NewWriter(&gz)
+	gw.Write([]byte(plain))
+	gw.Close()
+	zw, _ := zstd.NewWriter(nil)
+	a, z := filepath.Join(dir, "access.log.1.gz"), filepath.Join(dir, "access.log.2.zst")
+	if err := os.WriteFile(a, gz.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(z, zw.EncodeAll([]byte(plain), nil), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCLI(t, "--brokers", b.Addr(), "ship", "--format", "nginx", "--check", a, z)
+	if err != nil || strings.Count(out, "2 lines checked as nginx: 2 parsed, 0 rejected") != 2 {
+		t.Fatalf("--check: %v\n%s", err, out)
+	}
+	out, err = runCLI(t, "--brokers", b.Addr(), "ship", "--format", "nginx", a, z)
+	if err != nil || strings.TrimSpace(out) != "shipped 4, rejected 0" {
+		t.Fatalf("ship: %v\n%s", err, out)
 	}
 }
