@@ -95,7 +95,15 @@ type RequestEvent struct {
 	Format string `protobuf:"bytes,42,opt,name=format,proto3" json:"format,omitempty"`
 	// Identity of the file at `source` when the line was read ("dev:inode"), so
 	// that offsets of a rotated file and of its successor are told apart.
-	SourceFileId  string `protobuf:"bytes,43,opt,name=source_file_id,json=sourceFileId,proto3" json:"source_file_id,omitempty"`
+	SourceFileId string `protobuf:"bytes,43,opt,name=source_file_id,json=sourceFileId,proto3" json:"source_file_id,omitempty"`
+	// Where the client is: the CDN's fields (cdn_country, cdn_asn) when the
+	// source has them, else the shipper's GeoIP databases (BULWARK_GEOIP_*);
+	// unset when neither knows. ISO 3166-1 alpha-2 country code.
+	GeoCountry string `protobuf:"bytes,50,opt,name=geo_country,json=geoCountry,proto3" json:"geo_country,omitempty"`
+	// Autonomous system number of the client's network.
+	Asn uint32 `protobuf:"varint,51,opt,name=asn,proto3" json:"asn,omitempty"`
+	// Name of that autonomous system's organisation (from the ASN database).
+	AsOrg         string `protobuf:"bytes,52,opt,name=as_org,json=asOrg,proto3" json:"as_org,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -340,6 +348,27 @@ func (x *RequestEvent) GetSourceFileId() string {
 	return ""
 }
 
+func (x *RequestEvent) GetGeoCountry() string {
+	if x != nil {
+		return x.GeoCountry
+	}
+	return ""
+}
+
+func (x *RequestEvent) GetAsn() uint32 {
+	if x != nil {
+		return x.Asn
+	}
+	return 0
+}
+
+func (x *RequestEvent) GetAsOrg() string {
+	if x != nil {
+		return x.AsOrg
+	}
+	return ""
+}
+
 // DeadLetter is a line the shipper could not parse. Key on the DLQ topic: the source.
 type DeadLetter struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -452,7 +481,7 @@ var File_bulwark_v1_request_event_proto protoreflect.FileDescriptor
 const file_bulwark_v1_request_event_proto_rawDesc = "" +
 	"\n" +
 	"\x1ebulwark/v1/request_event.proto\x12\n" +
-	"bulwark.v1\"\xa0\b\n" +
+	"bulwark.v1\"\xea\b\n" +
 	"\fRequestEvent\x12$\n" +
 	"\x0etime_unix_nano\x18\x01 \x01(\x03R\ftimeUnixNano\x12\x1b\n" +
 	"\tclient_ip\x18\x02 \x01(\tR\bclientIp\x12\x16\n" +
@@ -490,7 +519,11 @@ const file_bulwark_v1_request_event_proto_rawDesc = "" +
 	"\x06source\x18( \x01(\tR\x06source\x12#\n" +
 	"\rsource_offset\x18) \x01(\x03R\fsourceOffset\x12\x16\n" +
 	"\x06format\x18* \x01(\tR\x06format\x12$\n" +
-	"\x0esource_file_id\x18+ \x01(\tR\fsourceFileIdB\x17\n" +
+	"\x0esource_file_id\x18+ \x01(\tR\fsourceFileId\x12\x1f\n" +
+	"\vgeo_country\x182 \x01(\tR\n" +
+	"geoCountry\x12\x10\n" +
+	"\x03asn\x183 \x01(\rR\x03asn\x12\x15\n" +
+	"\x06as_org\x184 \x01(\tR\x05asOrgB\x17\n" +
 	"\x15_request_time_secondsB\x12\n" +
 	"\x10_accept_languageB\x10\n" +
 	"\x0e_cdn_bot_scoreB\x13\n" +

@@ -15,6 +15,7 @@ import (
 
 	"github.com/bulwarkhq/bulwark/libs/clientip"
 	"github.com/bulwarkhq/bulwark/libs/config"
+	"github.com/bulwarkhq/bulwark/libs/geoip"
 	"github.com/bulwarkhq/bulwark/libs/logparse"
 )
 
@@ -63,6 +64,10 @@ type Config struct {
 	// LogpushToken, when set, must be sent as "Authorization: Bearer <token>"
 	// (Logpush adds it with `header_Authorization=Bearer%20<token>` in the destination URL).
 	LogpushToken string `env:"SHIPPER_LOGPUSH_TOKEN"`
+	// GeoIP names MaxMind-format databases (BULWARK_GEOIP_COUNTRY_DB,
+	// BULWARK_GEOIP_ASN_DB) that events are enriched from; none by default.
+	GeoIP geoip.Config
+
 	// LogpushMaxBytes caps a push's decompressed size.
 	LogpushMaxBytes int64 `env:"SHIPPER_LOGPUSH_MAX_BYTES" envDefault:"268435456"`
 }
@@ -100,6 +105,9 @@ func (c Config) Validate() error {
 		if d <= 0 {
 			return config.Invalid(name, "must be positive")
 		}
+	}
+	if c.GeoIP.Enabled() && c.GeoIP.ReloadInterval <= 0 {
+		return config.Invalid("GEOIP_RELOAD_INTERVAL", "must be positive")
 	}
 	if c.Linger < 0 {
 		return config.Invalid("SHIPPER_LINGER", "must not be negative")

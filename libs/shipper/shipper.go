@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/bulwarkhq/bulwark/libs/kafka"
+	"github.com/bulwarkhq/bulwark/libs/geoip"
 	"github.com/bulwarkhq/bulwark/libs/logparse"
 	"github.com/bulwarkhq/bulwark/libs/tail"
 )
@@ -39,6 +40,7 @@ type Shipper struct {
 	client  *kgo.Client
 	adm     *kadm.Client
 	store   *CheckpointStore
+	geo     *geoip.DB // nil when no database is configured
 
 	mu       sync.Mutex
 	trackers map[string]*ackTracker // path -> tracker, for checkpointing
@@ -64,12 +66,17 @@ func New(cfg Config, kcfg kafka.Config, log *slog.Logger, reg prometheus.Registe
 		return nil, fmt.Errorf("shipper parser: %w", err)
 	}
 	codec, _ := compression(cfg.Compression)
+	geo, err := geoip.Open(cfg.GeoIP)
+	if err != nil {
+		return nil, fmt.Errorf("shipper geoip: %w", err)
+	}
 	s := &Shipper{
 		cfg:      cfg,
 		kcfg:     kcfg.WithClientID("shipper"),
 		topics:   kcfg.Topics,
 		format:   format,
 		popts:    popts,
+		geo:      geo,
 		log:      log.With("component", "shipper"),
 		trackers: map[string]*ackTracker{},
 		running:  map[string]bool{},
@@ -94,6 +101,11 @@ func New(cfg Config, kcfg kafka.Config, log *slog.Logger, reg prometheus.Registe
 	s.client = client
 	s.adm = kadm.NewClient(client)
 	s.metrics = newMetrics(reg, func() float64 { return float64(client.BufferedProduceRecords()) })
+	if reg != nil && geo != nil {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "bulwark_shipper_geoip_errors_total",
+			Help: "GeoIP lookups that failed on a corrupt database record (the event is shipped without geo fields)."},
+			func() float64 { return float64(geo.Errors()) }))
+	}
 	return s, nil
 }
 
@@ -136,6 +148,9 @@ func (s *Shipper) Run(ctx context.Context) error {
 		return fmt.Errorf("no log files match %v", s.cfg.Files)
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	if s.geo != nil {
+		go s.geo.Watch(gctx, s.log)
+	}
 	for _, p := range paths {
 		s.startFile(gctx, g, p)
 	}
