@@ -108,3 +108,17 @@ func TestShipCompressed(t *testing.T) {
 		t.Fatalf("ship: %v\n%s", err, out)
 	}
 }
+
+func TestGeoIPUpdateUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"geoip", "update"},
+		{"geoip", "update", "--dir", t.TempDir(), "--provider", "maxmind"},
+		{"geoip", "update", "--dir", t.TempDir(), "--provider", "nope"},
+	} {
+		_, err := runCLI(t, args...)
+		var ue usageError
+		if !errors.As(err, &ue) {
+			t.Errorf("bulwark %s: %v, want a usage error", strings.Join(args, " "), err)
+		}
+	}
+}
