@@ -89,7 +89,7 @@ func TestApplyTwice(t *testing.T) {
 	// safe too: every statement is idempotent.
 	for _, m := range all {
 		for _, s := range m.Statements {
-			if err := conn.Exec(ctx, s); err != nil {
+			if err := chschema.ExecStatement(ctx, conn, s); err != nil {
 				t.Fatalf("re-run of migration %d: %v\n%s", m.Version, err, s)
 			}
 		}

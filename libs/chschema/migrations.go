@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -211,7 +213,7 @@ func Apply(ctx context.Context, conn driver.Conn, cfg Config, log *slog.Logger) 
 			continue
 		}
 		for i, s := range m.Statements {
-			if err := conn.Exec(ctx, s); err != nil {
+			if err := ExecStatement(ctx, conn, s); err != nil {
 				return res, fmt.Errorf("migration %03d_%s statement %d: %w", m.Version, m.Name, i+1, err)
 			}
 		}
@@ -227,6 +229,20 @@ func Apply(ctx context.Context, conn driver.Conn, cfg Config, log *slog.Logger) 
 		}
 	}
 	return res, nil
+}
+
+// ExecStatement runs one migration statement. An ADD COLUMN whose column
+// is already there (a migration interrupted before it was recorded) is
+// done, as IF NOT EXISTS would say, which 18.16 does not parse for ALTER:
+// so every statement can be run again.
+func ExecStatement(ctx context.Context, conn driver.Conn, stmt string) error {
+	err := conn.Exec(ctx, stmt)
+	var ex *clickhouse.Exception
+	if err != nil && strings.Contains(stmt, " ADD COLUMN ") && errors.As(err, &ex) &&
+		(ex.Code == 44 || ex.Code == 15) && strings.Contains(ex.Message, "already exists") {
+		return nil
+	}
+	return err
 }
 
 // record notes m as applied. A batch rather than INSERT ... VALUES through

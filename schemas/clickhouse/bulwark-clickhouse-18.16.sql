@@ -207,3 +207,6 @@ SELECT
 FROM bulwark.requests
 GROUP BY minute, client_ip, kafka_partition, batch_start;
 
+-- migration 003 requests_as_org
+ALTER TABLE bulwark.requests ADD COLUMN as_org String AFTER asn;
+

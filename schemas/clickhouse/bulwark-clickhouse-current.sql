@@ -207,6 +207,9 @@ SELECT
 FROM bulwark.requests
 GROUP BY minute, client_ip, kafka_partition, batch_start;
 
+-- migration 003 requests_as_org
+ALTER TABLE bulwark.requests ADD COLUMN as_org LowCardinality(String) AFTER asn;
+
 -- retention: 30 days
 ALTER TABLE bulwark.requests MODIFY TTL time + INTERVAL 30 DAY;
 ALTER TABLE bulwark.scores MODIFY TTL time + INTERVAL 30 DAY;
