@@ -160,16 +160,23 @@ func BenchmarkEnrich(b *testing.B) {
 		b.Fatal(err)
 	}
 	ips := []string{"198.51.100.7", "198.51.100.200", "203.0.113.9", "2001:db8::1", "192.0.2.1"}
+	// Distinct addresses, more than the address cache holds: every lookup
+	// walks the trees.
+	distinct := make([]string, 2*maxAddrs)
+	for i := range distinct {
+		distinct[i] = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 12: byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)}).String()
+	}
 	for _, bc := range []struct {
 		name string
 		db   *DB
-	}{{"configured", d}, {"unconfigured", nil}} {
+		ips  []string
+	}{{"configured", d, ips}, {"configured-distinct", d, distinct}, {"unconfigured", nil, ips}} {
 		b.Run(bc.name, func(b *testing.B) {
 			var ev eventpb.RequestEvent
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
-				ev.ClientIp = ips[i%len(ips)]
+				ev.ClientIp = bc.ips[i%len(bc.ips)]
 				ev.GeoCountry, ev.Asn, ev.AsOrg = "", 0, ""
 				bc.db.Enrich(&ev)
 				i++
