@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/bulwarkhq/bulwark/libs/eventpb"
+	"github.com/bulwarkhq/bulwark/libs/geoip"
 	"github.com/bulwarkhq/bulwark/libs/logfile"
 	"github.com/bulwarkhq/bulwark/libs/logparse"
 )
@@ -68,6 +69,7 @@ type fileInput struct {
 // one after the other, files of several servers interleave. On equal times
 // the earlier file on the command line goes first, so the order is fixed.
 type files struct {
+	geo *geoip.DB // nil: events keep only the CDN's geo fields
 	in  []*fileInput
 	w   window
 	a   arena
@@ -175,6 +177,7 @@ func (fs *files) advance(in *fileInput) error {
 			fs.c.skipped.Add(1)
 			continue
 		}
+		fs.geo.Enrich(ev) // before own, which copies the event's strings
 		own(ev, &fs.a, &in.head.o)
 		ev.Source = in.path
 		ev.SourceOffset = off

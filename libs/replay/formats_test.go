@@ -2,12 +2,16 @@ package replay_test
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/maxmind/mmdbwriter"
+	"github.com/maxmind/mmdbwriter/mmdbtype"
 
+	"github.com/bulwarkhq/bulwark/libs/geoip"
 	"github.com/bulwarkhq/bulwark/libs/logparse"
 	"github.com/bulwarkhq/bulwark/libs/replay"
 )
@@ -56,5 +60,43 @@ func TestZstdAndCustomFormat(t *testing.T) {
 		if !bytes.Equal(out, whole) {
 			t.Fatalf("%s gives other verdicts than the plain file", cfg.Files[0])
 		}
+	}
+}
+
+// TestReplayGeoIP: with a GeoIP database, a rule on ip.asn decides in
+// replay as it would on shipped events.
+func TestReplayGeoIP(t *testing.T) {
+	s := traffic(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "asn.mmdb")
+	w, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: "test", RecordSize: 24, IncludeReservedNetworks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, all, _ := net.ParseCIDR("::/0")
+	if err := w.Insert(all, mmdbtype.Map{"autonomous_system_number": mmdbtype.Uint32(64500),
+		"autonomous_system_organization": mmdbtype.String("Example Hosting")}); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.Create(db)
+	w.WriteTo(f)
+	f.Close()
+	rulesFile := filepath.Join(dir, "rules.yaml")
+	os.WriteFile(rulesFile, []byte(`
+rules:
+  - name: hosting
+    when: 'ip.asn == 64500 && ip.as_org == "Example Hosting"'
+    action: BLOCK
+    reason: hosting_network
+`), 0o644)
+	geo, err := geoip.Open(geoip.Config{ASNDB: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	without, _ := run(t, replay.Config{Files: []string{s.path}, Format: logparse.FormatNginx, Rules: rulesFile})
+	with, _ := run(t, replay.Config{Files: []string{s.path}, Format: logparse.FormatNginx, Rules: rulesFile, GeoIP: geo})
+	if bytes.Contains(without, []byte("hosting_network")) || !bytes.Contains(with, []byte("hosting_network")) {
+		t.Fatalf("the ip.asn rule fired without GeoIP (%v) or not with it (%v)",
+			bytes.Contains(without, []byte("hosting_network")), bytes.Contains(with, []byte("hosting_network")))
 	}
 }

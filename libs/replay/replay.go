@@ -22,6 +22,7 @@ import (
 	"github.com/bulwarkhq/bulwark/libs/decider"
 	"github.com/bulwarkhq/bulwark/libs/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/kafka"
+	"github.com/bulwarkhq/bulwark/libs/geoip"
 	"github.com/bulwarkhq/bulwark/libs/logparse"
 	"github.com/bulwarkhq/bulwark/libs/simulate"
 )
@@ -33,6 +34,9 @@ type Config struct {
 	Files        []string
 	Format       logparse.Format
 	ParseOptions logparse.Options
+	// GeoIP, when set, adds country, ASN and AS organisation to events read
+	// from files, as the shipper does (events from the topic have them).
+	GeoIP *geoip.DB
 	// Topic reads Kafka's requests topic (Kafka.Topics.Requests) instead.
 	Topic bool
 	Kafka kafka.Config
@@ -160,7 +164,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Topic {
 		src, err = openTopic(ctx, cfg.Kafka, w, c)
 	} else {
-		src, err = openFiles(cfg.Files, cfg.Format, cfg.ParseOptions, w, c)
+		var fs *files
+		fs, err = openFiles(cfg.Files, cfg.Format, cfg.ParseOptions, w, c)
+		if fs != nil {
+			fs.geo = cfg.GeoIP
+			src = fs
+		}
 	}
 	if err != nil {
 		return nil, err

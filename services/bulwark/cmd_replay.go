@@ -10,6 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bulwarkhq/bulwark/libs/config"
+	"github.com/bulwarkhq/bulwark/libs/geoip"
 	"github.com/bulwarkhq/bulwark/libs/replay"
 	"github.com/bulwarkhq/bulwark/libs/rules"
 	"github.com/bulwarkhq/bulwark/libs/simulate"
@@ -21,6 +23,7 @@ func newReplayCmd(g *globals) *cobra.Command {
 	var (
 		cfg                         replay.Config
 		pf                          parseFlags
+		geo                         geoip.Config
 		output, labels              string
 		since, until                string
 		progress, noProgress, quiet bool
@@ -54,6 +57,19 @@ Reports go to stdout when --output is a file, else to stderr.`,
 			if !cfg.Topic {
 				var err error
 				if cfg.Format, cfg.ParseOptions, err = pf.options(0); err != nil {
+					return usageError{err}
+				}
+				var env geoip.Config
+				if err := config.Parse(&env, nil); err != nil {
+					return err
+				}
+				if !cmd.Flags().Changed("geoip-country-db") {
+					geo.CountryDB = env.CountryDB
+				}
+				if !cmd.Flags().Changed("geoip-asn-db") {
+					geo.ASNDB = env.ASNDB
+				}
+				if cfg.GeoIP, err = geoip.Open(geo); err != nil {
 					return usageError{err}
 				}
 			}
@@ -145,6 +161,8 @@ Reports go to stdout when --output is a file, else to stderr.`,
 	}
 	f := cmd.Flags()
 	pf.register(f)
+	f.StringVar(&geo.CountryDB, "geoip-country-db", "", "MaxMind-format country database to enrich events with (default $BULWARK_GEOIP_COUNTRY_DB)")
+	f.StringVar(&geo.ASNDB, "geoip-asn-db", "", "MaxMind-format ASN database (default $BULWARK_GEOIP_ASN_DB)")
 	f.BoolVar(&cfg.Topic, "topic", false, "replay the requests topic instead of files (with --since/--until)")
 	f.StringVar(&since, "since", "", "only events at or after this time (RFC 3339)")
 	f.StringVar(&until, "until", "", "only events before this time (RFC 3339)")
