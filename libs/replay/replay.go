@@ -21,8 +21,8 @@ import (
 
 	"github.com/bulwarkhq/bulwark/libs/decider"
 	"github.com/bulwarkhq/bulwark/libs/eventpb"
-	"github.com/bulwarkhq/bulwark/libs/kafka"
 	"github.com/bulwarkhq/bulwark/libs/geoip"
+	"github.com/bulwarkhq/bulwark/libs/kafka"
 	"github.com/bulwarkhq/bulwark/libs/logparse"
 	"github.com/bulwarkhq/bulwark/libs/simulate"
 )
