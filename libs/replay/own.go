@@ -67,6 +67,8 @@ func own(ev *eventpb.RequestEvent, a *arena, o *optionals) {
 	ev.Source = a.str(ev.Source)
 	ev.Format = a.str(ev.Format)
 	ev.SourceFileId = a.str(ev.SourceFileId)
+	ev.GeoCountry = a.str(ev.GeoCountry) // the CDN's, from the line, when Enrich copied it
+	ev.AsOrg = a.str(ev.AsOrg)
 	if ev.RequestTimeSeconds != nil {
 		o.requestTime = *ev.RequestTimeSeconds
 		ev.RequestTimeSeconds = &o.requestTime
