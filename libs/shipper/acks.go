@@ -17,6 +17,10 @@ type ackTracker struct {
 	head    int // index of the first pending entry in the ring
 	n       int
 
+	// compressed: the file is an archive read decompressed; its positions
+	// do not compare with its size (no lag metric).
+	compressed bool
+
 	pos   tail.Position   // every line before pos is acknowledged
 	marks map[string]Mark // per topic/partition: offset after the last record of those lines
 }

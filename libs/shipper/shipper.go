@@ -268,6 +268,7 @@ func (s *Shipper) shipFile(ctx context.Context, path string) error {
 		s.log.Info("log file rotated", "path", path, "kind", kind, "old", old.String(), "new", cur.String())
 	}
 	tracker := newAckTracker(f.Position(), cp.Partitions)
+	tracker.compressed = f.Compressed()
 	s.mu.Lock()
 	s.trackers[path] = tracker
 	s.mu.Unlock()
@@ -385,11 +386,16 @@ func (s *Shipper) checkpointLoop(ctx context.Context, stop <-chan struct{}) {
 func (s *Shipper) saveCheckpoints() error {
 	s.mu.Lock()
 	cps := make(map[string]Checkpoint, len(s.trackers))
+	archives := map[string]bool{}
 	for p, t := range s.trackers {
 		cps[p] = t.checkpoint()
+		archives[p] = t.compressed
 	}
 	s.mu.Unlock()
 	for p, cp := range cps {
+		if archives[p] {
+			continue // a .gz/.zst archive: decompressed offsets, compressed size
+		}
 		if fi, err := os.Stat(p); err == nil {
 			lag := fi.Size() - cp.Position.Offset
 			if tail.IdentityOf(fi) != cp.Position.Identity || lag < 0 {

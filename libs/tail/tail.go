@@ -202,6 +202,10 @@ func (t *Follower) Position() Position {
 	return Position{Identity: t.id, Offset: t.offset + int64(t.start)}
 }
 
+// Compressed reports whether the file is read through a decompressor (its
+// offsets count decompressed bytes, so they do not compare with its size).
+func (t *Follower) Compressed() bool { return t.zr != nil }
+
 // Path is the followed path.
 func (t *Follower) Path() string { return t.path }
 
