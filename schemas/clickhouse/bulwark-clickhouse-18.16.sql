@@ -235,3 +235,6 @@ CREATE TABLE IF NOT EXISTS bulwark.feedback (
 PARTITION BY toYYYYMMDD(time)
 ORDER BY (time, kafka_partition, kafka_offset);
 
+-- migration 005 requests_as_org
+ALTER TABLE bulwark.requests ADD COLUMN as_org String AFTER asn;
+

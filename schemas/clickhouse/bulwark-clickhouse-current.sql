@@ -235,6 +235,9 @@ CREATE TABLE IF NOT EXISTS bulwark.feedback (
 PARTITION BY toYYYYMMDD(time)
 ORDER BY (time, kafka_partition, kafka_offset);
 
+-- migration 005 requests_as_org
+ALTER TABLE bulwark.requests ADD COLUMN as_org LowCardinality(String) AFTER asn;
+
 -- retention: 30 days
 ALTER TABLE bulwark.requests MODIFY TTL time + INTERVAL 30 DAY;
 ALTER TABLE bulwark.scores MODIFY TTL time + INTERVAL 30 DAY;

@@ -25,7 +25,11 @@ func TestHelpAndBadInput(t *testing.T) {
 		}
 	}
 	bad := [][]string{
-		{"ship", "--format", "apache", "x.log"},
+		{"ship", "--format", "iis", "x.log"},
+		{"ship", "--format", "nginx", "--log-format", "$remote_addr $status", "x.log"},
+		{"ship", "--format", "nginx", "no-such.log"},
+		{"replay", "--format", "apache", "--log-format", "%h %Z", "x.log"},
+		{"replay", "--format", "nginx-json", "--json-fields", "remote_addr", "x.log"},
 		{"ship"},
 		{"tail", "no.such.topic"},
 		{"tail"},

@@ -16,7 +16,8 @@ import (
 	"github.com/bulwarkhq/bulwark/libs/detect/signatures"
 	"github.com/bulwarkhq/bulwark/libs/devtools/replay"
 	"github.com/bulwarkhq/bulwark/libs/devtools/simulate"
-	"github.com/bulwarkhq/bulwark/libs/ingest/logparse"
+	"github.com/bulwarkhq/bulwark/libs/ingest/geoip"
+	"github.com/bulwarkhq/bulwark/libs/platform/config"
 )
 
 func init() { commands = append(commands, newReplayCmd) }
@@ -24,7 +25,9 @@ func init() { commands = append(commands, newReplayCmd) }
 func newReplayCmd(g *globals) *cobra.Command {
 	var (
 		cfg                         replay.Config
-		format, output, labels      string
+		pf                          parseFlags
+		geo                         geoip.Config
+		output, labels              string
 		rdnsCache                   string
 		since, until                string
 		progress, noProgress, quiet bool
@@ -38,7 +41,8 @@ line per verdict change. The same input and rules give the same output, byte
 for byte. Nothing is written to Kafka.
 
 Input: log files in --format (several files are merged by event time; .gz
-files are read compressed), or with --topic the requests topic between
+and .zst files are read compressed; --log-format, --json-fields and
+--session-* say how your log is written, as for 'bulwark ship'), or with --topic the requests topic between
 --since and --until. --rules defaults to the rule file shipped with Bulwark.
 Self-declared bots are verified by their published ranges (only those that
 speak for the events' dates) and by the reverse-DNS answers in --rdns-cache
@@ -60,7 +64,25 @@ Reports go to stdout when --output is a file, else to stderr.`,
 			if cfg.Reorder == 0 {
 				cfg.Reorder = -1 // the flag's 0 means file order
 			}
-			cfg.Format = logparse.Format(format)
+			if !cfg.Topic {
+				var err error
+				if cfg.Format, cfg.ParseOptions, err = pf.options(0); err != nil {
+					return usageError{err}
+				}
+				var env geoip.Config
+				if err := config.Parse(&env, nil); err != nil {
+					return err
+				}
+				if !cmd.Flags().Changed("geoip-country-db") {
+					geo.CountryDB = env.CountryDB
+				}
+				if !cmd.Flags().Changed("geoip-asn-db") {
+					geo.ASNDB = env.ASNDB
+				}
+				if cfg.GeoIP, err = geoip.Open(geo); err != nil {
+					return usageError{err}
+				}
+			}
 			cfg.Kafka = g.Kafka
 			cfg.Log = g.Log
 			var err error
@@ -125,7 +147,7 @@ Reports go to stdout when --output is a file, else to stderr.`,
 				return err
 			}
 			if res.Events == 0 && res.Lines > 0 && res.Skipped == 0 {
-				return usageError{fmt.Errorf("none of the %d lines parsed as %s (%s); wrong --format?", res.Lines, format, badSummary(res.Bad))}
+				return usageError{fmt.Errorf("none of the %d lines parsed as %s (%s); wrong --format or --log-format?", res.Lines, pf.format, badSummary(res.Bad))}
 			}
 			if f, ok := cfg.Output.(*os.File); ok && f != os.Stdout {
 				if err := f.Close(); err != nil {
@@ -163,7 +185,9 @@ Reports go to stdout when --output is a file, else to stderr.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&format, "format", "nginx", "log format: nginx, nginx-json or cloudflare")
+	pf.register(f)
+	f.StringVar(&geo.CountryDB, "geoip-country-db", "", "MaxMind-format country database to enrich events with (default $BULWARK_GEOIP_COUNTRY_DB)")
+	f.StringVar(&geo.ASNDB, "geoip-asn-db", "", "MaxMind-format ASN database (default $BULWARK_GEOIP_ASN_DB)")
 	f.BoolVar(&cfg.Topic, "topic", false, "replay the requests topic instead of files (with --since/--until)")
 	f.StringVar(&since, "since", "", "only events at or after this time (RFC 3339)")
 	f.StringVar(&until, "until", "", "only events before this time (RFC 3339)")
@@ -184,7 +208,7 @@ Reports go to stdout when --output is a file, else to stderr.`,
 
 func badSummary(bad map[string]int64) string {
 	var parts []string
-	for _, reason := range []string{"bad_syntax", "bad_utf8", "bad_time", "too_long", "bad_ip", "other"} {
+	for _, reason := range []string{"bad_syntax", "bad_utf8", "bad_time", "too_long", "bad_ip", "header", "other"} {
 		if n := bad[reason]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%s: %d", reason, n))
 		}
@@ -229,7 +253,7 @@ func summary(r *replay.Result) string {
 	if r.Skipped > 0 {
 		fmt.Fprintf(&b, ", %d outside --since/--until", r.Skipped)
 	}
-	for _, reason := range []string{"bad_syntax", "bad_utf8", "bad_time", "too_long", "bad_ip", "other"} {
+	for _, reason := range []string{"bad_syntax", "bad_utf8", "bad_time", "too_long", "bad_ip", "header", "other"} {
 		if n := r.Bad[reason]; n > 0 {
 			fmt.Fprintf(&b, ", %d %s", n, reason)
 		}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 
 	"github.com/spf13/cobra"
 
@@ -11,29 +13,101 @@ import (
 
 func init() { commands = append(commands, newShipCmd) }
 
+// shipPrecheckLines is how many lines of each file `bulwark ship` parses
+// before sending anything: when none of them parse, the format is wrong and
+// shipping would only fill the dead-letter topic.
+const shipPrecheckLines = 100
+
 func newShipCmd(g *globals) *cobra.Command {
 	var (
-		format     string
+		pf         parseFlags
 		follow     bool
 		checkpoint string
+		check      bool
+		checkLines int
 	)
 	cmd := &cobra.Command{
-		Use:   "ship --format nginx|nginx-json|cloudflare [--follow] FILE...",
+		Use:   "ship --format F [--log-format STRING] [--check] [--follow] FILE...",
 		Short: "Publish log lines to the requests topic and print a summary",
-		Long: `Reads each FILE and publishes every line to Kafka: parsed requests to the
-requests topic, lines that cannot be parsed to the dead-letter topic with the
-reason. Without --follow it exits once every line is acknowledged by Kafka and
-prints "shipped N, rejected M". With --follow it keeps reading the files as
-they grow and rotate, until interrupted.`,
+		Long: `Reads each FILE (plain, .gz or .zst) and publishes every line to Kafka:
+parsed requests to the requests topic, lines that cannot be parsed to the
+dead-letter topic with the reason. Without --follow it exits once every line
+is acknowledged by Kafka and prints "shipped N, rejected M". With --follow it
+keeps reading the files as they grow and rotate, until interrupted.
+
+--log-format gives your nginx log_format (--format nginx) or Apache LogFormat
+(--format apache) string; --json-fields maps the keys of a JSON log.
+--check parses the first --check-lines lines of each file, prints which field
+failed on which line and the first event, and sends nothing. Before shipping,
+the first lines of each file are checked the same way: when none of them
+parse, nothing is sent.`,
+		Example: `  bulwark ship --format nginx --log-format '$host $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time' --check access.log
+  bulwark ship --format apache --log-format '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i" %D' --session-cookie sid access.log.1.gz`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
 			var c shipper.Config
 			if err := config.Fill(&c, nil); err != nil {
 				return err
 			}
-			c.Files, c.Format, c.Follow, c.CheckpointFile, c.StartAt = files, format, follow, checkpoint, "beginning"
+			c.Files, c.Format, c.Follow, c.CheckpointFile, c.StartAt = files, pf.format, follow, checkpoint, "beginning"
+			for _, o := range []struct {
+				flag string
+				dst  *string
+				val  string
+			}{
+				{"log-format", &c.LogFormat, pf.logFormat}, {"json-fields", &c.JSONFields, pf.jsonFields},
+				{"session-field", &c.SessionField, pf.sessionField}, {"session-cookie", &c.SessionCookie, pf.sessionCookie},
+				{"trusted-proxies", &c.TrustedProxies, pf.trustedProxies},
+			} {
+				if cmd.Flags().Changed(o.flag) {
+					*o.dst = o.val
+				}
+			}
+			pf.logFormat, pf.jsonFields, pf.sessionField, pf.sessionCookie, pf.trustedProxies =
+				c.LogFormat, c.JSONFields, c.SessionField, c.SessionCookie, c.TrustedProxies
+			format, opts, err := pf.options(c.MaxLineBytes)
+			if err != nil {
+				return usageError{err}
+			}
 			if err := c.Validate(); err != nil {
 				return usageError{err}
+			}
+			out := cmd.OutOrStdout()
+			if check {
+				bad := 0
+				for _, path := range expandFiles(files) {
+					res, err := checkFile(path, format, opts, checkLines, 5)
+					if errors.Is(err, fs.ErrNotExist) {
+						return usageError{err}
+					}
+					if err != nil {
+						return err
+					}
+					writeCheck(out, path, format, res)
+					if !res.Matches() {
+						bad++
+					}
+				}
+				if bad > 0 {
+					return fmt.Errorf("%d of the files do not fully match the format", bad)
+				}
+				return nil
+			}
+			for _, path := range expandFiles(files) {
+				res, err := checkFile(path, format, opts, shipPrecheckLines, 1)
+				if errors.Is(err, fs.ErrNotExist) {
+					if follow {
+						continue // --follow waits for it to appear
+					}
+					return usageError{err}
+				}
+				if err != nil {
+					return err
+				}
+				if res.Lines > 0 && res.Parsed == 0 {
+					return usageError{fmt.Errorf("%s: none of the first %d lines parse as %s, nothing was sent (%s); see bulwark ship --check",
+						path, res.Lines, format, res.Errors[0])}
+				}
 			}
 			s, err := shipper.New(c, g.Kafka, g.Log, nil)
 			if err != nil {
@@ -41,7 +115,7 @@ they grow and rotate, until interrupted.`,
 			}
 			runErr := s.Run(cmd.Context())
 			sum := s.Summary()
-			fmt.Fprintf(cmd.OutOrStdout(), "shipped %d, rejected %d\n", sum.Shipped, sum.Rejected)
+			fmt.Fprintf(out, "shipped %d, rejected %d\n", sum.Shipped, sum.Rejected)
 			if runErr != nil {
 				return runErr
 			}
@@ -51,8 +125,10 @@ they grow and rotate, until interrupted.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "nginx", "log format: nginx, nginx-json or cloudflare")
+	pf.register(cmd.Flags())
 	cmd.Flags().BoolVar(&follow, "follow", false, "keep reading the files as they grow and rotate")
 	cmd.Flags().StringVar(&checkpoint, "checkpoint", "", "checkpoint file, to resume an interrupted shipment where it stopped")
+	cmd.Flags().BoolVar(&check, "check", false, "only parse the first lines of each file and report; send nothing")
+	cmd.Flags().IntVar(&checkLines, "check-lines", 1000, "lines of each file --check parses (0: all)")
 	return cmd
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -252,6 +254,20 @@ func columnExists(ctx context.Context, conn driver.Conn, stmt string) (bool, err
 		return false, fmt.Errorf("look for column %s.%s: %w", m[2], m[3], err)
 	}
 	return n > 0, nil
+}
+
+// ExecStatement runs one migration statement. An ADD COLUMN whose column
+// is already there (a migration interrupted before it was recorded) is
+// done, as IF NOT EXISTS would say, which 18.16 does not parse for ALTER:
+// so every statement can be run again.
+func ExecStatement(ctx context.Context, conn driver.Conn, stmt string) error {
+	err := conn.Exec(ctx, stmt)
+	var ex *clickhouse.Exception
+	if err != nil && strings.Contains(stmt, " ADD COLUMN ") && errors.As(err, &ex) &&
+		(ex.Code == 44 || ex.Code == 15) && strings.Contains(ex.Message, "already exists") {
+		return nil
+	}
+	return err
 }
 
 // record notes m as applied. A batch rather than INSERT ... VALUES through

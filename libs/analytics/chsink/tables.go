@@ -54,7 +54,7 @@ var requestsTable = table{
 	cumulative: true,
 	columns: []string{"time", "time_unix_nano", "client_ip", "method", "host", "path", "query", "protocol",
 		"status", "response_bytes", "request_time", "user_agent", "referer", "accept_language", "session_id",
-		"tls_version", "ja3", "ja4", "country", "asn", "cdn_bot_score", "cdn_verified_bot", "cdn_request_id",
+		"tls_version", "ja3", "ja4", "country", "asn", "as_org", "cdn_bot_score", "cdn_verified_bot", "cdn_request_id",
 		"cdn_security_action", "source", "source_offset", "format", "action",
 		"kafka_partition", "kafka_offset", "batch_start", "batch_end", "bot", "bot_category", "robots_disallowed"},
 	decode: func(r *kgo.Record, vs *verdictState) (any, error) {
@@ -94,6 +94,7 @@ func writeRequests(b driver.Batch, rows []sendRow) error {
 		ja4       = make([]string, n)
 		country   = make([]string, n)
 		asn       = make([]uint32, n)
+		asOrg     = make([]string, n)
 		botScore  = make([]*uint8, n)
 		verified  = make([]uint8, n)
 		reqID     = make([]string, n)
@@ -122,7 +123,15 @@ func writeRequests(b driver.Batch, rows []sendRow) error {
 		}
 		ua[i], referer[i], lang[i], session[i] = e.GetUserAgent(), e.GetReferer(), e.GetAcceptLanguage(), e.GetSessionId()
 		tlsv[i], ja3[i], ja4[i] = e.GetTlsVersion(), e.GetJa3(), e.GetJa4()
-		country[i], asn[i] = e.GetCdnCountry(), e.GetCdnAsn()
+		// The shipper's enrichment (the CDN's values when it had them); events
+		// shipped before it have only the CDN's fields.
+		country[i], asn[i], asOrg[i] = e.GetGeoCountry(), e.GetAsn(), e.GetAsOrg()
+		if country[i] == "" {
+			country[i] = e.GetCdnCountry()
+		}
+		if asn[i] == 0 {
+			asn[i] = e.GetCdnAsn()
+		}
 		if e.CdnBotScore != nil {
 			v := uint8(min(e.GetCdnBotScore(), 255))
 			botScore[i] = &v
@@ -140,7 +149,7 @@ func writeRequests(b driver.Batch, rows []sendRow) error {
 		}
 	}
 	return appendColumns(b, tm, tns, ip, method, host, path, query, protocol, status, bytes, rtime, ua, referer,
-		lang, session, tlsv, ja3, ja4, country, asn, botScore, verified, reqID, secAction, source, srcOff, format,
+		lang, session, tlsv, ja3, ja4, country, asn, asOrg, botScore, verified, reqID, secAction, source, srcOff, format,
 		action, kpart, koff, bstart, bend, bot, botCat, robotsDis)
 }
 

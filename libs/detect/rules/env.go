@@ -17,6 +17,22 @@ type Env struct {
 	Crawler  Crawler            `expr:"crawler"`
 	// Bot is Crawler under the name the bot directory uses.
 	Bot Crawler `expr:"bot"`
+	// IP and Geo are where the client is (the CDN's fields, else the
+	// shipper's GeoIP databases): ip.asn in [16509, 14618], geo.country == "DE".
+	IP  IPInfo  `expr:"ip"`
+	Geo GeoInfo `expr:"geo"`
+}
+
+// IPInfo is the client's address and network.
+type IPInfo struct {
+	Address string `expr:"address"`
+	ASN     int    `expr:"asn"`
+	ASOrg   string `expr:"as_org"`
+}
+
+// GeoInfo is the client's location.
+type GeoInfo struct {
+	Country string `expr:"country"`
 }
 
 // Event is the request that produced the score.
@@ -35,6 +51,7 @@ type Event struct {
 	ClientIP       string `expr:"client_ip"`
 	Country        string `expr:"country"`
 	ASN            int    `expr:"asn"`
+	ASOrg          string `expr:"as_org"`
 	JA3            string `expr:"ja3"`
 	JA4            string `expr:"ja4"`
 	TLSVersion     string `expr:"tls_version"`
@@ -69,6 +86,13 @@ func NewEnv(s *eventpb.Score, c Crawler) Env {
 	if t != nil && t.CdnBotScore != nil {
 		cdnScore = int(t.GetCdnBotScore())
 	}
+	country, asn := t.GetGeoCountry(), t.GetAsn()
+	if country == "" { // an event from before the shipper enriched events
+		country = t.GetCdnCountry()
+	}
+	if asn == 0 {
+		asn = t.GetCdnAsn()
+	}
 	return Env{
 		Score: s.GetScore(), Subject: sub, Kind: kind,
 		Features: s.GetFeatures(), Reasons: s.GetReasons(), Crawler: c, Bot: c,
@@ -76,9 +100,11 @@ func NewEnv(s *eventpb.Score, c Crawler) Env {
 			Method: t.GetMethod(), Host: t.GetHost(), Path: t.GetPath(), Query: t.GetQuery(),
 			Protocol: t.GetProtocol(), Status: int(t.GetStatus()), ResponseBytes: int(t.GetResponseBytes()),
 			UserAgent: t.GetUserAgent(), Referer: t.GetReferer(), AcceptLanguage: t.GetAcceptLanguage(),
-			SessionID: t.GetSessionId(), ClientIP: t.GetClientIp(), Country: t.GetCdnCountry(),
-			ASN: int(t.GetCdnAsn()), JA3: t.GetJa3(), JA4: t.GetJa4(), TLSVersion: t.GetTlsVersion(),
+			SessionID: t.GetSessionId(), ClientIP: t.GetClientIp(), Country: country,
+			ASN: int(asn), ASOrg: t.GetAsOrg(), JA3: t.GetJa3(), JA4: t.GetJa4(), TLSVersion: t.GetTlsVersion(),
 			CDNBotScore: cdnScore, CDNVerifiedBot: t.GetCdnVerifiedBot(),
 		},
+		IP:  IPInfo{Address: t.GetClientIp(), ASN: int(asn), ASOrg: t.GetAsOrg()},
+		Geo: GeoInfo{Country: country},
 	}
 }

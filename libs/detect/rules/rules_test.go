@@ -94,6 +94,9 @@ rules:
   - name: reasons
     when: '"no_static_assets" in reasons && score > 40'
     action: MONITOR
+  - name: geo
+    when: 'ip.asn in [64500, 64501] && geo.country == "DE" && ip.as_org contains "Hosting"'
+    action: CHALLENGE
 `), "test.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -127,6 +130,14 @@ rules:
 	withReasons := score("ip:192.0.2.1", 41, nil, "GET", "/", "")
 	withReasons.Reasons = []string{"rate_10s=48/s", "no_static_assets"}
 	f("reasons", env(withReasons, rules.Crawler{}), true)
+	geo := score("ip:198.51.100.7", 0, nil, "GET", "/", "")
+	f("geo", env(geo, rules.Crawler{}), false)
+	geo.Trigger.GeoCountry, geo.Trigger.Asn, geo.Trigger.AsOrg = "DE", 64500, "Example Hosting GmbH"
+	f("geo", env(geo, rules.Crawler{}), true)
+	geo.Trigger.GeoCountry, geo.Trigger.CdnCountry = "", "DE" // an event from a CDN, not enriched
+	f("geo", env(geo, rules.Crawler{}), true)
+	geo.Trigger.Asn = 64502
+	f("geo", env(geo, rules.Crawler{}), false)
 }
 
 func TestAllowList(t *testing.T) {

@@ -9,12 +9,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
-
+	"github.com/bulwarkhq/bulwark/libs/ingest/geoip"
+	"github.com/bulwarkhq/bulwark/libs/ingest/logfile"
 	"github.com/bulwarkhq/bulwark/libs/ingest/logparse"
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 )
@@ -40,10 +39,10 @@ type counters struct {
 	lines   atomic.Int64 // lines read (records, for a topic)
 	events  atomic.Int64 // events passed on
 	skipped atomic.Int64 // outside --since/--until
-	bad     [6]atomic.Int64
+	bad     [len(badReasons)]atomic.Int64
 }
 
-var badReasons = [...]string{"bad_syntax", "bad_utf8", "bad_time", "too_long", "bad_ip", "other"}
+var badReasons = [...]string{"bad_syntax", "bad_utf8", "bad_time", "too_long", "bad_ip", "header", "other"}
 
 func (c *counters) badLine(err error) {
 	r := logparse.Reason(err)
@@ -79,6 +78,7 @@ type fileInput struct {
 // one after the other, files of several servers interleave. On equal times
 // the earlier file on the command line goes first, so the order is fixed.
 type files struct {
+	geo *geoip.DB // nil: events keep only the CDN's geo fields
 	in  []*fileInput
 	w   window
 	a   arena
@@ -110,15 +110,13 @@ func openFiles(paths []string, format logparse.Format, popts logparse.Options, w
 			return nil, err
 		}
 		in := &fileInput{path: path, f: f, p: p, head: &slot{ev: &eventpb.RequestEvent{}}}
-		var r io.Reader = f
-		if strings.HasSuffix(path, ".gz") {
-			zr, err := gzip.NewReader(bufio.NewReaderSize(f, readBuffer))
-			if err != nil {
-				f.Close()
-				fs.close()
-				return nil, fmt.Errorf("%s: %w", path, err)
-			}
-			r = zr
+		// Rotated archives (.gz, .zst) are told by their content and read
+		// decompressed; offsets are then positions in the decompressed text.
+		r, err := logfile.NewReader(f, path)
+		if err != nil {
+			f.Close()
+			fs.close()
+			return nil, err
 		}
 		in.r = bufio.NewReaderSize(r, readBuffer)
 		fs.in = append(fs.in, in)
@@ -228,6 +226,7 @@ func (fs *files) readEvent(in *fileInput, s *slot) (bool, error) {
 			fs.c.skipped.Add(1)
 			continue
 		}
+		fs.geo.Enrich(ev) // before own, which copies the event's strings
 		own(ev, &fs.a, &s.o)
 		ev.Source = in.path
 		ev.SourceOffset = off

@@ -70,6 +70,8 @@ func own(ev *eventpb.RequestEvent, a *arena, o *optionals) {
 	ev.Malformed = a.str(ev.Malformed)
 	ev.SecFetchMode = a.str(ev.SecFetchMode)
 	ev.SecFetchDest = a.str(ev.SecFetchDest)
+	ev.GeoCountry = a.str(ev.GeoCountry) // the CDN's, from the line, when Enrich copied it
+	ev.AsOrg = a.str(ev.AsOrg)
 	if ev.RequestTimeSeconds != nil {
 		o.requestTime = *ev.RequestTimeSeconds
 		ev.RequestTimeSeconds = &o.requestTime

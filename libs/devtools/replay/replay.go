@@ -24,6 +24,7 @@ import (
 	"github.com/bulwarkhq/bulwark/libs/detect/crawlers"
 	"github.com/bulwarkhq/bulwark/libs/detect/signatures"
 	"github.com/bulwarkhq/bulwark/libs/devtools/simulate"
+	"github.com/bulwarkhq/bulwark/libs/ingest/geoip"
 	"github.com/bulwarkhq/bulwark/libs/ingest/logparse"
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/platform/kafka"
@@ -31,11 +32,14 @@ import (
 
 // Config says what to replay and how.
 type Config struct {
-	// Files are log files in Format (".gz" files are decompressed), merged
+	// Files are log files in Format (gzip and zstd files are decompressed), merged
 	// by event time. Either Files or Topic.
 	Files        []string
 	Format       logparse.Format
 	ParseOptions logparse.Options
+	// GeoIP, when set, adds country, ASN and AS organisation to events read
+	// from files, as the shipper does (events from the topic have them).
+	GeoIP *geoip.DB
 	// Topic reads Kafka's requests topic (Kafka.Topics.Requests) instead.
 	Topic bool
 	Kafka kafka.Config
@@ -99,7 +103,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("replay: until (%s) is not after since (%s)", c.Until.Format(time.RFC3339), c.Since.Format(time.RFC3339))
 	}
 	if len(c.Files) > 0 {
-		if _, err := logparse.ParseFormat(string(c.Format)); err != nil {
+		if _, err := logparse.New(c.Format, c.ParseOptions); err != nil {
 			return fmt.Errorf("replay: %w", err)
 		}
 	}
@@ -216,7 +220,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		case reorder < 0:
 			reorder = 0
 		}
-		src, err = openFiles(cfg.Files, cfg.Format, cfg.ParseOptions, w, c, reorder)
+		var fs *files
+		fs, err = openFiles(cfg.Files, cfg.Format, cfg.ParseOptions, w, c, reorder)
+		if fs != nil {
+			fs.geo = cfg.GeoIP
+			src = fs
+		}
 	}
 	if err != nil {
 		return nil, err

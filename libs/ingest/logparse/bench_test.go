@@ -62,3 +62,32 @@ func BenchmarkParseCloudflare(b *testing.B) { benchParse(b, FormatCloudflare) }
 func BenchmarkSplitNginx(b *testing.B)      { benchSplit(b, FormatNginx) }
 func BenchmarkSplitNginxJSON(b *testing.B)  { benchSplit(b, FormatNginxJSON) }
 func BenchmarkSplitCloudflare(b *testing.B) { benchSplit(b, FormatCloudflare) }
+
+// The custom formats compile the stock combined format from its format
+// string and parse the same real lines as BenchmarkParseNginx, in the same
+// run: the ratio between the two is the cost of the general matcher.
+func benchCustom(b *testing.B, f Format, logFormat string) {
+	lines := corpusFor(b, FormatNginx)
+	p := mustNew(b, f, Options{LogFormat: logFormat})
+	var ev eventpb.RequestEvent
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		_ = p.Parse(lines[i], &ev)
+		if i++; i == len(lines) {
+			i = 0
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+}
+
+func BenchmarkParseCustomNginx(b *testing.B)  { benchCustom(b, FormatNginx, NginxCombined) }
+func BenchmarkParseCustomApache(b *testing.B) { benchCustom(b, FormatApache, ApacheCombined) }
+
+// BenchmarkParseSources parses each provider's documented fixture lines.
+func BenchmarkParseSources(b *testing.B) {
+	for _, f := range sourceFormats() {
+		b.Run(string(f), func(b *testing.B) { benchParse(b, f) })
+	}
+}

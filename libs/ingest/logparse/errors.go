@@ -12,10 +12,14 @@ var (
 	ErrBadTime   = errors.New("bad time")
 	ErrTooLong   = errors.New("line too long")
 	ErrBadIP     = errors.New("bad client IP")
+	// ErrHeader marks a header line of a log file (CloudFront's #Version and
+	// #Fields): not a request, and not an error in the log either.
+	ErrHeader = errors.New("header line")
 )
 
 // Reason returns the machine reason for err: "bad_syntax", "bad_utf8",
-// "bad_time", "too_long", "bad_ip", or "other" for an error of another origin.
+// "bad_time", "too_long", "bad_ip", "header", or "other" for an error of
+// another origin.
 func Reason(err error) string {
 	switch {
 	case errors.Is(err, ErrBadSyntax):
@@ -28,6 +32,8 @@ func Reason(err error) string {
 		return "too_long"
 	case errors.Is(err, ErrBadIP):
 		return "bad_ip"
+	case errors.Is(err, ErrHeader):
+		return "header"
 	}
 	return "other"
 }

@@ -17,10 +17,29 @@ const (
 	FormatNginx      Format = "nginx"
 	FormatNginxJSON  Format = "nginx-json"
 	FormatCloudflare Format = "cloudflare"
+	// FormatApache is Apache httpd's LogFormat (Options.LogFormat; the
+	// combined format when empty).
+	FormatApache Format = "apache"
+
+	// Load balancers, proxies and CDNs, each in the layout its provider
+	// documents (sources.go, sourcesjson.go, haproxy.go).
+	FormatCaddy       Format = "caddy"        // Caddy's JSON access log
+	FormatTraefik     Format = "traefik"      // Traefik's Common Log Format
+	FormatTraefikJSON Format = "traefik-json" // Traefik's JSON access log
+	FormatHAProxy     Format = "haproxy"      // HAProxy's HTTP log format (option httplog)
+	FormatEnvoy       Format = "envoy"        // Envoy's default access log format
+	FormatALB         Format = "aws-alb"      // AWS Application Load Balancer access logs
+	FormatCloudFront  Format = "cloudfront"   // AWS CloudFront standard logs
+	FormatGCPLB       Format = "gcp-lb"       // Google Cloud HTTP(S) load balancer, Cloud Logging JSON
+	FormatFastly      Format = "fastly"       // Fastly's documented JSON logging format
 )
 
 // Formats lists every supported format.
-func Formats() []Format { return []Format{FormatNginx, FormatNginxJSON, FormatCloudflare} }
+func Formats() []Format {
+	return []Format{FormatNginx, FormatNginxJSON, FormatCloudflare, FormatApache,
+		FormatCaddy, FormatTraefik, FormatTraefikJSON, FormatHAProxy, FormatEnvoy,
+		FormatALB, FormatCloudFront, FormatGCPLB, FormatFastly}
+}
 
 // ParseFormat checks a format name.
 func ParseFormat(s string) (Format, error) {
@@ -29,7 +48,7 @@ func ParseFormat(s string) (Format, error) {
 			return f, nil
 		}
 	}
-	names := make([]string, 0, 3)
+	names := make([]string, 0, len(Formats()))
 	for _, f := range Formats() {
 		names = append(names, string(f))
 	}
@@ -47,12 +66,21 @@ const DefaultSessionField = "session_id"
 type Options struct {
 	// SessionCookie names the cookie holding a session id: looked up in the
 	// Cookies map (cloudflare) or in the raw Cookie header logged as the
-	// "http_cookie" field (nginx-json). The nginx combined format logs no
-	// cookies, so it refuses this option.
+	// "http_cookie" field (nginx-json), or a custom LogFormat's $cookie_NAME
+	// or Cookie header. The nginx combined format logs no cookies, so it
+	// refuses this option unless LogFormat is set.
 	SessionCookie string
 	// SessionField names a top-level field whose value is the session id
-	// (nginx-json: default DefaultSessionField; cloudflare: none).
+	// (nginx-json: default DefaultSessionField; cloudflare: none), or, with
+	// LogFormat, the variable holding it ("sid" for $sid, "%{X-Session}i").
 	SessionField string
+	// LogFormat is an nginx log_format string (format nginx) or an Apache
+	// LogFormat string (format apache), compiled once in New. Empty means
+	// the built-in layout.
+	LogFormat string
+	// JSONFields renames fields of a JSON format: nginx variable name (or,
+	// for cloudflare, Cloudflare field name) -> the key the log uses.
+	JSONFields map[string]string
 	// MaxLineBytes rejects longer lines with ErrTooLong; 0 means
 	// DefaultMaxLineBytes.
 	MaxLineBytes int
@@ -80,8 +108,17 @@ func New(f Format, opts Options) (Parser, error) {
 		opts.MaxLineBytes = DefaultMaxLineBytes
 	}
 	c := common{format: f, opts: opts}
+	if opts.LogFormat != "" && f != FormatNginx && f != FormatApache {
+		return nil, fmt.Errorf("format %s: a log format string is for nginx or apache (JSON formats take a field mapping)", f)
+	}
+	if len(opts.JSONFields) > 0 && f != FormatNginxJSON {
+		return nil, fmt.Errorf("format %s: a JSON field mapping is for nginx-json", f)
+	}
 	switch f {
-	case FormatNginx:
+	case FormatNginx, FormatApache:
+		if f == FormatApache || opts.LogFormat != "" {
+			return newCustom(c)
+		}
 		if opts.SessionCookie != "" || opts.SessionField != "" {
 			return nil, fmt.Errorf("format %s logs no cookies or extra fields: a session cookie or field needs nginx-json", f)
 		}
@@ -90,9 +127,12 @@ func New(f Format, opts Options) (Parser, error) {
 		if opts.SessionField == "" && opts.SessionCookie == "" {
 			c.opts.SessionField = DefaultSessionField
 		}
-		return newNginxJSON(c), nil
+		return newNginxJSON(c)
 	case FormatCloudflare:
 		return newCloudflare(c), nil
+	case FormatCaddy, FormatTraefik, FormatTraefikJSON, FormatHAProxy, FormatEnvoy,
+		FormatALB, FormatCloudFront, FormatGCPLB, FormatFastly:
+		return newSource(c)
 	}
 	_, err := ParseFormat(string(f))
 	return nil, err

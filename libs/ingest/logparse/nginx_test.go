@@ -232,8 +232,8 @@ func TestReason(t *testing.T) {
 }
 
 func TestNewOptions(t *testing.T) {
-	if _, err := ParseFormat("apache"); err == nil {
-		t.Fatal("ParseFormat(apache) succeeded")
+	if _, err := ParseFormat("iis"); err == nil {
+		t.Fatal("ParseFormat(iis) succeeded")
 	}
 	for _, f := range Formats() {
 		if g, err := ParseFormat(string(f)); err != nil || g != f {
@@ -246,7 +246,7 @@ func TestNewOptions(t *testing.T) {
 	if _, err := New(FormatNginx, Options{MaxLineBytes: -1}); err == nil {
 		t.Fatal("negative MaxLineBytes accepted")
 	}
-	if _, err := New("apache", Options{}); err == nil {
+	if _, err := New("iis", Options{}); err == nil {
 		t.Fatal("unknown format accepted")
 	}
 }

@@ -1,7 +1,9 @@
 package logparse
 
 import (
+	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/valyala/fastjson"
@@ -17,6 +19,9 @@ type nginxJSONParser struct {
 	common
 	jp      fastjson.Parser
 	visitFn func(key []byte, v *fastjson.Value)
+	// alias maps a key the log uses to the nginx variable name it stands
+	// for (Options.JSONFields, inverted); nil when the names are nginx's.
+	alias map[string]string
 
 	// Per-line state, filled while visiting the object.
 	ev                       *eventpb.RequestEvent
@@ -32,10 +37,41 @@ type nginxJSONParser struct {
 	acceptLanguage           string
 }
 
-func newNginxJSON(c common) *nginxJSONParser {
+func newNginxJSON(c common) (*nginxJSONParser, error) {
 	p := &nginxJSONParser{common: c}
 	p.visitFn = p.visit // bound once: a method value made per line would allocate
-	return p
+	if len(c.opts.JSONFields) > 0 {
+		p.alias = make(map[string]string, len(c.opts.JSONFields))
+		for name, key := range c.opts.JSONFields {
+			if name == "" || key == "" {
+				return nil, fmt.Errorf("JSON field mapping %q=%q: both names are needed", name, key)
+			}
+			if !knownJSONField(name) && name != c.opts.SessionField {
+				return nil, fmt.Errorf("JSON field mapping %s=%s: %q is not a field Bulwark reads (want one of %s)", name, key, name, strings.Join(jsonFieldNames, ", "))
+			}
+			if prev, dup := p.alias[key]; dup {
+				return nil, fmt.Errorf("JSON field mapping: key %q is mapped to both %s and %s", key, prev, name)
+			}
+			p.alias[key] = name
+		}
+	}
+	return p, nil
+}
+
+// jsonFieldNames are the fields the nginx-json parser reads, as named in a
+// --json-fields mapping.
+var jsonFieldNames = []string{"msec", "time_iso8601", "time_local", "remote_addr", "http_x_forwarded_for",
+	"host", "request_method", "request_uri", "uri", "args", "request", "server_protocol", "status",
+	"body_bytes_sent", "bytes_sent", "request_time", "http_user_agent", "http_referer",
+	"http_accept_language", "http_cookie", "ssl_protocol", "ssl_cipher", "ja3", "ja4", "session_id"}
+
+func knownJSONField(name string) bool {
+	for _, n := range jsonFieldNames {
+		if n == name {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *nginxJSONParser) Parse(line []byte, ev *eventpb.RequestEvent) error {
@@ -105,6 +141,11 @@ func (p *nginxJSONParser) visit(key []byte, v *fastjson.Value) {
 	}
 	ev := p.ev
 	k := b2s(key)
+	if p.alias != nil {
+		if name, ok := p.alias[k]; ok {
+			k = name
+		}
+	}
 	if p.opts.SessionField != "" && k == p.opts.SessionField {
 		ev.SessionId, _ = jsonStr(v)
 		return

@@ -77,6 +77,7 @@ func (e *encoder) ship(ctx context.Context, line tail.Line, acked ackFunc) error
 	}
 	ev := &e.ev
 	ev.Source, ev.SourceOffset, ev.Format, ev.SourceFileId = e.source, line.Offset, e.format, e.fileStr
+	e.s.geo.Enrich(ev)
 	// Strings in ev may alias the line: marshal now, into the slab.
 	size := proto.Size(ev)
 	buf := e.alloc(len(ev.ClientIp) + size)

@@ -89,7 +89,10 @@ func (s *Shipper) handleLogpush(r *http.Request) (int, logpushReply) {
 		return code, logpushReply{Error: err.Error()}
 	}
 
-	parser, err := logparse.New(logparse.FormatCloudflare, s.popts)
+	// Pushes are Cloudflare's layout whatever format the files are in.
+	popts := s.popts
+	popts.LogFormat, popts.JSONFields = "", nil
+	parser, err := logparse.New(logparse.FormatCloudflare, popts)
 	if err != nil {
 		return http.StatusInternalServerError, logpushReply{Error: err.Error()}
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/bulwarkhq/bulwark/libs/ingest/clientip"
+	"github.com/bulwarkhq/bulwark/libs/ingest/geoip"
 	"github.com/bulwarkhq/bulwark/libs/ingest/logparse"
 	"github.com/bulwarkhq/bulwark/libs/ingest/tail"
 	"github.com/bulwarkhq/bulwark/libs/platform/kafka"
@@ -40,6 +40,7 @@ type Shipper struct {
 	client  *kgo.Client
 	adm     *kadm.Client
 	store   *CheckpointStore
+	geo     *geoip.DB // nil when no database is configured
 
 	mu       sync.Mutex
 	trackers map[string]*ackTracker // path -> tracker, for checkpointing
@@ -62,21 +63,25 @@ func New(cfg Config, kcfg kafka.Config, log *slog.Logger, reg prometheus.Registe
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	format, _ := logparse.ParseFormat(cfg.Format)
-	trusted, _ := clientip.ParseCIDRs(cfg.TrustedProxies)
+	format, popts, err := cfg.ParseOptions()
+	if err != nil {
+		return nil, fmt.Errorf("shipper parser: %w", err)
+	}
 	codec, _ := compression(cfg.Compression)
+	geo, err := geoip.Open(cfg.GeoIP)
+	if err != nil {
+		return nil, fmt.Errorf("shipper geoip: %w", err)
+	}
 	s := &Shipper{
 		cfg:      cfg,
 		kcfg:     kcfg.WithClientID("shipper"),
 		topics:   kcfg.Topics,
 		format:   format,
-		popts:    logparse.Options{SessionCookie: cfg.SessionCookie, SessionField: cfg.SessionField, MaxLineBytes: cfg.MaxLineBytes, ClientIP: clientip.New(trusted)},
+		popts:    popts,
+		geo:      geo,
 		log:      log.With("component", "shipper"),
 		trackers: map[string]*ackTracker{},
 		running:  map[string]bool{},
-	}
-	if _, err := logparse.New(format, s.popts); err != nil {
-		return nil, fmt.Errorf("shipper parser: %w", err)
 	}
 	store, err := OpenCheckpoints(cfg.CheckpointFile)
 	if err != nil {
@@ -98,6 +103,11 @@ func New(cfg Config, kcfg kafka.Config, log *slog.Logger, reg prometheus.Registe
 	s.client = client
 	s.adm = kadm.NewClient(client)
 	s.metrics = newMetrics(reg, func() float64 { return float64(client.BufferedProduceRecords()) })
+	if reg != nil && geo != nil {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "bulwark_shipper_geoip_errors_total",
+			Help: "GeoIP lookups that failed on a corrupt database record (the event is shipped without geo fields)."},
+			func() float64 { return float64(geo.Errors()) }))
+	}
 	return s, nil
 }
 
@@ -139,6 +149,9 @@ func (s *Shipper) Run(ctx context.Context) error {
 		return fmt.Errorf("no log files match %v", s.cfg.Files)
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	if s.geo != nil {
+		go s.geo.Watch(gctx, s.log)
+	}
 	for _, p := range paths {
 		s.startFile(gctx, g, p)
 	}

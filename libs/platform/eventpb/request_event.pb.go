@@ -105,8 +105,16 @@ type RequestEvent struct {
 	// Sec-Fetch-Mode and Sec-Fetch-Dest request headers, where the log has them
 	// ("navigate"/"document" for a page view; "cors", "no-cors", "same-origin"
 	// with "empty" for a page script's own request).
-	SecFetchMode  string `protobuf:"bytes,45,opt,name=sec_fetch_mode,json=secFetchMode,proto3" json:"sec_fetch_mode,omitempty"`
-	SecFetchDest  string `protobuf:"bytes,46,opt,name=sec_fetch_dest,json=secFetchDest,proto3" json:"sec_fetch_dest,omitempty"`
+	SecFetchMode string `protobuf:"bytes,45,opt,name=sec_fetch_mode,json=secFetchMode,proto3" json:"sec_fetch_mode,omitempty"`
+	SecFetchDest string `protobuf:"bytes,46,opt,name=sec_fetch_dest,json=secFetchDest,proto3" json:"sec_fetch_dest,omitempty"`
+	// Where the client is: the CDN's fields (cdn_country, cdn_asn) when the
+	// source has them, else the shipper's GeoIP databases (BULWARK_GEOIP_*);
+	// unset when neither knows. ISO 3166-1 alpha-2 country code.
+	GeoCountry string `protobuf:"bytes,50,opt,name=geo_country,json=geoCountry,proto3" json:"geo_country,omitempty"`
+	// Autonomous system number of the client's network.
+	Asn uint32 `protobuf:"varint,51,opt,name=asn,proto3" json:"asn,omitempty"`
+	// Name of that autonomous system's organisation (from the ASN database).
+	AsOrg         string `protobuf:"bytes,52,opt,name=as_org,json=asOrg,proto3" json:"as_org,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -372,6 +380,27 @@ func (x *RequestEvent) GetSecFetchDest() string {
 	return ""
 }
 
+func (x *RequestEvent) GetGeoCountry() string {
+	if x != nil {
+		return x.GeoCountry
+	}
+	return ""
+}
+
+func (x *RequestEvent) GetAsn() uint32 {
+	if x != nil {
+		return x.Asn
+	}
+	return 0
+}
+
+func (x *RequestEvent) GetAsOrg() string {
+	if x != nil {
+		return x.AsOrg
+	}
+	return ""
+}
+
 // DeadLetter is a line the shipper could not parse. Key on the DLQ topic: the source.
 type DeadLetter struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -484,7 +513,7 @@ var File_bulwark_v1_request_event_proto protoreflect.FileDescriptor
 const file_bulwark_v1_request_event_proto_rawDesc = "" +
 	"\n" +
 	"\x1ebulwark/v1/request_event.proto\x12\n" +
-	"bulwark.v1\"\x8a\t\n" +
+	"bulwark.v1\"\xd4\t\n" +
 	"\fRequestEvent\x12$\n" +
 	"\x0etime_unix_nano\x18\x01 \x01(\x03R\ftimeUnixNano\x12\x1b\n" +
 	"\tclient_ip\x18\x02 \x01(\tR\bclientIp\x12\x16\n" +
@@ -525,7 +554,11 @@ const file_bulwark_v1_request_event_proto_rawDesc = "" +
 	"\x0esource_file_id\x18+ \x01(\tR\fsourceFileId\x12\x1c\n" +
 	"\tmalformed\x18, \x01(\tR\tmalformed\x12$\n" +
 	"\x0esec_fetch_mode\x18- \x01(\tR\fsecFetchMode\x12$\n" +
-	"\x0esec_fetch_dest\x18. \x01(\tR\fsecFetchDestB\x17\n" +
+	"\x0esec_fetch_dest\x18. \x01(\tR\fsecFetchDest\x12\x1f\n" +
+	"\vgeo_country\x182 \x01(\tR\n" +
+	"geoCountry\x12\x10\n" +
+	"\x03asn\x183 \x01(\rR\x03asn\x12\x15\n" +
+	"\x06as_org\x184 \x01(\tR\x05asOrgB\x17\n" +
 	"\x15_request_time_secondsB\x12\n" +
 	"\x10_accept_languageB\x10\n" +
 	"\x0e_cdn_bot_scoreB\x13\n" +
