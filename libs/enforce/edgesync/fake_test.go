@@ -15,6 +15,9 @@ type fakeTarget struct {
 	fail          []error // returned by the next applies, in order
 	resyncPending bool
 	resyncedAt    time.Time
+	// seen, when set, receives every apply (tests that run outside a
+	// bubble wait on it).
+	seen chan applied
 }
 
 // applied is one Apply call as the target saw it.
@@ -32,6 +35,9 @@ func (f *fakeTarget) Apply(_ context.Context, active []blockset.Entry, now time.
 		a.subjects = append(a.subjects, e.Subject)
 	}
 	f.applies = append(f.applies, a)
+	if f.seen != nil {
+		f.seen <- a
+	}
 	if len(f.fail) > 0 {
 		err := f.fail[0]
 		f.fail = f.fail[1:]
