@@ -144,17 +144,26 @@ func transient(err error) bool {
 	return s == 0 || s == http.StatusTooManyRequests || s >= 500
 }
 
-// backoff is the wait before attempt n+1 (the project's one retry curve,
-// from RetryBase to RetryMax), never below a Retry-After the server gave.
+// policy is the project's one retry curve, from RetryBase to RetryMax.
+func (a *api) policy() backoff.Policy {
+	return backoff.Policy{Initial: a.cfg.RetryBase, Max: a.cfg.RetryMax}
+}
+
+// backoff is the wait before attempt n+1, never below a Retry-After the
+// server gave.
 func (a *api) backoff(n int, err error) time.Duration {
-	d := backoff.Policy{Initial: a.cfg.RetryBase, Max: a.cfg.RetryMax}.Delay(n)
+	return max(a.policy().Delay(n), retryAfterOf(err))
+}
+
+// retryAfterOf is the Retry-After a failed call carried (0: none).
+func retryAfterOf(err error) time.Duration {
 	var ae *cloudflare.Error
 	if errors.As(err, &ae) && ae.Response != nil {
-		if ra, ok := retryAfter(ae.Response); ok && ra > d {
-			d = ra
+		if ra, ok := retryAfter(ae.Response); ok {
+			return ra
 		}
 	}
-	return d
+	return 0
 }
 
 // retry runs fn until it succeeds, fails for good, or attempts run out.

@@ -16,37 +16,31 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/bulwarkhq/bulwark/libs/platform/backoff"
+	"github.com/bulwarkhq/bulwark/libs/enforce/edgesync"
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/platform/kafka"
 	"github.com/bulwarkhq/bulwark/libs/verdicts/blockset"
-	"github.com/bulwarkhq/bulwark/libs/verdicts/verdictlog"
 )
 
 // maxItemsPerOp bounds one bulk operation's request body.
 const maxItemsPerOp = 1000
 
-// Syncer keeps the lists in step with the verdict topic.
+// Syncer keeps the lists in step with the verdict topic: an
+// edgesync.Syncer with the lists as its target.
 type Syncer struct {
-	cfg    Config
-	log    *slog.Logger
-	m      *metrics
-	api    *api
-	set    *blockset.Set
-	reader *verdictlog.Reader
-	now    func() time.Time
+	cfg  Config
+	log  *slog.Logger
+	m    *metrics
+	api  *api
+	loop *edgesync.Syncer
 
 	block, challenge *listState
 	otherItems       int // items held by lists Bulwark does not own
-
-	synced     chan struct{}
-	syncedOnce sync.Once
-	lastRead   time.Time
+	lastRead         time.Time
 }
 
 // listState is what the syncer knows of one remote list.
@@ -73,86 +67,58 @@ func New(cfg Config, kafkaCfg kafka.Config, log *slog.Logger, reg prometheus.Reg
 	}
 	m := newMetrics(reg)
 	s := &Syncer{
-		cfg:    cfg,
-		log:    log,
-		m:      m,
-		api:    newAPI(cfg, m),
-		set:    blockset.New("cfsync", actions, log, reg),
-		now:    time.Now,
-		block:  &listState{name: cfg.List},
-		synced: make(chan struct{}),
+		cfg:   cfg,
+		log:   log,
+		m:     m,
+		api:   newAPI(cfg, m),
+		block: &listState{name: cfg.List},
 	}
 	if cfg.ChallengeList != "" {
 		s.challenge = &listState{name: cfg.ChallengeList}
 	}
-	s.reader = verdictlog.New(kafkaCfg, "cfsync", s.set.Apply, log, reg)
+	loop, err := edgesync.New(edgesync.Config{
+		Name:           "cfsync",
+		Actions:        actions,
+		SyncInterval:   cfg.SyncInterval,
+		ResyncInterval: cfg.ResyncInterval,
+		Retry:          s.api.policy(),
+		RetryAfter:     retryAfterOf,
+		Backoffs:       m.backoff,
+	}, kafkaCfg, target{s}, log, reg)
+	if err != nil {
+		return nil, fmt.Errorf("cfsync: %w", err)
+	}
+	s.loop = loop
 	return s, nil
 }
 
 // Synced is closed after the first successful sync following catch-up with
 // the verdict topic: from then on the lists match the verdicts.
-func (s *Syncer) Synced() <-chan struct{} { return s.synced }
+func (s *Syncer) Synced() <-chan struct{} { return s.loop.Synced() }
 
 // Run follows the verdict topic and syncs until ctx is done.
-func (s *Syncer) Run(ctx context.Context) error {
-	return s.reader.RunWith(ctx, s.loop)
-}
+func (s *Syncer) Run(ctx context.Context) error { return s.loop.Run(ctx) }
 
-// loop syncs; it starts once the verdict topic has been read to its end.
-func (s *Syncer) loop(ctx context.Context) error {
-	failures := 0
-	var lastSync time.Time
-	dirty := true
-	for {
-		if dirty {
-			// Batch: at most one sync per interval.
-			if wait := time.Until(lastSync.Add(s.cfg.SyncInterval)); wait > 0 {
-				if backoff.Sleep(ctx, wait) != nil {
-					return nil
-				}
-			}
-			// Drain the change signal: this sync sees every change so far.
-			select {
-			case <-s.set.Changed():
-			default:
-			}
-			lastSync = time.Now()
-			if err := s.sync(ctx); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				d := s.api.backoff(failures, err)
-				failures++
-				s.m.backoff.Inc()
-				s.log.Warn("sync failed; the desired set is kept and retried", "err", err, "retry_in", d.Round(time.Millisecond), "failures", failures)
-				if backoff.Sleep(ctx, d) != nil {
-					return nil
-				}
-				continue
-			}
-			failures, dirty = 0, false
-			s.syncedOnce.Do(func() { close(s.synced) })
-		}
-		// Idle until a verdict changes, one expires, or a resync is due.
-		wake := s.lastRead.Add(s.cfg.ResyncInterval)
-		if exp := s.set.NextExpiry(s.now()); !exp.IsZero() && exp.Before(wake) {
-			wake = exp
-		}
-		t := time.NewTimer(max(time.Until(wake), 0))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-s.set.Changed():
-		case <-t.C:
-		}
-		t.Stop()
-		dirty = true
+// target is the syncer as edgesync sees it; the methods stay unexported
+// because only the loop may call them (from its one goroutine).
+type target struct{ s *Syncer }
+
+func (t target) Apply(ctx context.Context, active []blockset.Entry, now time.Time) error {
+	return t.s.apply(ctx, active, now)
+}
+func (t target) Resync()               { t.s.resync() }
+func (t target) ResyncedAt() time.Time { return t.s.lastRead }
+
+// resync makes the next apply read every list again.
+func (s *Syncer) resync() {
+	s.block.known = false
+	if s.challenge != nil {
+		s.challenge.known = false
 	}
 }
 
-// sync brings every list to the desired set once.
-func (s *Syncer) sync(ctx context.Context) (err error) {
+// apply brings every list to the active entries once.
+func (s *Syncer) apply(ctx context.Context, active []blockset.Entry, _ time.Time) (err error) {
 	start := time.Now()
 	defer func() {
 		s.m.duration.Observe(time.Since(start).Seconds())
@@ -162,19 +128,13 @@ func (s *Syncer) sync(ctx context.Context) (err error) {
 			s.m.syncs.WithLabelValues("ok").Inc()
 		}
 	}()
-	if time.Since(s.lastRead) >= s.cfg.ResyncInterval {
-		s.block.known = false
-		if s.challenge != nil {
-			s.challenge.known = false
-		}
-	}
 	if !s.block.known || s.block.id == "" {
 		if err := s.discover(ctx); err != nil {
 			return err
 		}
 	}
 	capacity := s.cfg.Capacity - s.otherItems
-	p := desired(s.set.Active(s.now()), capacity, s.challenge != nil)
+	p := desired(active, capacity, s.challenge != nil)
 	s.m.overflow.Set(float64(p.overflow))
 	s.m.unlistable.Set(float64(p.unlistable))
 	if p.overflow > 0 {
@@ -356,7 +316,7 @@ var ErrNotSynced = errors.New("cfsync: lists not synced yet")
 // /readyz).
 func (s *Syncer) Ready() error {
 	select {
-	case <-s.synced:
+	case <-s.loop.Synced():
 		return nil
 	default:
 		return ErrNotSynced

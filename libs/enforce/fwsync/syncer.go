@@ -12,25 +12,24 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/bulwarkhq/bulwark/libs/enforce/edgesync"
 	"github.com/bulwarkhq/bulwark/libs/platform/backoff"
 	"github.com/bulwarkhq/bulwark/libs/platform/kafka"
 	"github.com/bulwarkhq/bulwark/libs/verdicts/blockset"
-	"github.com/bulwarkhq/bulwark/libs/verdicts/verdictlog"
 )
 
-// Syncer keeps the sets in step with the verdict topic.
+// Syncer keeps the sets in step with the verdict topic: an
+// edgesync.Syncer with the table as its target.
 type Syncer struct {
-	cfg    Config
-	log    *slog.Logger
-	m      *metrics
-	k      *kernel
-	set    *blockset.Set
-	reader *verdictlog.Reader
+	cfg  Config
+	log  *slog.Logger
+	m    *metrics
+	k    *kernel
+	loop *edgesync.Syncer
 
 	// installed is what the kernel holds, as of the last transaction.
 	installed4, installed6 map[netip.Prefix]time.Time
@@ -39,9 +38,6 @@ type Syncer struct {
 	// with their expiry: the kernel may still hold one for a moment, and
 	// adding it again would keep its old timeout.
 	pruned map[netip.Prefix]time.Time
-
-	synced     chan struct{}
-	syncedOnce sync.Once
 }
 
 // New builds a syncer. It opens a netlink socket but changes nothing until Run.
@@ -58,82 +54,58 @@ func New(cfg Config, kafkaCfg kafka.Config, log *slog.Logger, reg prometheus.Reg
 	if err != nil {
 		return nil, err
 	}
-	s := &Syncer{
-		cfg:    cfg,
-		log:    log,
-		m:      newMetrics(reg),
-		k:      k,
-		set:    blockset.New("fwsync", actions, log, reg),
-		synced: make(chan struct{}),
+	s := &Syncer{cfg: cfg, log: log, m: newMetrics(reg), k: k}
+	s.loop, err = edgesync.New(edgesync.Config{
+		Name:           "fwsync",
+		Actions:        actions,
+		SyncInterval:   cfg.SyncInterval,
+		ResyncInterval: cfg.ResyncInterval,
+		// After a failure the next sync waits longer: from twice the
+		// interval up to a minute.
+		Retry: backoff.Policy{Initial: 2 * cfg.SyncInterval, Max: time.Minute},
+	}, kafkaCfg, target{s}, log, reg)
+	if err != nil {
+		k.close()
+		return nil, fmt.Errorf("fwsync: %w", err)
 	}
-	s.reader = verdictlog.New(kafkaCfg, "fwsync", s.set.Apply, log, reg)
 	return s, nil
 }
 
 // Synced is closed after the first transaction following catch-up with the
 // verdict topic.
-func (s *Syncer) Synced() <-chan struct{} { return s.synced }
+func (s *Syncer) Synced() <-chan struct{} { return s.loop.Synced() }
 
 // Run follows the verdict topic and syncs until ctx is done. It leaves the
 // table in place on exit: blocks stay enforced while fwsync restarts.
 func (s *Syncer) Run(ctx context.Context) error {
 	defer s.k.close()
-	return s.reader.RunWith(ctx, s.loop)
+	return s.loop.Run(ctx)
 }
 
-// loop syncs; it starts once the verdict topic has been read to its end.
-func (s *Syncer) loop(ctx context.Context) error {
-	var lastSync time.Time
-	// After a failure the next sync waits longer: from twice the interval
-	// up to a minute.
-	bo := backoff.Policy{Initial: 2 * s.cfg.SyncInterval, Max: time.Minute}.Start()
-	for {
-		if wait := time.Until(lastSync.Add(s.cfg.SyncInterval)); wait > 0 {
-			if backoff.Sleep(ctx, wait) != nil {
-				return nil
-			}
-		}
-		select {
-		case <-s.set.Changed():
-		default:
-		}
-		lastSync = time.Now()
-		if err := s.sync(time.Now()); err != nil {
-			if errors.Is(err, os.ErrPermission) {
-				return fmt.Errorf("nftables: %w (bulwark-fwsync needs CAP_NET_ADMIN in the network namespace it manages)", err)
-			}
-			d := bo.Next()
-			s.log.Error("nftables sync failed; rewriting the table next time", "err", err, "retry_in", d, "failures", bo.Failures())
-			if backoff.Sleep(ctx, d) != nil {
-				return nil
-			}
-			continue
-		}
-		bo.Reset()
-		s.syncedOnce.Do(func() { close(s.synced) })
+// target is the syncer as edgesync sees it; the methods stay unexported
+// because only the loop may call them (from its one goroutine).
+type target struct{ s *Syncer }
 
-		// Wake for a change, a covered network whose cover expired, or the
-		// periodic rewrite. Plain expiry needs no wake-up: the kernel drops
-		// timed-out elements by itself.
-		wake := s.k.installedAt.Add(s.cfg.ResyncInterval)
-		if exp := s.set.NextExpiry(time.Now()); !exp.IsZero() && exp.Before(wake) {
-			wake = exp
+// Apply fails for good without the permission to change the table (no
+// retry cures that). The loop also wakes it when a covering network
+// expires; plain expiry needs no sync, the kernel drops timed-out elements.
+func (t target) Apply(_ context.Context, active []blockset.Entry, now time.Time) error {
+	if err := t.s.sync(active, now); err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			return edgesync.Permanent(fmt.Errorf("nftables: %w (bulwark-fwsync needs CAP_NET_ADMIN in the network namespace it manages)", err))
 		}
-		t := time.NewTimer(max(time.Until(wake), 0))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-s.set.Changed():
-		case <-t.C:
-		}
-		t.Stop()
+		return fmt.Errorf("nftables sync (the table is rewritten next time): %w", err)
 	}
+	return nil
 }
+
+// Resync makes the next transaction rewrite the whole table.
+func (t target) Resync()               { t.s.fresh = false }
+func (t target) ResyncedAt() time.Time { return t.s.k.installedAt }
 
 // sync makes one netlink transaction: the whole table when its state is not
 // known (start, after an error, periodically), else only the difference.
-func (s *Syncer) sync(now time.Time) (err error) {
+func (s *Syncer) sync(active []blockset.Entry, now time.Time) (err error) {
 	start := time.Now()
 	defer func() {
 		s.m.duration.Observe(time.Since(start).Seconds())
@@ -142,12 +114,12 @@ func (s *Syncer) sync(now time.Time) (err error) {
 			s.m.errors.Inc()
 		}
 	}()
-	want4, want6 := elements(s.set.Active(now))
+	want4, want6 := elements(active)
 	// What the kernel already let time out (or will before the next sync)
 	// is gone: deleting it could fail the transaction.
 	s.m.desired.WithLabelValues("ipv4").Set(float64(len(want4)))
 	s.m.desired.WithLabelValues("ipv6").Set(float64(len(want6)))
-	if !s.fresh || now.Sub(s.k.installedAt) >= s.cfg.ResyncInterval {
+	if !s.fresh {
 		if err := s.k.replaceAll(want4, want6, now); err != nil {
 			return err
 		}
@@ -175,7 +147,7 @@ func (s *Syncer) sync(now time.Time) (err error) {
 				// Renewed just as it timed out: rewrite the sets so that the
 				// kernel cannot keep the old timeout.
 				s.fresh = false
-				return s.sync(now)
+				return s.sync(active, now)
 			}
 		}
 	}
@@ -249,7 +221,7 @@ var ErrNotSynced = errors.New("fwsync: sets not synced yet")
 // /readyz).
 func (s *Syncer) Ready() error {
 	select {
-	case <-s.synced:
+	case <-s.loop.Synced():
 		return nil
 	default:
 		return ErrNotSynced
