@@ -12,9 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/bulwarkhq/bulwark/libs/platform/kafkatest"
 	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
 )
 
@@ -137,26 +135,3 @@ func TestMetric(t *testing.T) {
 type failingGatherer struct{}
 
 func (failingGatherer) Gather() ([]*dto.MetricFamily, error) { return nil, errors.New("boom") }
-
-func TestEndOffsets(t *testing.T) {
-	b := kafkatest.Start(t, kafkatest.WithPartitions(2))
-	cfg := kafkatest.Config(b)
-	cl := kafkatest.Client(t, b, kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	topic := cfg.Topics.Requests
-	if end := testkit.EndOffsets(t, cl, topic); len(end) != 2 || end[0] != 0 || end[1] != 0 {
-		t.Fatalf("end offsets of an empty topic %v, want 0 on both partitions", end)
-	}
-	for i := range 3 {
-		r := &kgo.Record{Topic: topic, Partition: 1, Value: []byte{byte(i)}}
-		if err := cl.ProduceSync(t.Context(), r).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	end := testkit.EndOffsets(t, cl, topic)
-	if end[0] != 0 || end[1] != 3 {
-		t.Fatalf("end offsets %v, want 0 and 3", end)
-	}
-	if testkit.Reached(map[int32]int64{1: 2}, end) || !testkit.Reached(map[int32]int64{1: 3}, end) {
-		t.Fatal("Reached does not compare every partition with its end offset")
-	}
-}

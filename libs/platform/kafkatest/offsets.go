@@ -1,4 +1,4 @@
-package testkit
+package kafkatest
 
 import (
 	"context"
@@ -22,7 +22,7 @@ func EndOffsets(tb testing.TB, cl *kgo.Client, topic string) map[int32]int64 {
 		err = lo.Error()
 	}
 	if err != nil {
-		tb.Fatalf("testkit.EndOffsets(%s): list end offsets: %v", topic, err)
+		tb.Fatalf("kafkatest.EndOffsets(%s): list end offsets: %v", topic, err)
 	}
 	out := map[int32]int64{}
 	lo.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
