@@ -3,6 +3,8 @@ package testkit_test
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"sync"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
@@ -135,3 +138,30 @@ func TestMetric(t *testing.T) {
 type failingGatherer struct{}
 
 func (failingGatherer) Gather() ([]*dto.MetricFamily, error) { return nil, errors.New("boom") }
+
+func TestScrape(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lines_total", Help: "h"}, []string{"source"})
+	reg.MustRegister(c)
+	c.WithLabelValues("a").Add(3)
+	c.WithLabelValues("b").Add(4)
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer srv.Close()
+
+	g := testkit.Scrape(srv.URL)
+	if got := testkit.Metric(t, g, "lines_total"); got != 7 {
+		t.Errorf("scraped lines_total = %v, want 7", got)
+	}
+	if got := testkit.Metric(t, g, "lines_total", "source", "b"); got != 4 {
+		t.Errorf("scraped lines_total{source=b} = %v, want 4", got)
+	}
+	missing := httptest.NewServer(http.NotFoundHandler())
+	defer missing.Close()
+	if _, err := testkit.Scrape(missing.URL).Gather(); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("scrape of a 404 page: %v, want an error naming the status", err)
+	}
+	srv.Close()
+	if _, err := g.Gather(); err == nil || !strings.Contains(err.Error(), "scrape") {
+		t.Fatalf("scrape of a stopped server: %v, want an error saying so", err)
+	}
+}
