@@ -44,3 +44,14 @@ func Scrape(url string) prometheus.Gatherer {
 		return out, nil
 	})
 }
+
+// Snapshot gathers g once and returns a Gatherer of that result: several
+// Metric calls then read one consistent scrape, and a test polling a program
+// that is not up yet gets the error instead of a failed test.
+func Snapshot(g prometheus.Gatherer) (prometheus.Gatherer, error) {
+	mfs, err := g.Gather()
+	if err != nil {
+		return nil, err
+	}
+	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return mfs, nil }), nil
+}

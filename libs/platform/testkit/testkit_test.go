@@ -160,7 +160,18 @@ func TestScrape(t *testing.T) {
 	if _, err := testkit.Scrape(missing.URL).Gather(); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("scrape of a 404 page: %v, want an error naming the status", err)
 	}
+	snap, err := testkit.Snapshot(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.WithLabelValues("a").Add(10)
+	if got := testkit.Metric(t, snap, "lines_total"); got != 7 {
+		t.Errorf("snapshot lines_total = %v after a later increment, want the 7 it held", got)
+	}
 	srv.Close()
+	if _, err := testkit.Snapshot(g); err == nil || !strings.Contains(err.Error(), "scrape") {
+		t.Fatalf("snapshot of a stopped server: %v, want an error saying so", err)
+	}
 	if _, err := g.Gather(); err == nil || !strings.Contains(err.Error(), "scrape") {
 		t.Fatalf("scrape of a stopped server: %v, want an error saying so", err)
 	}
