@@ -102,15 +102,22 @@ func followVerdicts(t *testing.T, b *embedkafka.Broker) *verdictLog {
 // waitFor reads until cond holds over everything read, or fails.
 func (l *verdictLog) waitFor(what string, cond func([]*kgo.Record) bool) {
 	l.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond(l.recs) {
-		if time.Now().After(deadline) {
-			l.t.Fatalf("timed out waiting for %s; read %s", what, l.describe())
+	held := false
+	defer func() {
+		if !held {
+			l.t.Logf("waiting for %s: read %s", what, l.describe())
+		}
+	}()
+	testkit.Eventually(l.t, 30*time.Second, what, func() bool {
+		if cond(l.recs) {
+			return true
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
 		l.cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) { l.recs = append(l.recs, r) })
-		cancel()
-	}
+		return cond(l.recs)
+	})
+	held = true
 }
 
 // settle proves that every verdict the scores produced so far cause is
