@@ -3,13 +3,10 @@ package main_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -24,6 +21,7 @@ import (
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/platform/kafka"
 	"github.com/bulwarkhq/bulwark/libs/platform/kafkatest"
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
 )
 
 // TestCopytruncate runs the real binary through logrotate's copytruncate
@@ -250,20 +248,23 @@ func (h *harness) records(topic string) (int64, error) {
 	return sum, nil
 }
 
-// waitFor polls cond until it holds (or fails the test after a minute).
+// waitFor polls cond until it holds (or fails the test after a minute,
+// logging the last state cond described).
 func (h *harness) waitFor(what string, cond func() (bool, string)) {
 	h.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		ok, state := cond()
-		if ok {
-			return
+	var state string
+	held := false
+	defer func() {
+		if !held {
+			h.t.Logf("waiting for %s: last %s", what, state)
 		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("waiting for %s: %s", what, state)
-		}
-		time.Sleep(10 * time.Millisecond) // poll interval, not a wait for an event
-	}
+	}()
+	testkit.Eventually(h.t, 60*time.Second, what, func() bool {
+		var ok bool
+		ok, state = cond()
+		return ok
+	})
+	held = true
 }
 
 func (h *harness) waitProduced(n int64) {
@@ -274,24 +275,18 @@ func (h *harness) waitProduced(n int64) {
 	})
 }
 
-var sampleRE = regexp.MustCompile(`(?m)^(\S+) (\S+)$`)
-
-func (h *harness) waitMetricAtLeast(series string, want float64) {
+// waitMetricAtLeast waits until the running shipper's metric name (summed
+// over its series) is at least want.
+func (h *harness) waitMetricAtLeast(name string, want float64) {
 	h.t.Helper()
-	h.waitFor(series+" >= "+strconv.FormatFloat(want, 'f', -1, 64), func() (bool, string) {
-		resp, err := http.Get("http://" + h.metrics + "/metrics")
-		if err != nil {
+	page := testkit.Scrape("http://" + h.metrics + "/metrics")
+	h.waitFor(name+" >= "+strconv.FormatFloat(want, 'f', -1, 64), func() (bool, string) {
+		snap, err := testkit.Snapshot(page)
+		if err != nil { // not up yet: keep waiting, say why
 			return false, err.Error()
 		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		for _, m := range sampleRE.FindAllStringSubmatch(string(body), -1) {
-			if m[1] == series {
-				v, _ := strconv.ParseFloat(m[2], 64)
-				return v >= want, "at " + m[2]
-			}
-		}
-		return false, "no such series"
+		v := testkit.Metric(h.t, snap, name)
+		return v >= want, "at " + strconv.FormatFloat(v, 'f', -1, 64)
 	})
 }
 

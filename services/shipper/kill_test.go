@@ -17,6 +17,7 @@ import (
 
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/platform/kafkatest"
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
 )
 
 // TestKillNineMidFile ships a large file with the real binary, kills it
@@ -71,14 +72,13 @@ func TestKillNineMidFile(t *testing.T) {
 	}
 
 	first := start()
-	deadline := time.Now().Add(60 * time.Second)
-	for produced() < n/4 {
-		if time.Now().After(deadline) {
+	t.Cleanup(func() {
+		if first.ProcessState == nil { // the test failed before the kill
 			first.Process.Kill()
-			t.Fatalf("shipper produced only %d records in a minute", produced())
+			first.Wait()
 		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	})
+	testkit.Eventually(t, 60*time.Second, fmt.Sprintf("the shipper to produce %d records", n/4), func() bool { return produced() >= n/4 })
 	first.Process.Signal(syscall.SIGKILL)
 	first.Wait()
 	atKill := produced()
@@ -88,7 +88,12 @@ func TestKillNineMidFile(t *testing.T) {
 	t.Logf("killed after %d of %d records", atKill, n)
 
 	second := start()
-	defer func() { second.Process.Signal(syscall.SIGTERM); second.Wait() }()
+	t.Cleanup(func() {
+		if second.ProcessState == nil {
+			second.Process.Signal(syscall.SIGTERM)
+			second.Wait()
+		}
+	})
 
 	seen := make([]uint8, n)
 	cl := kafkatest.Client(t, broker, kgo.ConsumeTopics("bulwark.requests.v1"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
@@ -114,8 +119,12 @@ func TestKillNineMidFile(t *testing.T) {
 			}
 		})
 	}
-	// Nothing more may arrive: give a duplicate time to show up.
-	time.Sleep(500 * time.Millisecond)
+	// Nothing more may arrive: stopped with SIGTERM the shipper flushes
+	// everything it read before it exits, so the end offsets are final.
+	second.Process.Signal(syscall.SIGTERM)
+	if err := second.Wait(); err != nil {
+		t.Fatalf("shipper after SIGTERM: %v", err)
+	}
 	if total := produced(); total != n {
 		t.Fatalf("requests topic holds %d records, want exactly %d", total, n)
 	}

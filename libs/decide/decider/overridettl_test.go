@@ -5,11 +5,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/bulwarkhq/bulwark/libs/decide/decider"
 	"github.com/bulwarkhq/bulwark/libs/detect/rules"
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
 )
 
 // Operator verdicts on the topic that never expire, or expire after
@@ -57,7 +57,7 @@ func TestOperatorVerdictsBoundedByMaxTTL(t *testing.T) {
 			}
 		})
 	}
-	if n := testutil.ToFloat64(counterOf(t, reg, "bulwark_decider_overrides_bounded_total")); n != 3 {
+	if n := testkit.Metric(t, reg, "bulwark_decider_overrides_bounded_total"); n != 3 {
 		t.Fatalf("bounded overrides counted %v, want 3", n)
 	}
 	expect(t, d.Expire(t0.Add(time.Hour)), "ip:192.0.2.4 - expire")
@@ -74,20 +74,4 @@ func TestOperatorVerdictsBoundedByMaxTTL(t *testing.T) {
 	if got := d2.Current("ip:192.0.2.9"); got.GetExpiresAtUnixNano() != t0.Add(time.Hour).UnixNano() {
 		t.Fatalf("computed verdict changed: %v", got)
 	}
-}
-
-func counterOf(t *testing.T, reg *prometheus.Registry, name string) prometheus.Collector {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name && len(mf.Metric) == 1 {
-			m := mf.Metric[0]
-			return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "x", Help: "x"}, func() float64 { return m.GetCounter().GetValue() })
-		}
-	}
-	t.Fatalf("metric %s not found", name)
-	return nil
 }

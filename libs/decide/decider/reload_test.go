@@ -18,6 +18,7 @@ import (
 
 	"github.com/bulwarkhq/bulwark/libs/decide/decider"
 	"github.com/bulwarkhq/bulwark/libs/detect/rules"
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
 )
 
 func TestReloadOnSIGHUP(t *testing.T) {
@@ -57,16 +58,17 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	if err := os.Chtimes(rulesFile, st.ModTime(), st.ModTime()); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for d.Rules().Ladder.Block != 93 {
-		if time.Now().After(deadline) {
-			t.Fatal("SIGHUP did not reload the rules")
+	// Signalled again on every poll: one sent before the handler is
+	// installed would be lost.
+	testkit.Eventually(t, 30*time.Second, "SIGHUP to reload the rules", func() bool {
+		if d.Rules().Ladder.Block == 93 {
+			return true
 		}
 		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return false
+	})
 }
 
 // syncBuffer collects log output written from the reloader's goroutine.
@@ -120,7 +122,7 @@ func startReloader(t *testing.T, content string) watched {
 // waitReloads waits until n reloads with result were counted.
 func (w watched) waitReloads(t *testing.T, result string, n float64) {
 	t.Helper()
-	waitUntil(t, "rule reloads "+result, func() bool { return reloads(t, w.reg, result) >= n })
+	testkit.Eventually(t, 30*time.Second, "rule reloads "+result, func() bool { return reloads(t, w.reg, result) >= n })
 }
 
 func TestReloaderRefusesEmptiedFile(t *testing.T) {

@@ -13,7 +13,6 @@ import (
 	"github.com/bulwarkhq/bulwark/libs/decide/overrides"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
@@ -24,6 +23,7 @@ import (
 	"github.com/bulwarkhq/bulwark/libs/platform/embedkafka"
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/platform/kafkatest"
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
 )
 
 type running struct {
@@ -102,15 +102,22 @@ func followVerdicts(t *testing.T, b *embedkafka.Broker) *verdictLog {
 // waitFor reads until cond holds over everything read, or fails.
 func (l *verdictLog) waitFor(what string, cond func([]*kgo.Record) bool) {
 	l.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond(l.recs) {
-		if time.Now().After(deadline) {
-			l.t.Fatalf("timed out waiting for %s; read %s", what, l.describe())
+	held := false
+	defer func() {
+		if !held {
+			l.t.Logf("waiting for %s: read %s", what, l.describe())
+		}
+	}()
+	testkit.Eventually(l.t, 30*time.Second, what, func() bool {
+		if cond(l.recs) {
+			return true
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
 		l.cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) { l.recs = append(l.recs, r) })
-		cancel()
-	}
+		return cond(l.recs)
+	})
+	held = true
 }
 
 // settle proves that every verdict the scores produced so far cause is
@@ -122,7 +129,7 @@ func (l *verdictLog) settle(b *embedkafka.Broker) {
 	l.t.Helper()
 	adm := kadm.NewClient(kafkatest.Client(l.t, b))
 	ctx := context.Background()
-	waitUntil(l.t, "every score decided and committed", func() bool {
+	testkit.Eventually(l.t, 30*time.Second, "every score decided and committed", func() bool {
 		ends, err := adm.ListEndOffsets(ctx, "bulwark.scores.v1")
 		if err != nil || ends.Error() != nil {
 			return false
@@ -233,7 +240,7 @@ func TestServiceEndToEnd(t *testing.T) {
 	produce(t, cl, "bulwark.verdicts.v1", op, operator(op, eventpb.Action_BLOCK, time.Now(), time.Hour))
 	// An operator unblock of a blocked client: no re-block from stale scores.
 	produce(t, cl, "bulwark.verdicts.v1", a, nil)
-	waitUntil(t, "unblock seen", func() bool { return run.svc.Decider().Current(a) == nil })
+	testkit.Eventually(t, 30*time.Second, "unblock seen", func() bool { return run.svc.Decider().Current(a) == nil })
 	score(op, 1)
 	score(a, 99)
 	c := "ip:203.0.113.3"
@@ -278,13 +285,13 @@ func TestServiceReloadsRules(t *testing.T) {
 	digest := run.svc.Decider().Rules().Digest
 	// A broken file is refused: the rules in force stay.
 	writeLater(t, rulesFile, "ladder: {monitor: 90, challenge: 70, block: 50}\n")
-	waitUntil(t, "the broken file refused", func() bool { return reloads(t, run.reg, "failed") >= 1 })
+	testkit.Eventually(t, 30*time.Second, "the broken file refused", func() bool { return reloads(t, run.reg, "failed") >= 1 })
 	if got := run.svc.Decider().Rules().Digest; got != digest {
 		t.Fatal("a broken rule file was put in force")
 	}
 	// A good one is put in force without a restart.
 	writeLater(t, rulesFile, "learning: true\n")
-	waitUntil(t, "reload", func() bool { return run.svc.Decider().Rules().Learning })
+	testkit.Eventually(t, 30*time.Second, "reload", func() bool { return run.svc.Decider().Rules().Learning })
 	// Truncated (`: > rules.yaml`), then deleted: both refused, the
 	// operator's rules stay instead of the shipped defaults.
 	for i, change := range []func(){
@@ -296,7 +303,7 @@ func TestServiceReloadsRules(t *testing.T) {
 		},
 	} {
 		change()
-		waitUntil(t, "the change refused", func() bool { return reloads(t, run.reg, "failed") >= float64(2+i) })
+		testkit.Eventually(t, 30*time.Second, "the change refused", func() bool { return reloads(t, run.reg, "failed") >= float64(2+i) })
 		if !run.svc.Decider().Rules().Learning {
 			t.Fatalf("change %d put the shipped defaults in force", i)
 		}
@@ -341,53 +348,15 @@ func TestReloaderKeepsRulesOnBadFile(t *testing.T) {
 	f("{{{", true, 97)
 	f("crawlers: {list: [{name: x, user_agent: x, ranges: /nonexistent.json}]}\n", true, 97)
 	f("ladder: {block: 92}\n", false, 92)
-	if n := testutil.ToFloat64(mustCounter(t, reg, "bulwark_decider_rule_reloads_total", "failed")); n != 4 {
+	if n := reloads(t, reg, "failed"); n != 4 {
 		t.Fatalf("failed reloads counted %v", n)
 	}
-}
-
-func mustCounter(t *testing.T, reg *prometheus.Registry, name, result string) prometheus.Collector {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.Metric {
-			for _, l := range m.Label {
-				if l.GetName() == "result" && l.GetValue() == result {
-					return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "x", Help: "x"}, func() float64 { return m.GetCounter().GetValue() })
-				}
-			}
-		}
-	}
-	t.Fatalf("metric %s{result=%s} not found", name, result)
-	return nil
 }
 
 // reloads is the count of rule reloads with result (0 before the first).
 func reloads(t *testing.T, reg *prometheus.Registry, result string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "bulwark_decider_rule_reloads_total" {
-			continue
-		}
-		for _, m := range mf.Metric {
-			for _, l := range m.Label {
-				if l.GetName() == "result" && l.GetValue() == result {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
+	return testkit.Metric(t, reg, "bulwark_decider_rule_reloads_total", "result", result)
 }
 
 // writeLater writes a file so that its modification time differs from the
@@ -400,17 +369,6 @@ func writeLater(t *testing.T, path, content string) {
 	later := time.Now().Add(time.Duration(time.Now().UnixNano()%1000+1) * time.Second)
 	if err := os.Chtimes(path, later, later); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/bulwarkhq/bulwark/libs/enforce/sidecar"
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/platform/kafkatest"
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
 )
 
 func serve(h http.Handler, remote, session string) *httptest.ResponseRecorder {
@@ -98,14 +99,7 @@ func TestRemoteSidecar(t *testing.T) {
 	if rec := serve(closed.Middleware(app), "192.0.2.1:1", ""); rec.Code != 503 {
 		t.Fatalf("fail-closed with the sidecar down: %d", rec.Code)
 	}
-	mfs, _ := reg.Gather()
-	var errorsSeen float64
-	for _, mf := range mfs {
-		if mf.GetName() == "bulwark_botguard_errors_total" {
-			errorsSeen = mf.GetMetric()[0].GetCounter().GetValue()
-		}
-	}
-	if errorsSeen != 1 {
+	if errorsSeen := testkit.Metric(t, reg, "bulwark_botguard_errors_total"); errorsSeen != 1 {
 		t.Fatalf("errors counted: %v, want 1", errorsSeen)
 	}
 }

@@ -3,6 +3,7 @@ package leader_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/bulwarkhq/bulwark/libs/enforce/leader"
 	"github.com/bulwarkhq/bulwark/libs/enforce/leader/leadertest"
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
 )
 
 const ns = "bulwark"
@@ -57,6 +59,12 @@ func (g *guard) leave(id string) {
 	}
 }
 
+func (g *guard) turnsSoFar() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]string(nil), g.turns...)
+}
+
 func (g *guard) current() string {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -69,7 +77,7 @@ func (g *guard) work(id string) func(context.Context) error {
 	return func(ctx context.Context) error {
 		g.enter(id)
 		<-ctx.Done()
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond) // the stop takes time, as a real one does: not a wait
 		g.leave(id)
 		return nil
 	}
@@ -106,15 +114,18 @@ func start(t *testing.T, client kubernetes.Interface, id string, fn func(context
 
 func waitHolder(t *testing.T, g *guard, not string, within time.Duration) (string, time.Duration) {
 	t.Helper()
-	begin := time.Now()
-	for time.Since(begin) < within {
-		if h := g.current(); h != "" && h != not {
-			return h, time.Since(begin)
+	defer func() {
+		if t.Failed() {
+			t.Logf("turns %v", g.turnsSoFar())
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("no candidate other than %q took over within %s (turns %v)", not, within, g.turns)
-	return "", 0
+	}()
+	begin := time.Now()
+	var h string
+	testkit.Eventually(t, within, fmt.Sprintf("a candidate other than %q to take over", not), func() bool {
+		h = g.current()
+		return h != "" && h != not
+	})
+	return h, time.Since(begin)
 }
 
 func TestStandbyTakesOverOnCleanStop(t *testing.T) {
@@ -261,30 +272,12 @@ func TestConfigValidate(t *testing.T) {
 	f(func(c *leader.Config) { c.LeaseDuration = c.RenewDeadline }, "BULWARK_LEADER_LEASE_DURATION")
 }
 
-// value reads a gauge or counter from reg; label, when given, is the
+// value reads a gauge or counter from reg; event, when given, is the
 // "event" label's value.
 func value(t *testing.T, reg *prometheus.Registry, name, event string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
+	if event == "" {
+		return testkit.Metric(t, reg, name)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			match := event == ""
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "event" && l.GetValue() == event {
-					match = true
-				}
-			}
-			if match {
-				return m.GetGauge().GetValue() + m.GetCounter().GetValue()
-			}
-		}
-	}
-	t.Fatalf("metric %s{event=%q} not found", name, event)
-	return 0
+	return testkit.Metric(t, reg, name, "event", event)
 }

@@ -73,6 +73,18 @@ func TestLogpushReceiver(t *testing.T) {
 	if code != http.StatusOK || out["shipped"] != float64(50) || out["rejected"] != float64(1) {
 		t.Fatalf("push: %d %v, want 200 with 50 shipped and 1 rejected", code, out)
 	}
+	// The push answers once every record is acknowledged: the end offsets
+	// are final, so nothing beyond what is read below exists.
+	adm := kafkatest.Client(t, b)
+	for topic, want := range map[string]int64{kcfg.Topics.Requests: 50, kcfg.Topics.RequestsDLQ: 1} {
+		var n int64
+		for _, end := range kafkatest.EndOffsets(t, adm, topic) {
+			n += end
+		}
+		if n != want {
+			t.Fatalf("%s holds %d records after the push, want %d", topic, n, want)
+		}
+	}
 	recs := kafkatest.ReadAll(t, b, kcfg.Topics.Requests, 50, 10*time.Second)
 	if len(recs) != 50 || string(recs[0].Key) != "203.0.113.9" {
 		t.Fatalf("read %d records from the requests topic, want 50 keyed by client IP", len(recs))

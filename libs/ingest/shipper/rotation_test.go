@@ -13,6 +13,7 @@ import (
 
 	"github.com/bulwarkhq/bulwark/libs/ingest/shipper"
 	"github.com/bulwarkhq/bulwark/libs/platform/kafkatest"
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
 )
 
 // TestCopytruncateCopyMissing: copytruncate while stopped, and the copy is
@@ -44,13 +45,7 @@ func TestCopytruncateCopyMissing(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop = runShipperInstance(t, s)
-	deadline := time.Now().Add(60 * time.Second)
-	for distinct(c) < 2300 {
-		if time.Now().After(deadline) {
-			t.Fatalf("received %d distinct lines, want 2300", distinct(c))
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval
-	}
+	testkit.Eventually(t, 60*time.Second, "2300 distinct lines", func() bool { return distinct(c) >= 2300 })
 	stop() // flushed: the topic's end offsets are final
 	ends, err := kadm.NewClient(kafkatest.Client(t, b)).ListEndOffsets(context.Background(), kcfg.Topics.Requests, kcfg.Topics.RequestsDLQ)
 	if err != nil {
@@ -78,7 +73,7 @@ func TestCopytruncateCopyMissing(t *testing.T) {
 			t.Fatalf("line %d arrived %d times, want %d", i, got, want)
 		}
 	}
-	if got := counterSum(t, reg, "bulwark_shipper_rotations_possibly_lost_total"); got != 1 {
+	if got := testkit.Metric(t, reg, "bulwark_shipper_rotations_possibly_lost_total"); got != 1 {
 		t.Fatalf("bulwark_shipper_rotations_possibly_lost_total = %v, want 1", got)
 	}
 }
@@ -87,21 +82,4 @@ func distinct(c *collector) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.paths)
-}
-
-func counterSum(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum float64
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			for _, m := range mf.GetMetric() {
-				sum += m.GetCounter().GetValue()
-			}
-		}
-	}
-	return sum
 }

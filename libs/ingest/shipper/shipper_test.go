@@ -18,6 +18,7 @@ import (
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/platform/kafka"
 	"github.com/bulwarkhq/bulwark/libs/platform/kafkatest"
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
 )
 
 // nginxLine is a valid combined line whose path carries i, so every line
@@ -52,20 +53,25 @@ func testConfig(files ...string) shipper.Config {
 
 // collector reads the requests and DLQ topics with an independent client.
 type collector struct {
-	mu    sync.Mutex
-	paths map[string]int // request path -> times seen
-	dead  []*eventpb.DeadLetter
+	cl     *kgo.Client
+	topics []string
+	mu     sync.Mutex
+	paths  map[string]int // request path -> times seen
+	dead   []*eventpb.DeadLetter
+	next   map[string]map[int32]int64 // topic -> partition -> next offset to read
 }
 
 func collect(t *testing.T, kcfg kafka.Config) *collector {
 	t.Helper()
-	c := &collector{paths: map[string]int{}}
+	c := &collector{paths: map[string]int{}, topics: []string{kcfg.Topics.Requests, kcfg.Topics.RequestsDLQ},
+		next: map[string]map[int32]int64{kcfg.Topics.Requests: {}, kcfg.Topics.RequestsDLQ: {}}}
 	cl, err := kafka.NewClient(kcfg.WithClientID("collector"), nil,
 		kgo.ConsumeTopics(kcfg.Topics.Requests, kcfg.Topics.RequestsDLQ),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.cl = cl
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -78,6 +84,7 @@ func collect(t *testing.T, kcfg kafka.Config) *collector {
 			fs.EachRecord(func(r *kgo.Record) {
 				c.mu.Lock()
 				defer c.mu.Unlock()
+				c.next[r.Topic][r.Partition] = r.Offset + 1
 				if r.Topic == kcfg.Topics.RequestsDLQ {
 					var dl eventpb.DeadLetter
 					if err := proto.Unmarshal(r.Value, &dl); err == nil {
@@ -101,24 +108,17 @@ func collect(t *testing.T, kcfg kafka.Config) *collector {
 	return c
 }
 
-// waitExactly waits until lines 0..n-1 each arrived once, then checks that
-// nothing else arrives for a moment.
+// waitExactly waits until lines 0..n-1 each arrived once, then proves that
+// nothing else was acknowledged: it reads on to the topics' end offsets
+// (high watermarks) as they are once the n lines are in, and checks again.
 func (c *collector) waitExactly(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	testkit.Eventually(t, 60*time.Second, fmt.Sprintf("%d distinct lines", n), func() bool {
 		c.mu.Lock()
-		got := len(c.paths)
-		c.mu.Unlock()
-		if got >= n {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("received %d distinct lines, want %d", got, n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(300 * time.Millisecond)
+		defer c.mu.Unlock()
+		return len(c.paths) >= n
+	})
+	c.readToEnd(t)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i := range n {
@@ -129,6 +129,20 @@ func (c *collector) waitExactly(t *testing.T, n int) {
 	}
 	if len(c.paths) != n {
 		t.Fatalf("received %d distinct lines, want %d", len(c.paths), n)
+	}
+}
+
+// readToEnd waits until the collector has read every record acknowledged
+// on its topics so far.
+func (c *collector) readToEnd(t *testing.T) {
+	t.Helper()
+	for _, topic := range c.topics {
+		end := kafkatest.EndOffsets(t, c.cl, topic)
+		testkit.Eventually(t, 30*time.Second, "the collector to read "+topic+" to its end offsets", func() bool {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return kafkatest.Reached(c.next[topic], end)
+		})
 	}
 }
 
@@ -194,17 +208,7 @@ func TestShipFileOnce(t *testing.T) {
 		t.Fatalf("summary %+v, want read 5004, shipped 5000, rejected 4", sum)
 	}
 	c := collect(t, kcfg)
-	c.waitExactly(t, 5000)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c.mu.Lock()
-		n := len(c.dead)
-		c.mu.Unlock()
-		if n == len(bad) || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	c.waitExactly(t, 5000) // Run returned: everything is acknowledged, and read to the end
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.dead) != len(bad) {
@@ -284,13 +288,18 @@ func TestBrokerDownThenBack(t *testing.T) {
 	cfg := testConfig(path)
 	cfg.Follow = true
 	cfg.CheckpointFile = filepath.Join(dir, "cp.json")
-	stop := runShipper(t, cfg, kcfg)
+	s, err := shipper.New(cfg, kcfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runShipperInstance(t, s)
 	c := collect(t, kcfg)
 	c.waitExactly(t, 500)
 
 	b.Close() // Kafka goes away; the site keeps logging.
 	writeLines(t, path, 500, 5000)
-	time.Sleep(time.Second)
+	// The shipper reads on while Kafka is down (until its buffer is full).
+	testkit.Eventually(t, 30*time.Second, "the shipper to read lines written while Kafka is down", func() bool { return s.Summary().Read > 500 })
 
 	b2, err := embedkafka.Start(context.Background(), embedkafka.Config{DataDir: filepath.Join(dir, "kafka"), Listen: addr})
 	if err != nil {

@@ -163,13 +163,41 @@ func TestFollowRotations(t *testing.T) {
 	}
 	appendTo(t, path, "5\n") // seen shrunk or already regrown: either way the copy is finished first
 	fl.expect(t, "5")
+}
 
-	// A file that ends without a newline when rotated: its last line still counts.
-	appendTo(t, path, "6-unterminated")
-	time.Sleep(50 * time.Millisecond)
-	os.Rename(path, path+".3")
+// A file that ends without a newline when rotated: its last line still
+// counts. The test drives the follower itself, so the unterminated line is
+// surely held before the rename.
+func TestUnterminatedLineAtRotation(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "access.log")
+	appendTo(t, path, "5\n6-unterminated")
+	f, err := tail.Open(path, tail.Position{}, tail.Options{Follow: true, PollInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if l, err := f.Next(ctx); err != nil || string(l.Data) != "5" {
+		t.Fatalf("first line %q, %v; want \"5\"", l.Data, err)
+	}
+	// With a done context Next reads what the file holds and returns at its
+	// end: the follower now holds "6-unterminated", as when a writer pauses
+	// mid-line.
+	done, stop := context.WithCancel(ctx)
+	stop()
+	if l, err := f.Next(done); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Next on a done context: %q, %v; want context.Canceled", l.Data, err)
+	}
+	if err := os.Rename(path, path+".3"); err != nil {
+		t.Fatal(err)
+	}
 	appendTo(t, path, "7\n")
-	fl.expect(t, "6-unterminated", "7")
+	for _, want := range []string{"6-unterminated", "7"} {
+		if l, err := f.Next(ctx); err != nil || string(l.Data) != want {
+			t.Fatalf("line %q, %v; want %q", l.Data, err, want)
+		}
+	}
 }
 
 func TestRotatedWhileDown(t *testing.T) {

@@ -8,12 +8,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/platform/kafkatest"
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
 	"github.com/bulwarkhq/bulwark/libs/verdicts/verdictlog"
 )
 
@@ -98,18 +98,12 @@ func TestCatchUpThenFollow(t *testing.T) {
 			t.Fatalf("malformed subject %.30q loaded", k)
 		}
 	}
-	if n := testutil.ToFloat64(counter(t, reg, "bulwark_verdictlog_bad_subjects_total")); n != float64(len(badKeys)) {
+	if n := testkit.Metric(t, reg, "bulwark_verdictlog_bad_subjects_total"); n != float64(len(badKeys)) {
 		t.Fatalf("bad subjects counted %v, want %d", n, len(badKeys))
 	}
 
 	put("session:new", &eventpb.Verdict{Action: eventpb.Action_CHALLENGE})
-	deadline := time.Now().Add(10 * time.Second)
-	for tab.get("session:new") == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("record produced after catch-up never applied")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, "the record produced after catch-up to be applied", func() bool { return tab.get("session:new") != nil })
 }
 
 func TestEmptyTopicIsReadyAtOnce(t *testing.T) {
@@ -124,21 +118,4 @@ func TestEmptyTopicIsReadyAtOnce(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("empty topic: never ready")
 	}
-}
-
-// counter finds the counter name in reg.
-func counter(t *testing.T, reg *prometheus.Registry, name string) prometheus.Collector {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name && len(mf.Metric) == 1 {
-			m := mf.Metric[0]
-			return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "x", Help: "x"}, func() float64 { return m.GetCounter().GetValue() })
-		}
-	}
-	t.Fatalf("metric %s not found", name)
-	return nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/platform/kafkatest"
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
 	"github.com/bulwarkhq/bulwark/libs/verdicts/verdicttable"
 )
 
@@ -26,17 +27,6 @@ func produce(t testing.TB, cl *kgo.Client, key string, v *eventpb.Verdict) {
 	}
 	if err := cl.ProduceSync(context.Background(), rec).FirstErr(); err != nil {
 		t.Fatalf("produce %s: %v", key, err)
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -92,7 +82,7 @@ func TestFollowerCatchUpAndFollow(t *testing.T) {
 	if got := lookup("203.0.113.50"); got != challenge {
 		t.Fatalf("net verdict: %v", got)
 	}
-	waitFor(t, "stale snapshot verdict dropped", func() bool { _, ok := tab.Get("ip:192.0.2.99"); return !ok })
+	testkit.Eventually(t, 20*time.Second, "stale snapshot verdict dropped", func() bool { _, ok := tab.Get("ip:192.0.2.99"); return !ok })
 	if _, ok := tab.Get("ip:198.51.100.1"); !ok {
 		t.Fatal("a verdict confirmed by the topic was dropped")
 	}
@@ -100,7 +90,7 @@ func TestFollowerCatchUpAndFollow(t *testing.T) {
 	// Following: new verdicts, tombstones and expiry show up without restart.
 	produce(t, cl, "ip:192.0.2.1", &eventpb.Verdict{Action: block, ExpiresAtUnixNano: time.Now().Add(2 * time.Second).UnixNano()})
 	produce(t, cl, "ip:198.51.100.199", nil)
-	waitFor(t, "tombstone applied", func() bool { return lookup("198.51.100.199") == allow })
-	waitFor(t, "expiring verdict swept", func() bool { _, ok := tab.Get("ip:192.0.2.1"); return ok })
-	waitFor(t, "expiring verdict swept", func() bool { _, ok := tab.Get("ip:192.0.2.1"); return !ok })
+	testkit.Eventually(t, 20*time.Second, "tombstone applied", func() bool { return lookup("198.51.100.199") == allow })
+	testkit.Eventually(t, 20*time.Second, "expiring verdict swept", func() bool { _, ok := tab.Get("ip:192.0.2.1"); return ok })
+	testkit.Eventually(t, 20*time.Second, "expiring verdict swept", func() bool { _, ok := tab.Get("ip:192.0.2.1"); return !ok })
 }

@@ -8,22 +8,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/bulwarkhq/bulwark/libs/enforce/sidecar/internal/evhttp"
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
 )
-
-// eventually waits for cond, failing the test after 10 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // Request line and line-end forms: HTTP/0.9, bare LF and bare CR are
 // refused at once (fasthttp's parser, and its own server, take CRLF only).
@@ -66,8 +54,8 @@ func TestMaxBufferedBytes(t *testing.T) {
 	s, addr := serve(t, func(c *evhttp.Config) { c.MaxBufferedBytes, c.Registerer = 100, reg })
 	stalled := dial(t, addr)
 	stalled.send("POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 80\r\n\r\n" + strings.Repeat("a", 10))
-	eventually(t, "the stalled body to be held", func() bool { return s.Receiving() == 1 })
-	if got := testutil.ToFloat64(metric(t, reg, "bulwark_http_buffered_body_bytes")); got != 80 {
+	testkit.Eventually(t, 10*time.Second, "the stalled body to be held", func() bool { return s.Receiving() == 1 })
+	if got := testkit.Metric(t, reg, "bulwark_http_buffered_body_bytes"); got != 80 {
 		t.Fatalf("buffered_body_bytes = %v, want 80", got)
 	}
 
@@ -76,7 +64,7 @@ func TestMaxBufferedBytes(t *testing.T) {
 	if a := over.read("POST"); a.status != 503 || !a.close {
 		t.Fatalf("over the budget: %d close=%v %q, want 503 and close", a.status, a.close, a.body)
 	}
-	if got := testutil.ToFloat64(metric(t, reg, "bulwark_http_unframed_requests_total")); got != 1 {
+	if got := testkit.Metric(t, reg, "bulwark_http_unframed_requests_total"); got != 1 {
 		t.Fatalf("unframed_requests_total = %v, want 1", got)
 	}
 
@@ -90,7 +78,7 @@ func TestMaxBufferedBytes(t *testing.T) {
 	if a := stalled.read("POST"); a.status != 200 || a.body != "POST /big body=80 from=127.0.0.1" {
 		t.Fatalf("finished stalled body: %d %q", a.status, a.body)
 	}
-	if got := testutil.ToFloat64(metric(t, reg, "bulwark_http_buffered_body_bytes")); got != 0 {
+	if got := testkit.Metric(t, reg, "bulwark_http_buffered_body_bytes"); got != 0 {
 		t.Fatalf("buffered_body_bytes after the requests = %v, want 0", got)
 	}
 	again := dial(t, addr)
@@ -106,10 +94,10 @@ func TestBufferedBytesReleasedOnClose(t *testing.T) {
 	s, addr := serve(t, func(c *evhttp.Config) { c.MaxBufferedBytes, c.Registerer = 100, reg })
 	c := dial(t, addr)
 	c.send("POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab")
-	eventually(t, "the body to be held", func() bool { return s.Receiving() == 1 })
+	testkit.Eventually(t, 10*time.Second, "the body to be held", func() bool { return s.Receiving() == 1 })
 	c.c.Close()
-	eventually(t, "the reservation to be released", func() bool {
-		return testutil.ToFloat64(metric(t, reg, "bulwark_http_buffered_body_bytes")) == 0
+	testkit.Eventually(t, 10*time.Second, "the reservation to be released", func() bool {
+		return testkit.Metric(t, reg, "bulwark_http_buffered_body_bytes") == 0
 	})
 	d := dial(t, addr)
 	d.send("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + strings.Repeat("z", 100))
@@ -136,13 +124,13 @@ func TestMaxConns(t *testing.T) {
 	if a := extra.read("GET"); a.status != 503 || !a.close || !strings.Contains(a.body, "too many connections") {
 		t.Fatalf("over the limit: %d close=%v %q", a.status, a.close, a.body)
 	}
-	if got := testutil.ToFloat64(metric(t, reg, "bulwark_http_refused_connections_total")); got != 1 {
+	if got := testkit.Metric(t, reg, "bulwark_http_refused_connections_total"); got != 1 {
 		t.Fatalf("refused_connections_total = %v, want 1", got)
 	}
 	held[0].c.Close()
 	// Until the server has seen the close, a new connection is refused (and
 	// may be reset under the request it sent): try again.
-	eventually(t, "a connection to be served after one closed", func() bool {
+	testkit.Eventually(t, 10*time.Second, "a connection to be served after one closed", func() bool {
 		c := dial(t, addr)
 		defer c.c.Close()
 		c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -153,34 +141,6 @@ func TestMaxConns(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode == 200
 	})
-}
-
-// metric is the one collector registered under name.
-func metric(t *testing.T, reg *prometheus.Registry, name string) prometheus.Collector {
-	t.Helper()
-	return gathered{reg, name}
-}
-
-// gathered collects one metric family of a registry, summed over labels.
-type gathered struct {
-	reg  *prometheus.Registry
-	name string
-}
-
-func (g gathered) Describe(chan<- *prometheus.Desc) {}
-
-func (g gathered) Collect(ch chan<- prometheus.Metric) {
-	var sum float64
-	mfs, _ := g.reg.Gather()
-	for _, mf := range mfs {
-		if mf.GetName() != g.name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			sum += m.GetGauge().GetValue() + m.GetCounter().GetValue()
-		}
-	}
-	ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(g.name, "", nil, nil), prometheus.UntypedValue, sum)
 }
 
 // A connection limit above the open-file limit is lowered to fit it, so the

@@ -16,6 +16,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/bulwarkhq/bulwark/libs/enforce/sidecar/internal/evhttp"
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
 )
 
 // echo answers "<method> <uri> body=<n> from=<ip>"; /panic panics and
@@ -158,12 +159,16 @@ func TestPipelinedKeepAlive(t *testing.T) {
 
 // A request that arrives in pieces is answered once it is whole.
 func TestPartialRequest(t *testing.T) {
-	_, addr := serve(t, nil)
+	s, addr := serve(t, nil)
 	c := dial(t, addr)
 	req := "POST /form HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nuser=a&pw=b"
-	for _, piece := range []string{req[:3], req[3:20], req[20:48], req[48:52], req[52:]} {
+	pieces := []string{req[:3], req[3:20], req[20:48], req[48:52], req[52:]}
+	// The server has held the first piece alone before the others are sent;
+	// the later ones may arrive together, which it must take as well.
+	c.send(pieces[0])
+	testkit.Eventually(t, 10*time.Second, "the server to hold the first piece", func() bool { return s.Receiving() == 1 })
+	for _, piece := range pieces[1:] {
 		c.send(piece)
-		time.Sleep(20 * time.Millisecond)
 	}
 	if a := c.read("POST"); a.status != 200 || a.body != "POST /form body=11 from=127.0.0.1" {
 		t.Fatalf("got %d %q", a.status, a.body)
@@ -298,13 +303,7 @@ func TestShutdown(t *testing.T) {
 	idle.read("GET")
 	busy := dial(t, addr)
 	busy.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab")
-	deadline := time.Now().Add(10 * time.Second)
-	for s.Receiving() < 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("the server never saw the partial request")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, "the server to see the partial request", func() bool { return s.Receiving() >= 1 })
 
 	stopped := make(chan error, 1)
 	go func() {
