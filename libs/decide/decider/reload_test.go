@@ -141,7 +141,7 @@ func TestReloaderRefusesEmptiedFile(t *testing.T) {
 				t.Fatalf("block threshold %v after the file was emptied: the shipped defaults were put in force", got)
 			}
 			// The failure is counted, then logged: wait for the log line.
-			waitUntil(t, "a log line that says why", func() bool { return strings.Contains(w.log.String(), "rule file is empty") })
+			testkit.Eventually(t, 10*time.Second, "a log line that says why", func() bool { return strings.Contains(w.log.String(), "rule file is empty") })
 			// A file with content is read again as usual.
 			writeLater(t, w.file, "ladder: {block: 96}\n")
 			w.waitReloads(t, "ok", 1)
@@ -174,7 +174,7 @@ func TestReloaderReportsDeletedFile(t *testing.T) {
 	if got := w.d.Rules().Ladder.Block; got != 95 {
 		t.Fatalf("block threshold %v after the file was deleted", got)
 	}
-	waitUntil(t, "a log line that says the file is missing", func() bool { return strings.Contains(w.log.String(), "rule file is missing") })
+	testkit.Eventually(t, 10*time.Second, "a log line that says the file is missing", func() bool { return strings.Contains(w.log.String(), "rule file is missing") })
 	// When it is back it is read.
 	writeLater(t, w.file, "ladder: {block: 94}\n")
 	w.waitReloads(t, "ok", 1)
