@@ -15,7 +15,6 @@ import (
 	"os"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -96,7 +95,7 @@ func Decode(y []byte) (Object, error) {
 		// The decoder's strict errors name the field; keep them on one line.
 		return o, fmt.Errorf("%s: %s", o, strings.ReplaceAll(err.Error(), "\n", " "))
 	}
-	o.Obj = obj.(runtime.Object)
+	o.Obj = obj
 	return o, nil
 }
 

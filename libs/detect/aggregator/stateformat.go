@@ -190,7 +190,7 @@ func (l *leaf) valueField() protowire.Number {
 // appendState appends the SubjectState record of the struct at base.
 func appendState(b []byte, p *statePlan, base unsafe.Pointer) []byte {
 	if b == nil {
-		b = make([]byte, 0, 4+p.maxLen)
+		b = make([]byte, 0, 64+p.maxLen/4) // most fields are small or zero
 	}
 	b = protowire.AppendTag(b, fieldFormat, protowire.VarintType)
 	b = protowire.AppendVarint(b, stateFormat)

@@ -44,7 +44,7 @@ func fakeSiteverify(t *testing.T, secret string) (*httptest.Server, *atomic.Int3
 			_, _ = w.Write([]byte(`{"success":true,"hostname":"shop.example"}`))
 		case "flaky":
 			if n%2 == 1 {
-				http.Error(w, "overloaded", 503)
+				http.Error(w, "overloaded", http.StatusServiceUnavailable)
 				return
 			}
 			_, _ = w.Write([]byte(`{"success":true,"hostname":"shop.example","action":"challenge","score":0.9}`))

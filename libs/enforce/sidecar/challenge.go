@@ -133,16 +133,6 @@ func cookieValue(header, name string) string {
 	return ""
 }
 
-// requestCookie is cookieValue over every Cookie line of r.
-func requestCookie(r *http.Request, name string) string {
-	for _, line := range r.Header["Cookie"] {
-		if v := cookieValue(line, name); v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
 // challengeRedirect is ext_authz's denied response for a CHALLENGEd page
 // view: a 302 to the challenge page, which returns the visitor to the page
 // once passed (Envoy sends the denied response to the client as it is).

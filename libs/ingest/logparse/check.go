@@ -49,7 +49,7 @@ func Check(r io.Reader, p Parser, maxLines, maxErrors int) (CheckResult, error) 
 			// keep enough to be rejected as too long.
 			long = append(long[:0], line...)
 			for errors.Is(err, bufio.ErrBufferFull) {
-				line, err = br.ReadSlice('\n')
+				_, err = br.ReadSlice('\n')
 			}
 			line = long
 		}
