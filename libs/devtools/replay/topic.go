@@ -134,7 +134,10 @@ func (t *topic) queue(p int32) *partitionQueue {
 // offset counts as reached. Normally the last record read is the one before
 // the end offset; a transaction's commit marker can be the last offset
 // instead, and is never delivered.
-const idleWait = 5 * time.Second
+const (
+	idleWait        = 5 * time.Second
+	idleWaitRecords = 60 * time.Second
+)
 
 // poll fetches more records into the partition queues and returns how many
 // it queued; a poll that ctx ends returns 0 and no error.
@@ -215,7 +218,15 @@ func (t *topic) fill(ctx context.Context, b *batch) error {
 					q.paused = false
 					t.cl.ResumeFetchPartitions(map[string][]int32{t.name: {q.p}})
 				}
-				pctx, cancel := context.WithTimeout(ctx, idleWait)
+				// A commit marker is one offset at a partition's end; with more
+				// than one offset still to come, records are on their way (a
+				// starved machine can delay them), so the wait is longer: only
+				// an aborted transaction's records never come.
+				wait := idleWait
+				if q.end-q.next > 1 {
+					wait = idleWaitRecords
+				}
+				pctx, cancel := context.WithTimeout(ctx, wait)
 				n, err := t.poll(pctx)
 				idle := pctx.Err() != nil && ctx.Err() == nil && n == 0
 				cancel()
