@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
@@ -60,12 +62,7 @@ func authz(t *testing.T, s *sidecar.Sidecar, ip string) int {
 func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
 	start := time.Now()
-	for !cond() {
-		if time.Since(start) > within {
-			t.Fatalf("%s: not within %s", what, within)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval of a condition, not a wait for an outcome
-	}
+	testkit.Eventually(t, within, what, cond)
 	return time.Since(start)
 }
 

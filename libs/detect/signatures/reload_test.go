@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -44,13 +46,7 @@ func TestReloader(t *testing.T) {
 	if err := os.WriteFile(path, []byte(extraSig), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for h.Load() == first {
-		if time.Now().After(deadline) {
-			t.Fatal("the changed file was never put in force")
-		}
-		time.Sleep(10 * time.Millisecond) // polling a condition, not proving anything
-	}
+	testkit.Eventually(t, 10*time.Second, "the changed file in force", func() bool { return h.Load() != first })
 	took := time.Since(wrote)
 	t.Logf("reload in force after %v", took)
 	if took > time.Second {
@@ -65,12 +61,9 @@ func TestReloader(t *testing.T) {
 	if err := os.WriteFile(path, []byte("version: 1\nsignatures: [{id: BAD}]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for testutil.ToFloat64(r.reloads.WithLabelValues("failed")) < 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("the broken file was never refused")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, "the broken file refused", func() bool {
+		return testutil.ToFloat64(r.reloads.WithLabelValues("failed")) >= 1
+	})
 	if h.Load() != good {
 		t.Fatal("a broken file replaced the set in force")
 	}
