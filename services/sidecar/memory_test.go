@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
+
 	"github.com/bulwarkhq/bulwark/libs/platform/kafkatest"
 )
 
@@ -51,20 +53,14 @@ func TestMemoryUnderStalledBodies(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testkit.Eventually(t, 30*time.Second, "the sidecar ready", func() bool {
 		resp, err := client.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sidecar not ready after 30 s: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
 	idle := rss(t, cmd.Process.Pid)
 	t.Logf("idle RSS %d MB", idle>>20)
 
@@ -103,18 +99,12 @@ func TestMemoryUnderStalledBodies(t *testing.T) {
 			}
 			// Memory comes back: within seconds the RSS is within 24 MB
 			// of where it was before (the bodies held reach 64 MB).
-			settle := time.Now().Add(15 * time.Second)
-			for {
-				r := rss(t, cmd.Process.Pid)
-				if r < idle+24<<20 {
-					t.Logf("RSS after the connections closed: %d MB", r>>20)
-					break
-				}
-				if time.Now().After(settle) {
-					t.Fatalf("RSS still %d MB 15 s after the connections closed (idle: %d MB)", r>>20, idle>>20)
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
+			var r int
+			testkit.Eventually(t, 15*time.Second, fmt.Sprintf("RSS back within 24 MB of idle (%d MB)", idle>>20), func() bool {
+				r = rss(t, cmd.Process.Pid)
+				return r < idle+24<<20
+			})
+			t.Logf("RSS after the connections closed: %d MB", r>>20)
 		})
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
@@ -371,17 +373,7 @@ func TestFollowsAfterCatchUp(t *testing.T) {
 	hdr := map[string]string{"X-Real-IP": "192.0.2.9"}
 	waitStatus := func(want int) {
 		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			r := get(t, url, hdr)
-			if r.status == want {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("status stayed %d, want %d", r.status, want)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		testkit.Eventually(t, 20*time.Second, fmt.Sprintf("status %d", want), func() bool { return get(t, url, hdr).status == want })
 	}
 	waitStatus(204)
 	produce(t, b, "ip:192.0.2.9", &eventpb.Verdict{Action: eventpb.Action_BLOCK, ExpiresAtUnixNano: time.Now().Add(3 * time.Second).UnixNano()})
@@ -520,13 +512,7 @@ func TestReadyOnlyAfterCatchUp(t *testing.T) {
 	if second, err = embedkafka.Start(context.Background(), embedkafka.Config{Listen: addr, DataDir: dir}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(40 * time.Second)
-	for get(t, base+"/readyz", nil).status != 200 {
-		if time.Now().After(deadline) {
-			t.Fatal("never ready after Kafka came back")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.Eventually(t, 40*time.Second, "ready after Kafka came back", func() bool { return get(t, base+"/readyz", nil).status == 200 })
 	for _, ip := range []string{"10.9.1.43", "203.0.113.7"} {
 		if r := get(t, base+"/v1/authz", map[string]string{"X-Real-IP": ip}); r.status != 403 {
 			t.Fatalf("%s right after ready: %d, want 403", ip, r.status)
@@ -578,17 +564,12 @@ func TestReadyzWhileKafkaDown(t *testing.T) {
 	base := "http://" + s.Addr()
 	waitFor := func(what string, cond func(readyz, metrics string) bool) reply {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			r := get(t, base+"/readyz", nil)
-			if cond(r.body, get(t, base+"/metrics", nil).body) {
-				return r
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s; /readyz: %d %s", what, r.status, r.body)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		var r reply
+		testkit.Eventually(t, 30*time.Second, what, func() bool {
+			r = get(t, base+"/readyz", nil)
+			return cond(r.body, get(t, base+"/metrics", nil).body)
+		})
+		return r
 	}
 	waitFor("Kafka reachable", func(r, m string) bool {
 		return strings.Contains(r, `"kafka":"reachable"`) && strings.Contains(m, "bulwark_sidecar_kafka_reachable 1")
