@@ -14,12 +14,14 @@ import (
 	"github.com/bulwarkhq/bulwark/libs/platform/config"
 )
 
-// challengeParts enables the sidecar's challenge pages and, when
-// BULWARK_GATE_UPSTREAM is set, runs bulwark-gate in front of it, both
-// signing with one secret (BULWARK_CHALLENGE_SECRET, or one made up for
-// this run) and publishing feedback on the feedback topic. It returns the
-// gate's address ("" without a gate).
-func challengeParts(o Options, sc *sidecar.Sidecar, reg prometheus.Registerer) ([]part, string, error) {
+// challengeParts enables the sidecar's challenge pages and, when upstream
+// is not empty, runs bulwark-gate in front of it, both signing with one
+// secret (BULWARK_CHALLENGE_SECRET, or one made up for this run) and
+// publishing feedback on the feedback topic. builtinShop says the upstream
+// is the simulated shop, whose visitors come through a proxy on loopback
+// that names them in X-Forwarded-For. It returns the gate's address (""
+// without a gate).
+func challengeParts(o Options, sc *sidecar.Sidecar, reg prometheus.Registerer, upstream string, builtinShop bool) ([]part, string, error) {
 	var ccfg challenge.Config
 	if err := config.Parse(&ccfg, nil); err != nil {
 		return nil, "", err
@@ -50,12 +52,19 @@ func challengeParts(o Options, sc *sidecar.Sidecar, reg prometheus.Registerer) (
 			return pub.Close(fctx)
 		}},
 	}
-	if os.Getenv("BULWARK_GATE_UPSTREAM") == "" {
+	if upstream == "" {
 		return parts, "", nil
 	}
 	var gcfg gate.Config
-	if err := config.Parse(&gcfg, nil); err != nil {
+	if err := config.Fill(&gcfg, nil); err != nil {
 		return nil, "", err
+	}
+	gcfg.Upstream = upstream
+	if builtinShop && os.Getenv("BULWARK_GATE_TRUSTED_PROXIES") == "" {
+		// The simulated visitors all connect from loopback and say which
+		// address they stand for in X-Forwarded-For, as a load balancer
+		// in front of the gate would.
+		gcfg.TrustedProxies = "127.0.0.1/32,::1/128"
 	}
 	// The gate answers from the sidecar's table rather than following the
 	// verdict topic a second time in one process.

@@ -23,6 +23,12 @@ type Options struct {
 	Listen     string
 	DataDir    string
 	NoServices bool
+	// Traffic is where the traffic comes from: TrafficGate (simulated
+	// visitors through bulwark-gate to the built-in shop) or TrafficLog
+	// (the simulated shop's access log through the shipper). With
+	// BULWARK_GATE_UPSTREAM set, the gate fronts that site and the traffic
+	// is the log's.
+	Traffic    string
 	Partitions int32
 	// AdminAddr serves /metrics of every service in the stack.
 	AdminAddr string
@@ -45,6 +51,9 @@ func (o Options) Validate() error {
 		if err != nil || !a.IsLoopback() {
 			return fmt.Errorf("--listen %q: the embedded broker has no authentication, so it listens on loopback only", o.Listen)
 		}
+	}
+	if o.Traffic != TrafficGate && o.Traffic != TrafficLog {
+		return fmt.Errorf("--traffic %q: want %s or %s", o.Traffic, TrafficGate, TrafficLog)
 	}
 	if o.Partitions < 1 {
 		return errors.New("--partitions must be at least 1")

@@ -32,7 +32,7 @@ type part struct {
 
 // runServices starts every service on the embedded broker, each configured
 // from the environment like its standalone program (BULWARK_*), and feeds
-// the shipper a simulated shop's live access log.
+// the pipeline simulated live traffic (see Options.Traffic).
 func runServices(ctx context.Context, o Options) error {
 	reg := service.NewRegistry()
 	if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
@@ -40,31 +40,50 @@ func runServices(ctx context.Context, o Options) error {
 	}
 	logPath := filepath.Join(o.DataDir, "access.log")
 
+	// Where the traffic comes from: simulated visitors over HTTP through
+	// the gate in front of the built-in shop, or (--traffic log, or with
+	// the gate in front of the user's own site) the simulated shop's
+	// access log followed by the shipper.
+	upstream := os.Getenv("BULWARK_GATE_UPSTREAM")
+	builtinShop := o.Traffic == TrafficGate && upstream == ""
 	var parts []part
-	sim, err := simulation(logPath)
-	if err != nil {
-		return err
-	}
-	parts = append(parts, sim)
+	var counts eventCounts
+	if builtinShop {
+		p, shopURL, err := shopServer()
+		if err != nil {
+			return err
+		}
+		parts = append(parts, p)
+		upstream = shopURL
+		counts = gateEvents(reg)
+	} else {
+		sim, err := simulation(logPath)
+		if err != nil {
+			return err
+		}
+		parts = append(parts, sim)
 
-	var shipCfg shipper.Config
-	if err := config.Fill(&shipCfg, nil); err != nil {
-		return err
+		var shipCfg shipper.Config
+		if err := config.Fill(&shipCfg, nil); err != nil {
+			return err
+		}
+		shipCfg.Files, shipCfg.Format, shipCfg.Follow = []string{logPath}, "nginx", true
+		shipCfg.CheckpointFile = filepath.Join(o.DataDir, "shipper.checkpoints.json")
+		shipCfg.SessionCookie, shipCfg.SessionField = "", ""
+		ship, err := shipper.New(shipCfg, o.Kafka, o.Log, reg)
+		if err != nil {
+			return err
+		}
+		parts = append(parts, part{"shipper", ship.Run})
+		counts = shippedEvents(ship)
 	}
-	shipCfg.Files, shipCfg.Format, shipCfg.Follow = []string{logPath}, "nginx", true
-	shipCfg.CheckpointFile = filepath.Join(o.DataDir, "shipper.checkpoints.json")
-	shipCfg.SessionCookie, shipCfg.SessionField = "", ""
-	ship, err := shipper.New(shipCfg, o.Kafka, o.Log, reg)
-	if err != nil {
-		return err
-	}
-	parts = append(parts, part{"shipper", ship.Run})
 
 	var aggCfg aggregator.Config
 	if err := config.Parse(&aggCfg, nil); err != nil {
 		return err
 	}
 	features := scoring.DefaultConfig()
+	var err error
 	if aggCfg.RulesFile != "" {
 		if features, err = scoring.LoadRuleFileSection(aggCfg.RulesFile); err != nil {
 			return err
@@ -98,11 +117,18 @@ func runServices(ctx context.Context, o Options) error {
 
 	// Challenges: the sidecar serves /.bulwark/ and honours clearances,
 	// with BULWARK_CHALLENGE_SECRET or a secret made up for this run.
-	challengeParts, gateAddr, err := challengeParts(o, sc, reg)
+	challengeParts, gateAddr, err := challengeParts(o, sc, reg, upstream, builtinShop)
 	if err != nil {
 		return err
 	}
 	parts = append(parts, challengeParts...)
+	if builtinShop {
+		drive, err := visitorsPart(o, "http://"+gateAddr, reg)
+		if err != nil {
+			return err
+		}
+		parts = append(parts, drive)
+	}
 
 	optional, err := optionalParts(o, reg)
 	if err != nil {
@@ -117,14 +143,19 @@ func runServices(ctx context.Context, o Options) error {
 	}}
 	parts = append(parts, admin)
 
-	fmt.Fprintf(o.Out, "bulwark dev: simulated shop log %s -> shipper -> aggregator -> decider -> sidecar\n", logPath)
-	fmt.Fprintf(o.Out, "bulwark dev: sidecar on http://%s, metrics of every service on http://%s/metrics\n", sc.Addr(), o.AdminAddr)
-	if gateAddr != "" {
-		fmt.Fprintf(o.Out, "bulwark dev: gate on http://%s in front of %s (challenge page: http://%s/.bulwark/challenge)\n", gateAddr, os.Getenv("BULWARK_GATE_UPSTREAM"), gateAddr)
+	if builtinShop {
+		fmt.Fprintf(o.Out, "bulwark dev: simulated visitors -> gate http://%s -> simulated shop %s; gate -> aggregator -> decider -> sidecar and gate\n", gateAddr, upstream)
+		fmt.Fprintf(o.Out, "bulwark dev: open http://%s/ in a browser to visit the shop through the gate (challenge page: http://%s/.bulwark/challenge)\n", gateAddr, gateAddr)
+	} else {
+		fmt.Fprintf(o.Out, "bulwark dev: simulated shop log %s -> shipper -> aggregator -> decider -> sidecar\n", logPath)
+		if gateAddr != "" {
+			fmt.Fprintf(o.Out, "bulwark dev: gate on http://%s in front of %s (challenge page: http://%s/.bulwark/challenge)\n", gateAddr, upstream, gateAddr)
+		}
 	}
+	fmt.Fprintf(o.Out, "bulwark dev: sidecar on http://%s, metrics of every service on http://%s/metrics\n", sc.Addr(), o.AdminAddr)
 	fmt.Fprintf(o.Out, "bulwark dev: watch with `bin/bulwark tail verdicts` or `bin/bulwark tail scores`; Ctrl-C stops\n\n")
 
-	sum := &summary{out: o.Out, reg: reg, ship: ship, table: sc.Table(), sidecarAddr: sc.Addr(), every: o.SummaryEvery}
+	sum := &summary{out: o.Out, reg: reg, events: counts, table: sc.Table(), sidecarAddr: sc.Addr(), every: o.SummaryEvery}
 	parts = append(parts, part{"summary", sum.run})
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -189,12 +220,8 @@ func optionalParts(o Options, reg prometheus.Registerer) ([]part, error) {
 
 // simulation appends a simulated shop's live traffic, stamped now, to path.
 func simulation(path string) (part, error) {
-	cfg := simulate.DefaultConfig()
-	cfg.Start, cfg.Duration = time.Now(), 0
-	cfg.Seed = uint64(time.Now().UnixNano())
-	cfg.FirstBotsWithin = 20 * time.Second
-	cfg.FirstDropAt = 45 * time.Second
-	if err := cfg.Validate(); err != nil {
+	cfg, err := liveConfig()
+	if err != nil {
 		return part{}, err
 	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
-	"github.com/bulwarkhq/bulwark/libs/ingest/shipper"
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/verdicts/verdict"
 	"github.com/bulwarkhq/bulwark/libs/verdicts/verdicttable"
@@ -21,7 +21,7 @@ import (
 type summary struct {
 	out         io.Writer
 	reg         prometheus.Gatherer
-	ship        *shipper.Shipper
+	events      eventCounts
 	table       *verdicttable.Table
 	sidecarAddr string
 	every       time.Duration
@@ -50,9 +50,9 @@ func (s *summary) run(ctx context.Context) error {
 }
 
 func (s *summary) print(now time.Time) {
-	sum := s.ship.Summary()
-	rate := float64(sum.Shipped-s.lastCount) / now.Sub(s.lastAt).Seconds()
-	s.lastCount, s.lastAt = sum.Shipped, now
+	sent, lost := s.events.read(s.reg)
+	rate := float64(sent-s.lastCount) / now.Sub(s.lastAt).Seconds()
+	s.lastCount, s.lastAt = sent, now
 
 	byAction := map[eventpb.Action]int{}
 	var blocked []*eventpb.Verdict
@@ -77,10 +77,10 @@ func (s *summary) print(now time.Time) {
 	})
 
 	up := now.Sub(s.start).Round(time.Second)
-	issued, passed := s.challenges()
-	fmt.Fprintf(s.out, "[%s] events %.0f/s (shipped %d, rejected %d) | subjects %s | verdicts BLOCK %d, CHALLENGE %d, MONITOR %d | challenges issued %.0f, passed %.0f\n",
-		up, rate, sum.Shipped, sum.Rejected, s.subjects(),
-		byAction[eventpb.Action_BLOCK], byAction[eventpb.Action_CHALLENGE], byAction[eventpb.Action_MONITOR], issued, passed)
+	issued, passed, failed := s.challenges()
+	fmt.Fprintf(s.out, "[%s] events %.0f/s (%s %d, %s %d) | subjects %s | verdicts BLOCK %d, CHALLENGE %d, MONITOR %d | challenges issued %.0f, passed %.0f, failed %.0f\n",
+		up, rate, s.events.sentWord, sent, s.events.lostWord, lost, s.subjects(),
+		byAction[eventpb.Action_BLOCK], byAction[eventpb.Action_CHALLENGE], byAction[eventpb.Action_MONITOR], issued, passed, failed)
 	for i, v := range blocked {
 		if i == 5 {
 			fmt.Fprintf(s.out, "    ... and %d more blocked\n", len(blocked)-5)
@@ -96,29 +96,46 @@ func (s *summary) print(now time.Time) {
 	}
 }
 
-// challenges sums the challenge pages' counters (gate and sidecar).
-func (s *summary) challenges() (issued, passed float64) {
-	mfs, err := s.reg.Gather()
+// challenges sums the challenge pages' counters (gate and sidecar):
+// pages issued, answers that passed, and answers that failed a check or
+// were refused (forged, expired, replayed, misbound).
+func (s *summary) challenges() (issued, passed, failed float64) {
+	issued = sumMetric(s.reg, "bulwark_challenge_issued_total", "", "")
+	passed = sumMetric(s.reg, "bulwark_challenge_answers_total", "result", "passed")
+	failed = sumMetric(s.reg, "bulwark_challenge_answers_total", "result", "failed") +
+		sumMetric(s.reg, "bulwark_challenge_refused_total", "", "")
+	return issued, passed, failed
+}
+
+// sumMetric sums a counter's series, those with label=value when label is
+// not empty.
+func sumMetric(g prometheus.Gatherer, name, label, value string) float64 {
+	mfs, err := g.Gather()
 	if err != nil {
-		return 0, 0
+		return 0
 	}
+	var sum float64
 	for _, mf := range mfs {
-		switch mf.GetName() {
-		case "bulwark_challenge_issued_total":
-			for _, m := range mf.GetMetric() {
-				issued += m.GetCounter().GetValue()
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if label != "" && !hasLabel(m.GetLabel(), label, value) {
+				continue
 			}
-		case "bulwark_challenge_answers_total":
-			for _, m := range mf.GetMetric() {
-				for _, l := range m.GetLabel() {
-					if l.GetName() == "result" && l.GetValue() == "passed" {
-						passed += m.GetCounter().GetValue()
-					}
-				}
-			}
+			sum += m.GetCounter().GetValue()
 		}
 	}
-	return issued, passed
+	return sum
+}
+
+func hasLabel(ls []*dto.LabelPair, name, value string) bool {
+	for _, l := range ls {
+		if l.GetName() == name {
+			return l.GetValue() == value
+		}
+	}
+	return false
 }
 
 // subjects reads the aggregator's active-subject gauges.

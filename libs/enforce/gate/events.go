@@ -61,7 +61,10 @@ func (k *kafkaEvents) Publish(ctx context.Context, e *eventpb.RequestEvent) {
 		k.dropped.WithLabelValues("encode").Inc()
 		return
 	}
-	k.cl.TryProduce(ctx, &kgo.Record{Key: []byte(e.GetClientIp()), Value: b}, func(_ *kgo.Record, err error) {
+	// The request's context ends as soon as the answer is written, while
+	// the record lingers in the producer's buffer: with it, franz-go
+	// drops the record (context canceled). The event outlives the request.
+	k.cl.TryProduce(context.WithoutCancel(ctx), &kgo.Record{Key: []byte(e.GetClientIp()), Value: b}, func(_ *kgo.Record, err error) {
 		switch {
 		case err == nil:
 			k.sent.Inc()

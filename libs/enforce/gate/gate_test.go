@@ -18,9 +18,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/bulwarkhq/bulwark/libs/enforce/challenge"
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
+	"github.com/bulwarkhq/bulwark/libs/platform/kafkatest"
 	"github.com/bulwarkhq/bulwark/libs/verdicts/verdicttable"
 )
 
@@ -376,5 +378,41 @@ func TestConfigValidate(t *testing.T) {
 		if (err == nil) != (c.want == "") || (err != nil && !strings.Contains(err.Error(), c.want)) {
 			t.Errorf("%+v: %v, want %q", cfg, err, c.want)
 		}
+	}
+}
+
+// TestEventsReachKafka: with no sink given, the gate publishes a request
+// event per request to the requests topic of a real (embedded) broker. The
+// records outlive their requests, whose contexts end with the answer.
+func TestEventsReachKafka(t *testing.T) {
+	b := kafkatest.Start(t)
+	up := httptest.NewServer(shop)
+	t.Cleanup(up.Close)
+	cfg := Config{Upstream: up.URL, Addr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", ClientIPHeader: "X-Forwarded-For",
+		FailMode: "open", RetryAfter: 30 * time.Second, MaxIdleConnsPerHost: 8, ShutdownTimeout: 5 * time.Second, PublishEvents: true}
+	g, err := New(cfg, Deps{Kafka: kafkatest.Config(b), Challenge: challengeConfig(), Keys: challenge.RandomKeys(),
+		Registerer: prometheus.NewRegistry(), Table: verdicttable.New(), Feedback: newSink[*eventpb.Feedback]()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	for i := range 5 {
+		resp, err := http.Get(fmt.Sprintf("http://%s/product/%d", g.Addr(), i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	recs := kafkatest.ReadAll(t, b, kafkatest.Config(b).Topics.Requests, 5, 20*time.Second)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var e eventpb.RequestEvent
+	if err := proto.Unmarshal(recs[0].Value, &e); err != nil || e.GetSource() != "gate" || e.GetClientIp() != "127.0.0.1" {
+		t.Fatalf("event %v (%v)", &e, err)
 	}
 }
