@@ -1,21 +1,16 @@
 package gate
 
 import (
-	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
-
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit/chromium"
 )
-
-const chromiumPath = "/usr/bin/chromium"
 
 // shop is the upstream the browser should land on.
 var shop = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -23,80 +18,27 @@ var shop = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, `<!doctype html><title>Shop</title><h1 id="welcome">Welcome to the shop</h1><p id="path">%s</p>`, r.URL.RequestURI())
 })
 
-// browser starts Debian's chromium, headless. human hides the automation
-// markers (navigator.webdriver, the HeadlessChrome user agent), as a
-// person's browser has none; without it the browser is what a scraper
-// running chromedp as shipped looks like.
-func browser(t *testing.T, human bool) context.Context {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skipf("chromium is not installed at %s (apt-get install chromium): the browser tests need it", chromiumPath)
-	}
-	if testing.Short() {
-		t.Skip("browser test: skipped with -short")
-	}
-	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
-		chromedp.ExecPath(chromiumPath), chromedp.NoSandbox, chromedp.Flag("disable-dev-shm-usage", true))
-	if human {
-		opts = append(opts,
-			chromedp.Flag("enable-automation", false),
-			chromedp.Flag("disable-blink-features", "AutomationControlled"),
-			chromedp.UserAgent(browserUA))
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelB := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelB(); cancelA() })
-	// Start the browser now, so timeouts below measure pages, not start-up.
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
-}
-
-func text(t *testing.T, ctx context.Context, url, sel string, within time.Duration) string {
-	t.Helper()
-	parent := ctx
-	ctx, cancel := context.WithTimeout(ctx, within)
-	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS(sel))); err != nil {
-		hctx, hcancel := context.WithTimeout(parent, 5*time.Second)
-		defer hcancel()
-		html, _ := chromedp.Run(hctx, chromedp.OuterHTML(chromedp.CSS("html")))
-		t.Fatalf("%s: waiting for %s: %v\n%s", url, sel, err, html)
-	}
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-	if err != nil {
-		t.Fatalf("%s: text of %s: %v", url, sel, err)
-	}
-	return s
-}
-
 // TestBrowserSolvesChallenge: a person's browser, challenged by the gate,
 // solves the built-in challenge by itself and lands on the page it asked
 // for; the clearance then lets it through without a new challenge. The
 // solve time (navigation to landing) is logged; BENCHMARKS.md records it.
 func TestBrowserSolvesChallenge(t *testing.T) {
-	ctx := browser(t, true)
+	ctx := chromium.Start(t, true)
 	fx := startGate(t, shop, nil)
 	_ = fx.table.Apply("ip:127.0.0.1", &eventpb.Verdict{Action: eventpb.Action_CHALLENGE, Score: 72})
 
 	var took []time.Duration
 	for i := range 5 {
 		// A fresh browser context (cookie jar) per solve: no clearance yet.
-		bctx, cancel := chromedp.NewContext(ctx, chromedp.WithNewBrowserContext())
-		// The tab lives as long as the context of its first action: open
-		// it here, not under text's timeout.
-		if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
-			t.Fatal(err)
-		}
+		bctx, cancel := chromium.Tab(t, ctx)
 		start := time.Now()
-		got := text(t, bctx, fmt.Sprintf("%s/product/%d?ref=mail", fx.url, i), "#path", 20*time.Second)
+		got := chromium.Text(t, bctx, fmt.Sprintf("%s/product/%d?ref=mail", fx.url, i), "#path", 20*time.Second)
 		took = append(took, time.Since(start))
 		if got != fmt.Sprintf("/product/%d?ref=mail", i) {
 			t.Fatalf("landed on %q", got)
 		}
 		// With the clearance, the next page is the shop's at once.
-		if got := text(t, bctx, fx.url+"/cart", "#path", 10*time.Second); got != "/cart" {
+		if got := chromium.Text(t, bctx, fx.url+"/cart", "#path", 10*time.Second); got != "/cart" {
 			t.Fatalf("second page %q", got)
 		}
 		cancel()
@@ -120,10 +62,10 @@ func TestBrowserSolvesChallenge(t *testing.T) {
 // flag, HeadlessChrome) runs the page too, but its answer is refused, and
 // it never reaches the shop.
 func TestBrowserAutomationFails(t *testing.T) {
-	ctx := browser(t, false)
+	ctx := chromium.Start(t, false)
 	fx := startGate(t, shop, nil)
 	_ = fx.table.Apply("ip:127.0.0.1", &eventpb.Verdict{Action: eventpb.Action_CHALLENGE, Score: 72})
-	got := text(t, ctx, fx.url+"/product/1", "p.err", 20*time.Second)
+	got := chromium.Text(t, ctx, fx.url+"/product/1", "p.err", 20*time.Second)
 	if !strings.Contains(got, "could not confirm") {
 		t.Fatalf("failure page says %q", got)
 	}
@@ -142,10 +84,10 @@ func TestBrowserAutomationFails(t *testing.T) {
 
 // TestBrowserBlocked: a BLOCKed client gets the 403 page in the browser.
 func TestBrowserBlocked(t *testing.T) {
-	ctx := browser(t, true)
+	ctx := chromium.Start(t, true)
 	fx := startGate(t, shop, nil)
 	_ = fx.table.Apply("ip:127.0.0.1", &eventpb.Verdict{Action: eventpb.Action_BLOCK, Score: 95})
-	if got := text(t, ctx, fx.url+"/", "h1", 20*time.Second); got != "Access denied" {
+	if got := chromium.Text(t, ctx, fx.url+"/", "h1", 20*time.Second); got != "Access denied" {
 		t.Fatalf("blocked page heading %q", got)
 	}
 }

@@ -2,15 +2,10 @@ package sidecar_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"fmt"
 	"io"
-	"math/bits"
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -170,11 +165,6 @@ func challengeConfig() challenge.Config {
 	return challenge.Config{ClearanceTTL: time.Hour, TokenTTL: time.Minute, Provider: "builtin", MinScore: 0.5, VerifyTimeout: time.Second, VerifyAttempts: 1}
 }
 
-var (
-	tokenRe = regexp.MustCompile(`name="token" value="([^"]+)"`)
-	nonceRe = regexp.MustCompile(`var NONCE="([0-9a-f]+)",BITS=(\d+)`)
-)
-
 // solveThroughNginx is a visitor challenged by nginx's auth_request: it
 // gets the sidecar's page in place of the one it asked for, answers it
 // through nginx, and with the clearance reaches the app.
@@ -196,28 +186,11 @@ func solveThroughNginx(t *testing.T, client *http.Client, base, ip string) {
 	}
 	req, _ := http.NewRequest(http.MethodGet, base+"/some/page?x=1", nil)
 	_, page := do(req)
-	tok, nm := tokenRe.FindStringSubmatch(page), nonceRe.FindStringSubmatch(page)
-	if tok == nil || nm == nil || !strings.Contains(page, `name="return" value="/some/page?x=1"`) {
-		t.Fatalf("no challenge for /some/page?x=1:\n%s", page)
+	p, err := challenge.ParsePage([]byte(page))
+	if err != nil || p.Return != "/some/page?x=1" {
+		t.Fatalf("no challenge for /some/page?x=1 (%v):\n%s", err, page)
 	}
-	var want int
-	fmt.Sscan(nm[2], &want)
-	var n uint64
-	for ; ; n++ {
-		h := sha256.Sum256(fmt.Appendf(nil, "%s:%d", nm[1], n))
-		z := 0
-		for _, b := range h {
-			z += bits.LeadingZeros8(b)
-			if b != 0 {
-				break
-			}
-		}
-		if z >= want {
-			break
-		}
-	}
-	form := url.Values{"token": {strings.ReplaceAll(tok[1], "&#43;", "+")}, "counter": {fmt.Sprint(n)}, "return": {"/some/page?x=1"},
-		"env": {`{"wd":false,"ua":"` + browserUA + `","langs":2,"scr":[1280,800],"missing":[]}`}}
+	form := p.Answer(challenge.BrowserReport{UserAgent: browserUA, Languages: 2, Screen: [2]int{1280, 800}}, challenge.Interaction{})
 	req, _ = http.NewRequest(http.MethodPost, base+challenge.PathVerify, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, _ := do(req)
