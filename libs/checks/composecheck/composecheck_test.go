@@ -3,7 +3,9 @@ package composecheck_test
 import (
 	"context"
 	"os"
+	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -43,8 +45,34 @@ func TestDockerCompose(t *testing.T) {
 	if prof := p.Services["cfsync"].Profiles; len(prof) == 0 {
 		t.Error("cfsync needs a Cloudflare token: it must be behind a profile")
 	}
+	// The gate is optional (a site with nginx does not need it), in front
+	// of an upstream of its own profile, and publishes to a topic that
+	// exists.
+	gate, ok := p.Services["gate"]
+	if !ok || !slices.Contains(gate.Profiles, "gate") {
+		t.Errorf("gate: want a service behind the profile gate, got %v", gate.Profiles)
+	} else {
+		up := gate.Environment["BULWARK_GATE_UPSTREAM"]
+		u, err := url.Parse(deref(up))
+		if err != nil || u.Hostname() == "" {
+			t.Errorf("gate: BULWARK_GATE_UPSTREAM %q", deref(up))
+		} else if s, ok := p.Services[u.Hostname()]; !ok || !slices.Contains(s.Profiles, "gate") {
+			t.Errorf("gate: its upstream %s is not a service of the gate profile", u.Hostname())
+		} else if _, ok := gate.DependsOn[u.Hostname()]; !ok {
+			t.Errorf("gate: does not depend on its upstream %s", u.Hostname())
+		}
+		if _, ok := gate.Environment["BULWARK_CHALLENGE_SECRET"]; !ok {
+			t.Error("gate: no BULWARK_CHALLENGE_SECRET")
+		}
+	}
+	topics := strings.Join(p.Services["kafka-topics"].Command, "\n")
+	for _, topic := range []string{"bulwark.requests.v1", "bulwark.requests.dlq.v1", "bulwark.scores.v1", "bulwark.verdicts.v1", "bulwark.feedback.v1"} {
+		if !strings.Contains(topics, "--topic "+topic+" ") {
+			t.Errorf("kafka-topics does not create %s", topic)
+		}
+	}
 	// Every Bulwark service is built from the one Dockerfile, by target.
-	for _, s := range []string{"shipper", "aggregator", "decider", "sidecar", "chsink", "cfsync"} {
+	for _, s := range []string{"shipper", "aggregator", "decider", "sidecar", "chsink", "cfsync", "gate"} {
 		b := p.Services[s].Build
 		if b == nil || b.Target != s {
 			t.Errorf("%s: want build with target %s, got %+v", s, s, b)
@@ -82,7 +110,7 @@ func TestDockerfileTargets(t *testing.T) {
 		t.Fatal(err)
 	}
 	df := string(b)
-	for _, target := range []string{"shipper", "aggregator", "decider", "sidecar", "cfsync", "chsink", "fwsync", "bulwark"} {
+	for _, target := range []string{"shipper", "aggregator", "decider", "sidecar", "cfsync", "chsink", "fwsync", "gate", "bulwark"} {
 		if !strings.Contains(df, " AS "+target+"\n") {
 			t.Errorf("Dockerfile has no target %s", target)
 		}
@@ -92,6 +120,13 @@ func TestDockerfileTargets(t *testing.T) {
 			t.Errorf("Dockerfile lacks %q", want)
 		}
 	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 func sharesVolume(a, b []types.ServiceVolumeConfig) bool {

@@ -31,6 +31,11 @@ const PartitionsAnnotation = "bulwark.io/topic-partitions"
 // Services are the long-running Bulwark workloads every deployment has.
 var Services = []string{"bulwark-shipper", "bulwark-aggregator", "bulwark-decider", "bulwark-sidecar", "bulwark-chsink", "bulwark-cfsync"}
 
+// OptionalServices are Bulwark services a component adds (bulwark-gate, in
+// front of a site without nginx or Envoy); when rendered, they are checked
+// as Services are.
+var OptionalServices = []string{"bulwark-gate"}
+
 // Expect says what kind of deployment is checked.
 type Expect struct {
 	// MultiZone: Deployments run several replicas spread across zones and
@@ -213,7 +218,7 @@ func (c *checker) workload(w *workload) {
 	if spec.HostNetwork && !slices.ContainsFunc(spec.Containers, func(ct corev1.Container) bool { return ct.Name == "fwsync" }) {
 		c.fail(w.obj, "hostNetwork is only for fwsync")
 	}
-	if slices.Contains(Services, w.name) {
+	if slices.Contains(Services, w.name) || slices.Contains(OptionalServices, w.name) {
 		c.serviceWorkload(w)
 	}
 	c.placement(w)

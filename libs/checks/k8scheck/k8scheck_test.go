@@ -51,6 +51,50 @@ func TestOverlays(t *testing.T) {
 	f("overlays/dev", k8scheck.Expect{SingleReplica: true}, "Deployment", "DaemonSet", "Service", "ConfigMap", "Role", "RoleBinding", "ServiceAccount")
 	f("overlays/prod", k8scheck.Expect{MultiZone: true}, "Deployment", "DaemonSet", "PodDisruptionBudget", "HorizontalPodAutoscaler")
 	f("examples/ingress-nginx", k8scheck.Expect{MultiZone: true}, "ScaledObject", "ServiceMonitor", "PodDisruptionBudget")
+	f("examples/gate", k8scheck.Expect{MultiZone: true}, "Deployment", "PodDisruptionBudget")
+}
+
+// TestGateComponent: the gate's Deployment is there, listens where the
+// kubelet probes it and its Service points, takes its secret by reference,
+// and is checked like every service (breaking it is caught).
+func TestGateComponent(t *testing.T) {
+	objs := render(t, "examples/gate")
+	var gate *appsv1.Deployment
+	var svc *corev1.Service
+	for _, o := range objs {
+		switch v := o.Obj.(type) {
+		case *appsv1.Deployment:
+			if v.Name == "bulwark-gate" {
+				gate = v
+			}
+		case *corev1.Service:
+			if v.Name == "bulwark-gate" {
+				svc = v
+			}
+		}
+	}
+	if gate == nil || svc == nil {
+		t.Fatalf("examples/gate renders no bulwark-gate Deployment (%v) or Service (%v)", gate != nil, svc != nil)
+	}
+	ct := gate.Spec.Template.Spec.Containers[0]
+	env := map[string]corev1.EnvVar{}
+	for _, e := range ct.Env {
+		env[e.Name] = e
+	}
+	if env["BULWARK_GATE_UPSTREAM"].Value == "" || env["BULWARK_GATE_ADDR"].Value != "0.0.0.0:8080" {
+		t.Errorf("gate env %v", env)
+	}
+	if s := env["BULWARK_CHALLENGE_SECRET"].ValueFrom; s == nil || s.SecretKeyRef == nil || s.SecretKeyRef.Name != "bulwark-challenge" {
+		t.Errorf("BULWARK_CHALLENGE_SECRET must come from the Secret bulwark-challenge: %+v", env["BULWARK_CHALLENGE_SECRET"])
+	}
+	if svc.Spec.Ports[0].Port != 8080 {
+		t.Errorf("Service ports %+v", svc.Spec.Ports)
+	}
+	// Broken, it is caught like a base service.
+	gate.Spec.Template.Annotations = nil
+	if errs := k8scheck.Check(objs, k8scheck.Expect{MultiZone: true}); !strings.Contains(errors.Join(errs...).Error(), "bulwark-gate") {
+		t.Errorf("a gate without scrape annotations passes: %v", errs)
+	}
 }
 
 // The base's rules.yaml is a copy of the shipped rule file (kustomize reads
