@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -232,22 +233,26 @@ func (h *Handler) ServeChallenge(w http.ResponseWriter, r *http.Request, status 
 		writeJSONError(w, http.StatusInternalServerError, "could not render the challenge page")
 		return
 	}
-	body := pg.fill(tok.encode(h.keys), ret, tok.nonceHex())
+	nonce := tok.nonceHex()
+	vals := newPageValues(tok.encode(h.keys), ret, nonce)
 	h.securityHeaders(w)
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	hd := w.Header()
+	hd.Set("Content-Type", "text/html; charset=utf-8")
+	hd.Set("Content-Length", strconv.Itoa(pg.length(vals)))
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
-		_, _ = w.Write(body)
+		// A visitor gone mid-page is no error of ours.
+		_ = pg.writeTo(w, vals)
 	}
 	h.m.issued.WithLabelValues(level.String()).Inc()
 	sub := subjectOf(ip)
-	if !h.nonces.issue(tok.Nonce, issuedChallenge{subject: sub, level: level, rule: rule, ip: addrString(ip), nonce: tok.nonceHex(), at: now}) {
+	if !h.nonces.issue(tok.Nonce, issuedChallenge{subject: sub, level: level, rule: rule, ip: addrString(ip), nonce: nonce, at: now}) {
 		h.m.untracked.Inc()
 	}
 	h.publish(r.Context(), &eventpb.Feedback{
 		Subject: sub, Kind: eventpb.FeedbackKind_CHALLENGE_ISSUED, TimeUnixNano: now.UnixNano(),
 		Challenge: h.kind(), Level: uint32(level), Rule: rule, Source: h.source,
-		ClientIp: addrString(ip), Nonce: tok.nonceHex(),
+		ClientIp: addrString(ip), Nonce: nonce,
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"html"
 	"html/template"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -87,9 +88,10 @@ type pageKey struct {
 }
 
 // compiledPage is a rendered page cut at its slots: parts[i] comes before
-// the slot slots[i]; the last part ends the page.
+// the slot slots[i]; the last part ends the page. Parts are bytes so that
+// writing them to any writer converts nothing.
 type compiledPage struct {
-	parts []string
+	parts [][]byte
 	slots []int // 0 token, 1 return, 2 nonce
 	size  int
 }
@@ -122,28 +124,48 @@ func compile(page string) *compiledPage {
 			}
 		}
 		if at < 0 {
-			p.parts = append(p.parts, page)
+			p.parts = append(p.parts, []byte(page))
 			p.size += len(page)
 			return p
 		}
-		p.parts = append(p.parts, page[:at])
+		p.parts = append(p.parts, []byte(page[:at]))
 		p.size += at
 		p.slots = append(p.slots, which)
 		page = page[at+len(names[which]):]
 	}
 }
 
-// fill writes the page with its values; ret is escaped for the HTML
-// attribute it goes in, as the template would (token and nonce are
-// base64url and hex, which need none).
-func (p *compiledPage) fill(token, ret, nonce string) []byte {
-	vals := [3]string{token, html.EscapeString(ret), nonce}
-	b := make([]byte, 0, p.size+len(vals[0])+len(vals[1])+len(vals[2]))
+// pageValues are what one visitor's page has of its own; ret is escaped
+// for the HTML attribute it goes in, as the template would (token and nonce
+// are base64url and hex, which need none).
+type pageValues [3]string
+
+func newPageValues(token, ret, nonce string) pageValues {
+	return pageValues{token, html.EscapeString(ret), nonce}
+}
+
+// length is the page's size with these values (its Content-Length).
+func (p *compiledPage) length(v pageValues) int {
+	n := p.size
+	for _, s := range p.slots {
+		n += len(v[s])
+	}
+	return n
+}
+
+// writeTo writes the page with its values, part by part: the page is never
+// assembled in a buffer of its own, which was most of the memory a page
+// cost (the writer buffers anyway).
+func (p *compiledPage) writeTo(w io.Writer, v pageValues) error {
 	for i, part := range p.parts {
-		b = append(b, part...)
+		if _, err := w.Write(part); err != nil {
+			return err
+		}
 		if i < len(p.slots) {
-			b = append(b, vals[p.slots[i]]...)
+			if _, err := io.WriteString(w, v[p.slots[i]]); err != nil {
+				return err
+			}
 		}
 	}
-	return b
+	return nil
 }
