@@ -2,8 +2,8 @@ package composecheck_test
 
 import (
 	"context"
-	"os"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
