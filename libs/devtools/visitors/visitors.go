@@ -10,8 +10,9 @@
 // carries on with the clearance cookie; a headless browser runs it too but
 // reports its automation and fails; every other bot gives up (the
 // challenge counts as abandoned). Some people share their address with a
-// bot the gate has challenged (a carrier's NAT, a café's Wi-Fi), so the
-// summary of `bulwark dev` shows challenges both failed and passed.
+// bot the gate has challenged and not blocked (a carrier's NAT, a café's
+// Wi-Fi), so the summary of `bulwark dev` shows challenges both failed and
+// passed.
 package visitors
 
 import (
@@ -24,6 +25,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -176,15 +178,19 @@ func (d *Driver) visitor(r *simulate.Request) *visitor {
 func (d *Driver) noteChallenged(addr string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, a := range d.challenged {
-		if a == addr {
-			return
-		}
+	if slices.Contains(d.challenged, addr) {
+		return
 	}
 	d.challenged = append(d.challenged, addr)
 	if len(d.challenged) > 16 {
 		d.challenged = d.challenged[1:]
 	}
+}
+
+func (d *Driver) forgetChallenged(addr string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.challenged = slices.DeleteFunc(d.challenged, func(a string) bool { return a == addr })
 }
 
 // send makes one request and deals with the answer as the actor would.
@@ -207,6 +213,10 @@ func (d *Driver) send(ctx context.Context, v *visitor, r *simulate.Request) {
 		outcome = "blocked"
 	}
 	d.m.requests.WithLabelValues(v.label, outcome).Inc()
+	if outcome == "blocked" {
+		// A person sent to this address now would only meet a 403.
+		d.forgetChallenged(v.addr)
+	}
 	if outcome != "challenged" {
 		return
 	}
