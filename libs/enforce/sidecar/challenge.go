@@ -12,6 +12,7 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
 	"google.golang.org/grpc/codes"
 
 	"github.com/bulwarkhq/bulwark/libs/enforce/challenge"
@@ -64,6 +65,7 @@ func (s *Sidecar) EnableChallenges(cfg challenge.Config, keys *challenge.Keys, s
 	}
 	ch := &challenges{h: h, verifier: h.Verifier(), passed: checks.WithLabelValues("passed"), refused: checks.WithLabelValues("refused")}
 	s.ch = ch
+	s.chFast = fasthttpadaptor.NewFastHTTPHandlerFunc(s.serveChallenge)
 	return h, nil
 }
 

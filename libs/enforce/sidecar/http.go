@@ -14,7 +14,6 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/valyala/fasthttp"
-	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/bulwarkhq/bulwark/libs/enforce/challenge"
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
@@ -73,7 +72,7 @@ func (s *Sidecar) serve(c *fasthttp.RequestCtx) {
 	if s.ch != nil && bytes.HasPrefix(path, challengePrefix) {
 		// The challenge pages are net/http handlers (shared with the gate);
 		// they are not on the hot path.
-		fasthttpadaptor.NewFastHTTPHandlerFunc(s.serveChallenge)(c)
+		s.chFast(c)
 		return
 	}
 	var h fasthttp.RequestHandler

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
@@ -58,6 +59,9 @@ type Sidecar struct {
 	// ch serves /.bulwark/ and verifies clearances once EnableChallenges
 	// was called; nil leaves both off.
 	ch *challenges
+	// chFast is the challenge pages' net/http handler adapted to
+	// fasthttp once, not per request.
+	chFast fasthttp.RequestHandler
 }
 
 // New builds a sidecar: it loads the snapshot file if one is configured and
