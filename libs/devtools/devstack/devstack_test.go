@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
+
 	"github.com/bulwarkhq/bulwark/libs/devtools/devstack"
 	"github.com/bulwarkhq/bulwark/libs/platform/kafka"
 )
@@ -52,28 +54,40 @@ func TestDevStackBlocksBots(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- devstack.Run(ctx, o) }()
 
-	deadline := time.Now().Add(90 * time.Second)
-	for !strings.Contains(out.String(), "    BLOCK ") {
-		select {
-		case err := <-done:
-			cancel()
-			t.Fatalf("dev stack stopped early: %v\n%s", err, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
+	var early error
+	stopped := false // done has been read
+	t.Cleanup(func() {
+		if !stopped { // the test failed while the stack ran: stop it before the next test
 			cancel()
 			<-done
-			t.Fatalf("no bot blocked within 90s:\n%s", out.String())
 		}
-		time.Sleep(200 * time.Millisecond)
+	})
+	blocked := func() bool {
+		if !stopped {
+			select {
+			case early = <-done:
+				stopped = true
+			default:
+			}
+		}
+		return stopped || strings.Contains(out.String(), "    BLOCK ")
+	}
+	if !blocked() {
+		testkit.Eventually(t, 90*time.Second, "a bot to be blocked", blocked)
+	}
+	if stopped {
+		cancel()
+		t.Fatalf("dev stack stopped early: %v\n%s", early, out.String())
 	}
 	cancel()
 	select {
 	case err := <-done:
+		stopped = true
 		if err != nil {
 			t.Fatalf("dev stack: %v", err)
 		}
 	case <-time.After(60 * time.Second):
+		stopped = true // do not wait for it again
 		t.Fatal("dev stack did not stop within 60s of Ctrl-C")
 	}
 	if !strings.Contains(out.String(), "bulwark dev: stopped") {
