@@ -41,34 +41,11 @@ func serveGuarded(t *testing.T, maxBuffered int) (*evhttp.Guard, string) {
 // The same line ends and request lines as TestLineEnds, the same answers.
 func TestGuardLineEnds(t *testing.T) {
 	_, addr := serveGuarded(t, 0)
-	for _, tc := range []struct {
-		name, req string
-		status    int
-	}{
-		{"CRLF", "GET /x HTTP/1.1\r\nHost: x\r\n\r\n", 200},
-		{"bare LF", "GET /x HTTP/1.1\nHost: x\n\n", 400},
-		{"bare LF, unfinished", "GET /x HTTP/1.1\nHost: x\n", 400},
-		{"mixed", "GET /x HTTP/1.1\r\nHost: x\n\r\n", 400},
-		{"HTTP/0.9", "GET /\r\n", 400},
-		{"bare CR", "GET / HTTP/1.1\rHost: x\r\r", 400},
-		{"bare CR in a field", "GET / HTTP/1.1\r\nHost: x\rX-A: b\r\n", 400},
-		{"no version", "GET / FTP/1.0\r\nHost: x\r\n", 400},
-		{"chunked", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", 411},
-		{"header too large", "GET / HTTP/1.1\r\nHost: x\r\nX-A: " + strings.Repeat("a", 2000), 431},
-		{"body too large", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n", 413},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c := dial(t, addr)
-			c.send(tc.req)
-			a := c.read("GET")
-			if a.status != tc.status {
-				t.Fatalf("got %d %q, want %d", a.status, a.body, tc.status)
-			}
-			if tc.status != 200 && !c.closed() {
-				t.Fatal("connection left open after a refused request")
-			}
-		})
-	}
+	checkRefusals(t, addr, append(slices.Clip(lineEndCases),
+		refusalCase{"chunked", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", 411},
+		refusalCase{"header too large", "GET / HTTP/1.1\r\nHost: x\r\nX-A: " + strings.Repeat("a", 2000), 431},
+		refusalCase{"body too large", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n", 413},
+	))
 }
 
 // Pipelined requests before a refused one are answered first.
