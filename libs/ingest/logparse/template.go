@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
+	"github.com/bulwarkhq/bulwark/libs/platform/cookies"
+
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 )
 
@@ -597,7 +599,7 @@ func (p *templateParser) finish(ev *eventpb.RequestEvent, st *lineState, absolut
 		splitAbsolute(ev)
 	}
 	if ev.SessionId == "" && p.opts.SessionCookie != "" && st.cookie != "" {
-		ev.SessionId = cookieValue(st.cookie, p.opts.SessionCookie)
+		ev.SessionId = cookies.Value(st.cookie, p.opts.SessionCookie)
 	}
 	remote := st.remote
 	if remote == "" {
