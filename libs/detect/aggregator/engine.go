@@ -71,7 +71,7 @@ type addrKey = [16]byte
 // hotKey names a subject whose last score was at or above hotScore.
 type hotKey struct {
 	kind subject.Kind
-	k    [16]byte
+	key  [16]byte // the address, network or session key of its table (a session's in the first 8 bytes)
 }
 
 // hotScore is the lowest score (MONITOR) whose subject is watched for an
@@ -290,7 +290,7 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 		e.vector = features.Vector{}
 		ss.Behaviour.Compute(ss.Behaviour.Last, &e.vector)
 		e.sigReason = e.sigName(ss.Behaviour.SigRecent(ss.Behaviour.Last))
-		dst = e.consider(subject.KindSession, sessionHot(o.Session).k, &ss.Emission, ev, &trigger, addr, t, ss.Behaviour.Last, dst)
+		dst = e.consider(subject.KindSession, sessionHot(o.Session).key, &ss.Emission, ev, &trigger, addr, t, ss.Behaviour.Last, dst)
 	}
 	if nt.Emission.fresh(sec, plain) {
 		e.vector = features.Vector{}
@@ -427,7 +427,7 @@ func (e *Engine) flushIdle(now int64, dst []*eventpb.Score) []*eventpb.Score {
 		if c := cmp.Compare(a.kind, b.kind); c != 0 {
 			return c
 		}
-		return slices.Compare(a.k[:], b.k[:])
+		return slices.Compare(a.key[:], b.key[:])
 	})
 	for _, k := range keys {
 		trigger := e.hot[k]
@@ -436,7 +436,7 @@ func (e *Engine) flushIdle(now int64, dst []*eventpb.Score) []*eventpb.Score {
 		e.vector = features.Vector{}
 		switch k.kind {
 		case subject.KindIP:
-			s := e.ips.lookup(k.k)
+			s := e.ips.lookup(k.key)
 			if s == nil {
 				e.dropHot(k)
 				continue
@@ -448,7 +448,7 @@ func (e *Engine) flushIdle(now int64, dst []*eventpb.Score) []*eventpb.Score {
 			}
 			e.sigReason = e.sigName(s.Behaviour.SigRecent(now))
 		case subject.KindSession:
-			s := e.sessions.lookup(binary.LittleEndian.Uint64(k.k[:8]))
+			s := e.sessions.lookup(binary.LittleEndian.Uint64(k.key[:8]))
 			if s == nil {
 				e.dropHot(k)
 				continue
@@ -459,7 +459,7 @@ func (e *Engine) flushIdle(now int64, dst []*eventpb.Score) []*eventpb.Score {
 			}
 			e.sigReason = e.sigName(s.Behaviour.SigRecent(now))
 		case subject.KindNet:
-			s := e.nets.lookup(k.k)
+			s := e.nets.lookup(k.key)
 			if s == nil {
 				e.dropHot(k)
 				continue
@@ -479,7 +479,7 @@ func (e *Engine) flushIdle(now int64, dst []*eventpb.Score) []*eventpb.Score {
 		if float64(em.Score)-score < minScoreStep && band(score) == band(float64(em.Score)) {
 			continue
 		}
-		addr := netip.AddrFrom16(k.k).Unmap()
+		addr := netip.AddrFrom16(k.key).Unmap()
 		var subj string
 		switch k.kind {
 		case subject.KindIP:
@@ -502,17 +502,17 @@ func (e *Engine) flushIdle(now int64, dst []*eventpb.Score) []*eventpb.Score {
 func (e *Engine) touchKey(k hotKey) {
 	switch k.kind {
 	case subject.KindIP:
-		if i, ok := e.ips.idx[k.k]; ok {
-			e.ips.touch(k.k, i)
+		if i, ok := e.ips.idx[k.key]; ok {
+			e.ips.touch(k.key, i)
 		}
 	case subject.KindSession:
-		sk := binary.LittleEndian.Uint64(k.k[:8])
+		sk := binary.LittleEndian.Uint64(k.key[:8])
 		if i, ok := e.sessions.idx[sk]; ok {
 			e.sessions.touch(sk, i)
 		}
 	case subject.KindNet:
-		if i, ok := e.nets.idx[k.k]; ok {
-			e.nets.touch(k.k, i)
+		if i, ok := e.nets.idx[k.key]; ok {
+			e.nets.touch(k.key, i)
 		}
 	}
 }
@@ -565,7 +565,7 @@ func (e *Engine) Stats() Stats {
 
 func sessionHot(k uint64) hotKey {
 	h := hotKey{kind: subject.KindSession}
-	binary.LittleEndian.PutUint64(h.k[:8], k)
+	binary.LittleEndian.PutUint64(h.key[:8], k)
 	return h
 }
 
