@@ -267,9 +267,19 @@ func isNumeric(k fieldKind) bool {
 
 func (p *jsonParser) number(fd *templateField, v *fastjson.Value) error {
 	ev, st := p.ev, &p.st
+	switch fd.kind {
+	case kTimeEpoch, kStatus, kBodyBytes, kBytesSent, kSeconds, kMillis, kMicros, kNanos, kOriginMillis:
+	default:
+		// Integers (epochs in any unit, AS numbers, scores) and numbers
+		// where text is usual: by their text, as if quoted. The text stays
+		// in the scratch buffer: a field may keep it.
+		n := len(p.scratch)
+		p.scratch = v.MarshalTo(p.scratch)
+		return p.assign(fd, p.scratch[n:], -1, ev, st, &p.haveTime)
+	}
 	f, err := v.Float64()
 	if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
-		if fd.kind == kTimeEpoch || fd.kind == kTimeEpochAuto {
+		if fd.kind == kTimeEpoch {
 			return perr(p.format, ErrBadTime, fd.name, 0, "timestamp out of range")
 		}
 		return perr(p.format, ErrBadSyntax, fd.name, 0, "want a non-negative number")
@@ -304,13 +314,6 @@ func (p *jsonParser) number(fd *templateField, v *fastjson.Value) error {
 		st.haveBody = st.haveBody || fd.kind == kBodyBytes
 	case kSeconds, kMillis, kMicros, kNanos, kOriginMillis:
 		p.setDuration(ev, st, fd.kind, f)
-	default:
-		// Integers (epochs in any unit, AS numbers, scores) and numbers
-		// where text is usual: by their text, as if quoted.
-		// The text stays in the scratch buffer: a field may keep it.
-		n := len(p.scratch)
-		p.scratch = v.MarshalTo(p.scratch)
-		return p.assign(fd, p.scratch[n:], -1, ev, st, &p.haveTime)
 	}
 	return nil
 }
