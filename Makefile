@@ -9,7 +9,7 @@ MODULES := libs libs/checks libs/enforce/leader $(wildcard services/*)
 SERVICES := shipper aggregator decider sidecar cfsync chsink fwsync gate
 PKGS := ./libs/... ./libs/checks/... ./libs/enforce/leader/... $(addsuffix /...,$(addprefix ./,$(wildcard services/*)))
 
-.PHONY: all build cli run test test-short bench generate docs lint fmt vet tidy clean
+.PHONY: all build cli run test test-short bench bench-http generate docs lint fmt vet tidy clean
 
 all: build
 
@@ -45,6 +45,12 @@ test-short:
 ## bench: the benchmarks; writes BENCHMARKS.md
 bench: build
 	./scripts/bench.sh
+
+## bench-http: the sidecar's HTTP server (evhttp) against fasthttp's own server with the same
+## handlers and limits, and Redis GET, in 5 rounds (BENCH_RUNS, WRK_DURATION); prints the table.
+## Run it on a quiet machine: it decides whether evhttp stays (BENCHMARKS.md, "Verdict sidecar").
+bench-http:
+	SIDECAR_BENCH_HTTP_ONLY=1 ./scripts/bench/sidecar.sh
 
 ## generate: Go code from schemas/proto (committed; lint checks it is current)
 generate: $(TOOLS)/protoc-gen-go

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
+
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 
@@ -67,12 +69,9 @@ func BenchmarkSinkThroughput(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	stop, _, _ := e.start(nil)
-	for e.rollupCount("requests_1m") < uint64(n) {
-		if time.Since(start) > 5*time.Minute {
-			b.Fatalf("sink wrote %d of %d rows in 5 minutes", e.rollupCount("requests_1m"), n)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testkit.Eventually(b, 5*time.Minute, fmt.Sprintf("the sink to write all %d rows", n), func() bool {
+		return e.rollupCount("requests_1m") >= uint64(n)
+	})
 	sinkSecs := time.Since(start).Seconds()
 	b.StopTimer()
 	stop()

@@ -2,11 +2,14 @@ package chsink_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
@@ -76,13 +79,7 @@ func TestDashboardQueries(t *testing.T) {
 	e.start(nil)
 	waitCount := func(q string, want uint64) {
 		t.Helper()
-		deadline := time.Now().Add(60 * time.Second)
-		for e.count(q) < want {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: got %d, want %d", q, e.count(q), want)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		testkit.Eventually(t, 60*time.Second, fmt.Sprintf("%s to reach %d", q, want), func() bool { return e.count(q) >= want })
 	}
 	waitCount("SELECT count() FROM dash.verdicts", 4)
 	// Requests after the verdicts, so the sink marks the blocked client's.

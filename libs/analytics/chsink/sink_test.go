@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
+
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -210,23 +212,23 @@ func (e *env) rollupCount(table string) uint64 {
 // waitRows waits until the raw table and every rollup count n requests.
 func (e *env) waitRows(n uint64, timeout time.Duration) {
 	e.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		raw := e.rawCount()
-		ok := raw == n
+	ok := func() bool {
+		if e.rawCount() != n {
+			return false
+		}
 		for _, r := range []string{"requests_1m", "requests_geo_1m", "requests_subjects_1m"} {
-			if ok && e.rollupCount(r) != n {
-				ok = false
+			if e.rollupCount(r) != n {
+				return false
 			}
 		}
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("after %s: raw %d (want %d), rollups %d %d %d", timeout, raw, n,
-				e.rollupCount("requests_1m"), e.rollupCount("requests_geo_1m"), e.rollupCount("requests_subjects_1m"))
-		}
-		time.Sleep(100 * time.Millisecond)
+		return true
+	}
+	if !ok() {
+		testkit.Eventually(e.t, timeout, fmt.Sprintf("the raw table and every rollup to count %d requests", n), ok)
+	}
+	if !ok() { // they counted n once: a later change is a duplicate
+		e.t.Fatalf("raw %d (want %d), rollups %d %d %d", e.rawCount(), n,
+			e.rollupCount("requests_1m"), e.rollupCount("requests_geo_1m"), e.rollupCount("requests_subjects_1m"))
 	}
 }
 
@@ -296,13 +298,9 @@ func TestCrashBetweenInsertAndCommit(t *testing.T) {
 	}
 	// The restarted sink re-reads the uncommitted rows and writes them again.
 	_, _, metric := e.start(nil)
-	deadline := time.Now().Add(60 * time.Second)
-	for metric("bulwark_chsink_rows_written_total") < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("restarted sink wrote %v rows, want the %d uncommitted ones again", metric("bulwark_chsink_rows_written_total"), n)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testkit.Eventually(t, 60*time.Second, fmt.Sprintf("the restarted sink to write the %d uncommitted rows again", n), func() bool {
+		return metric("bulwark_chsink_rows_written_total") >= n
+	})
 	e.waitRows(n, 60*time.Second)
 	e.checkRollupsMatchRaw()
 }
@@ -318,13 +316,9 @@ func TestClickHouseDownLosesNothing(t *testing.T) {
 	server.Kill()
 	t.Cleanup(func() { _ = server.Restart() }) // for the next tests, if this one fails early
 	e.produce(n/3, n)
-	deadline := time.Now().Add(30 * time.Second)
-	for metric("bulwark_chsink_insert_errors_total") < 2 || metric("bulwark_chsink_fetch_paused") != 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("the sink never noticed ClickHouse was down")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testkit.Eventually(t, 30*time.Second, "the sink to notice ClickHouse is down (insert errors, fetching paused)", func() bool {
+		return metric("bulwark_chsink_insert_errors_total") >= 2 && metric("bulwark_chsink_fetch_paused") == 1
+	})
 	if err := server.Restart(); err != nil {
 		t.Fatal(err)
 	}
@@ -372,19 +366,9 @@ func TestScoresVerdictsDeadLetters(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.start(nil)
-	deadline := time.Now().Add(60 * time.Second)
 	f := func(q string, want uint64) {
 		t.Helper()
-		for {
-			got := e.count(q)
-			if got == want {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: got %d, want %d", q, got, want)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		testkit.Eventually(t, 60*time.Second, fmt.Sprintf("%s to give %d", q, want), func() bool { return e.count(q) == want })
 	}
 	f("SELECT count() FROM others.scores FINAL", 1)
 	f("SELECT count() FROM others.scores FINAL WHERE has(feature_names, 'rate_10s') AND feature_values[indexOf(feature_names, 'rate_10s')] = 48 AND client_ip = '203.0.113.7'", 1)

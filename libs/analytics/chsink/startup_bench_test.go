@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
+
 	"github.com/bulwarkhq/bulwark/libs/platform/kafkatest"
 )
 
@@ -28,13 +30,7 @@ func BenchmarkSinkStartUp(b *testing.B) {
 				e.produce(0, n)
 				start := time.Now()
 				e.start(nil)
-				deadline := start.Add(5 * time.Minute)
-				for e.rawCount() == 0 {
-					if time.Now().After(deadline) {
-						b.Fatal("no rows in ClickHouse after 5 minutes")
-					}
-					time.Sleep(20 * time.Millisecond)
-				}
+				testkit.Eventually(b, 5*time.Minute, "the first rows in ClickHouse", func() bool { return e.rawCount() > 0 })
 				b.ReportMetric(time.Since(start).Seconds(), "startup-s")
 				e.waitRows(n, 5*time.Minute)
 				b.ReportMetric(time.Since(start).Seconds(), "catchup-s")

@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
 )
 
 // TestPipelineMetrics: the sink records its consumer group's lag and the
@@ -32,15 +34,9 @@ bulwark_sidecar_lookup_seconds_count 42
 	e.produce(0, 100)
 	e.start(nil)
 	e.waitRows(100, 60*time.Second)
-	deadline := time.Now().Add(60 * time.Second)
 	f := func(q string) {
 		t.Helper()
-		for e.count(q) == 0 {
-			if time.Now().After(deadline) {
-				t.Fatalf("no rows for %s", q)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		testkit.Eventually(t, 60*time.Second, "rows for "+q, func() bool { return e.count(q) > 0 })
 	}
 	f("SELECT count() FROM stats.pipeline_metrics WHERE name = 'bulwark_sidecar_lookups_total' AND labels = 'action=BLOCK,api=authz' AND value = 1")
 	f("SELECT count() FROM stats.pipeline_metrics WHERE name = 'bulwark_sidecar_lookup_seconds_count' AND value = 42")

@@ -68,12 +68,4 @@ func Problems(p *types.Project, known map[string]bool) []string {
 
 // KnownVariables is every BULWARK_* variable the services read, from the one
 // declaration of each setting (libs/devtools/programs).
-func KnownVariables() map[string]bool {
-	known := map[string]bool{}
-	for _, p := range programs.Services() {
-		for _, v := range p.Vars() {
-			known[v.Name] = true
-		}
-	}
-	return known
-}
+func KnownVariables() map[string]bool { return programs.Known() }

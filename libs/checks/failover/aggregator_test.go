@@ -3,6 +3,8 @@ package failover
 import (
 	"testing"
 	"time"
+
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
 )
 
 // TestAggregatorRollingRestart rolls the aggregator as a Deployment with
@@ -19,29 +21,31 @@ func TestAggregatorRollingRestart(t *testing.T) {
 	evs := traffic()
 	third := len(evs) / 3
 	assigned := func(r *runningAggregator) func() bool {
-		return func() bool { return labelled(t, r.reg, "bulwark_aggregator_rebalances_total", "event", "assigned") > 0 }
+		return func() bool {
+			return testkit.Metric(t, r.reg, "bulwark_aggregator_rebalances_total", "event", "assigned") > 0
+		}
 	}
 	processed := func(rs ...*runningAggregator) float64 {
 		n := 0.0
 		for _, r := range rs {
-			n += counter(t, r.reg, "bulwark_aggregator_events_total")
+			n += testkit.Metric(t, r.reg, "bulwark_aggregator_events_total")
 		}
 		return n
 	}
 
 	old := startAggregator(t, c, "agg-old")
 	produceEvents(t, prod, evs[:third])
-	waitFor(t, "the old pod to process the first third", 60*time.Second, func() bool { return processed(old) >= float64(third) })
+	testkit.Eventually(t, 60*time.Second, "the old pod to process the first third", func() bool { return processed(old) >= float64(third) })
 
 	// Step 1: a new pod surges in, then the old one is stopped mid-stream.
 	surge := startAggregator(t, c, "agg-new-1")
-	waitFor(t, "the new pod to get partitions", 60*time.Second, assigned(surge))
+	testkit.Eventually(t, 60*time.Second, "the new pod to get partitions", assigned(surge))
 	produceEvents(t, prod, evs[third:2*third])
 	old.sigterm(t)
 
 	// Step 2: the second new pod, then the first new pod is stopped.
 	second := startAggregator(t, c, "agg-new-2")
-	waitFor(t, "the second new pod to get partitions", 60*time.Second, assigned(second))
+	testkit.Eventually(t, 60*time.Second, "the second new pod to get partitions", assigned(second))
 	surge.sigterm(t)
 	produceEvents(t, prod, evs[2*third:])
 

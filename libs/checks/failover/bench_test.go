@@ -7,10 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/bulwarkhq/bulwark/libs/enforce/leader"
 	"github.com/bulwarkhq/bulwark/libs/enforce/leader/leadertest"
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
 )
 
 // brokerTrial measures how long a record produced at a mark takes to reach
@@ -105,7 +107,8 @@ func leaderTrial(b *testing.B, crash bool) time.Duration {
 	if err != nil {
 		b.Fatal(err)
 	}
-	elB, err := leader.New(electionConfig("b"), api, nil, nil)
+	regB := prometheus.NewRegistry()
+	elB, err := leader.New(electionConfig("b"), api, nil, regB)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -125,7 +128,9 @@ func leaderTrial(b *testing.B, crash bool) time.Duration {
 		b.Fatal("a never leads")
 	}
 	go func() { doneB <- elB.Run(ctxB, work("b")) }()
-	time.Sleep(time.Second) // b is a campaigning standby
+	testkit.Eventually(b, 20*time.Second, "b to stand by (it has read the lease)", func() bool {
+		return testkit.Metric(b, regB, "bulwark_leader_campaigning") == 1
+	})
 	start := time.Now()
 	if crash {
 		cut.Store(true)

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
+
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -110,8 +112,8 @@ func TestBrokerLossAggregatorScores(t *testing.T) {
 	half := len(evs) / 2
 	produceEvents(t, prod, evs[:half])
 	a := startAggregator(t, c, "agg-0")
-	waitFor(t, "the first half processed", 60*time.Second, func() bool {
-		return counter(t, a.reg, "bulwark_aggregator_events_total") >= float64(half)
+	testkit.Eventually(t, 60*time.Second, "the first half processed", func() bool {
+		return testkit.Metric(t, a.reg, "bulwark_aggregator_events_total") >= float64(half)
 	})
 	a.sigterm(t)
 	victim := c.leaderOfMost(t, "bulwark.requests.v1")
@@ -127,7 +129,7 @@ func TestBrokerLossAggregatorScores(t *testing.T) {
 	default:
 	}
 	sameScores(t, got, want)
-	if n := counter(t, b.reg, "bulwark_aggregator_events_total"); n != float64(len(evs)-half) {
+	if n := testkit.Metric(t, b.reg, "bulwark_aggregator_events_total"); n != float64(len(evs)-half) {
 		t.Fatalf("the new pod processed %v events, want %d", n, len(evs)-half)
 	}
 }

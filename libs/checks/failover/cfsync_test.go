@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"k8s.io/client-go/kubernetes"
@@ -99,7 +101,7 @@ func (cf *cloudflare) writers() []string {
 func (cf *cloudflare) waitListed(tb testing.TB, ip string) time.Duration {
 	tb.Helper()
 	start := time.Now()
-	waitFor(tb, "Cloudflare's list to hold "+ip, 30*time.Second, func() bool { return cf.fake.Contains("bulwark_block", ip) })
+	testkit.Eventually(tb, 30*time.Second, "Cloudflare's list to hold "+ip, func() bool { return cf.fake.Contains("bulwark_block", ip) })
 	return time.Since(start)
 }
 
@@ -107,6 +109,7 @@ func (cf *cloudflare) waitListed(tb testing.TB, ip string) time.Duration {
 // election, as services/cfsync wires it.
 type cfsyncPod struct {
 	name string
+	reg  *prometheus.Registry
 	stop context.CancelFunc
 	done chan error
 }
@@ -134,7 +137,7 @@ func startCfsyncPod(tb testing.TB, c *cluster, cf *cloudflare, api kubernetes.In
 		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &cfsyncPod{name: pod, stop: cancel, done: make(chan error, 1)}
+	p := &cfsyncPod{name: pod, reg: reg, stop: cancel, done: make(chan error, 1)}
 	go func() { p.done <- el.Run(ctx, s.Run) }()
 	tb.Cleanup(func() {
 		cancel()
@@ -197,7 +200,7 @@ func TestCfsyncSingleWriter(t *testing.T) {
 		t.Fatalf("cut-off leader: Run = %v, want ErrLost", err)
 	}
 	lostAfter := time.Since(cutAt)
-	waitFor(t, "b to take the lease", 20*time.Second, func() bool { return leadertest.Holder(api, leaseNS, "bulwark-cfsync") == "cfsync-b" })
+	testkit.Eventually(t, 20*time.Second, "b to take the lease", func() bool { return leadertest.Holder(api, leaseNS, "bulwark-cfsync") == "cfsync-b" })
 	leaseAfter := time.Since(cutAt)
 	blockVerdict(t, prod, "203.0.113.3")
 	cf.waitListed(t, "203.0.113.3")
@@ -205,14 +208,16 @@ func TestCfsyncSingleWriter(t *testing.T) {
 		lostAfter.Round(time.Millisecond), leaseAfter.Round(time.Millisecond), time.Since(cutAt).Round(time.Millisecond))
 
 	// b leads; a fresh standby joins; b gets SIGTERM and releases the lease.
-	startCfsyncPod(t, c, cf, api, "cfsync-c")
-	time.Sleep(500 * time.Millisecond) // c is campaigning
+	standby := startCfsyncPod(t, c, cf, api, "cfsync-c")
+	testkit.Eventually(t, 20*time.Second, "c to campaign (it has read the lease)", func() bool {
+		return testkit.Metric(t, standby.reg, "bulwark_leader_campaigning") == 1
+	})
 	b.stop()
 	if err := b.exited(t, 30*time.Second); err != nil {
 		t.Fatalf("leader after SIGTERM: %v", err)
 	}
 	stoppedAt := time.Now()
-	waitFor(t, "c to take the lease", 20*time.Second, func() bool { return leadertest.Holder(api, leaseNS, "bulwark-cfsync") == "cfsync-c" })
+	testkit.Eventually(t, 20*time.Second, "c to take the lease", func() bool { return leadertest.Holder(api, leaseNS, "bulwark-cfsync") == "cfsync-c" })
 	leaseAfter = time.Since(stoppedAt)
 	blockVerdict(t, prod, "203.0.113.4")
 	cf.waitListed(t, "203.0.113.4")

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
+
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
@@ -175,7 +177,7 @@ func scaleOut(tb testing.TB, n int, rate int) scaleResult {
 		}
 	}()
 	restored := func(r *runningAggregator) func() bool {
-		return func() bool { return counter(tb, r.reg, "bulwark_aggregator_restores_total") > 0 }
+		return func() bool { return testkit.Metric(tb, r.reg, "bulwark_aggregator_restores_total") > 0 }
 	}
 	// scoring: the replicas own every partition between them, each has
 	// some, and none waits for state.
@@ -183,8 +185,8 @@ func scaleOut(tb testing.TB, n int, rate int) scaleResult {
 		return func() bool {
 			sum := 0.0
 			for _, r := range rs {
-				n := counter(tb, r.reg, "bulwark_aggregator_assigned_partitions")
-				if n == 0 || counter(tb, r.reg, "bulwark_aggregator_paused_partitions") > 0 {
+				n := testkit.Metric(tb, r.reg, "bulwark_aggregator_assigned_partitions")
+				if n == 0 || testkit.Metric(tb, r.reg, "bulwark_aggregator_paused_partitions") > 0 {
 					return false
 				}
 				sum += n
@@ -198,27 +200,27 @@ func scaleOut(tb testing.TB, n int, rate int) scaleResult {
 	for i := range 3 {
 		pods = append(pods, startAggregator(tb, c, fmt.Sprintf("agg-%d", i)))
 	}
-	waitFor(tb, "three replicas scoring", 60*time.Second, scoring(pods...))
+	testkit.Eventually(tb, 60*time.Second, "three replicas scoring", scoring(pods...))
 
 	gaps.enter("rolling")
 	for i := range 3 {
 		surge := startAggregator(tb, c, fmt.Sprintf("agg-new-%d", i))
-		waitFor(tb, "the surge pod to get partitions", 60*time.Second, restored(surge))
+		testkit.Eventually(tb, 60*time.Second, "the surge pod to get partitions", restored(surge))
 		stop = max(stop, pods[i].sigterm(tb))
 		pods[i] = surge
 	}
-	waitFor(tb, "the new replicas scoring", 60*time.Second, scoring(pods...))
+	testkit.Eventually(tb, 60*time.Second, "the new replicas scoring", scoring(pods...))
 
 	gaps.enter("scale-down")
 	stop = max(stop, pods[2].sigterm(tb))
 	pods = pods[:2]
-	waitFor(tb, "two replicas scoring", 60*time.Second, scoring(pods...))
+	testkit.Eventually(tb, 60*time.Second, "two replicas scoring", scoring(pods...))
 
 	gaps.enter("scale-up")
 	for i := range 2 {
 		pods = append(pods, startAggregator(tb, c, fmt.Sprintf("agg-up-%d", i)))
 	}
-	waitFor(tb, "four replicas scoring", 60*time.Second, scoring(pods...))
+	testkit.Eventually(tb, 60*time.Second, "four replicas scoring", scoring(pods...))
 
 	gaps.enter("calm")
 	<-produced

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
@@ -91,7 +93,7 @@ func (z *zone) action(ip string) string {
 
 func (z *zone) waitAction(tb testing.TB, ip, want string) {
 	tb.Helper()
-	waitFor(tb, fmt.Sprintf("sidecar %s to answer %s for %s", z.name, want, ip), 30*time.Second, func() bool { return z.action(ip) == want })
+	testkit.Eventually(tb, 30*time.Second, fmt.Sprintf("sidecar %s to answer %s for %s", z.name, want, ip), func() bool { return z.action(ip) == want })
 }
 
 func writeVerdict(tb testing.TB, cl *kgo.Client, ip string, a eventpb.Action) {

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/bulwarkhq/bulwark/libs/detect/rules"
+	"github.com/bulwarkhq/bulwark/libs/platform/config"
 )
 
 // ImagePrefix names Bulwark's images; containers with other images (the
@@ -211,6 +212,7 @@ func (c *checker) workload(w *workload) {
 		c.security(w, spec, ct)
 		c.resources(w, ct)
 		c.secretsByReference(w, ct)
+		c.knownVariables(w, ct)
 		if long(ct, init) {
 			c.probes(w, spec, ct)
 		}
@@ -233,20 +235,20 @@ func (c *checker) serviceWorkload(w *workload) {
 	}
 	need := int64(30)
 	for _, ct := range spec.Containers {
-		// The shipper waits BULWARK_SHIPPER_STOP_TIMEOUT (30s by default)
-		// for its producer to flush: the kubelet must wait longer.
-		if !strings.HasPrefix(ct.Image, ImagePrefix+"shipper:") {
+		// The shipper waits its stop timeout for its producer to flush: the
+		// kubelet must wait longer.
+		if programOf(w, ct) != "bulwark-shipper" {
 			continue
 		}
-		stop := 30
-		if v := envValue(ct, "BULWARK_SHIPPER_STOP_TIMEOUT"); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				c.fail(w.obj, "BULWARK_SHIPPER_STOP_TIMEOUT %q: %v", v, err)
-			}
-			stop = int(d.Seconds())
+		v := envValue(ct, shipperStopTimeout.Name)
+		if v == "" {
+			v = shipperStopTimeout.Default
 		}
-		need = int64(stop) + 5
+		stop, err := time.ParseDuration(v)
+		if err != nil {
+			c.fail(w.obj, "%s %q: %v", shipperStopTimeout.Name, v, err)
+		}
+		need = int64(stop.Seconds()) + 5
 	}
 	if grace < need {
 		c.fail(w.obj, "terminationGracePeriodSeconds %d is shorter than the %ds it needs to flush", grace, need)
@@ -384,7 +386,7 @@ func (c *checker) probes(w *workload, spec corev1.PodSpec, ct corev1.Container) 
 			c.fail(w.obj, "container %s: %s probe port %s is not a container port", ct.Name, kind, p.HTTPGet.Port.String())
 			return
 		}
-		if !listensOn(c.environment(ct), port, spec.HostNetwork) {
+		if !listensOn(c.environment(ct), programVars(w, ct), port, spec.HostNetwork) {
 			c.fail(w.obj, "container %s: %s probe on port %d, but no BULWARK_*_ADDR makes the process listen there for the kubelet", ct.Name, kind, port)
 		}
 	}
@@ -414,9 +416,11 @@ func (c *checker) environment(ct corev1.Container) map[string]string {
 	return env
 }
 
-func listensOn(env map[string]string, port int, hostNetwork bool) bool {
+// listensOn: one of the program's address variables (all Bulwark's when
+// the program is not known) listens on port beyond loopback.
+func listensOn(env map[string]string, vars map[string]bool, port int, hostNetwork bool) bool {
 	for name, value := range env {
-		if !strings.HasPrefix(name, "BULWARK_") || !strings.HasSuffix(name, "_ADDR") {
+		if !strings.HasPrefix(name, config.Prefix) || !strings.HasSuffix(name, "_ADDR") || vars != nil && !vars[name] {
 			continue
 		}
 		host, p, err := net.SplitHostPort(value)
@@ -544,13 +548,13 @@ func (c *checker) cfsync() {
 		c.fail(w.obj, "no container named cfsync")
 		return
 	}
-	if envValue(*ct, "BULWARK_LEADER_ELECTION") != "true" {
+	if envValue(*ct, leaderElection.Name) != "true" {
 		if w.replicas > 1 {
-			c.fail(w.obj, "%d replicas without BULWARK_LEADER_ELECTION=true would write to Cloudflare at once", w.replicas)
+			c.fail(w.obj, "%d replicas without %s=true would write to Cloudflare at once", w.replicas, leaderElection.Name)
 		}
 		return
 	}
-	lease := envValue(*ct, "BULWARK_LEADER_LEASE_NAME")
+	lease := envValue(*ct, leaderLeaseName.Name)
 	sa := w.template.Spec.ServiceAccountName
 	if sa == "" || (w.template.Spec.AutomountServiceAccountToken != nil && !*w.template.Spec.AutomountServiceAccountToken) {
 		c.fail(w.obj, "leader election needs a service account with its token mounted")

@@ -187,6 +187,10 @@ func TestCheckCatches(t *testing.T) {
 	f("no BULWARK_*_ADDR makes the process listen", prod, deploy("bulwark-aggregator", func(d *appsv1.Deployment) {
 		d.Spec.Template.Spec.Containers[0].Env[0].Value = "127.0.0.1:8481"
 	}))
+	f("BULWARK_DECIDER_RULE_FILE is not a variable any Bulwark program reads", prod, deploy("bulwark-decider", func(d *appsv1.Deployment) {
+		ct := &d.Spec.Template.Spec.Containers[0]
+		ct.Env = append(ct.Env, corev1.EnvVar{Name: "BULWARK_DECIDER_RULE_FILE", Value: "/etc/bulwark/rules.yaml"})
+	}))
 	f("is not pinned", prod, deploy("bulwark-decider", func(d *appsv1.Deployment) {
 		d.Spec.Template.Spec.Containers[0].Image = "ghcr.io/bulwarkhq/bulwark-decider:latest"
 	}))

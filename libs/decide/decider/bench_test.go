@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
+
 	"github.com/bulwarkhq/bulwark/libs/decide/overrides"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -178,18 +180,12 @@ func produceScores(b *testing.B, cl *kgo.Client, scores []*eventpb.Score, n int)
 	}
 }
 
+// waitCounter polls every 2 ms: the interval is the resolution of the
+// throughput measured.
 func waitCounter(b *testing.B, reg *prometheus.Registry, name string, want float64) {
-	deadline := time.Now().Add(5 * time.Minute)
-	for time.Now().Before(deadline) {
-		mfs, _ := reg.Gather()
-		for _, mf := range mfs {
-			if mf.GetName() == name && mf.Metric[0].GetCounter().GetValue() >= want {
-				return
-			}
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	b.Fatalf("%s never reached %v", name, want)
+	testkit.EventuallyEvery(b, 5*time.Minute, 2*time.Millisecond, fmt.Sprintf("%s to reach %v", name, want), func() bool {
+		return testkit.Metric(b, reg, name) >= want
+	})
 }
 
 // BenchmarkScoreToVerdictLatency measures, one score at a time, from

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
+
 	"github.com/bulwarkhq/bulwark/libs/decide/overrides"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -126,24 +128,17 @@ func benchFullPath(b *testing.B, poll, snapshot time.Duration) {
 			b.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(60 * time.Second)
 	var lat []time.Duration
-	for {
+	testkit.Eventually(b, 60*time.Second, fmt.Sprintf("a verdict for each of the %d lines", len(written)), func() bool {
 		mu.Lock()
+		defer mu.Unlock()
 		lat = lat[:0]
 		for k, w := range written {
 			if a, ok := arrived[k]; ok {
 				lat = append(lat, a.Sub(w))
 			}
 		}
-		mu.Unlock()
-		if len(lat) == len(written) {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%d of %d lines got no verdict", len(written)-len(lat), len(written))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return len(lat) == len(written)
+	})
 	reportLatency(b, lat)
 }

@@ -173,8 +173,8 @@ func TestV1Layout(t *testing.T) {
 // The records are SubjectState messages: the generated type reads them.
 func TestStateRecordIsSubjectState(t *testing.T) {
 	var s ipState
-	s.B.Last, s.B.Sec[3], s.B.IATMean, s.B.HasLastID = 42, 7, 1.5, true
-	s.E.Score = 71.25
+	s.Behaviour.Last, s.Behaviour.Sec[3], s.Behaviour.IATMean, s.Behaviour.HasLastID = 42, 7, 1.5, true
+	s.Emission.Score = 71.25
 	rec := encodeState(&s)
 	var m eventpb.SubjectState
 	if err := proto.Unmarshal(rec, &m); err != nil {
@@ -211,14 +211,14 @@ func TestStateRecordIsSubjectState(t *testing.T) {
 	if err := decodeState(b, &back, fromV1[v1IPState]); err != nil {
 		t.Fatal(err)
 	}
-	if back.B.Last != 42 || back.B.Sec[9] != 10 || back.E.Score != 71.25 || !back.B.HasLastID {
-		t.Fatalf("read back %+v", back.B)
+	if back.Behaviour.Last != 42 || back.Behaviour.Sec[9] != 10 || back.Emission.Score != 71.25 || !back.Behaviour.HasLastID {
+		t.Fatalf("read back %+v", back.Behaviour)
 	}
 }
 
 func FuzzStateRecord(f *testing.F) {
 	var s ipState
-	s.B.Last, s.B.Sec[3] = 42, 7
+	s.Behaviour.Last, s.Behaviour.Sec[3] = 42, 7
 	f.Add(encodeState(&s))
 	f.Add([]byte{8, 2, 18, 3, 10, 1, 'x'})
 	f.Fuzz(func(t *testing.T, rec []byte) {
@@ -242,7 +242,7 @@ func BenchmarkStateRecord(b *testing.B) {
 	scoresOf(&testing.T{}, e, first)
 	var s *ipState
 	for _, i := range e.ips.idx {
-		if st := e.ips.at(i); s == nil || st.B.Last > s.B.Last {
+		if st := e.ips.at(i); s == nil || st.Behaviour.Last > s.Behaviour.Last {
 			s = st
 		}
 	}

@@ -42,22 +42,25 @@ func (em *Emission) fresh(sec uint32, plain bool) bool {
 	return true
 }
 
-// The state of each kind of subject. The state tags name the fields in the
-// state records (stateformat.go): they stay when a Go name changes.
+// The state of each kind of subject: its request behaviour (windows and
+// counters), what only an address has (user agents and sessions seen from
+// it), a network's counters, and what was last emitted for it. The state
+// tags name the fields in the state records (stateformat.go): they stay
+// when a Go name changes.
 type ipState struct {
-	B features.Behaviour `state:"behaviour"`
-	X features.IPExtra   `state:"ip_extra"`
-	E Emission           `state:"emission"`
+	Behaviour features.Behaviour `state:"behaviour"`
+	Extra     features.IPExtra   `state:"ip_extra"`
+	Emission  Emission           `state:"emission"`
 }
 
 type sessionState struct {
-	B features.Behaviour `state:"behaviour"`
-	E Emission           `state:"emission"`
+	Behaviour features.Behaviour `state:"behaviour"`
+	Emission  Emission           `state:"emission"`
 }
 
 type netState struct {
-	N features.Net `state:"net"`
-	E Emission     `state:"emission"`
+	Net      features.Net `state:"net"`
+	Emission Emission     `state:"emission"`
 }
 
 // Key spaces of the state tables. An address key is the 16-byte form of the
@@ -68,7 +71,7 @@ type addrKey = [16]byte
 // hotKey names a subject whose last score was at or above hotScore.
 type hotKey struct {
 	kind subject.Kind
-	k    [16]byte
+	key  [16]byte // the address, network or session key of its table (a session's in the first 8 bytes)
 }
 
 // hotScore is the lowest score (MONITOR) whose subject is watched for an
@@ -124,9 +127,9 @@ func WithSignatures(h *signatures.Holder) Option {
 // it emits the same scores, byte for byte (marshal with
 // proto.MarshalOptions{Deterministic: true}, as Score.features is a map).
 type Engine struct {
-	cls    *features.Classifier
-	scorer *scoring.Scorer
-	opt    options
+	classifier *features.Classifier
+	scorer     *scoring.Scorer
+	opt        options
 
 	ips      *table[addrKey, ipState]
 	sessions *table[uint64, sessionState]
@@ -137,14 +140,14 @@ type Engine struct {
 	maxTime  int64 // newest event time seen: the partition's watermark
 	tickSlot int64 // minute slot of the last idle flush and expiry sweep
 
-	stats Stats
-	vec   features.Vector
-	pts   scoring.Points
+	stats  Stats
+	vector features.Vector
+	points scoring.Points
 
-	sigs      *signatures.Holder
-	sigm      *signatures.Matcher
-	sigNames  map[uint32]string // IDHash -> id, of every set seen (state may name an older set's)
-	sigReason string            // "sig=<id>" for the subject being scored, or ""
+	sigs       *signatures.Holder
+	sigMatcher *signatures.Matcher
+	sigNames   map[uint32]string // IDHash -> id, of every set seen (state may name an older set's)
+	sigReason  string            // "sig=<id>" for the subject being scored, or ""
 }
 
 // Stats are the engine's counters and sizes, for metrics.
@@ -175,16 +178,16 @@ func NewEngine(cfg scoring.Config, opts ...Option) *Engine {
 		o.sigs = signatures.NewHolder(signatures.Shipped())
 	}
 	return &Engine{
-		sigs:     o.sigs,
-		sigNames: map[uint32]string{},
-		cls:      features.NewClassifier(cfg.Lists()),
-		scorer:   scoring.NewScorer(cfg),
-		opt:      o,
-		ips:      newTable[addrKey, ipState](),
-		sessions: newTable[uint64, sessionState](),
-		nets:     newTable[addrKey, netState](),
-		hot:      make(map[hotKey]*eventpb.RequestEvent),
-		hotDirty: make(map[hotKey]struct{}),
+		sigs:       o.sigs,
+		sigNames:   map[uint32]string{},
+		classifier: features.NewClassifier(cfg.Lists()),
+		scorer:     scoring.NewScorer(cfg),
+		opt:        o,
+		ips:        newTable[addrKey, ipState](),
+		sessions:   newTable[uint64, sessionState](),
+		nets:       newTable[addrKey, netState](),
+		hot:        make(map[hotKey]*eventpb.RequestEvent),
+		hotDirty:   make(map[hotKey]struct{}),
 	}
 }
 
@@ -224,7 +227,7 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 	ua := ev.GetUserAgent()
 	o := features.Obs{
 		T:        t,
-		Flags:    e.cls.Request(ev.GetMethod(), ev.GetPath(), ev.GetQuery(), ev.GetReferer(), ev.AcceptLanguage),
+		Flags:    e.classifier.Request(ev.GetMethod(), ev.GetPath(), ev.GetQuery(), ev.GetReferer(), ev.AcceptLanguage),
 		Status:   ev.GetStatus(),
 		PathHash: xxhash.Sum64String(ev.GetPath()),
 		UAHash:   features.HashUA(ua),
@@ -236,7 +239,7 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 	}
 	o.Flags |= features.FetchFlags(ev.GetSecFetchMode(), ev.GetSecFetchDest())
 	e.matchSignatures(ev, &o)
-	o.UA = e.cls.UA(ua, o.UAHash)
+	o.UA = e.classifier.UA(ua, o.UAHash)
 	o.ID, o.HasID = features.NumericID(ev.GetPath())
 	if ev.CdnBotScore != nil {
 		o.CDNBot = uint8(min(max(ev.GetCdnBotScore(), 1), 99))
@@ -248,60 +251,60 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 	sec := uint32(t / int64(time.Second))
 
 	ip, ipi := e.ips.get(ipk)
-	if ip.B.Last != 0 && t-ip.B.Last > int64(e.opt.idle) {
+	if ip.Behaviour.Last != 0 && t-ip.Behaviour.Last > int64(e.opt.idle) {
 		*ip = ipState{}
 		e.dropHot(hotKey{subject.KindIP, ipk})
 	}
-	prev := ip.B.Last
-	ipPlain := plain && ip.B.UA == o.UA
-	ip.X.Update(&o, prev)
-	ip.B.Update(&o)
+	prev := ip.Behaviour.Last
+	ipPlain := plain && ip.Behaviour.UA == o.UA
+	ip.Extra.Update(&o, prev)
+	ip.Behaviour.Update(&o)
 	e.ips.touch(ipk, ipi)
 
 	ss, ssi := e.sessions.get(o.Session)
-	if ss.B.Last != 0 && t-ss.B.Last > int64(e.opt.idle) {
+	if ss.Behaviour.Last != 0 && t-ss.Behaviour.Last > int64(e.opt.idle) {
 		*ss = sessionState{}
 		e.dropHot(sessionHot(o.Session))
 	}
-	ssPlain := plain && ss.B.UA == o.UA
-	ss.B.Update(&o)
+	ssPlain := plain && ss.Behaviour.UA == o.UA
+	ss.Behaviour.Update(&o)
 	e.sessions.touch(o.Session, ssi)
 
 	nt, nti := e.nets.get(netk)
-	if nt.N.Last != 0 && t-nt.N.Last > int64(e.opt.idle) {
+	if nt.Net.Last != 0 && t-nt.Net.Last > int64(e.opt.idle) {
 		*nt = netState{}
 		e.dropHot(hotKey{subject.KindNet, netk})
 	}
-	nt.N.Update(&o, ip.B.Alike(ip.B.Last))
+	nt.Net.Update(&o, ip.Behaviour.Alike(ip.Behaviour.Last))
 	e.nets.touch(netk, nti)
 
 	var trigger *eventpb.RequestEvent // cloned once, shared by this event's scores
-	if ip.E.fresh(sec, ipPlain) {
-		e.vec = features.Vector{}
-		ip.B.Compute(ip.B.Last, &e.vec)
-		ip.X.Compute(ip.B.Last, ip.B.Last, &e.vec)
-		e.sigReason = e.sigName(ip.B.SigRecent(ip.B.Last))
-		dst = e.consider(subject.KindIP, ipk, &ip.E, ev, &trigger, addr, t, ip.B.Last, dst)
+	if ip.Emission.fresh(sec, ipPlain) {
+		e.vector = features.Vector{}
+		ip.Behaviour.Compute(ip.Behaviour.Last, &e.vector)
+		ip.Extra.Compute(ip.Behaviour.Last, ip.Behaviour.Last, &e.vector)
+		e.sigReason = e.sigName(ip.Behaviour.SigRecent(ip.Behaviour.Last))
+		dst = e.consider(subject.KindIP, ipk, &ip.Emission, ev, &trigger, addr, t, ip.Behaviour.Last, dst)
 	}
-	if ss.E.fresh(sec, ssPlain) {
-		e.vec = features.Vector{}
-		ss.B.Compute(ss.B.Last, &e.vec)
-		e.sigReason = e.sigName(ss.B.SigRecent(ss.B.Last))
-		dst = e.consider(subject.KindSession, sessionHot(o.Session).k, &ss.E, ev, &trigger, addr, t, ss.B.Last, dst)
+	if ss.Emission.fresh(sec, ssPlain) {
+		e.vector = features.Vector{}
+		ss.Behaviour.Compute(ss.Behaviour.Last, &e.vector)
+		e.sigReason = e.sigName(ss.Behaviour.SigRecent(ss.Behaviour.Last))
+		dst = e.consider(subject.KindSession, sessionHot(o.Session).key, &ss.Emission, ev, &trigger, addr, t, ss.Behaviour.Last, dst)
 	}
-	if nt.E.fresh(sec, plain) {
-		e.vec = features.Vector{}
-		nt.N.Compute(nt.N.Last, &e.vec)
+	if nt.Emission.fresh(sec, plain) {
+		e.vector = features.Vector{}
+		nt.Net.Compute(nt.Net.Last, &e.vector)
 		e.sigReason = ""
-		dst = e.consider(subject.KindNet, netk, &nt.E, ev, &trigger, addr, t, nt.N.Last, dst)
+		dst = e.consider(subject.KindNet, netk, &nt.Emission, ev, &trigger, addr, t, nt.Net.Last, dst)
 	}
 	return dst
 }
 
-// consider scores the features in e.vec and appends a Score when it changed
+// consider scores the features in e.vector and appends a Score when it changed
 // enough to matter (see shouldEmit).
 func (e *Engine) consider(kind subject.Kind, k [16]byte, em *Emission, ev *eventpb.RequestEvent, trigger **eventpb.RequestEvent, addr netip.Addr, t, end int64, dst []*eventpb.Score) []*eventpb.Score {
-	score := e.scorer.Score(kind, &e.vec, &e.pts)
+	score := e.scorer.Score(kind, &e.vector, &e.points)
 	if !e.shouldEmit(em, score, t) {
 		return dst
 	}
@@ -336,13 +339,13 @@ func (e *Engine) build(subj string, t, end int64, score float64, trigger *eventp
 		TimeUnixNano:      t,
 		WindowEndUnixNano: end,
 		Score:             score,
-		Features:          make(map[string]float64, e.vec.Len()),
+		Features:          make(map[string]float64, e.vector.Len()),
 		Reasons:           e.reasons(),
 		Trigger:           trigger,
 		Scorer:            scoring.Name,
 	}
 	for id := range features.NumFeatures {
-		if v, ok := e.vec.Get(id); ok {
+		if v, ok := e.vector.Get(id); ok {
 			s.Features[features.Names[id]] = v
 		}
 	}
@@ -424,59 +427,59 @@ func (e *Engine) flushIdle(now int64, dst []*eventpb.Score) []*eventpb.Score {
 		if c := cmp.Compare(a.kind, b.kind); c != 0 {
 			return c
 		}
-		return slices.Compare(a.k[:], b.k[:])
+		return slices.Compare(a.key[:], b.key[:])
 	})
 	for _, k := range keys {
 		trigger := e.hot[k]
 		var em *Emission
 		var last int64
-		e.vec = features.Vector{}
+		e.vector = features.Vector{}
 		switch k.kind {
 		case subject.KindIP:
-			s := e.ips.lookup(k.k)
+			s := e.ips.lookup(k.key)
 			if s == nil {
 				e.dropHot(k)
 				continue
 			}
-			last, em = s.B.Last, &s.E
+			last, em = s.Behaviour.Last, &s.Emission
 			if now-last >= int64(e.opt.refresh) {
-				s.B.Compute(now, &e.vec)
-				s.X.Compute(last, now, &e.vec)
+				s.Behaviour.Compute(now, &e.vector)
+				s.Extra.Compute(last, now, &e.vector)
 			}
-			e.sigReason = e.sigName(s.B.SigRecent(now))
+			e.sigReason = e.sigName(s.Behaviour.SigRecent(now))
 		case subject.KindSession:
-			s := e.sessions.lookup(binary.LittleEndian.Uint64(k.k[:8]))
+			s := e.sessions.lookup(binary.LittleEndian.Uint64(k.key[:8]))
 			if s == nil {
 				e.dropHot(k)
 				continue
 			}
-			last, em = s.B.Last, &s.E
+			last, em = s.Behaviour.Last, &s.Emission
 			if now-last >= int64(e.opt.refresh) {
-				s.B.Compute(now, &e.vec)
+				s.Behaviour.Compute(now, &e.vector)
 			}
-			e.sigReason = e.sigName(s.B.SigRecent(now))
+			e.sigReason = e.sigName(s.Behaviour.SigRecent(now))
 		case subject.KindNet:
-			s := e.nets.lookup(k.k)
+			s := e.nets.lookup(k.key)
 			if s == nil {
 				e.dropHot(k)
 				continue
 			}
-			last, em = s.N.Last, &s.E
+			last, em = s.Net.Last, &s.Emission
 			if now-last >= int64(e.opt.refresh) {
-				s.N.Compute(now, &e.vec)
+				s.Net.Compute(now, &e.vector)
 			}
 			e.sigReason = ""
 		}
 		if now-last < int64(e.opt.refresh) {
 			continue
 		}
-		score := e.scorer.Score(k.kind, &e.vec, &e.pts)
+		score := e.scorer.Score(k.kind, &e.vector, &e.points)
 		// An idle subject is re-emitted only when its score fell: the refresh
 		// rule is for subjects still sending requests.
 		if float64(em.Score)-score < minScoreStep && band(score) == band(float64(em.Score)) {
 			continue
 		}
-		addr := netip.AddrFrom16(k.k).Unmap()
+		addr := netip.AddrFrom16(k.key).Unmap()
 		var subj string
 		switch k.kind {
 		case subject.KindIP:
@@ -499,17 +502,17 @@ func (e *Engine) flushIdle(now int64, dst []*eventpb.Score) []*eventpb.Score {
 func (e *Engine) touchKey(k hotKey) {
 	switch k.kind {
 	case subject.KindIP:
-		if i, ok := e.ips.idx[k.k]; ok {
-			e.ips.touch(k.k, i)
+		if i, ok := e.ips.idx[k.key]; ok {
+			e.ips.touch(k.key, i)
 		}
 	case subject.KindSession:
-		sk := binary.LittleEndian.Uint64(k.k[:8])
+		sk := binary.LittleEndian.Uint64(k.key[:8])
 		if i, ok := e.sessions.idx[sk]; ok {
 			e.sessions.touch(sk, i)
 		}
 	case subject.KindNet:
-		if i, ok := e.nets.idx[k.k]; ok {
-			e.nets.touch(k.k, i)
+		if i, ok := e.nets.idx[k.key]; ok {
+			e.nets.touch(k.key, i)
 		}
 	}
 }
@@ -527,21 +530,21 @@ func (e *Engine) dropHot(k hotKey) {
 func (e *Engine) sweep(now int64) {
 	cut := now - int64(e.opt.idle)
 	for k, i := range e.ips.idx {
-		if e.ips.at(i).B.Last < cut {
+		if e.ips.at(i).Behaviour.Last < cut {
 			e.ips.del(k)
 			e.dropHot(hotKey{subject.KindIP, k})
 			e.stats.Expired++
 		}
 	}
 	for k, i := range e.sessions.idx {
-		if e.sessions.at(i).B.Last < cut {
+		if e.sessions.at(i).Behaviour.Last < cut {
 			e.sessions.del(k)
 			e.dropHot(sessionHot(k))
 			e.stats.Expired++
 		}
 	}
 	for k, i := range e.nets.idx {
-		if e.nets.at(i).N.Last < cut {
+		if e.nets.at(i).Net.Last < cut {
 			e.nets.del(k)
 			e.dropHot(hotKey{subject.KindNet, k})
 			e.stats.Expired++
@@ -562,7 +565,7 @@ func (e *Engine) Stats() Stats {
 
 func sessionHot(k uint64) hotKey {
 	h := hotKey{kind: subject.KindSession}
-	binary.LittleEndian.PutUint64(h.k[:8], k)
+	binary.LittleEndian.PutUint64(h.key[:8], k)
 	return h
 }
 

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -146,17 +148,6 @@ func sameScores(t *testing.T, got, want []string) {
 	}
 }
 
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func TestServiceOnce(t *testing.T) {
 	b := kafkatest.Start(t)
 	evs := serviceTraffic()
@@ -176,7 +167,7 @@ func TestServiceCrashAndRestart(t *testing.T) {
 	half := len(evs) / 2
 	produceEvents(t, b, evs[:half])
 	a, _, done := startAggregator(t, b, "agg-crash", half+1)
-	waitFor(t, "first half committed", 30*time.Second, func() bool { return testutil.ToFloat64(a.m.events) >= float64(half) })
+	testkit.Eventually(t, 30*time.Second, "first half committed", func() bool { return testutil.ToFloat64(a.m.events) >= float64(half) })
 	// The rest in chunks: the first is committed, and the aggregator dies
 	// with the second in an open transaction.
 	rest := evs[half:]
@@ -222,16 +213,16 @@ func TestServiceRebalance(t *testing.T) {
 	half := len(evs) / 2
 	produceEvents(t, b, evs[:half])
 	a1, stop1, done1 := startAggregator(t, b, "agg-a", 0)
-	waitFor(t, "first aggregator to commit", 30*time.Second, func() bool {
+	testkit.Eventually(t, 30*time.Second, "first aggregator to commit", func() bool {
 		return testutil.ToFloat64(a1.m.txns.WithLabelValues("committed")) > 0
 	})
 	a2, _, _ := startAggregator(t, b, "agg-b", 0)
-	waitFor(t, "second aggregator to get partitions", 60*time.Second, func() bool {
+	testkit.Eventually(t, 60*time.Second, "second aggregator to get partitions", func() bool {
 		return testutil.ToFloat64(a2.m.rebalances.WithLabelValues("assigned")) > 0 &&
 			testutil.ToFloat64(a1.m.rebalances.WithLabelValues("revoked")) > 0
 	})
 	produceEvents(t, b, evs[half:])
-	waitFor(t, "second aggregator to process events", 60*time.Second, func() bool {
+	testkit.Eventually(t, 60*time.Second, "second aggregator to process events", func() bool {
 		return testutil.ToFloat64(a2.m.events) > 0
 	})
 	// then the first leaves: the second takes over everything

@@ -16,13 +16,13 @@ func (e *Engine) matchSignatures(ev *eventpb.RequestEvent, o *features.Obs) {
 		return
 	}
 	set := e.sigs.Load()
-	if e.sigm == nil || e.sigm.Set() != set {
-		e.sigm = set.NewMatcher()
+	if e.sigMatcher == nil || e.sigMatcher.Set() != set {
+		e.sigMatcher = set.NewMatcher()
 		for _, s := range set.Sigs {
 			e.sigNames[s.Hash] = s.ID
 		}
 	}
-	hits := e.sigm.Match(signatures.Request{
+	hits := e.sigMatcher.Match(signatures.Request{
 		Method: ev.GetMethod(), Path: ev.GetPath(), Query: ev.GetQuery(), Protocol: ev.GetProtocol(),
 		UserAgent: ev.GetUserAgent(), Referer: ev.GetReferer(),
 	})
@@ -63,16 +63,16 @@ func (e *Engine) sigName(h uint32) string {
 // than "sig_exploit=high".
 func (e *Engine) reasons() []string {
 	if e.sigReason == "" {
-		return e.pts.Reasons(&e.vec, nil)
+		return e.points.Reasons(&e.vector, nil)
 	}
 	sigPts := 0.0
 	for id := features.SigTraversal; id <= features.SigHits10m; id++ {
-		sigPts += e.pts[id]
+		sigPts += e.points[id]
 	}
 	if sigPts < 5 {
-		return e.pts.Reasons(&e.vec, nil)
+		return e.points.Reasons(&e.vector, nil)
 	}
-	r := e.pts.Reasons(&e.vec, []string{e.sigReason})
+	r := e.points.Reasons(&e.vector, []string{e.sigReason})
 	if len(r) > scoring.MaxReasons {
 		r = r[:scoring.MaxReasons]
 	}

@@ -102,7 +102,7 @@ func (e *Engine) Changes(put func(key, value []byte)) {
 }
 
 func hotRecordKey(k hotKey) []byte {
-	return append([]byte{recHot, byte(k.kind)}, k.k[:]...)
+	return append([]byte{recHot, byte(k.kind)}, k.key[:]...)
 }
 
 func (e *Engine) metaRecord() []byte {
@@ -145,7 +145,7 @@ func (e *Engine) Load(key, value []byte) error {
 		if len(key) != 18 {
 			return fmt.Errorf("%w: key length %d", ErrIncompatibleState, len(key))
 		}
-		k := hotKey{kind: subject.Kind(key[1]), k: [16]byte(key[2:])}
+		k := hotKey{kind: subject.Kind(key[1]), key: [16]byte(key[2:])}
 		if value == nil {
 			delete(e.hot, k)
 			return nil

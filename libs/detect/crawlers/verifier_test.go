@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
+
 	"github.com/bulwarkhq/bulwark/libs/detect/crawlers"
 )
 
@@ -154,13 +156,9 @@ func TestCheckAsync(t *testing.T) {
 	if got := v.CheckAsync(googleUA, addr); got.Status != crawlers.Unverified {
 		t.Fatalf("first async check: %v, want unverified", got.Status)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for v.CheckAsync(googleUA, addr).Status != crawlers.Verified {
-		if time.Now().After(deadline) {
-			t.Fatal("async lookup never completed")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, "the async lookup to verify the crawler", func() bool {
+		return v.CheckAsync(googleUA, addr).Status == crawlers.Verified
+	})
 	if got := v.CheckAsync(googleUA, netip.MustParseAddr("66.249.66.1")); got.Status != crawlers.Verified {
 		t.Fatalf("ranges answer at once, got %v", got.Status)
 	}

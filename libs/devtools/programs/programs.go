@@ -35,3 +35,24 @@ func Services() []config.Program {
 		{Name: "bulwark-chsink", Summary: "writes requests, scores, verdicts and dead letters to ClickHouse", Configs: with(chsink.Config{})},
 	}
 }
+
+// Named returns the service called name (e.g. "bulwark-shipper").
+func Named(name string) (config.Program, bool) {
+	for _, p := range Services() {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return config.Program{}, false
+}
+
+// Known is every BULWARK_* variable the services read.
+func Known() map[string]bool {
+	known := map[string]bool{}
+	for _, p := range Services() {
+		for _, v := range p.Vars() {
+			known[v.Name] = true
+		}
+	}
+	return known
+}

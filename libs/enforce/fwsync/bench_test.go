@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
+
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 
@@ -61,27 +63,26 @@ func benchBlockToSet(b *testing.B, pause time.Duration) {
 		v, _ := proto.Marshal(ov)
 		if pause > 0 {
 			b.StopTimer()
-			time.Sleep(pause)
+			time.Sleep(pause) // the quiet interval the benchmark measures after: not a wait
 			b.StartTimer()
 		}
 		t0 := time.Now()
 		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "bulwark.verdicts.v1", Key: []byte("ip:" + ip), Value: v}).FirstErr(); err != nil {
 			b.Fatal(err)
 		}
-		for !slices.Contains(lab.setElements(b, "bulwark_bench", fwsync.Set4), ip) {
-			time.Sleep(time.Millisecond)
-		}
+		testkit.EventuallyEvery(b, time.Minute, time.Millisecond, ip+" in the set", func() bool {
+			return slices.Contains(lab.setElements(b, "bulwark_bench", fwsync.Set4), ip)
+		})
 		lat = append(lat, time.Since(t0))
-		for {
+		var at time.Time
+		testkit.EventuallyEvery(b, time.Minute, time.Millisecond, ip+" on the verdict topic", func() bool {
 			mu.Lock()
-			at, ok := seen["ip:"+ip]
-			mu.Unlock()
-			if ok {
-				base = append(base, at.Sub(t0))
-				break
-			}
-			time.Sleep(time.Millisecond)
-		}
+			defer mu.Unlock()
+			var ok bool
+			at, ok = seen["ip:"+ip]
+			return ok
+		})
+		base = append(base, at.Sub(t0))
 	}
 	b.StopTimer()
 	b.ReportMetric(pct(lat, 0.50), "p50_ms")

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
+
 	"github.com/google/nftables"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -162,6 +164,33 @@ func (l *netnsLab) connects(src netip.Addr, dst netip.AddrPort) bool {
 
 func (l *netnsLab) setElements(t testing.TB, table, set string) []string {
 	t.Helper()
+	var out []string
+	for _, e := range l.rawElements(t, table, set) {
+		a, _ := netip.AddrFromSlice(e.Key)
+		if e.IntervalEnd {
+			out = append(out, "end:"+a.String())
+		} else {
+			out = append(out, a.String())
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// expiresIn is how long the kernel keeps the element starting at a (0 if
+// there is none).
+func (l *netnsLab) expiresIn(t testing.TB, table, set string, a netip.Addr) time.Duration {
+	t.Helper()
+	for _, e := range l.rawElements(t, table, set) {
+		if k, _ := netip.AddrFromSlice(e.Key); k == a && !e.IntervalEnd {
+			return e.Expires
+		}
+	}
+	return 0
+}
+
+func (l *netnsLab) rawElements(t testing.TB, table, set string) []nftables.SetElement {
+	t.Helper()
 	f, err := os.Open(nsPath(l.host))
 	if err != nil {
 		t.Fatal(err)
@@ -179,28 +208,7 @@ func (l *netnsLab) setElements(t testing.TB, table, set string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
-	for _, e := range els {
-		a, _ := netip.AddrFromSlice(e.Key)
-		if e.IntervalEnd {
-			out = append(out, "end:"+a.String())
-		} else {
-			out = append(out, a.String())
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return els
 }
 
 func TestDropsBlockedClientsInNetNS(t *testing.T) {
@@ -272,12 +280,12 @@ func TestDropsBlockedClientsInNetNS(t *testing.T) {
 	}
 
 	put("ip:"+lifted.String(), nil) // unblock
-	eventually(t, "the lifted client connects", func() bool { return lab.connects(lifted, dst) })
+	testkit.Eventually(t, 20*time.Second, "the lifted client connects", func() bool { return lab.connects(lifted, dst) })
 	if lab.connects(blocked, dst) {
 		t.Error("lifting one client let another through")
 	}
 
-	eventually(t, "the expired client connects", func() bool { return lab.connects(expiring, dst) })
+	testkit.Eventually(t, 20*time.Second, "the expired client connects", func() bool { return lab.connects(expiring, dst) })
 	if got := lab.setElements(t, "bulwark_test", fwsync.Set4); slices.Contains(got, expiring.String()) {
 		t.Errorf("expired element still in block4: %v", got)
 	}
@@ -289,12 +297,15 @@ func TestDropsBlockedClientsInNetNS(t *testing.T) {
 	// must not keep the old timeout.
 	renewAt := time.Now()
 	put("ip:"+renewed.String(), blockFor(1800*time.Millisecond))
-	eventually(t, "the renewed client is blocked", func() bool { return !lab.connects(renewed, dst) })
-	time.Sleep(time.Until(renewAt.Add(1200 * time.Millisecond)))
+	testkit.Eventually(t, 20*time.Second, "the renewed client is blocked", func() bool { return !lab.connects(renewed, dst) })
+	time.Sleep(time.Until(renewAt.Add(1200 * time.Millisecond))) // the old verdict's last moments: the thing under test
 	put("ip:"+renewed.String(), blockFor(time.Hour))
-	time.Sleep(time.Until(renewAt.Add(2500 * time.Millisecond)))
+	// The proof is the kernel's own timer, not a wait past the old expiry.
+	testkit.Eventually(t, 20*time.Second, "the renewed element's kernel timeout to move to the new expiry", func() bool {
+		return lab.expiresIn(t, "bulwark_test", fwsync.Set4, renewed) > time.Minute
+	})
 	if lab.connects(renewed, dst) {
-		t.Error("a verdict renewed just before its expiry stopped dropping at the old expiry")
+		t.Error("a verdict renewed just before its expiry stopped dropping")
 	}
 
 	// A restart rewrites the sets atomically and keeps chains others put

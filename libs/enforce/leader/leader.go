@@ -187,6 +187,9 @@ func (e *Elector) Run(ctx context.Context, fn func(context.Context) error) error
 			},
 			OnStoppedLeading: func() {},
 			OnNewLeader: func(id string) {
+				// Called once the Lease has been read: from now on this
+				// process takes over when the holder goes.
+				e.m.campaigning.Set(1)
 				e.log.Info("leader observed", "leader", id)
 			},
 		},
@@ -197,6 +200,7 @@ func (e *Elector) Run(ctx context.Context, fn func(context.Context) error) error
 	electorDone := make(chan struct{})
 	go func() {
 		defer close(electorDone)
+		defer e.m.campaigning.Set(0)
 		le.Run(elCtx)
 	}()
 

@@ -146,6 +146,11 @@ func TestStandbyTakesOverOnCleanStop(t *testing.T) {
 	if got := value(t, c.reg, "bulwark_leader_leading", ""); got != 1 || !c.el.Leading() {
 		t.Fatalf("leading gauge %v, Leading() %v, want 1, true", got, c.el.Leading())
 	}
+	for id, cand := range cands { // the standby too has read the lease: it takes over when a goes
+		testkit.Eventually(t, 20*time.Second, id+" to campaign", func() bool {
+			return value(t, cand.reg, "bulwark_leader_campaigning", "") == 1
+		})
+	}
 	notSynced := errors.New("not synced")
 	for id, cand := range cands {
 		err := cand.el.Ready(func() error { return notSynced })()

@@ -116,25 +116,6 @@ func ruleOf(res verdicttable.Result) string {
 	return ""
 }
 
-// cookieValue finds one cookie in a Cookie header. Written out rather than
-// http.ParseCookie or Request.Cookie because those parse and allocate every
-// cookie of the app's on each authz call; this allocates nothing.
-func cookieValue(header, name string) string {
-	for header != "" {
-		var part string
-		part, header, _ = strings.Cut(header, ";")
-		part = strings.TrimLeft(part, " \t")
-		if len(part) > len(name) && part[len(name)] == '=' && part[:len(name)] == name {
-			v := strings.TrimRight(part[len(name)+1:], " \t")
-			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-				v = v[1 : len(v)-1]
-			}
-			return v
-		}
-	}
-	return ""
-}
-
 // challengeRedirect is ext_authz's denied response for a CHALLENGEd page
 // view: a 302 to the challenge page, which returns the visitor to the page
 // once passed (Envoy sends the denied response to the client as it is).

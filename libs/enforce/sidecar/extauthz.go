@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/netip"
 
+	"github.com/bulwarkhq/bulwark/libs/platform/cookies"
+
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
@@ -69,7 +71,7 @@ func (a *extAuthz) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3
 	}
 	var cookie, ua string
 	if s.ch != nil {
-		cookie, ua = cookieValue(headers["cookie"], challenge.CookieName), headers["user-agent"]
+		cookie, ua = cookies.Value(headers["cookie"], challenge.CookieName), headers["user-agent"]
 	}
 	ans, err := s.authorize(apiExtAuthz, sourceAddr(ctx, attrs), hv, session, cookie, ua)
 	if err != nil {

@@ -39,6 +39,10 @@ const (
 // the server takes.
 const maxBatchBody = 1 << 20
 
+// MaxRequestBodyBytes is the largest request body the HTTP API takes, for
+// Go programs that serve FastHandler with fasthttp.
+const MaxRequestBodyBytes = maxBatchBody
+
 var (
 	headerActionKey    = []byte(HeaderAction)
 	headerDegradedKey  = []byte(HeaderDegraded)

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
+
 	"github.com/bulwarkhq/bulwark/libs/enforce/challenge"
 	"github.com/bulwarkhq/bulwark/libs/enforce/sidecar"
 	"github.com/bulwarkhq/bulwark/libs/platform/kafkatest"
@@ -108,19 +110,14 @@ http {
 			t.Logf("nginx error.log:\n%s", log)
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testkit.Eventually(t, 20*time.Second, "nginx to listen on "+listen, func() bool { // error.log is logged on failure
 		c, err := net.DialTimeout("tcp", listen, time.Second)
 		if err == nil {
 			c.Close()
-			return "http://" + listen
 		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("nginx did not start listening on %s: %v\n%s", listen, err, log)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return err == nil
+	})
+	return "http://" + listen
 }
 
 func TestNginxAuthRequest(t *testing.T) {

@@ -19,16 +19,8 @@ import (
 // leaves a higher p99; see libs/enforce/sidecar/internal/evhttp and BENCHMARKS.md, "Verdict sidecar".
 func (s *Sidecar) newHTTPServer(log *slog.Logger, reg prometheus.Registerer) (*evhttp.Server, error) {
 	return evhttp.New(evhttp.Config{
-		Handler: s.serve,
-		// A request that is not HTTP, or over a limit, gets the API's JSON
-		// error too.
-		ErrorHandler: func(c *fasthttp.RequestCtx, err error) {
-			status, msg := evhttp.Status(err), err.Error()
-			if status == http.StatusBadRequest {
-				msg = "malformed HTTP request: " + msg
-			}
-			writeFastError(c, status, msg)
-		},
+		Handler:      s.serve,
+		ErrorHandler: s.httpError,
 		// As net/http's ReadHeaderTimeout and IdleTimeout would: a client
 		// gets 5 s to send a request once it has started, and a keep-alive
 		// connection (nginx's upstream keepalive) may idle for 2 minutes.
@@ -43,6 +35,19 @@ func (s *Sidecar) newHTTPServer(log *slog.Logger, reg prometheus.Registerer) (*e
 		Logger:           log,
 		Registerer:       reg,
 	})
+}
+
+// FastErrorHandler answers a request the server refuses (not HTTP, over a
+// limit) with the API's JSON error, for Go programs that serve FastHandler
+// with fasthttp.
+func (s *Sidecar) FastErrorHandler() func(*fasthttp.RequestCtx, error) { return s.httpError }
+
+func (s *Sidecar) httpError(c *fasthttp.RequestCtx, err error) {
+	status, msg := evhttp.Status(err), err.Error()
+	if status == http.StatusBadRequest {
+		msg = "malformed HTTP request: " + msg
+	}
+	writeFastError(c, status, msg)
 }
 
 // unsafeString views b as a string without copying. Only for values that

@@ -2,8 +2,16 @@
 //
 // Formats (see Format): "nginx" (the stock combined format, optionally
 // followed by $request_time and/or "$http_x_forwarded_for"), "nginx-json"
-// (the log_format in deploy/nginx/log-format-json.conf) and "cloudflare"
-// (Logpush http_requests NDJSON with Cloudflare's field names).
+// (the log_format in deploy/nginx/log-format-json.conf), "cloudflare"
+// (Logpush http_requests NDJSON with Cloudflare's field names), custom
+// nginx and Apache formats, and the providers' formats.
+//
+// Besides the hand-written scanner of the stock nginx format (the fastest
+// path) and HAProxy's, text formats compile to a template (literal text and
+// typed fields) walked by one matcher, and JSON formats are a jsonSpec
+// (key paths to the same field kinds) walked by one JSON scanner
+// (jsonscan.go). Both hand each value to the template's field code, so a
+// status, a time, a duration or an address means the same in every format.
 //
 // # Lifetime of parsed strings — read this before using a Parser
 //

@@ -23,7 +23,7 @@ type haproxyParser struct {
 }
 
 func newHAProxy(c common) *haproxyParser {
-	return &haproxyParser{templateParser: templateParser{nginxParser: nginxParser{common: c}}}
+	return &haproxyParser{templateParser: templateParser{nginxParser: nginxParser{common: c}, remoteField: "remote_addr"}}
 }
 
 func (p *haproxyParser) Parse(line []byte, ev *eventpb.RequestEvent) error {
@@ -61,7 +61,7 @@ func (p *haproxyParser) Parse(line []byte, ev *eventpb.RequestEvent) error {
 	ts, why := parseTimeLocal(b2s(p.scratch[n:]))
 	p.scratch = p.scratch[:n]
 	if why != "" {
-		return timeErr(f, "accept_date", open+2, why)
+		return p.timeErr("accept_date", open+2, why)
 	}
 	ms, ok := digits(b2s(line[open+22 : open+25]))
 	if !ok {

@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
+	"github.com/bulwarkhq/bulwark/libs/platform/cookies"
+
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 )
 
@@ -59,6 +61,15 @@ const (
 	kCDNCountry    // ISO country code the CDN found
 	kTimeDateTab   // CloudFront: "2019-12-04\t21:02:31", UTC
 	kRemoteAddrAlt // a second spelling of the peer, used when kRemoteAddr is absent
+	kSecFetchMode
+	kSecFetchDest
+	kTimeEpochAuto     // an integer epoch whose unit its size tells (s, ms, µs, ns), or RFC 3339 (Cloudflare)
+	kOriginMillis      // milliseconds the origin took: the request time only when no other duration is logged
+	kCDNASN            // AS number the CDN found
+	kCDNBotScore       // the CDN's bot score, 1 (bot) to 99 (human); 0 or out of range: none
+	kCDNVerifiedBot    // the CDN's verified-bot category: any non-empty value is a verified bot
+	kCDNRequestID      // the CDN's request id (Cloudflare's RayID)
+	kCDNSecurityAction // what the CDN's security rules did ("unknown": nothing)
 )
 
 // templateField is one field and the literal text that follows it.
@@ -97,12 +108,19 @@ type templateParser struct {
 	nginxParser
 	t              *template
 	acceptLanguage string
+	botScore       uint32
+	verifiedBot    bool
 	// jsonText: values come decoded from JSON, so backslashes are text.
 	jsonText bool
+	// remoteField names the client address in errors; remoteRequired
+	// refuses a line without one instead of taking the last
+	// X-Forwarded-For hop as the peer.
+	remoteField    string
+	remoteRequired bool
 }
 
 func newTemplateParser(c common, t *template) *templateParser {
-	return &templateParser{nginxParser: nginxParser{common: c}, t: t}
+	return &templateParser{nginxParser: nginxParser{common: c}, t: t, remoteField: "remote_addr"}
 }
 
 // newCustom compiles Options.LogFormat for format nginx or apache.
@@ -128,6 +146,28 @@ type lineState struct {
 	haveRequestURI                bool
 	host, serverName              string
 	haveBody                      bool
+	haveDuration                  bool
+	// timeRank is the precision of the time taken so far: when a line logs
+	// several, the most precise wins (epoch over ISO 8601 over the rest).
+	timeRank uint8
+}
+
+// timeRank is the precision of a time field.
+func timeRank(k fieldKind) uint8 {
+	switch k {
+	case kTimeEpoch, kTimeEpochAuto:
+		return 3
+	case kTimeISO:
+		return 2
+	}
+	return 1
+}
+
+// setTime takes ts as the event's time unless a more precise one was taken.
+func setTime(ev *eventpb.RequestEvent, st *lineState, k fieldKind, ts int64, haveTime *bool) {
+	if rank := timeRank(k); rank >= st.timeRank {
+		ev.TimeUnixNano, st.timeRank, *haveTime = ts, rank, true
+	}
 }
 
 func (p *templateParser) Parse(line []byte, ev *eventpb.RequestEvent) error {
@@ -279,6 +319,12 @@ func (p *templateParser) assign(fd *templateField, raw []byte, pos int, ev *even
 		raw = s2b(p.urlText(raw))
 	}
 	switch fd.kind {
+	case kTimeDateTab, kTimeLocal, kTimeBracketed, kTimeISO, kTimeEpoch, kTimeEpochAuto:
+		if timeRank(fd.kind) < st.timeRank {
+			return nil // a more precise time was taken: this one is not read
+		}
+	}
+	switch fd.kind {
 	case kSkip:
 	case kRemoteAddr:
 		st.remote = dash(b2s(raw))
@@ -300,11 +346,11 @@ func (p *templateParser) assign(fd *templateField, raw []byte, pos int, ev *even
 		ts, why := parseRFC3339(b2s(p.scratch[n:]))
 		p.scratch = p.scratch[:n]
 		if why != "" {
-			return timeErr(f, fd.name, col, why)
+			return p.timeErr(fd.name, col, why)
 		}
-		ev.TimeUnixNano, *haveTime = ts, true
+		setTime(ev, st, fd.kind, ts, haveTime)
 	case kCDNCountry:
-		ev.CdnCountry = p.text(raw)
+		ev.CdnCountry = p.upper(p.text(raw)) // Cloudflare logs us for US
 	case kTimeLocal, kTimeBracketed:
 		s := b2s(raw)
 		if fd.kind == kTimeBracketed {
@@ -315,21 +361,34 @@ func (p *templateParser) assign(fd *templateField, raw []byte, pos int, ev *even
 		}
 		ts, why := parseTimeLocal(s)
 		if why != "" {
-			return timeErr(f, fd.name, col, why)
+			return p.timeErr(fd.name, col, why)
 		}
-		ev.TimeUnixNano, *haveTime = ts, true
+		setTime(ev, st, fd.kind, ts, haveTime)
 	case kTimeISO:
 		ts, why := p.parseISO(b2s(raw))
 		if why != "" {
-			return timeErr(f, fd.name, col, why)
+			return p.timeErr(fd.name, col, why)
 		}
-		ev.TimeUnixNano, *haveTime = ts, true
+		setTime(ev, st, fd.kind, ts, haveTime)
 	case kTimeEpoch:
 		ts, why := parseEpochSeconds(b2s(raw))
 		if why != "" {
-			return timeErr(f, fd.name, col, why)
+			return p.timeErr(fd.name, col, why)
 		}
-		ev.TimeUnixNano, *haveTime = ts, true
+		setTime(ev, st, fd.kind, ts, haveTime)
+	case kTimeEpochAuto:
+		s := b2s(raw)
+		var ts int64
+		var why string
+		if n, ok := parseUint(s); ok && n <= 1<<63-1 {
+			ts, why = epochAuto(int64(n))
+		} else {
+			ts, why = p.parseISO(s)
+		}
+		if why != "" { // not a time in any of the formats: a bad time, whatever its shape
+			return perr(f, ErrBadTime, fd.name, col, why)
+		}
+		setTime(ev, st, fd.kind, ts, haveTime)
 	case kRequest:
 		st.request = p.text(raw)
 	case kMethod:
@@ -374,7 +433,7 @@ func (p *templateParser) assign(fd *templateField, raw []byte, pos int, ev *even
 		} else if !st.haveBody {
 			ev.ResponseBytes = n
 		}
-	case kSeconds, kMillis, kMicros, kNanos:
+	case kSeconds, kMillis, kMicros, kNanos, kOriginMillis:
 		s := b2s(raw)
 		// Units some logs spell out: Traefik's "3ms", Google's "0.05s".
 		if fd.kind == kMillis && strings.HasSuffix(s, "ms") {
@@ -389,16 +448,7 @@ func (p *templateParser) assign(fd *templateField, raw []byte, pos int, ev *even
 		if !ok {
 			return perr(f, ErrBadSyntax, fd.name, col, "want a duration such as 0.042")
 		}
-		switch fd.kind {
-		case kMillis:
-			v /= 1e3
-		case kMicros:
-			v /= 1e6
-		case kNanos:
-			v /= 1e9
-		}
-		p.reqTime = v
-		ev.RequestTimeSeconds = &p.reqTime
+		p.setDuration(ev, st, fd.kind, v)
 	case kReferer:
 		ev.Referer = p.text(raw)
 	case kUserAgent:
@@ -419,9 +469,49 @@ func (p *templateParser) assign(fd *templateField, raw []byte, pos int, ev *even
 	case kServerName:
 		st.serverName = p.text(raw)
 	case kTLSVersion:
-		ev.TlsVersion = p.text(raw)
+		if s := p.text(raw); s != "none" { // Cloudflare's plain HTTP
+			ev.TlsVersion = s
+		}
 	case kTLSCipher:
-		ev.TlsCipher = p.text(raw)
+		if s := p.text(raw); s != "none" && s != "NONE" {
+			ev.TlsCipher = s
+		}
+	case kSecFetchMode:
+		ev.SecFetchMode = p.text(raw)
+	case kSecFetchDest:
+		ev.SecFetchDest = p.text(raw)
+	case kCDNASN:
+		s := b2s(raw)
+		if s == "-" || s == "" {
+			break
+		}
+		n, ok := parseUint(s)
+		if !ok || n > 1<<32-1 {
+			return perr(f, ErrBadSyntax, fd.name, col, "want an AS number")
+		}
+		ev.CdnAsn = uint32(n)
+	case kCDNBotScore:
+		s := b2s(raw)
+		if s == "-" || s == "" {
+			break
+		}
+		n, ok := parseUint(s)
+		if !ok {
+			return perr(f, ErrBadSyntax, fd.name, col, "want a bot score")
+		}
+		if n >= 1 && n <= 100 { // 0: the CDN computed none
+			p.botScore = uint32(n)
+			ev.CdnBotScore = &p.botScore
+		}
+	case kCDNVerifiedBot:
+		p.verifiedBot = p.text(raw) != ""
+		ev.CdnVerifiedBot = &p.verifiedBot
+	case kCDNRequestID:
+		ev.CdnRequestId = p.text(raw)
+	case kCDNSecurityAction:
+		if s := p.text(raw); s != "unknown" {
+			ev.CdnSecurityAction = s
+		}
 	case kJA3:
 		ev.Ja3 = p.text(raw)
 	case kJA4:
@@ -430,12 +520,55 @@ func (p *templateParser) assign(fd *templateField, raw []byte, pos int, ev *even
 	return nil
 }
 
-func timeErr(f Format, field string, col int, why string) error {
+// setDuration records the request time; an origin's duration counts only
+// when nothing nearer to what the client waited is logged (Cloudflare: the
+// time to first byte; the origin's is 0 for cache hits).
+func (p *templateParser) setDuration(ev *eventpb.RequestEvent, st *lineState, k fieldKind, v float64) {
+	switch k {
+	case kMillis, kOriginMillis:
+		v /= 1e3
+	case kMicros:
+		v /= 1e6
+	case kNanos:
+		v /= 1e9
+	}
+	if k == kOriginMillis && st.haveDuration {
+		return
+	}
+	st.haveDuration = st.haveDuration || k != kOriginMillis
+	p.reqTime = v
+	ev.RequestTimeSeconds = &p.reqTime
+}
+
+// upper returns s in upper case, in the scratch buffer when it had to change.
+func (p *templateParser) upper(s string) string {
+	i := 0
+	for i < len(s) && (s[i] < 'a' || s[i] > 'z') {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
+	n := len(p.scratch)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		p.scratch = append(p.scratch, c)
+	}
+	return b2s(p.scratch[n:])
+}
+
+// timeErr is a time field's error. In text formats a value of the wrong
+// shape ("want ...") more likely means the line does not match the format
+// than a bad date; a JSON value is delimited, so it is a bad time.
+func (p *templateParser) timeErr(field string, col int, why string) error {
 	sentinel := ErrBadTime
-	if why[0] == 'w' { // "want ...": the shape, not the date, is wrong
+	if why[0] == 'w' && !p.jsonText {
 		sentinel = ErrBadSyntax
 	}
-	return perr(f, sentinel, field, col, why)
+	return perr(p.format, sentinel, field, col, why)
 }
 
 // finish fills what depends on several fields and resolves the client.
@@ -466,7 +599,7 @@ func (p *templateParser) finish(ev *eventpb.RequestEvent, st *lineState, absolut
 		splitAbsolute(ev)
 	}
 	if ev.SessionId == "" && p.opts.SessionCookie != "" && st.cookie != "" {
-		ev.SessionId = cookieValue(st.cookie, p.opts.SessionCookie)
+		ev.SessionId = cookies.Value(st.cookie, p.opts.SessionCookie)
 	}
 	remote := st.remote
 	if remote == "" {
@@ -476,12 +609,15 @@ func (p *templateParser) finish(ev *eventpb.RequestEvent, st *lineState, absolut
 		remote = st.remoteHost
 	}
 	xff := st.xff
+	if remote == "" && p.remoteRequired {
+		return perr(p.format, ErrBadIP, p.remoteField, 0, "missing")
+	}
 	if remote == "" {
 		// No socket address logged (Envoy's default format): the proxy
 		// appended the peer it saw to X-Forwarded-For, so the last hop is
 		// the peer and the rest is what that peer claimed.
 		if xff == "" {
-			return perr(p.format, ErrBadIP, "remote_addr", 0, "no client address and no X-Forwarded-For on this line")
+			return perr(p.format, ErrBadIP, p.remoteField, 0, "no client address and no X-Forwarded-For on this line")
 		}
 		if i := strings.LastIndexByte(xff, ','); i >= 0 {
 			remote, xff = strings.TrimSpace(xff[i+1:]), xff[:i]
@@ -489,7 +625,7 @@ func (p *templateParser) finish(ev *eventpb.RequestEvent, st *lineState, absolut
 			remote, xff = strings.TrimSpace(xff), ""
 		}
 	}
-	if err := p.setClient(ev, remote, xff, "remote_addr", 0); err != nil {
+	if err := p.setClient(ev, remote, xff, p.remoteField, 0); err != nil {
 		return err
 	}
 	return p.common.finish(ev) // escapes the text fields, as every format does

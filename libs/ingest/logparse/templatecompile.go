@@ -36,6 +36,8 @@ var nginxVars = map[string]fieldKind{
 	"http_x_forwarded_for": kXFF,
 	"http_accept_language": kAcceptLang,
 	"http_cookie":          kCookieHeader,
+	"http_sec_fetch_mode":  kSecFetchMode,
+	"http_sec_fetch_dest":  kSecFetchDest,
 	"host":                 kHost,
 	"http_host":            kHost,
 	"server_name":          kServerName,

@@ -52,3 +52,23 @@ func TestNestedConfigsAreValidated(t *testing.T) {
 		t.Fatalf("nested Validate not called: %v", err)
 	}
 }
+
+func TestVarOf(t *testing.T) {
+	f := func(cfg any, field, wantName, wantDefault string) {
+		t.Helper()
+		v := config.VarOf(cfg, field)
+		if v.Name != wantName || v.Default != wantDefault {
+			t.Fatalf("VarOf(%T, %s) = %s (default %q), want %s (default %q)", cfg, field, v.Name, v.Default, wantName, wantDefault)
+		}
+	}
+	f(sample{}, "Timeout", "BULWARK_SAMPLE_TIMEOUT", "1s")
+	f(program{}, "Sample.Addr", "BULWARK_SAMPLE_ADDR", "127.0.0.1:1")
+	f(&program{}, "Other", "BULWARK_OTHER", "")
+
+	defer func() {
+		if recover() == nil {
+			t.Fatal("VarOf of a field without an env tag did not panic")
+		}
+	}()
+	config.VarOf(program{}, "Sample")
+}

@@ -72,6 +72,20 @@ func describe(t reflect.Type, prefix, path string, out *[]Var) {
 	}
 }
 
+// VarOf returns the variable that field (its Go path in cfg, e.g.
+// "StopTimeout" or "Kafka.Brokers") declares, for code that must name a
+// setting (a check, a message) without spelling its name again. It panics
+// when the field declares none: a programming error, caught by any test
+// that runs the caller.
+func VarOf(cfg any, field string) Var {
+	for _, v := range Describe(cfg) {
+		if v.Field == field {
+			return v
+		}
+	}
+	panic(fmt.Sprintf("config: %T has no field %s with an env tag", cfg, field))
+}
+
 func hasOpt(opts, want string) bool {
 	for _, o := range strings.Split(opts, ",") {
 		if o == want {

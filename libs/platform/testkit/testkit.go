@@ -25,12 +25,27 @@ func Eventually(tb testing.TB, within time.Duration, what string, cond func() bo
 	}
 }
 
+// EventuallyEvery is Eventually polling at a fixed interval: for latency
+// benchmarks, where the interval is the resolution of what they measure and
+// a growing one would add to it.
+func EventuallyEvery(tb testing.TB, within, every time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	if !waitEvery(within, every, every, cond) {
+		tb.Fatalf("waited %v for %s: it did not happen", within, what)
+	}
+}
+
 // wait reports whether cond became true within the given time; cond is always
 // asked at least once and once more at the deadline, so a slow scheduler
 // cannot fail a condition that was true on time.
 func wait(within time.Duration, cond func() bool) bool {
+	return waitEvery(within, firstPoll, maxPoll, cond)
+}
+
+// waitEvery polls cond, first after poll and then at intervals doubling up
+// to maxPoll.
+func waitEvery(within, poll, maxPoll time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(within)
-	poll := firstPoll
 	for {
 		if cond() {
 			return true

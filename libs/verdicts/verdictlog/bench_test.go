@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
@@ -144,13 +146,9 @@ func BenchmarkStartUp(b *testing.B) {
 				stop := run(svc.Run)
 				waitReady(b, svc.Ready())
 				restored := time.Since(start)
-				deadline := time.Now().Add(2 * time.Minute)
-				for gauge(b, reg, "bulwark_decider_scores_total") < 1 {
-					if time.Now().After(deadline) {
-						b.Fatal("the decider never decided on the waiting score")
-					}
-					time.Sleep(5 * time.Millisecond)
-				}
+				testkit.EventuallyEvery(b, 2*time.Minute, 5*time.Millisecond, "the decider to decide on the waiting score", func() bool {
+					return testkit.Metric(b, reg, "bulwark_decider_scores_total") >= 1
+				})
 				b.ReportMetric(restored.Seconds(), "restored-s")
 				b.ReportMetric(time.Since(start).Seconds(), "startup-s")
 				b.ReportMetric((processCPU() - cpu0).Seconds(), "cpu-s")
@@ -167,22 +165,4 @@ func processCPU() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func gauge(tb testing.TB, reg *prometheus.Registry, name string) float64 {
-	tb.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			sum := 0.0
-			for _, m := range mf.GetMetric() {
-				sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-			}
-			return sum
-		}
-	}
-	return 0
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
+
 	cloudflare "github.com/cloudflare/cloudflare-go/v7"
 	"github.com/cloudflare/cloudflare-go/v7/option"
 	"github.com/cloudflare/cloudflare-go/v7/rules"
@@ -90,13 +92,12 @@ func TestListsItemsAndOperations(t *testing.T) {
 	if n := len(s.Items("blocks")); n != 0 {
 		t.Errorf("items visible before the operation completed: %d", n)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for st.Status != rules.ListBulkOperationGetResponseStatusCompleted && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+	testkit.Eventually(t, 5*time.Second, "the bulk operation to complete", func() bool {
 		st, err = svc.BulkOperations.Get(ctx, op, rules.ListBulkOperationGetParams{AccountID: acct})
-		if err != nil {
-			t.Fatal(err)
-		}
+		return err != nil || st.Status == rules.ListBulkOperationGetResponseStatusCompleted
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if st.Status != rules.ListBulkOperationGetResponseStatusCompleted || st.Completed == "" {
 		t.Fatalf("operation = %+v, want completed", st)
@@ -129,13 +130,10 @@ func TestListsItemsAndOperations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for time.Now().Before(deadline) {
+	testkit.Eventually(t, 5*time.Second, "the delete operation to complete", func() bool {
 		st, _ = svc.BulkOperations.Get(ctx, del.OperationID, rules.ListBulkOperationGetParams{AccountID: acct})
-		if st != nil && st.Status == rules.ListBulkOperationGetResponseStatusCompleted {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return st != nil && st.Status == rules.ListBulkOperationGetResponseStatusCompleted
+	})
 	if n := len(s.Items("blocks")); n != len(ips)-1 {
 		t.Errorf("after delete: %d items, want %d", n, len(ips)-1)
 	}

@@ -18,20 +18,33 @@ import (
 // The read timeout is an hour, so an answer cannot come from it.
 func TestLineEnds(t *testing.T) {
 	_, addr := serve(t, func(c *evhttp.Config) { c.ReadTimeout = time.Hour })
-	for _, tc := range []struct {
-		name, req string
-		status    int
-	}{
-		{"CRLF", "GET /x HTTP/1.1\r\nHost: x\r\n\r\n", 200},
-		{"bare LF", "GET /x HTTP/1.1\nHost: x\n\n", 400},
-		{"bare LF, unfinished", "GET /x HTTP/1.1\nHost: x\n", 400},
-		{"mixed", "GET /x HTTP/1.1\r\nHost: x\n\r\n", 400},
-		{"HTTP/0.9", "GET /\r\n", 400},
-		{"HTTP/0.9, bare LF", "GET /index.html\n", 400},
-		{"bare CR", "GET / HTTP/1.1\rHost: x\r\r", 400},
-		{"bare CR in a field", "GET / HTTP/1.1\r\nHost: x\rX-A: b\r\n", 400},
-		{"no version", "GET / FTP/1.0\r\nHost: x\r\n", 400},
-	} {
+	checkRefusals(t, addr, lineEndCases)
+}
+
+// lineEndCases are requests with their line ends and request lines, and
+// the status each gets.
+var lineEndCases = []refusalCase{
+	{"CRLF", "GET /x HTTP/1.1\r\nHost: x\r\n\r\n", 200},
+	{"bare LF", "GET /x HTTP/1.1\nHost: x\n\n", 400},
+	{"bare LF, unfinished", "GET /x HTTP/1.1\nHost: x\n", 400},
+	{"mixed", "GET /x HTTP/1.1\r\nHost: x\n\r\n", 400},
+	{"HTTP/0.9", "GET /\r\n", 400},
+	{"HTTP/0.9, bare LF", "GET /index.html\n", 400},
+	{"bare CR", "GET / HTTP/1.1\rHost: x\r\r", 400},
+	{"bare CR in a field", "GET / HTTP/1.1\r\nHost: x\rX-A: b\r\n", 400},
+	{"no version", "GET / FTP/1.0\r\nHost: x\r\n", 400},
+}
+
+type refusalCase struct {
+	name, req string
+	status    int
+}
+
+// checkRefusals sends each case on a connection of its own: the status
+// must be the case's, and a refused request's connection closed.
+func checkRefusals(t *testing.T, addr string, cases []refusalCase) {
+	t.Helper()
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c := dial(t, addr)
 			c.send(tc.req)
