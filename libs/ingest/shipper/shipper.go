@@ -276,15 +276,20 @@ func (s *Shipper) shipFile(ctx context.Context, path string) error {
 			return err
 		}
 	}
-	parser, err := logparse.New(s.format, s.popts)
+	pipe, err := newPipeline(ctx, s, path, tracker.ack)
 	if err != nil {
 		return fmt.Errorf("ship %s: %w", path, err)
 	}
-	enc := newEncoder(s, path, parser)
+	// Every line handed to the pipeline is produced (or, after a stop, left
+	// unacknowledged) before the file counts as done.
+	defer pipe.close()
 	readC := s.metrics.linesRead.WithLabelValues(path)
 	bytesC := s.metrics.bytesRead.WithLabelValues(path)
 	dupC := s.metrics.duplicatesSkipped.WithLabelValues(path)
 	for {
+		if !f.Buffered() {
+			pipe.flush() // Next may read or wait: what was read goes on now
+		}
 		line, err := f.Next(ctx)
 		if errors.Is(err, io.EOF) {
 			return nil
@@ -305,15 +310,7 @@ func (s *Shipper) shipFile(ctx context.Context, path string) error {
 			dupC.Inc()
 			continue
 		}
-		seq := tracker.add(end, false)
-		if err := enc.ship(ctx, line, func(topic string, partition int32, offset int64) {
-			tracker.ack(seq, topic, partition, offset)
-		}); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("ship %s: %w", path, err)
-		}
+		pipe.add(line, tracker.add(end, false))
 	}
 }
 

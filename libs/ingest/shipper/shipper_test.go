@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -58,12 +59,13 @@ type collector struct {
 	mu     sync.Mutex
 	paths  map[string]int // request path -> times seen
 	dead   []*eventpb.DeadLetter
+	order  map[int32][]int64          // requests partition -> source offsets, as read
 	next   map[string]map[int32]int64 // topic -> partition -> next offset to read
 }
 
 func collect(t *testing.T, kcfg kafka.Config) *collector {
 	t.Helper()
-	c := &collector{paths: map[string]int{}, topics: []string{kcfg.Topics.Requests, kcfg.Topics.RequestsDLQ},
+	c := &collector{paths: map[string]int{}, order: map[int32][]int64{}, topics: []string{kcfg.Topics.Requests, kcfg.Topics.RequestsDLQ},
 		next: map[string]map[int32]int64{kcfg.Topics.Requests: {}, kcfg.Topics.RequestsDLQ: {}}}
 	cl, err := kafka.NewClient(kcfg.WithClientID("collector"), nil,
 		kgo.ConsumeTopics(kcfg.Topics.Requests, kcfg.Topics.RequestsDLQ),
@@ -101,6 +103,7 @@ func collect(t *testing.T, kcfg kafka.Config) *collector {
 					t.Errorf("record key %q, want the client IP %q", r.Key, ev.ClientIp)
 				}
 				c.paths[ev.Path]++
+				c.order[r.Partition] = append(c.order[r.Partition], ev.SourceOffset)
 			})
 		}
 	}()
@@ -213,6 +216,12 @@ func TestShipFileOnce(t *testing.T) {
 	defer c.mu.Unlock()
 	if len(c.dead) != len(bad) {
 		t.Fatalf("%d dead letters, want %d", len(c.dead), len(bad))
+	}
+	// Lines are parsed in parallel but produced in file order.
+	for p, offs := range c.order {
+		if !slices.IsSorted(offs) {
+			t.Errorf("partition %d holds the file's lines out of order", p)
+		}
 	}
 	for _, dl := range c.dead {
 		var want string

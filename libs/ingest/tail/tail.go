@@ -380,6 +380,14 @@ func (t *Follower) Next(ctx context.Context) (Line, error) {
 	}
 }
 
+// Buffered reports whether the next call to Next returns a line already in
+// memory, without reading the file or waiting for it to grow: a caller that
+// batches lines hands on what it holds before Next may block. It may say
+// false when a line would come at once (never the reverse).
+func (t *Follower) Buffered() bool {
+	return t.f != nil && (t.flushPartial || bytes.IndexByte(t.buf[t.start:t.end], '\n') >= 0)
+}
+
 // tailPosition is the position of everything read so far.
 func (t *Follower) tailPosition() Position {
 	return Position{Identity: t.id, Offset: t.tailEnd, Head: t.head, Before: t.tail}
