@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -87,7 +88,13 @@ func newPipeline(ctx context.Context, s *Shipper, source string, acked ackFunc) 
 		defer p.wg.Done()
 		for b := range p.order {
 			<-b.done
+			// One clock read per batch, not one per record (kgo stamps a
+			// record without a timestamp, and the clock cost as much as
+			// encoding the record here): a batch is read within a
+			// millisecond, the precision Kafka keeps.
+			now := time.Now()
 			for i, r := range b.recs {
+				r.Timestamp = now
 				// After a stop, the rest is left unacknowledged (read again
 				// after a restart); its chunk is then left to the collector.
 				_ = p.enc.produce(ctx, r, b.proms[i])
