@@ -90,6 +90,7 @@ type options struct {
 	lateness, idle, refresh time.Duration
 	sigs                    *signatures.Holder
 	sigsSet                 bool
+	hosting                 features.ASNSet
 }
 
 // Option configures an Engine.
@@ -99,6 +100,10 @@ type Option func(*options)
 // partition an event may be and still be merged into its windows. Later
 // events are counted (Stats.Late) and dropped.
 func WithAllowedLateness(d time.Duration) Option { return func(o *options) { o.lateness = d } }
+
+// WithHostingASNs sets the hosting and cloud networks of
+// net_hosting_share_10m; the default is features.ShippedHostingASNs.
+func WithHostingASNs(s features.ASNSet) Option { return func(o *options) { o.hosting = s } }
 
 // WithIdleTimeout sets after how long without events a subject's state is
 // dropped; a subject that returns later starts fresh. It should be at least
@@ -133,6 +138,12 @@ type Engine struct {
 	nets     *table[addrKey, netState]
 	hot      map[hotKey]*eventpb.RequestEvent
 	hotDirty map[hotKey]struct{}
+
+	// site counts the partition's requests by country and AS number
+	// (country_rarity, asn_rarity); siteDirty says it changed since the
+	// last Changes.
+	site      features.Site
+	siteDirty bool
 
 	maxTime  int64 // newest event time seen: the partition's watermark
 	tickSlot int64 // minute slot of the last idle flush and expiry sweep
@@ -173,6 +184,9 @@ func NewEngine(cfg scoring.Config, opts ...Option) *Engine {
 	}
 	if !o.sigsSet {
 		o.sigs = signatures.NewHolder(signatures.Shipped())
+	}
+	if o.hosting == nil {
+		o.hosting = features.ShippedHostingASNs()
 	}
 	return &Engine{
 		sigs:     o.sigs,
@@ -242,6 +256,7 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 		o.CDNBot = uint8(min(max(ev.GetCdnBotScore(), 1), 99))
 	}
 	o.Session = sessionKey(ev, &ipk)
+	e.placeOf(ev, &o)
 
 	plain := o.Flags&(features.ReqSensitive|features.ReqLogin|features.ReqCheckout|features.ReqPost|features.ReqDeepPage|features.ReqMalformed) == 0 &&
 		o.Sig == 0 && o.Status < 400
@@ -280,12 +295,14 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 		e.vec = features.Vector{}
 		ip.B.Compute(ip.B.Last, &e.vec)
 		ip.X.Compute(ip.B.Last, ip.B.Last, &e.vec)
+		e.site.Compute(ip.B.Country, ip.B.ASN, &e.vec)
 		e.sigReason = e.sigName(ip.B.SigRecent(ip.B.Last))
 		dst = e.consider(subject.KindIP, ipk, &ip.E, ev, &trigger, addr, t, ip.B.Last, dst)
 	}
 	if ss.E.fresh(sec, ssPlain) {
 		e.vec = features.Vector{}
 		ss.B.Compute(ss.B.Last, &e.vec)
+		e.site.Compute(ss.B.Country, ss.B.ASN, &e.vec)
 		e.sigReason = e.sigName(ss.B.SigRecent(ss.B.Last))
 		dst = e.consider(subject.KindSession, sessionHot(o.Session).k, &ss.E, ev, &trigger, addr, t, ss.B.Last, dst)
 	}
@@ -442,6 +459,7 @@ func (e *Engine) flushIdle(now int64, dst []*eventpb.Score) []*eventpb.Score {
 			if now-last >= int64(e.opt.refresh) {
 				s.B.Compute(now, &e.vec)
 				s.X.Compute(last, now, &e.vec)
+				e.site.Compute(s.B.Country, s.B.ASN, &e.vec)
 			}
 			e.sigReason = e.sigName(s.B.SigRecent(now))
 		case subject.KindSession:
@@ -453,6 +471,7 @@ func (e *Engine) flushIdle(now int64, dst []*eventpb.Score) []*eventpb.Score {
 			last, em = s.B.Last, &s.E
 			if now-last >= int64(e.opt.refresh) {
 				s.B.Compute(now, &e.vec)
+				e.site.Compute(s.B.Country, s.B.ASN, &e.vec)
 			}
 			e.sigReason = e.sigName(s.B.SigRecent(now))
 		case subject.KindNet:
@@ -615,4 +634,24 @@ func SessionID(ev *eventpb.RequestEvent) string {
 		s = "0" + s
 	}
 	return "h-" + s
+}
+
+// placeOf sets o's country, AS number and hosting flag from the event (the
+// shipper's GeoIP fields, else the CDN's, for events of older shippers) and
+// counts them for the site.
+func (e *Engine) placeOf(ev *eventpb.RequestEvent, o *features.Obs) {
+	country, asn := ev.GetGeoCountry(), ev.GetAsn()
+	if country == "" {
+		country = ev.GetCdnCountry()
+	}
+	if asn == 0 {
+		asn = ev.GetCdnAsn()
+	}
+	o.Country, o.ASN = features.CountryCode(country), asn
+	if o.Country == 0 && asn == 0 {
+		return
+	}
+	o.Hosting = e.opt.hosting.Has(asn)
+	e.site.Add(o.T, o.Country, asn)
+	e.siteDirty = true
 }
