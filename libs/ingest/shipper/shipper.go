@@ -332,7 +332,7 @@ func (s *Shipper) rotated(path string, r tail.Rotation) {
 	if r.Lost {
 		s.metrics.rotationsLost.WithLabelValues(path, r.Kind).Inc()
 		s.log.Error("log file rotated and the rest of the old file was not found beside it: lines written to it after old_offset may be lost "+
-			"(a copytruncate copy must keep the file's name as prefix, e.g. "+filepath.Base(path)+".1, and stay uncompressed until read)", args...)
+			"(a copytruncate or renamed copy must keep the file's name as prefix, e.g. "+filepath.Base(path)+".1 or "+filepath.Base(path)+".1.gz; plain, gzip or zstd)", args...)
 		return
 	}
 	if r.From != "" {

@@ -1,6 +1,8 @@
 package shipper_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"os"
@@ -317,4 +319,38 @@ func TestBrokerDownThenBack(t *testing.T) {
 	t.Cleanup(b2.Close)
 	c.waitExactly(t, 5000)
 	stop()
+}
+
+// TestShipCompressedFile: `bulwark ship access.log.1.gz` ships the lines
+// the file holds, not its compressed bytes.
+func TestShipCompressedFile(t *testing.T) {
+	b := kafkatest.Start(t)
+	kcfg := kafkatest.Config(b)
+	plain := filepath.Join(t.TempDir(), "access.log.1")
+	writeLines(t, plain, 0, 3000)
+	data, err := os.ReadFile(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := plain + ".gz"
+	var zb bytes.Buffer
+	zw := gzip.NewWriter(&zb)
+	zw.Write(data)
+	zw.Close()
+	if err := os.WriteFile(path, zb.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(path)
+	cfg.Follow = false
+	s, err := shipper.New(cfg, kcfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if sum := s.Summary(); sum.Read != 3000 || sum.Shipped != 3000 || sum.Rejected != 0 {
+		t.Fatalf("summary %+v, want 3000 lines read and shipped", sum)
+	}
+	collect(t, kcfg).waitExactly(t, 3000)
 }
