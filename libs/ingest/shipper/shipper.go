@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/bulwarkhq/bulwark/libs/ingest/geoip"
+	"github.com/bulwarkhq/bulwark/libs/ingest/logfile"
 	"github.com/bulwarkhq/bulwark/libs/ingest/logparse"
 	"github.com/bulwarkhq/bulwark/libs/ingest/tail"
 	"github.com/bulwarkhq/bulwark/libs/platform/kafka"
@@ -414,7 +415,14 @@ func (s *Shipper) saveCheckpoints() error {
 	for p, cp := range cps {
 		if fi, err := os.Stat(p); err == nil {
 			lag := fi.Size() - cp.Position.Offset
-			if !tail.IdentityOf(fi).SameFile(cp.Position.Identity) || lag < 0 {
+			same := tail.IdentityOf(fi).SameFile(cp.Position.Identity)
+			switch {
+			case same && lag < 0 && compressed(p):
+				// Offsets of a compressed file are in its content, which is
+				// bigger than the file: its lag in bytes is not known, and a
+				// finished archive must not look behind.
+				lag = 0
+			case !same || lag < 0:
 				lag = fi.Size() // rotated: the whole new file is ahead of us
 			}
 			s.metrics.lagBytes.WithLabelValues(p).Set(float64(lag))
@@ -425,4 +433,10 @@ func (s *Shipper) saveCheckpoints() error {
 		return err
 	}
 	return nil
+}
+
+// compressed reports whether the file at path is gzip'd or zstd-compressed.
+func compressed(path string) bool {
+	c, err := logfile.IsCompressed(path)
+	return err == nil && c != logfile.None
 }

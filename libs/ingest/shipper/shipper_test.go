@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 
@@ -342,7 +343,8 @@ func TestShipCompressedFile(t *testing.T) {
 	}
 	cfg := testConfig(path)
 	cfg.Follow = false
-	s, err := shipper.New(cfg, kcfg, nil, nil)
+	reg := prometheus.NewRegistry()
+	s, err := shipper.New(cfg, kcfg, nil, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,6 +353,11 @@ func TestShipCompressedFile(t *testing.T) {
 	}
 	if sum := s.Summary(); sum.Read != 3000 || sum.Shipped != 3000 || sum.Rejected != 0 {
 		t.Fatalf("summary %+v, want 3000 lines read and shipped", sum)
+	}
+	// Offsets are in the content, bigger than the file: a finished archive
+	// is not behind.
+	if lag := testkit.Metric(t, reg, "bulwark_shipper_lag_bytes", "source", path); lag != 0 {
+		t.Errorf("lag of a shipped compressed file: %v bytes, want 0", lag)
 	}
 	collect(t, kcfg).waitExactly(t, 3000)
 }
