@@ -4,6 +4,7 @@ GO ?= go
 BIN := $(CURDIR)/bin
 TOOLS := $(CURDIR)/.tools
 PROTOC_GEN_GO_VERSION := $(shell cd libs && $(GO) list -m -f '{{.Version}}' google.golang.org/protobuf)
+PROTOC_GEN_VTPROTO_VERSION := $(shell cd libs && $(GO) list -m -f '{{.Version}}' github.com/planetscale/vtprotobuf)
 STATICCHECK_VERSION := v0.8.2
 MODULES := libs libs/checks libs/enforce/leader $(wildcard services/*)
 SERVICES := shipper aggregator decider sidecar cfsync chsink fwsync gate
@@ -53,14 +54,24 @@ bench-http:
 	SIDECAR_BENCH_HTTP_ONLY=1 ./scripts/bench/sidecar.sh
 
 ## generate: Go code from schemas/proto (committed; lint checks it is current)
-generate: $(TOOLS)/protoc-gen-go
+# RequestEvent (and its DeadLetter) also get vtprotobuf's generated
+# marshalling: the shipper encodes one per log line, and the reflection-based
+# marshal was the largest cost of a shipped line (BENCHMARKS.md, shipper).
+generate: $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-vtproto
 	protoc --plugin=protoc-gen-go=$(TOOLS)/protoc-gen-go \
 	  -I schemas/proto \
 	  --go_out=libs --go_opt=module=github.com/bulwarkhq/bulwark/libs \
 	  schemas/proto/bulwark/v1/*.proto
+	protoc --plugin=protoc-gen-go-vtproto=$(TOOLS)/protoc-gen-go-vtproto \
+	  -I schemas/proto \
+	  --go-vtproto_out=libs --go-vtproto_opt=module=github.com/bulwarkhq/bulwark/libs,features=marshal+size \
+	  schemas/proto/bulwark/v1/request_event.proto
 
 $(TOOLS)/protoc-gen-go:
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+
+$(TOOLS)/protoc-gen-go-vtproto:
+	GOBIN=$(TOOLS) $(GO) install github.com/planetscale/vtprotobuf/cmd/protoc-gen-go-vtproto@$(PROTOC_GEN_VTPROTO_VERSION)
 
 $(TOOLS)/staticcheck:
 	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

@@ -46,6 +46,9 @@ func TestCopytruncate(t *testing.T) {
 		{"paused and grown past the offset", "paused", 1300},
 		{"kafka down", "kafka-down", 300},
 		{"kafka down and grown past the offset", "kafka-down", 1300},
+		// logrotate's compress without delaycompress: the copy is gzip'd
+		// (by gzip, as logrotate runs it) before the shipper reads it.
+		{"stopped and the copy compressed", "stopped-compressed", 300},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, bin)
@@ -58,10 +61,15 @@ func TestCopytruncate(t *testing.T) {
 			h.start()
 			h.waitProduced(1000)
 			switch tc.while {
-			case "stopped":
+			case "stopped", "stopped-compressed":
 				h.stop()
 				h.write(1000, 1500)
 				h.copytruncate()
+				if tc.while == "stopped-compressed" {
+					if out, err := exec.Command("gzip", h.log+".1").CombinedOutput(); err != nil {
+						t.Fatalf("gzip: %v %s", err, out)
+					}
+				}
 				h.write(1500, 1500+tc.after)
 				h.start()
 			case "paused":

@@ -4,6 +4,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/libs/detect/features"
 	"github.com/bulwarkhq/bulwark/libs/detect/signatures"
 	"github.com/bulwarkhq/bulwark/libs/platform/config"
 )
@@ -23,6 +24,15 @@ type Config struct {
 	MetricsAddr      string        `env:"AGGREGATOR_METRICS_ADDR" envDefault:"127.0.0.1:8481" help:"Serves /metrics and /healthz."`
 	RulesFile        string        `env:"RULES_FILE" help:"The rule file whose 'features:' section sets weights and lists."`
 	SignaturesFile   string        `env:"SIGNATURES_FILE" help:"The operator's request-signature file, read over the shipped signatures and re-read when it changes (libs/detect/signatures)."`
+	HostingASNsFile  string        `env:"AGGREGATOR_HOSTING_ASNS_FILE" help:"AS numbers of hosting and cloud networks, one a line ('#' comments), replacing the shipped list (libs/detect/features/data/hosting-asns.txt) for net_hosting_share_10m."`
+}
+
+// HostingASNs is the hosting-network list: the file's, else the shipped one.
+func (c Config) HostingASNs() (features.ASNSet, error) {
+	if c.HostingASNsFile == "" {
+		return features.ShippedHostingASNs(), nil
+	}
+	return features.LoadASNList(c.HostingASNsFile)
 }
 
 // Validate checks the values, naming the variable at fault.
@@ -50,6 +60,9 @@ func (c Config) Validate() error {
 		if _, err := signatures.Load(c.SignaturesFile); err != nil {
 			return config.Invalid("SIGNATURES_FILE", "%v", err)
 		}
+	}
+	if _, err := c.HostingASNs(); err != nil {
+		return config.Invalid("AGGREGATOR_HOSTING_ASNS_FILE", "%v", err)
 	}
 	return nil
 }

@@ -86,3 +86,29 @@ func describe(rc kadm.ResourceConfig) string {
 	}
 	return b.String()
 }
+
+func TestHostingASNsFile(t *testing.T) {
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "good.txt"), filepath.Join(dir, "bad.txt")
+	if err := os.WriteFile(good, []byte("# mine\nAS64500\n64501\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte("64500\nnot-an-asn\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := DefaultConfig()
+	c.HostingASNsFile = good
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := c.HostingASNs()
+	if !s.Has(64500) || !s.Has(64501) || s.Has(16509) {
+		t.Fatalf("hosting list from the file: %v", s)
+	}
+	for _, path := range []string{bad, filepath.Join(dir, "missing.txt")} {
+		c.HostingASNsFile = path
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "BULWARK_AGGREGATOR_HOSTING_ASNS_FILE") {
+			t.Errorf("%s: %v, want an error naming BULWARK_AGGREGATOR_HOSTING_ASNS_FILE", path, err)
+		}
+	}
+}

@@ -93,6 +93,7 @@ type options struct {
 	lateness, idle, refresh time.Duration
 	sigs                    *signatures.Holder
 	sigsSet                 bool
+	hosting                 features.ASNSet
 }
 
 // Option configures an Engine.
@@ -102,6 +103,10 @@ type Option func(*options)
 // partition an event may be and still be merged into its windows. Later
 // events are counted (Stats.Late) and dropped.
 func WithAllowedLateness(d time.Duration) Option { return func(o *options) { o.lateness = d } }
+
+// WithHostingASNs sets the hosting and cloud networks of
+// net_hosting_share_10m; the default is features.ShippedHostingASNs.
+func WithHostingASNs(s features.ASNSet) Option { return func(o *options) { o.hosting = s } }
 
 // WithIdleTimeout sets after how long without events a subject's state is
 // dropped; a subject that returns later starts fresh. It should be at least
@@ -136,6 +141,12 @@ type Engine struct {
 	nets     *table[addrKey, netState]
 	hot      map[hotKey]*eventpb.RequestEvent
 	hotDirty map[hotKey]struct{}
+
+	// site counts the partition's requests by country and AS number
+	// (country_rarity, asn_rarity); siteDirty says it changed since the
+	// last Changes.
+	site      features.Site
+	siteDirty bool
 
 	maxTime  int64 // newest event time seen: the partition's watermark
 	tickSlot int64 // minute slot of the last idle flush and expiry sweep
@@ -176,6 +187,9 @@ func NewEngine(cfg scoring.Config, opts ...Option) *Engine {
 	}
 	if !o.sigsSet {
 		o.sigs = signatures.NewHolder(signatures.Shipped())
+	}
+	if o.hosting == nil {
+		o.hosting = features.ShippedHostingASNs()
 	}
 	return &Engine{
 		sigs:       o.sigs,
@@ -245,6 +259,7 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 		o.CDNBot = uint8(min(max(ev.GetCdnBotScore(), 1), 99))
 	}
 	o.Session = sessionKey(ev, &ipk)
+	e.placeOf(ev, &o)
 
 	plain := o.Flags&(features.ReqSensitive|features.ReqLogin|features.ReqCheckout|features.ReqPost|features.ReqDeepPage|features.ReqMalformed) == 0 &&
 		o.Sig == 0 && o.Status < 400
@@ -283,12 +298,14 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 		e.vector = features.Vector{}
 		ip.Behaviour.Compute(ip.Behaviour.Last, &e.vector)
 		ip.Extra.Compute(ip.Behaviour.Last, ip.Behaviour.Last, &e.vector)
+		e.site.Compute(ip.Behaviour.Country, ip.Behaviour.ASN, &e.vector)
 		e.sigReason = e.sigName(ip.Behaviour.SigRecent(ip.Behaviour.Last))
 		dst = e.consider(subject.KindIP, ipk, &ip.Emission, ev, &trigger, addr, t, ip.Behaviour.Last, dst)
 	}
 	if ss.Emission.fresh(sec, ssPlain) {
 		e.vector = features.Vector{}
 		ss.Behaviour.Compute(ss.Behaviour.Last, &e.vector)
+		e.site.Compute(ss.Behaviour.Country, ss.Behaviour.ASN, &e.vector)
 		e.sigReason = e.sigName(ss.Behaviour.SigRecent(ss.Behaviour.Last))
 		dst = e.consider(subject.KindSession, sessionHot(o.Session).key, &ss.Emission, ev, &trigger, addr, t, ss.Behaviour.Last, dst)
 	}
@@ -445,6 +462,7 @@ func (e *Engine) flushIdle(now int64, dst []*eventpb.Score) []*eventpb.Score {
 			if now-last >= int64(e.opt.refresh) {
 				s.Behaviour.Compute(now, &e.vector)
 				s.Extra.Compute(last, now, &e.vector)
+				e.site.Compute(s.Behaviour.Country, s.Behaviour.ASN, &e.vector)
 			}
 			e.sigReason = e.sigName(s.Behaviour.SigRecent(now))
 		case subject.KindSession:
@@ -456,6 +474,7 @@ func (e *Engine) flushIdle(now int64, dst []*eventpb.Score) []*eventpb.Score {
 			last, em = s.Behaviour.Last, &s.Emission
 			if now-last >= int64(e.opt.refresh) {
 				s.Behaviour.Compute(now, &e.vector)
+				e.site.Compute(s.Behaviour.Country, s.Behaviour.ASN, &e.vector)
 			}
 			e.sigReason = e.sigName(s.Behaviour.SigRecent(now))
 		case subject.KindNet:
@@ -618,4 +637,24 @@ func SessionID(ev *eventpb.RequestEvent) string {
 		s = "0" + s
 	}
 	return "h-" + s
+}
+
+// placeOf sets o's country, AS number and hosting flag from the event (the
+// shipper's GeoIP fields, else the CDN's, for events of older shippers) and
+// counts them for the site.
+func (e *Engine) placeOf(ev *eventpb.RequestEvent, o *features.Obs) {
+	country, asn := ev.GetGeoCountry(), ev.GetAsn()
+	if country == "" {
+		country = ev.GetCdnCountry()
+	}
+	if asn == 0 {
+		asn = ev.GetCdnAsn()
+	}
+	o.Country, o.ASN = features.CountryCode(country), asn
+	if o.Country == 0 && asn == 0 {
+		return
+	}
+	o.Hosting = e.opt.hosting.Has(asn)
+	e.site.Add(o.T, o.Country, asn)
+	e.siteDirty = true
 }

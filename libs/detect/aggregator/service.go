@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/plugin/kprom"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/bulwarkhq/bulwark/libs/detect/features"
 	"github.com/bulwarkhq/bulwark/libs/detect/scoring"
 	"github.com/bulwarkhq/bulwark/libs/detect/signatures"
 	"github.com/bulwarkhq/bulwark/libs/platform/config"
@@ -51,7 +52,9 @@ type Aggregator struct {
 	reg   prometheus.Registerer
 	txnID string
 	sigs  *signatures.Holder
-	sigRl *signatures.Reloader // nil without a signature file
+	// hosting is the hosting-network list of net_hosting_share_10m.
+	hosting features.ASNSet
+	sigRl   *signatures.Reloader // nil without a signature file
 
 	mu       sync.Mutex
 	revoked  map[int32]bool // revoked or lost since the last End (set by group callbacks)
@@ -106,9 +109,14 @@ func New(cfg Config, kcfg kafka.Config, scfg scoring.Config, log *slog.Logger, r
 	if err != nil {
 		return nil, config.Invalid("SIGNATURES_FILE", "%v", err)
 	}
+	hosting, err := cfg.HostingASNs()
+	if err != nil {
+		return nil, config.Invalid("AGGREGATOR_HOSTING_ASNS_FILE", "%v", err)
+	}
 	a := &Aggregator{
 		cfg: cfg, kcfg: kcfg, scfg: scfg, log: log.With("txn_id", id), m: newMetrics(reg), reg: reg, txnID: id,
 		revoked: map[int32]bool{}, owned: map[int32]bool{}, parts: map[int32]*partition{}, waiting: map[int32]bool{}, sigs: signatures.NewHolder(set),
+		hosting: hosting,
 	}
 	if cfg.SignaturesFile != "" {
 		a.sigRl = signatures.NewReloader(cfg.SignaturesFile, a.sigs, signatures.DefaultReloadInterval, log, reg)
@@ -539,7 +547,7 @@ func (a *Aggregator) rewound(fetches kgo.Fetches) bool {
 }
 
 func (a *Aggregator) newEngine() *Engine {
-	e := NewEngine(a.scfg, WithAllowedLateness(a.cfg.AllowedLateness), WithIdleTimeout(a.cfg.IdleTimeout), WithSignatures(a.sigs))
+	e := NewEngine(a.scfg, WithAllowedLateness(a.cfg.AllowedLateness), WithIdleTimeout(a.cfg.IdleTimeout), WithSignatures(a.sigs), WithHostingASNs(a.hosting))
 	e.TrackChanges()
 	return e
 }

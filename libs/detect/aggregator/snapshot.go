@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/bulwarkhq/bulwark/libs/detect/features"
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/platform/subject"
 )
@@ -22,6 +23,7 @@ import (
 //	key "s" + 8-byte hash   session: state
 //	key "n" + 16-byte addr  net: state
 //	key "h" + kind + 16     the last trigger of a hot subject (protobuf)
+//	key "g"                 the site's requests by country and AS number
 //
 // A nil value deletes the key (a tombstone in the topic).
 //
@@ -34,6 +36,7 @@ const (
 	recSession = 's'
 	recNet     = 'n'
 	recHot     = 'h'
+	recSite    = 'g'
 )
 
 // ErrIncompatibleState is returned by Load for a record it cannot read (a
@@ -98,6 +101,10 @@ func (e *Engine) Changes(put func(key, value []byte)) {
 		}
 	}
 	clear(e.hotDirty)
+	if e.siteDirty {
+		put([]byte{recSite}, encodeState(&e.site))
+		e.siteDirty = false
+	}
 	put([]byte{recMeta}, e.metaRecord())
 }
 
@@ -127,6 +134,13 @@ func (e *Engine) Load(key, value []byte) error {
 		}
 		e.maxTime, e.tickSlot = m.Watermark, m.TickSlot
 		return nil
+	case recSite:
+		if value == nil {
+			e.site = features.Site{}
+			return nil
+		}
+		// Format 2 only: the record is newer than format 1.
+		return decodeState(value, &e.site, func([]byte) ([]byte, bool) { return nil, false })
 	case recIP, recNet:
 		if len(key) != 17 {
 			return fmt.Errorf("%w: key length %d", ErrIncompatibleState, len(key))
@@ -182,4 +196,5 @@ func (e *Engine) Reset() {
 	clear(e.hot)
 	clear(e.hotDirty)
 	e.maxTime, e.tickSlot = 0, 0
+	e.site, e.siteDirty = features.Site{}, false
 }

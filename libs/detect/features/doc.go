@@ -67,6 +67,15 @@
 //	                                                 (background_paths, or the client's most repeated non-asset   pages; they are left out of iat_cv_1m (navigations only, and only
 //	                                                 path from a client that has loaded assets); needs 10         with a navigation in the last minute), pages_10m, no_asset_share_10m,
 //	                                                 requests                                                      referer_missing_share_10m and path_diversity_10m
+//	net_hosting_share_10m              net           share of the network's requests in 10 min from a hosting or   people browse from homes and phones; scrapers and proxy pools rent
+//	                                                 cloud AS number (data/hosting-asns.txt, or the operator's    servers. Weak alone (VPNs, cloud desktops): it adds to behaviour.
+//	                                                 list), among requests whose AS number is known; needs 5      Needs the shipper's GeoIP ASN database or a CDN that logs the ASN
+//	country_rarity                     ip session    -log10 of the share of the site's recent requests (halved     a shop's customers come from where it sells; a client from a country
+//	                                                 every 6 h of event time) from the subject's country: 2 = 1%, that sends one request in ten thousand is unusual for this site,
+//	                                                 4 = 0.01%; needs 1000 site requests with a country (per       not in general. Weak alone: travellers and new markets exist
+//	                                                 aggregator partition: a sample of the site, by client IP)
+//	asn_rarity                         ip session    the same for the subject's AS number, counted in a           the same for networks: the site's people come from a few consumer
+//	                                                 count-min sketch (bounded memory; never rarer than true)     ISPs; a lone server network or bulletproof host stands out
 //
 // Counters saturate (uint16 per bucket for requests, uint8 for rare events)
 // rather than wrap; a subject past saturation is far beyond every threshold.

@@ -50,6 +50,9 @@ const (
 	SigScannerUA
 	SigHits10m
 	BackgroundShare10m
+	NetHostingShare10m
+	CountryRarity
+	ASNRarity
 	NumFeatures
 )
 
@@ -66,6 +69,7 @@ var Names = [NumFeatures]string{
 	"sig_traversal", "sig_injection", "sig_exploit", "sig_webshell", "sig_sensitive_file",
 	"sig_admin_probe", "sig_cms_probe", "sig_protocol", "sig_proxy", "sig_scanner_ua", "sig_hits_10m",
 	"background_share_10m",
+	"net_hosting_share_10m", "country_rarity", "asn_rarity",
 }
 
 // NumSigCategories is how many signature categories have a feature

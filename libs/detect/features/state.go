@@ -33,6 +33,9 @@ type Obs struct {
 	CDNBot   uint8 // the CDN's bot score 1..99; 0 when not logged
 	Session  uint64
 	IP       uint64
+	Country  uint16 // CountryCode of the client's country, 0 when unknown
+	ASN      uint32 // the client's AS number, 0 when unknown
+	Hosting  bool   // ASN is a hosting or cloud network (HostingASNs)
 }
 
 // Behaviour is the windowed state of an ip: or session: subject. It is a
@@ -70,6 +73,8 @@ type Behaviour struct {
 	UA              UAFlags
 	HasLastID       bool
 	CDNBot          uint8
+	Country         uint16 // of the newest request (CountryCode), for country_rarity
+	ASN             uint32 // of the newest request, for asn_rarity
 }
 
 // iatAlpha weighs the newest inter-arrival time: ~1/8 means the statistic
@@ -106,6 +111,9 @@ func (b *Behaviour) Update(o *Obs) {
 	if t >= prev {
 		b.slide(prev, t)
 		b.Last = t
+		if o.Country != 0 || o.ASN != 0 {
+			b.Country, b.ASN = o.Country, o.ASN
+		}
 	}
 	head := b.Last
 	f := o.Flags
@@ -341,7 +349,14 @@ type Net struct {
 	Req   [10]uint16         // requests per minute, 10 min
 	IPs   window.Distinct128 // distinct client IPs, 2 x 5 min
 	Alike window.Distinct128 // distinct IPs that look alike (Behaviour.Alike)
+	// Requests per minute whose AS number is known, and those of them from
+	// a hosting or cloud network, 10 min.
+	ASNKnown, Hosting [10]uint16
 }
+
+// minNetReqForHosting is the requests with a known AS number that
+// net_hosting_share_10m needs.
+const minNetReqForHosting = 5
 
 // Reset makes n fresh (see Behaviour.Reset).
 func (n *Net) Reset() { *n = Net{} }
@@ -351,10 +366,20 @@ func (n *Net) Reset() { *n = Net{} }
 func (n *Net) Update(o *Obs, alike bool) {
 	prev := n.Last
 	if o.T > prev {
-		window.Slide(n.Req[:], window.Slot(prev, minute), window.Slot(o.T, minute))
+		from, to := window.Slot(prev, minute), window.Slot(o.T, minute)
+		window.Slide(n.Req[:], from, to)
+		window.Slide(n.ASNKnown[:], from, to)
+		window.Slide(n.Hosting[:], from, to)
 		n.Last = o.T
 	}
-	window.Add(n.Req[:], window.Slot(n.Last, minute), window.Slot(o.T, minute), 1)
+	head, m := window.Slot(n.Last, minute), window.Slot(o.T, minute)
+	window.Add(n.Req[:], head, m, 1)
+	if o.ASN != 0 {
+		window.Add(n.ASNKnown[:], head, m, 1)
+		if o.Hosting {
+			window.Add(n.Hosting[:], head, m, 1)
+		}
+	}
 	p, s := window.Slot(prev, half), window.Slot(o.T, half)
 	n.IPs.Add(o.IP, p, s)
 	if alike {
@@ -370,6 +395,10 @@ func (n *Net) Compute(now int64, v *Vector) {
 	p, s := window.Slot(n.Last, half), window.Slot(now, half)
 	v.Set(NetIPs10m, n.IPs.Estimate(p, s))
 	v.Set(NetAlikeIPs10m, n.Alike.Estimate(p, s))
+	ms, m := window.Slot(n.Last, minute), window.Slot(now, minute)
+	if known := window.Sum(n.ASNKnown[:], ms, m); known >= minNetReqForHosting {
+		v.Set(NetHostingShare10m, round3(float64(window.Sum(n.Hosting[:], ms, m))/float64(known)))
+	}
 }
 
 func flag[T ~uint8](f T) float64 {

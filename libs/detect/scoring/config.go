@@ -135,6 +135,13 @@ func DefaultConfig() Config {
 			"sig_hits_10m":       {Weight: 90, From: 1, To: 8},
 			// Informational: how much of the traffic is a page's scripts.
 			"background_share_10m": {Weight: 0, From: 0, To: 0},
+			// Where the traffic comes from: weak alone (people use VPNs and
+			// travel; some customers are businesses on cloud desktops), they
+			// add up with behaviour. A network all on hosting ASNs is servers.
+			"net_hosting_share_10m": {Weight: 25, From: 0.5, To: 1},
+			// -log10 of the share of the site's traffic: 2 = 1%, 4 = 0.01%.
+			"country_rarity": {Weight: 15, From: 2, To: 4},
+			"asn_rarity":     {Weight: 15, From: 2.5, To: 4.5},
 		},
 		StaticAssetExtensions: []string{
 			".css", ".js", ".mjs", ".map", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif",

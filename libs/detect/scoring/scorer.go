@@ -79,7 +79,7 @@ func (s *Scorer) Score(k subject.Kind, v *features.Vector, p *Points) float64 {
 		if !ok {
 			continue
 		}
-		if k == subject.KindNet && id != features.NetAlikeIPs10m && id != features.NetIPs10m {
+		if k == subject.KindNet && id != features.NetAlikeIPs10m && id != features.NetIPs10m && id != features.NetHostingShare10m {
 			continue
 		}
 		sig := s.sig[id]
@@ -153,6 +153,10 @@ func Reason(id features.ID, v float64) string {
 		return id.String() + "=low"
 	case features.Rate10s, features.Rate1m, features.Rate10m, features.Rate1h:
 		return id.String() + "=" + num(v) + "/s"
+	case features.NetHostingShare10m:
+		if v >= 0.99 {
+			return "hosting_network"
+		}
 	}
 	return id.String() + "=" + num(v)
 }

@@ -58,7 +58,7 @@ func (c *common) finish(ev *eventpb.RequestEvent) error {
 // nearly every field), else a copy in the scratch buffer with every invalid
 // or control byte (< 0x20, 0x7f) written as \xHH; changed says which.
 func (c *common) escape(s string) (string, bool) {
-	i := 0
+	i := printableASCIIPrefix(s)
 	for i < len(s) {
 		b := s[i]
 		if b >= 0x20 && b < 0x7f {
@@ -101,3 +101,26 @@ func (c *common) escape(s string) (string, bool) {
 }
 
 const hexDigits = "0123456789ABCDEF"
+
+// printableASCIIPrefix is how many of s's leading bytes are printable ASCII
+// (0x20..0x7e), found eight bytes at a time: escape runs on every field of
+// every line, and the byte loop alone was a tenth of the shipper's CPU.
+// (A bit trick rather than a library: the standard library has none for a
+// byte range, and this is four operations on a word.)
+func printableASCIIPrefix(s string) int {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		del := w ^ (0x7f * ones)
+		// A byte >= 0x80, a byte < 0x20, or a byte == 0x7f (zero after the xor).
+		if w&highs != 0 || (w-0x20*ones)&^w&highs != 0 || (del-ones)&^del&highs != 0 {
+			break
+		}
+	}
+	return i
+}

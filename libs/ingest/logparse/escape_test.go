@@ -76,3 +76,20 @@ func FuzzEscape(f *testing.F) {
 		}
 	})
 }
+
+func FuzzPrintableASCIIPrefix(f *testing.F) {
+	for _, s := range []string{"", "GET /index.html HTTP/1.1", "Mozilla/5.0 (X11)\x7f", "abcdefgh\x1fz", "abcdefghij\xc3\xa9", "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := 0
+		for want < len(s) && s[want] >= 0x20 && s[want] < 0x7f {
+			want++
+		}
+		// The word-at-a-time scan may stop at the start of the word holding
+		// the first other byte, never past it.
+		if got := printableASCIIPrefix(s); got > want || want-got >= 8 {
+			t.Fatalf("printableASCIIPrefix(%q) = %d, the printable prefix is %d", s, got, want)
+		}
+	})
+}

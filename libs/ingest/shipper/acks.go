@@ -17,8 +17,15 @@ type ackTracker struct {
 	head    int // index of the first pending entry in the ring
 	n       int
 
-	pos   tail.Position   // every line before pos is acknowledged
-	marks map[string]Mark // per topic/partition: offset after the last record of those lines
+	pos   tail.Position           // every line before pos is acknowledged
+	marks map[topicPartition]Mark // offset after the last record of those lines
+}
+
+// topicPartition keys marks while acknowledgements arrive: a string key
+// ("topic/partition", the checkpoint's) would be built once per record.
+type topicPartition struct {
+	topic     string
+	partition int32
 }
 
 type pendingLine struct {
@@ -30,9 +37,9 @@ type pendingLine struct {
 }
 
 func newAckTracker(start tail.Position, marks map[string]Mark) *ackTracker {
-	m := make(map[string]Mark, len(marks))
-	for k, v := range marks {
-		m[k] = v
+	m := make(map[topicPartition]Mark, len(marks))
+	for _, v := range marks {
+		m[topicPartition{v.Topic, v.Partition}] = v
 	}
 	return &ackTracker{pending: make([]pendingLine, 1024), pos: start, marks: m}
 }
@@ -75,7 +82,7 @@ func (a *ackTracker) advance() {
 		}
 		a.pos = p.end
 		if p.offset >= 0 {
-			k := markKey(p.topic, p.partition)
+			k := topicPartition{p.topic, p.partition}
 			if m, ok := a.marks[k]; !ok || p.offset+1 > m.Offset {
 				a.marks[k] = Mark{Topic: p.topic, Partition: p.partition, Offset: p.offset + 1}
 			}
@@ -93,7 +100,7 @@ func (a *ackTracker) checkpoint() Checkpoint {
 	defer a.mu.Unlock()
 	m := make(map[string]Mark, len(a.marks))
 	for k, v := range a.marks {
-		m[k] = v
+		m[markKey(k.topic, k.partition)] = v
 	}
 	return Checkpoint{Version: checkpointVersion, Position: a.pos, Partitions: m}
 }

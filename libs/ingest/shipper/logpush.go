@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bulwarkhq/bulwark/libs/ingest/logparse"
@@ -96,14 +97,21 @@ func (s *Shipper) handleLogpush(r *http.Request) (int, logpushReply) {
 	if err != nil {
 		return http.StatusInternalServerError, logpushReply{Error: err.Error()}
 	}
-	enc := newEncoder(s, source, parser)
-	enc.format = string(logparse.FormatCloudflare)
-
 	var (
 		wg               sync.WaitGroup
-		shipped, dropped int64
-		mu               sync.Mutex
+		shipped, dropped atomic.Int64
 	)
+	// Each line is acknowledged once: by its record or by its dead letter.
+	enc := newEncoder(s, source, parser, func(_ uint64, topic string, _ int32, _ int64) {
+		if topic == s.topics.Requests {
+			shipped.Add(1)
+		} else {
+			dropped.Add(1)
+		}
+		wg.Done()
+	})
+	enc.format = string(logparse.FormatCloudflare)
+
 	ctx := r.Context()
 	lr := newLineReader(p.lines(), s.cfg.MaxLineBytes)
 	var offset int64
@@ -123,19 +131,7 @@ func (s *Shipper) handleLogpush(r *http.Request) (int, logpushReply) {
 		s.read.Add(1)
 		s.metrics.linesRead.WithLabelValues(source).Inc()
 		wg.Add(1)
-		var once sync.Once
-		err = enc.ship(ctx, tail.Line{Data: line, Offset: start, End: offset, Truncated: truncated}, func(topic string, _ int32, _ int64) {
-			once.Do(func() {
-				mu.Lock()
-				if topic == s.topics.Requests {
-					shipped++
-				} else {
-					dropped++
-				}
-				mu.Unlock()
-				wg.Done()
-			})
-		})
+		err = enc.ship(ctx, tail.Line{Data: line, Offset: start, End: offset, Truncated: truncated}, 0)
 		if err != nil {
 			return http.StatusServiceUnavailable, logpushReply{Error: "stopping: " + err.Error()}
 		}
@@ -144,7 +140,7 @@ func (s *Shipper) handleLogpush(r *http.Request) (int, logpushReply) {
 	go func() { wg.Wait(); close(done) }()
 	select {
 	case <-done:
-		return http.StatusOK, logpushReply{Shipped: shipped, Rejected: dropped}
+		return http.StatusOK, logpushReply{Shipped: shipped.Load(), Rejected: dropped.Load()}
 	case <-ctx.Done():
 		return http.StatusServiceUnavailable, logpushReply{Error: "Kafka did not acknowledge the push in time; retry"}
 	}

@@ -27,7 +27,7 @@ func newMetrics(reg prometheus.Registerer, buffered func() float64) *metrics {
 		rotationsLost: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bulwark_shipper_rotations_possibly_lost_total",
 			Help: "Rotations after which the rest of the old file (the renamed file or copytruncate's copy) was not found: lines written to it after the last read may be lost."}, []string{"source", "kind"}),
 		lagBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bulwark_shipper_lag_bytes", Help: "Bytes between the checkpointed position and the end of the file."}, []string{"source"}),
-		produceLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "bulwark_shipper_produce_latency_seconds", Help: "Time from handing a record to the Kafka client to its acknowledgement.",
+		produceLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "bulwark_shipper_produce_latency_seconds", Help: "Time from handing a record to the Kafka client to its acknowledgement (one record in 64 of the requests topic, every dead letter).",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
 		produceErrors:    prometheus.NewCounter(prometheus.CounterOpts{Name: "bulwark_shipper_produce_errors_total", Help: "Records Kafka refused for good (sent to the dead-letter topic instead)."}),
 		checkpointErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "bulwark_shipper_checkpoint_errors_total", Help: "Failed checkpoint writes."}),

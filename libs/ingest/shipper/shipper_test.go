@@ -1,15 +1,19 @@
 package shipper_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 
@@ -58,12 +62,13 @@ type collector struct {
 	mu     sync.Mutex
 	paths  map[string]int // request path -> times seen
 	dead   []*eventpb.DeadLetter
+	order  map[int32][]int64          // requests partition -> source offsets, as read
 	next   map[string]map[int32]int64 // topic -> partition -> next offset to read
 }
 
 func collect(t *testing.T, kcfg kafka.Config) *collector {
 	t.Helper()
-	c := &collector{paths: map[string]int{}, topics: []string{kcfg.Topics.Requests, kcfg.Topics.RequestsDLQ},
+	c := &collector{paths: map[string]int{}, order: map[int32][]int64{}, topics: []string{kcfg.Topics.Requests, kcfg.Topics.RequestsDLQ},
 		next: map[string]map[int32]int64{kcfg.Topics.Requests: {}, kcfg.Topics.RequestsDLQ: {}}}
 	cl, err := kafka.NewClient(kcfg.WithClientID("collector"), nil,
 		kgo.ConsumeTopics(kcfg.Topics.Requests, kcfg.Topics.RequestsDLQ),
@@ -101,6 +106,7 @@ func collect(t *testing.T, kcfg kafka.Config) *collector {
 					t.Errorf("record key %q, want the client IP %q", r.Key, ev.ClientIp)
 				}
 				c.paths[ev.Path]++
+				c.order[r.Partition] = append(c.order[r.Partition], ev.SourceOffset)
 			})
 		}
 	}()
@@ -214,6 +220,12 @@ func TestShipFileOnce(t *testing.T) {
 	if len(c.dead) != len(bad) {
 		t.Fatalf("%d dead letters, want %d", len(c.dead), len(bad))
 	}
+	// Lines are parsed in parallel but produced in file order.
+	for p, offs := range c.order {
+		if !slices.IsSorted(offs) {
+			t.Errorf("partition %d holds the file's lines out of order", p)
+		}
+	}
 	for _, dl := range c.dead {
 		var want string
 		for line, reason := range bad {
@@ -308,4 +320,44 @@ func TestBrokerDownThenBack(t *testing.T) {
 	t.Cleanup(b2.Close)
 	c.waitExactly(t, 5000)
 	stop()
+}
+
+// TestShipCompressedFile: `bulwark ship access.log.1.gz` ships the lines
+// the file holds, not its compressed bytes.
+func TestShipCompressedFile(t *testing.T) {
+	b := kafkatest.Start(t)
+	kcfg := kafkatest.Config(b)
+	plain := filepath.Join(t.TempDir(), "access.log.1")
+	writeLines(t, plain, 0, 3000)
+	data, err := os.ReadFile(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := plain + ".gz"
+	var zb bytes.Buffer
+	zw := gzip.NewWriter(&zb)
+	zw.Write(data)
+	zw.Close()
+	if err := os.WriteFile(path, zb.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(path)
+	cfg.Follow = false
+	reg := prometheus.NewRegistry()
+	s, err := shipper.New(cfg, kcfg, nil, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if sum := s.Summary(); sum.Read != 3000 || sum.Shipped != 3000 || sum.Rejected != 0 {
+		t.Fatalf("summary %+v, want 3000 lines read and shipped", sum)
+	}
+	// Offsets are in the content, bigger than the file: a finished archive
+	// is not behind.
+	if lag := testkit.Metric(t, reg, "bulwark_shipper_lag_bytes", "source", path); lag != 0 {
+		t.Errorf("lag of a shipped compressed file: %v bytes, want 0", lag)
+	}
+	collect(t, kcfg).waitExactly(t, 3000)
 }

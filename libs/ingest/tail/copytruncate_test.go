@@ -1,6 +1,7 @@
 package tail_test
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/bulwarkhq/bulwark/libs/ingest/tail"
 )
@@ -105,13 +108,8 @@ func TestCopytruncateWhileAway(t *testing.T) {
 			appendLines(t, path, 1000, 1500)
 			copyPath := filepath.Join(dir, "access.log"+copySuffix)
 			copytruncate(t, path, copyPath)
-			if strings.HasSuffix(copySuffix, ".gz") { // compressed at once: bytes no longer comparable
-				data, _ := os.ReadFile(copyPath)
-				zf, _ := os.Create(copyPath)
-				zw := gzip.NewWriter(zf)
-				zw.Write(data)
-				zw.Close()
-				zf.Close()
+			if strings.HasSuffix(copySuffix, ".gz") || strings.HasSuffix(copySuffix, ".zst") { // compressed at once
+				compressFile(t, copyPath)
 			}
 			appendLines(t, path, 1500, 1500+after)
 
@@ -142,8 +140,12 @@ func TestCopytruncateWhileAway(t *testing.T) {
 	f("grown past the offset, copy .1", ".1", 1300, false)
 	f("copy -YYYYMMDD", "-20261203", 300, false)
 	f("copy .0", ".0", 1300, false)
-	f("copy compressed at once", ".1.gz", 300, true)
-	f("copy compressed, grown past", ".1.gz", 1300, true)
+	// Compressed before it was read (copytruncate without delaycompress):
+	// found by the fingerprints of its decompressed content, read from the
+	// checkpoint.
+	f("copy compressed at once", ".1.gz", 300, false)
+	f("copy compressed, grown past", ".1.gz", 1300, false)
+	f("copy compressed with zstd", ".1.zst", 300, false)
 }
 
 // TestCopyWithOtherContentIsNotTaken: a file beside the log that is not the
@@ -247,4 +249,84 @@ func TestRestartWhileReadingTheCopy(t *testing.T) {
 
 	got, _ = readAll(t, path, inNew, tail.Options{})
 	sameLines(t, got, wantLines(2000, 2800))
+}
+
+// compressFile replaces path by its gzip'd (name ending .gz) or zstd (.zst)
+// form, under the same name, as logrotate's compress does with its own.
+func compressFile(t *testing.T, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if strings.HasSuffix(path, ".zst") {
+		zw, _ := zstd.NewWriter(&out)
+		zw.Write(data)
+		zw.Close()
+	} else {
+		zw := gzip.NewWriter(&out)
+		zw.Write(data)
+		zw.Close()
+	}
+	if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCompressedCopyAmongArchives: older compressed rotations beside the
+// log are not taken for the copy; the one that holds the checkpoint is.
+func TestCompressedCopyAmongArchives(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "access.log")
+	for i, old := range []string{"access.log.2.gz", "access.log.3.zst"} {
+		appendLines(t, filepath.Join(dir, old), 5000+1000*i, 7000+1000*i)
+		compressFile(t, filepath.Join(dir, old))
+	}
+	appendLines(t, path, 0, 100)
+	r, _ := tail.Open(path, tail.Position{}, tail.Options{})
+	readN(t, r, 100)
+	pos := r.Position()
+	r.Close()
+	appendLines(t, path, 100, 150)
+	copytruncate(t, path, filepath.Join(dir, "access.log.1.gz"))
+	compressFile(t, filepath.Join(dir, "access.log.1.gz"))
+	appendLines(t, path, 150, 160)
+	r, err := tail.Open(path, pos, tail.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got, _ := readN(t, r, 60)
+	sameLines(t, got, wantLines(100, 160))
+}
+
+// TestOpenCompressedFile: a compressed path is read through its content,
+// once, even when following, and resumes from a checkpoint.
+func TestOpenCompressedFile(t *testing.T) {
+	for _, name := range []string{"access.log.1.gz", "access.log.1.zst"} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), name)
+			appendLines(t, path, 0, 300)
+			compressFile(t, path)
+			r, err := tail.Open(path, tail.Position{}, tail.Options{Follow: true, PollInterval: time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := readN(t, r, 200)
+			sameLines(t, got, wantLines(0, 200))
+			pos := r.Position()
+			r.Close()
+			r, err = tail.Open(path, pos, tail.Options{Follow: true, PollInterval: time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			got, _ = readN(t, r, 100)
+			sameLines(t, got, wantLines(200, 300))
+			if _, err := r.Next(context.Background()); !errors.Is(err, io.EOF) {
+				t.Fatalf("after the last line of a compressed file: %v, want EOF", err)
+			}
+		})
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/bulwarkhq/bulwark/libs/ingest/logfile"
 )
 
 // Fingerprint identifies a byte range of a file by its length and CRC-32C.
@@ -73,14 +75,16 @@ func holds(f *os.File, size int64, pos Position) bool {
 // that starts with path) for the file that holds pos: the file itself,
 // renamed (same inode), or, after copytruncate, its copy (same fingerprints).
 // A position without fingerprints (an old checkpoint) is matched by inode
-// only. Compressed copies (path.1.gz) never match: their bytes differ, so
-// what was written between the last read and a copytruncate followed at
-// once by compression is reported lost. exclude is a file not to consider
-// (the path's own inode, when looking for a copy of it).
+// only. A compressed copy (path.1.gz, path-20261123.zst: compressed before
+// it was read, e.g. copytruncate without delaycompress) is looked at when no
+// plain file holds pos, and matched by the fingerprints of its decompressed
+// content, which is then what is returned (see compressedHolds). exclude is
+// a file not to consider (the path's own inode, when looking for a copy).
 func findOld(path string, pos Position, exclude Identity) (*os.File, string) {
 	matches, _ := filepath.Glob(escapeGlob(path) + "?*")
 	var copyF *os.File
 	var copyName string
+	var compressed []string // names of compressed candidates, tried last
 	for _, m := range matches {
 		fi, err := os.Stat(m)
 		if err != nil || !fi.Mode().IsRegular() {
@@ -96,6 +100,11 @@ func findOld(path string, pos Position, exclude Identity) (*os.File, string) {
 		}
 		f, err := os.Open(m)
 		if err != nil {
+			continue
+		}
+		if compression(f) != logfile.None {
+			f.Close()
+			compressed = append(compressed, m)
 			continue
 		}
 		if pos.fingerprinted() && !holds(f, fi.Size(), pos) {
@@ -114,7 +123,21 @@ func findOld(path string, pos Position, exclude Identity) (*os.File, string) {
 			f.Close()
 		}
 	}
-	return copyF, copyName
+	if copyF != nil {
+		return copyF, copyName
+	}
+	for _, m := range compressed {
+		f, err := os.Open(m)
+		if err != nil {
+			continue
+		}
+		d, ok := compressedHolds(f, m, pos)
+		f.Close()
+		if ok {
+			return d, m
+		}
+	}
+	return nil, ""
 }
 
 // escapeGlob quotes the glob metacharacters of a literal path.

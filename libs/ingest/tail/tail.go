@@ -24,6 +24,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/bulwarkhq/bulwark/libs/ingest/logfile"
 )
 
 // Line is one line of a file. Data excludes the newline and is only valid
@@ -127,6 +129,9 @@ type Follower struct {
 	// drained stops reading the current file: what it holds now is newer
 	// content that belongs to next.
 	drained bool
+	// static: the path is a compressed file, read once to its end (see
+	// openCompressed), never followed.
+	static bool
 }
 
 type nextFile struct {
@@ -182,6 +187,9 @@ func Open(path string, pos Position, opts Options) (*Follower, error) {
 		return nil, fmt.Errorf("stat %s: %w", path, err)
 	}
 	id := IdentityOf(fi)
+	if compression(f) != logfile.None {
+		return t.openCompressed(f, id, pos)
+	}
 	switch {
 	case pos.Identity.IsZero():
 		t.setFile(f, id, min(pos.Offset, fi.Size()))
@@ -204,6 +212,34 @@ func Open(path string, pos Position, opts Options) (*Follower, error) {
 			t.setFile(f, id, 0)
 			t.notify(Rotation{Kind: RotatedRename, Old: pos.Identity, New: id, Offset: pos.Offset, Lost: pos.Offset > 0, WhileAway: true})
 		}
+	}
+	return t, t.seek()
+}
+
+// openCompressed reads a compressed file (a rotated archive, or a file
+// given to `bulwark ship` as it is) once, through its decompressed content:
+// offsets and fingerprints are of that content, and the file is not
+// followed (a compressed file does not grow; its end is the end).
+func (t *Follower) openCompressed(f *os.File, id Identity, pos Position) (*Follower, error) {
+	d, err := decompress(f, t.path)
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	t.static = true
+	fi, err := d.Stat()
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("stat %s: %w", t.path, err)
+	}
+	switch {
+	case pos.Identity.IsZero():
+		t.setFile(d, id, min(pos.Offset, fi.Size()))
+	case pos.Identity.SameFile(id) && (!pos.fingerprinted() && fi.Size() >= pos.Offset || holds(d, fi.Size(), pos)):
+		t.setFile(d, pos.Identity, pos.Offset)
+	default:
+		// Another file at the path: read it whole.
+		t.setFile(d, id, 0)
 	}
 	return t, t.seek()
 }
@@ -356,7 +392,7 @@ func (t *Follower) Next(ctx context.Context) (Line, error) {
 				}
 				continue
 			}
-			if !t.opts.Follow {
+			if !t.opts.Follow || t.static {
 				if t.end > t.start || t.skipping { // final line without a newline
 					return t.finalLine(), nil
 				}
@@ -378,6 +414,14 @@ func (t *Follower) Next(ctx context.Context) (Line, error) {
 		case <-time.After(t.opts.PollInterval):
 		}
 	}
+}
+
+// Buffered reports whether the next call to Next returns a line already in
+// memory, without reading the file or waiting for it to grow: a caller that
+// batches lines hands on what it holds before Next may block. It may say
+// false when a line would come at once (never the reverse).
+func (t *Follower) Buffered() bool {
+	return t.f != nil && (t.flushPartial || bytes.IndexByte(t.buf[t.start:t.end], '\n') >= 0)
 }
 
 // tailPosition is the position of everything read so far.

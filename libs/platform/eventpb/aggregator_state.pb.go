@@ -25,7 +25,9 @@ const (
 
 // SubjectState is the value of one record of the aggregator's compacted state
 // topic (bulwark.aggregator-state.v1): the windows and counters of one
-// subject (key "i"/"s"/"n" + subject key) or of the engine itself (key "M").
+// subject (key "i"/"s"/"n" + subject key), of the engine itself (key "M"),
+// or of the site's traffic by country and AS number (key "g": fields
+// "period", "total", "countries", "asns", for country_rarity and asn_rarity).
 //
 // The state is written field by field, by name, so that any two releases read
 // each other's records: a field the reader does not know is ignored, a field
