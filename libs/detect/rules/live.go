@@ -26,9 +26,9 @@ import (
 // learning mode.
 type LivePolicy struct {
 	Learning     *bool           `yaml:"learning,omitempty"`
-	Ladder       LiveLadder    `yaml:"ladder,omitempty"`
-	TTL          LiveTTL       `yaml:"ttl,omitempty"`
-	Allow        LiveAllow     `yaml:"allow,omitempty"`
+	Ladder       LiveLadder      `yaml:"ladder,omitempty"`
+	TTL          LiveTTL         `yaml:"ttl,omitempty"`
+	Allow        LiveAllow       `yaml:"allow,omitempty"`
 	RuleLearning map[string]bool `yaml:"rule_learning,omitempty"`
 }
 
