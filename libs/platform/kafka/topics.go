@@ -24,6 +24,8 @@ type Topics struct {
 	Feedback string `env:"TOPIC_FEEDBACK" envDefault:"bulwark.feedback.v1" help:"Topic of challenge outcomes and operator labels, keyed by subject."`
 	// Audit holds every operator action taken in the console, keyed by actor.
 	Audit string `env:"TOPIC_AUDIT" envDefault:"bulwark.audit.v1" help:"Topic of operator actions (who, when, why, what), written by the console."`
+	// Policy holds the live policy laid over the rule file (rules.LivePolicy).
+	Policy string `env:"TOPIC_POLICY" envDefault:"bulwark.policy.v1" help:"Compacted topic of the live policy (thresholds, TTLs, learning, allow lists) set from the console and laid over the rule file by every decider."`
 }
 
 // DefaultTopics returns the contract names.
@@ -35,6 +37,7 @@ func DefaultTopics() Topics {
 		Verdicts:    "bulwark.verdicts.v1",
 		Feedback:    "bulwark.feedback.v1",
 		Audit:       "bulwark.audit.v1",
+		Policy:      "bulwark.policy.v1",
 	}
 }
 
@@ -45,6 +48,7 @@ func (t Topics) Validate() error {
 		{t.Requests, "TOPIC_REQUESTS"}, {t.RequestsDLQ, "TOPIC_REQUESTS_DLQ"},
 		{t.Scores, "TOPIC_SCORES"}, {t.Verdicts, "TOPIC_VERDICTS"},
 		{t.Feedback, "TOPIC_FEEDBACK"}, {t.Audit, "TOPIC_AUDIT"},
+		{t.Policy, "TOPIC_POLICY"},
 	} {
 		if f.v == "" {
 			return config.Invalid(f.name, "topic name must not be empty")
@@ -92,6 +96,10 @@ func (t Topics) Specs(partitions int32, replication int16) []TopicSpec {
 		// in the order the actions were taken.
 		{Name: t.Audit, Partitions: 1, ReplicationFactor: replication, Configs: map[string]string{
 			"cleanup.policy": "delete", "retention.ms": ms(400 * day),
+		}},
+		// One key, the policy in force: compacted, one partition.
+		{Name: t.Policy, Partitions: 1, ReplicationFactor: replication, Configs: map[string]string{
+			"cleanup.policy": "compact", "delete.retention.ms": ms(day), "min.compaction.lag.ms": "0",
 		}},
 	}
 }
