@@ -20,6 +20,7 @@ import (
 
 	"github.com/bulwarkhq/bulwark/libs/analytics/chschema"
 	"github.com/bulwarkhq/bulwark/libs/decide/overrides"
+	"github.com/bulwarkhq/bulwark/libs/decide/policy"
 	"github.com/bulwarkhq/bulwark/libs/platform/kafka"
 	"github.com/bulwarkhq/bulwark/libs/platform/service"
 )
@@ -45,6 +46,8 @@ type Server struct {
 	audit   *auditLog
 	tmpl    *template.Template
 	over    *overviewCache
+	live    *livePolicy
+	policy  *policy.Follower
 	metrics *metrics
 	ln      net.Listener
 	httpc   *http.Client
@@ -86,6 +89,8 @@ func New(cfg Config, kcfg kafka.Config, limits overrides.Limits, ch *chschema.Co
 	}
 	s.store = newStore(cfg, kcfg, ch == nil, log, reg)
 	s.over = &overviewCache{store: s.store}
+	s.live = &livePolicy{}
+	s.policy = policy.NewFollower(kcfg, "console", s.live.set, log, reg)
 	s.audit, err = newAuditLog(kcfg, log, reg)
 	if err != nil {
 		return nil, err
@@ -121,6 +126,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.store.run(gctx) })
+	g.Go(func() error { return s.policy.Run(gctx) })
 	g.Go(func() error {
 		if !s.cfg.TLS() {
 			return service.ServeListener(gctx, s.ln, s.Handler(), s.log)
@@ -160,6 +166,9 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /clients/{subject...}", s.need(RoleViewer, s.client))
 	mux.Handle("POST /actions", s.need(RoleViewer, s.act))
 	mux.Handle("GET /audit", s.need(RoleViewer, s.auditPage))
+	mux.Handle("GET /policy", s.need(RoleViewer, s.policyPage))
+	mux.Handle("POST /policy/preview", s.need(RoleAdmin, s.policyPreview))
+	mux.Handle("POST /policy/apply", s.need(RoleAdmin, s.policyApply))
 	return s.headers(mux)
 }
 
