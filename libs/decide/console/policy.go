@@ -46,6 +46,8 @@ type policyData struct {
 	NewDoc  string
 	Diff    []diffLine
 	Reason  string
+	// Compare is the report of the replay comparison.
+	Compare string
 }
 
 // policyForm is the policy as form fields; "" means "the rule file's".

@@ -51,7 +51,9 @@ type Server struct {
 	metrics *metrics
 	ln      net.Listener
 	httpc   *http.Client
-	now     func() time.Time
+	// comparing holds a token while a replay comparison runs.
+	comparing chan struct{}
+	now       func() time.Time
 }
 
 // New builds the console: it listens on cfg.Addr at once (so Addr is known
@@ -77,9 +79,10 @@ func New(cfg Config, kcfg kafka.Config, limits overrides.Limits, ch *chschema.Co
 	}
 	s := &Server{
 		cfg: cfg, kcfg: kcfg, limits: limits, log: log, tmpl: tmpl, now: time.Now,
-		auth:    &auth{sign: sign, tokens: newTokens(cfg), ttl: cfg.SessionTTL, secure: cfg.TLS()},
-		metrics: newMetrics(reg),
-		httpc:   &http.Client{Timeout: 2 * time.Second},
+		auth:      &auth{sign: sign, tokens: newTokens(cfg), ttl: cfg.SessionTTL, secure: cfg.TLS()},
+		metrics:   newMetrics(reg),
+		httpc:     &http.Client{Timeout: 2 * time.Second},
+		comparing: make(chan struct{}, 1),
 	}
 	if cfg.OIDC() {
 		s.oidc = newOIDCLogin(cfg)
@@ -169,6 +172,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /policy", s.need(RoleViewer, s.policyPage))
 	mux.Handle("POST /policy/preview", s.need(RoleAdmin, s.policyPreview))
 	mux.Handle("POST /policy/apply", s.need(RoleAdmin, s.policyApply))
+	mux.Handle("POST /policy/compare", s.need(RoleAdmin, s.policyCompare))
 	return s.headers(mux)
 }
 
