@@ -175,6 +175,9 @@ type auth struct {
 // principal returns who makes r: a bearer token, or a valid session
 // cookie; RoleNone when neither.
 func (a *auth) principal(r *http.Request, now time.Time) Principal {
+	if hs := r.Header.Values("Authorization"); len(hs) > 1 {
+		return Principal{} // ambiguous: which one would a proxy have checked?
+	}
 	if h := r.Header.Get("Authorization"); h != "" {
 		tok, ok := strings.CutPrefix(h, "Bearer ")
 		if !ok {

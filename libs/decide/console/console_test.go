@@ -37,6 +37,19 @@ func TestWithoutCredentials(t *testing.T) {
 	f("GET", "/static/console.css", "", http.StatusOK, "body{")
 	f("GET", "/clients/ip:203.0.113.7", adminToken, http.StatusOK, `"Subject":"ip:203.0.113.7"`)
 	f("GET", "/clients/nonsense:x", adminToken, http.StatusBadRequest, "error")
+
+	// Two Authorization headers are ambiguous: refused, even if one is good.
+	req, _ := http.NewRequest("GET", fx.url+"/clients/ip:203.0.113.7", nil)
+	req.Header.Add("Authorization", "Bearer "+adminToken)
+	req.Header.Add("Authorization", "Bearer nobody")
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("two Authorization headers: %d", resp.StatusCode)
+	}
 }
 
 // TestActionsThroughOverrides: an operator's block and unblock reach the
