@@ -21,7 +21,8 @@ eval "$c3" >>"$raw" 2>&1 || true
 eval "$c4" >>"$raw" 2>&1 || true
 
 rows=$(awk '/bench_test.go:.*requests, .*verdicts: p50/ {
-  for (i = 1; i <= NF; i++) { if ($i == "requests,") r = $(i-1); if ($i == "verdicts:") v = $(i-1); if ($i == "p50") p50 = $(i+1); if ($i == "p95") p95 = $(i+1); if ($i == "(SELECT") s = $(i+3) }
+  p95 = ""
+  for (i = 1; i <= NF; i++) { if ($i == "requests,") r = $(i-1); if ($i == "verdicts:") v = $(i-1); if ($i == "p50") p50 = $(i+1); if ($i == "p95" && p95 == "") p95 = $(i+1); if ($i == "(SELECT") s = $(i+3) }
   sub(/\)$/, "", s); print "| " r " | " v " | " p50 " | " p95 " | " s " |" }' "$raw")
 ratios=$(awk '/^BenchmarkClientView/ { for (i = 2; i <= NF; i++) if ($(i+1) == "p95/select1") printf "%s ", $i }' "$raw")
 live=$(grep -o 'policy in force in both deciders [0-9.]*m\?s' "$raw" | awk '{print $NF}' | head -1)
