@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -102,6 +103,11 @@ func New(cfg Config, kcfg kafka.Config, limits overrides.Limits, ch *chschema.Co
 	if err != nil {
 		s.audit.close()
 		return nil, fmt.Errorf("console: listen on %s (BULWARK_CONSOLE_ADDR): %w", cfg.Addr, err)
+	}
+	if ap, err := netip.ParseAddrPort(s.ln.Addr().String()); err == nil && !ap.Addr().IsLoopback() && !cfg.TLS() {
+		// Allowed (a TLS-terminating proxy may sit in front), but said.
+		log.Warn("the console listens beyond loopback without TLS: tokens and session cookies cross the network in clear unless a TLS proxy is in front",
+			"addr", s.ln.Addr().String())
 	}
 	return s, nil
 }
