@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -151,11 +153,18 @@ func (s *Server) clientData(ctx context.Context, sub subject.Subject) clientData
 		go func() { defer wg.Done(); var err error; d.Scores, err = s.ch.scores(ctx, sub, 20); warn(err) }()
 		go func() { defer wg.Done(); var err error; d.Labels, err = s.ch.labels(ctx, sub, 20); warn(err) }()
 	} else {
-		d.Source = "the requests and feedback topics (last hour of requests, since the console started)"
+		d.Source = "the requests, scores and feedback topics (the last hour, kept in memory)"
 		for _, ev := range s.store.requests.get(key) {
 			d.Requests = append(d.Requests, request{Time: time.Unix(0, ev.GetTimeUnixNano()), ClientIP: ev.GetClientIp(),
 				Method: ev.GetMethod(), Host: ev.GetHost(), Path: ev.GetPath(), Status: uint16(ev.GetStatus()),
 				UserAgent: ev.GetUserAgent(), Session: ev.GetSessionId(), Country: ev.GetGeoCountry(), ASN: ev.GetAsn()})
+		}
+		for _, sc := range s.store.scores.get(key) {
+			v := score{Time: time.Unix(0, sc.GetTimeUnixNano()), Score: sc.GetScore(), Reasons: sc.GetReasons()}
+			for _, name := range slices.Sorted(maps.Keys(sc.GetFeatures())) {
+				v.Features = append(v.Features, feature{name, sc.GetFeatures()[name]})
+			}
+			d.Scores = append(d.Scores, v)
 		}
 		for _, f := range s.store.feedback.get(key) {
 			d.Labels = append(d.Labels, label{Time: time.Unix(0, f.GetTimeUnixNano()), Kind: f.GetKind().String(),

@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -118,5 +119,42 @@ func TestActionsThroughOverrides(t *testing.T) {
 	}
 	if v := testkit.Metric(t, fx.reg, "bulwark_console_actions_total", "action", "block", "result", "refused"); v != 2 {
 		t.Fatalf("refused blocks counted %v", v)
+	}
+}
+
+// TestClientViewFromTopics: without ClickHouse the client page shows the
+// client's recent requests, scores with features, and labels from the
+// topics, and nothing of other clients.
+func TestClientViewFromTopics(t *testing.T) {
+	fx := start(t)
+	now := time.Now()
+	fx.produce(t, fx.kcfg.Topics.Requests, "203.0.113.9", &eventpb.RequestEvent{TimeUnixNano: now.UnixNano(), ClientIp: "203.0.113.9",
+		Method: "POST", Host: "shop.example", Path: "/login", Status: 401, UserAgent: "curl/8", SessionId: "s-42"})
+	fx.produce(t, fx.kcfg.Topics.Requests, "203.0.113.10", &eventpb.RequestEvent{TimeUnixNano: now.UnixNano(), ClientIp: "203.0.113.10", Path: "/other"})
+	fx.produce(t, fx.kcfg.Topics.Scores, "ip:203.0.113.9", &eventpb.Score{Subject: "ip:203.0.113.9", TimeUnixNano: now.UnixNano(), Score: 88,
+		Features: map[string]float64{"login_failures_1m": 12, "rate_10s": 3}, Reasons: []string{"login_failures_1m=12"}})
+	fx.produce(t, fx.kcfg.Topics.Feedback, "ip:203.0.113.9", &eventpb.Feedback{Subject: "ip:203.0.113.9", TimeUnixNano: now.UnixNano(),
+		Kind: eventpb.FeedbackKind_LABEL_BOT, Source: "cli"})
+	var d struct {
+		Requests []struct{ Path, Session string }
+		Scores   []struct {
+			Score    float64
+			Features []struct{ Name string }
+		}
+		Labels []struct{ Kind string }
+	}
+	testkit.Eventually(t, 10*time.Second, "requests, scores and labels on the page", func() bool {
+		_, body := fx.call(t, "GET", "/clients/ip:203.0.113.9", adminToken, nil)
+		if err := json.Unmarshal([]byte(body), &d); err != nil {
+			t.Fatal(err)
+		}
+		return len(d.Requests) == 1 && len(d.Scores) == 1 && len(d.Labels) == 1
+	})
+	if d.Requests[0].Path != "/login" || d.Scores[0].Features[0].Name != "login_failures_1m" || d.Labels[0].Kind != "LABEL_BOT" {
+		t.Fatalf("%+v", d)
+	}
+	_, body := fx.call(t, "GET", "/clients/session:s-42", adminToken, nil)
+	if !strings.Contains(body, `"Path":"/login"`) {
+		t.Fatalf("the session's page lacks its request: %.300s", body)
 	}
 }

@@ -35,6 +35,7 @@ type store struct {
 	history  *recent[verdictChange]
 	requests *recent[*eventpb.RequestEvent] // nil with ClickHouse
 	feedback *recent[*eventpb.Feedback]     // nil with ClickHouse
+	scores   *recent[*eventpb.Score]        // nil with ClickHouse
 	// audits holds recent audit records by subject, and all under "".
 	audits  *recent[*eventpb.AuditEvent]
 	kcfg    kafka.Config
@@ -61,6 +62,7 @@ func newStore(c Config, kcfg kafka.Config, fromTopics bool, log *slog.Logger, re
 	if fromTopics {
 		s.requests = newRecent[*eventpb.RequestEvent](c.RecentClients, c.RecentRequests)
 		s.feedback = newRecent[*eventpb.Feedback](c.RecentClients, historyPerSubject)
+		s.scores = newRecent[*eventpb.Score](c.RecentClients, historyPerSubject)
 	}
 	s.reader = verdictlog.New(kcfg, "console", s.applyVerdict, log, reg)
 	return s
@@ -99,6 +101,7 @@ func (s *store) run(ctx context.Context) error {
 		// The last hour of requests is what a client page shows.
 		g.Go(func() error { return s.follow(ctx, s.kcfg.Topics.Requests, time.Hour, s.applyRequest) })
 		g.Go(func() error { return s.follow(ctx, s.kcfg.Topics.Feedback, 7*24*time.Hour, s.applyFeedback) })
+		g.Go(func() error { return s.follow(ctx, s.kcfg.Topics.Scores, time.Hour, s.applyScore) })
 	}
 	err := g.Wait()
 	if ctx.Err() != nil {
@@ -175,5 +178,18 @@ func (s *store) applyAudit(r *kgo.Record) error {
 	if a.GetSubject() != "" {
 		s.audits.add(a.GetSubject(), a)
 	}
+	return nil
+}
+
+func (s *store) applyScore(r *kgo.Record) error {
+	sc := &eventpb.Score{}
+	if err := proto.Unmarshal(r.Value, sc); err != nil {
+		return err
+	}
+	key := sc.GetSubject()
+	if key == "" {
+		key = string(r.Key)
+	}
+	s.scores.add(key, sc)
 	return nil
 }
