@@ -76,6 +76,11 @@ COPY --from=build /src/bin/bulwark-gate /usr/local/bin/
 EXPOSE 8080 8487
 ENTRYPOINT ["/usr/local/bin/bulwark-gate"]
 
+FROM runtime AS console
+COPY --from=build /src/bin/bulwark-console /usr/local/bin/
+EXPOSE 8490 8491
+ENTRYPOINT ["/usr/local/bin/bulwark-console"]
+
 FROM runtime AS bulwark
 COPY --from=build /src/bin/bulwark /usr/local/bin/
 ENTRYPOINT ["/usr/local/bin/bulwark"]

@@ -7,7 +7,7 @@ PROTOC_GEN_GO_VERSION := $(shell cd libs && $(GO) list -m -f '{{.Version}}' goog
 PROTOC_GEN_VTPROTO_VERSION := $(shell cd libs && $(GO) list -m -f '{{.Version}}' github.com/planetscale/vtprotobuf)
 STATICCHECK_VERSION := v0.8.2
 MODULES := libs libs/checks libs/enforce/leader $(wildcard services/*)
-SERVICES := shipper aggregator decider sidecar cfsync chsink fwsync gate
+SERVICES := shipper aggregator decider sidecar cfsync chsink fwsync gate console
 PKGS := ./libs/... ./libs/checks/... ./libs/enforce/leader/... $(addsuffix /...,$(addprefix ./,$(wildcard services/*)))
 
 .PHONY: all build cli run test test-short bench bench-http generate docs lint fmt vet tidy clean

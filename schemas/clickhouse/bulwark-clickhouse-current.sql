@@ -238,6 +238,25 @@ ORDER BY (time, kafka_partition, kafka_offset);
 -- migration 005 requests_as_org
 ALTER TABLE bulwark.requests ADD COLUMN as_org LowCardinality(String) AFTER asn;
 
+-- migration 006 audit
+CREATE TABLE IF NOT EXISTS bulwark.audit (
+    time DateTime,
+    actor String,
+    role LowCardinality(String),
+    action LowCardinality(String),
+    subject String,
+    reason String,
+    ttl_seconds Int64,
+    detail String,
+    result String,
+    remote_addr String,
+    kafka_partition Int32,
+    kafka_offset UInt64,
+    inserted_at DateTime DEFAULT now()
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(time)
+ORDER BY (time, kafka_partition, kafka_offset);
+
 -- retention: 30 days
 ALTER TABLE bulwark.requests MODIFY TTL time + INTERVAL 30 DAY;
 ALTER TABLE bulwark.scores MODIFY TTL time + INTERVAL 30 DAY;

@@ -96,6 +96,7 @@ func New(cfg Config, kafkaCfg kafka.Config, log *slog.Logger, reg prometheus.Reg
 		{verdictsTable, kafkaCfg.Topics.Verdicts},
 		{deadLettersTable, kafkaCfg.Topics.RequestsDLQ},
 		{feedbackTable, kafkaCfg.Topics.Feedback},
+		{auditTable, kafkaCfg.Topics.Audit},
 	} {
 		tt := t.t
 		tt.topic = t.topic

@@ -361,6 +361,8 @@ func TestScoresVerdictsDeadLetters(t *testing.T) {
 		mk(e.kcfg.Topics.Feedback, "ip:203.0.113.9", &eventpb.Feedback{Subject: "ip:203.0.113.9", Kind: eventpb.FeedbackKind_CHALLENGE_FAILED,
 			TimeUnixNano: at, Challenge: "pow", Level: 1, SolveMillis: 850, Rule: "ladder", Reason: "webdriver",
 			Checks: []*eventpb.CheckOutcome{{Name: "pow", Passed: true}, {Name: "webdriver", Passed: false}}}),
+		mk(e.kcfg.Topics.Audit, "token:operator", &eventpb.AuditEvent{TimeUnixNano: at, Actor: "token:operator", Role: "operator",
+			Action: "unblock", Subject: "ip:203.0.113.7", Reason: "ticket 4711", Result: "ok", RemoteAddr: "127.0.0.1:50000"}),
 	}
 	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		t.Fatal(err)
@@ -377,6 +379,7 @@ func TestScoresVerdictsDeadLetters(t *testing.T) {
 	f("SELECT count() FROM others.verdicts FINAL WHERE action = 'MONITOR' AND would_be = 'BLOCK' AND rule = 'login_stuffing'", 1)
 	f("SELECT count() FROM others.dead_letters FINAL WHERE reason = 'bad_syntax' AND raw = 'garbage'", 1)
 	f("SELECT count() FROM others.feedback FINAL WHERE kind = 'CHALLENGE_FAILED' AND checks_failed = ['webdriver'] AND solve_ms = 850 AND rule = 'ladder'", 1)
+	f("SELECT count() FROM others.audit FINAL WHERE actor = 'token:operator' AND action = 'unblock' AND subject = 'ip:203.0.113.7' AND reason = 'ticket 4711' AND result = 'ok'", 1)
 	// Requests read after the BLOCK verdict are marked with it.
 	e.produce(0, 100)
 	f("SELECT count() FROM others.requests FINAL", 100)

@@ -370,6 +370,38 @@ var feedbackTable = table{
 	},
 }
 
+var auditTable = table{
+	name: "audit",
+	columns: []string{"time", "actor", "role", "action", "subject", "reason", "ttl_seconds", "detail", "result",
+		"remote_addr", "kafka_partition", "kafka_offset"},
+	decode: func(r *kgo.Record, _ *verdictState) (any, error) {
+		if len(r.Value) == 0 {
+			return nil, errEmpty
+		}
+		a := &eventpb.AuditEvent{}
+		if err := proto.Unmarshal(r.Value, a); err != nil {
+			return nil, err
+		}
+		if a.GetTimeUnixNano() == 0 {
+			a.TimeUnixNano = r.Timestamp.UnixNano()
+		}
+		return a, nil
+	},
+	write: func(b driver.Batch, rows []sendRow) error {
+		n := len(rows)
+		tm, actor, role, action, sub := make([]time.Time, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		reason, ttl, detail, result, addr := make([]string, n), make([]int64, n), make([]string, n), make([]string, n), make([]string, n)
+		kpart, koff := make([]int32, n), make([]uint64, n)
+		for i, sr := range rows {
+			a := sr.v.(*eventpb.AuditEvent)
+			tm[i], actor[i], role[i], action[i], sub[i] = nanoTime(a.GetTimeUnixNano()), a.GetActor(), a.GetRole(), a.GetAction(), a.GetSubject()
+			reason[i], ttl[i], detail[i], result[i], addr[i] = a.GetReason(), a.GetTtlSeconds(), a.GetDetail(), a.GetResult(), a.GetRemoteAddr()
+			kpart[i], koff[i] = sr.partition, uint64(sr.offset)
+		}
+		return appendColumns(b, tm, actor, role, action, sub, reason, ttl, detail, result, addr, kpart, koff)
+	},
+}
+
 // appendColumns appends whole columns, in the order of the table's column
 // list: far cheaper than row-wise Append, which converts every value.
 func appendColumns(b driver.Batch, cols ...any) error {

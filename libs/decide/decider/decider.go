@@ -107,6 +107,9 @@ type Decider struct {
 	m    *Metrics
 	opts Options
 
+	// layers: the rule file and the live policy the rules are built from (live.go).
+	layers layers
+
 	mu       sync.Mutex
 	rs       *rules.RuleSet
 	verifier *crawlers.Verifier

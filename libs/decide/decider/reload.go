@@ -93,10 +93,7 @@ func (r *Reloader) Reload(ctx context.Context) error {
 	if empty && r.hadContent {
 		return r.refused(ErrEmptyRuleFile)
 	}
-	rs, err := rules.Parse(data, r.path)
-	if err == nil {
-		err = r.d.SetRules(rs)
-	}
+	rs, err := r.d.reloadFile(data, r.path) // under the live policy (live.go)
 	if err != nil {
 		return r.refused(err)
 	}

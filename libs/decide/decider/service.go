@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bulwarkhq/bulwark/libs/decide/overrides"
+	"github.com/bulwarkhq/bulwark/libs/decide/policy"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -88,6 +89,9 @@ type Service struct {
 	own      *ownWrites
 	ready    atomic.Bool
 	readyCh  chan struct{}
+	// policy follows the live policy topic (live.go).
+	policy      *policy.Follower
+	liveResults *prometheus.CounterVec
 
 	// writeMu orders Decide/Expire with the Produce calls of their changes,
 	// so records reach a partition in the order they were decided.
@@ -115,6 +119,11 @@ func NewService(cfg Config, kcfg kafka.Config, log *slog.Logger, reg prometheus.
 		return nil, fmt.Errorf("decider: %w", err)
 	}
 	s := &Service{cfg: cfg, kcfg: kcfg, log: log, reg: reg, m: m, d: d, own: newOwnWrites(), readyCh: make(chan struct{})}
+	if err := d.initLayers(cfg.RulesFile); err != nil {
+		return nil, fmt.Errorf("decider: %w", err)
+	}
+	s.liveResults = newLiveMetrics(reg)
+	s.policy = policy.NewFollower(kcfg, "decider", s.applyLive, log, reg)
 	if cfg.RulesFile != "" {
 		s.reloader = NewReloader(cfg.RulesFile, d, cfg.ReloadInterval, cfg.ReloadSettle, log)
 	}
@@ -164,6 +173,7 @@ func (s *Service) applyVerdict(subject string, v *eventpb.Verdict) {
 func (s *Service) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.reader.Run(ctx) })
+	g.Go(func() error { return s.policy.Run(ctx) })
 	if s.reloader != nil {
 		g.Go(func() error { return s.reloader.Run(ctx) })
 	}
@@ -173,6 +183,12 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-s.reader.Ready():
+		}
+		// A restarted decider decides under the live policy, not the file alone.
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.policy.Ready():
 		}
 		s.ready.Store(true)
 		close(s.readyCh)

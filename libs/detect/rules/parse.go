@@ -69,6 +69,16 @@ func LoadOrDefault(path string) (*RuleSet, error) {
 // error messages ("rules.yaml:12: rules[2].when: ..."). Every problem found
 // is reported, joined; each wraps ErrInvalid.
 func Parse(data []byte, name string) (*RuleSet, error) {
+	return ParseWithLive(data, name, nil)
+}
+
+// ParseWithLive is Parse with the live policy (live.go) laid over the
+// file; nil or empty live is Parse. The digest covers both.
+func ParseWithLive(data []byte, name string, live []byte) (*RuleSet, error) {
+	pol, err := ParseLive(live)
+	if err != nil {
+		return nil, err
+	}
 	spec, err := decodeSpec(defaultYAML, "default", nil, nil)
 	if err != nil {
 		return nil, err
@@ -80,13 +90,21 @@ func Parse(data []byte, name string) (*RuleSet, error) {
 	if spec, err = decodeSpec(data, name, spec, &root); err != nil {
 		return nil, err
 	}
+	pol.apply(spec)
 	sum := sha256.Sum256(data)
 	c := &compiler{e: errs{source: name, root: &root}}
 	rs := c.compile(spec)
 	if err := c.e.err(); err != nil {
 		return nil, err
 	}
+	if err := pol.applyRules(rs); err != nil {
+		return nil, err
+	}
 	rs.Source, rs.Digest = name, hex.EncodeToString(sum[:6])
+	if !pol.Empty() {
+		psum := sha256.Sum256(live)
+		rs.Source, rs.Digest = name+" + live policy", rs.Digest+"+"+hex.EncodeToString(psum[:4])
+	}
 	return rs, nil
 }
 

@@ -74,6 +74,7 @@ func runUntil(t *testing.T, traffic string, reached func(string) bool) string {
 	t.Setenv("BULWARK_SIDECAR_ADDR", "127.0.0.1:0")
 	t.Setenv("BULWARK_SIDECAR_GRPC_ADDR", "off")
 	t.Setenv("BULWARK_GATE_ADDR", "127.0.0.1:0")
+	t.Setenv("BULWARK_CONSOLE_ADDR", "127.0.0.1:0")
 	out := &syncBuffer{}
 	o := devstack.Options{
 		Listen: "127.0.0.1:0", DataDir: t.TempDir(), Partitions: 2, Traffic: traffic,

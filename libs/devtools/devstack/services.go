@@ -130,6 +130,12 @@ func runServices(ctx context.Context, o Options) error {
 		parts = append(parts, drive)
 	}
 
+	con, err := consolePart(o, sc, reg)
+	if err != nil {
+		return err
+	}
+	parts = append(parts, con)
+
 	optional, err := optionalParts(o, reg)
 	if err != nil {
 		return err

@@ -6,7 +6,9 @@ package programs
 
 import (
 	"github.com/bulwarkhq/bulwark/libs/analytics/chsink"
+	"github.com/bulwarkhq/bulwark/libs/decide/console"
 	"github.com/bulwarkhq/bulwark/libs/decide/decider"
+	"github.com/bulwarkhq/bulwark/libs/decide/overrides"
 	"github.com/bulwarkhq/bulwark/libs/detect/aggregator"
 	"github.com/bulwarkhq/bulwark/libs/enforce/cfsync"
 	"github.com/bulwarkhq/bulwark/libs/enforce/challenge"
@@ -32,6 +34,7 @@ func Services() []config.Program {
 		{Name: "bulwark-sidecar", Summary: "answers verdict lookups from memory (HTTP, ext_authz)", Configs: with(sidecar.Config{}, challenge.Config{})},
 		{Name: "bulwark-cfsync", Summary: "keeps Cloudflare IP lists equal to the blocking verdicts", Configs: with(cfsync.Config{}, election.Config{})},
 		{Name: "bulwark-fwsync", Summary: "keeps nftables sets equal to the blocking verdicts", Configs: with(fwsync.Config{})},
+		{Name: "bulwark-console", Summary: "the operator console: look clients up, act, label, see the overview", Configs: with(console.Config{}, overrides.Limits{})},
 		{Name: "bulwark-chsink", Summary: "writes requests, scores, verdicts and dead letters to ClickHouse", Configs: with(chsink.Config{})},
 	}
 }

@@ -44,10 +44,15 @@ type part struct {
 	scores     []*eventpb.Score
 }
 
-func newLane(path string, base *lane, engOpts []aggregator.Option, answers *crawlers.Answers) (*lane, error) {
-	rs, err := rules.LoadOrDefault(path)
-	if err != nil {
-		return nil, err
+func newLane(path string, rs *rules.RuleSet, base *lane, engOpts []aggregator.Option, answers *crawlers.Answers) (*lane, error) {
+	var err error
+	if rs == nil {
+		if rs, err = rules.LoadOrDefault(path); err != nil {
+			return nil, err
+		}
+	} else {
+		c := *rs // the crawler settings below must not change the caller's set
+		rs = &c
 	}
 	name := path
 	if name == "" {

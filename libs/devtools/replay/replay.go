@@ -22,6 +22,7 @@ import (
 	"github.com/bulwarkhq/bulwark/libs/decide/decider"
 	"github.com/bulwarkhq/bulwark/libs/detect/aggregator"
 	"github.com/bulwarkhq/bulwark/libs/detect/crawlers"
+	"github.com/bulwarkhq/bulwark/libs/detect/rules"
 	"github.com/bulwarkhq/bulwark/libs/detect/signatures"
 	"github.com/bulwarkhq/bulwark/libs/devtools/simulate"
 	"github.com/bulwarkhq/bulwark/libs/ingest/geoip"
@@ -63,6 +64,10 @@ type Config struct {
 	// Compare, if set, is a second rule file run side by side; Result.Diff
 	// says which subjects it treats differently.
 	Compare string
+	// RuleSet and CompareSet, when set, are used instead of the files
+	// Rules and Compare (which then only name them in the report): the
+	// console compares a rule file with and without a live policy.
+	RuleSet, CompareSet *rules.RuleSet
 	// RDNSCache holds reverse-DNS answers recorded by a live decider
 	// (`bulwark bots export-cache`); nil: bots verified only by reverse DNS
 	// are unverifiable.
@@ -177,13 +182,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		engOpts = append(engOpts, aggregator.WithSignatures(signatures.NewHolder(set)))
 	}
-	base, err := newLane(cfg.Rules, nil, engOpts, cfg.RDNSCache)
+	base, err := newLane(cfg.Rules, cfg.RuleSet, nil, engOpts, cfg.RDNSCache)
 	if err != nil {
 		return nil, err
 	}
 	lanes := []*lane{base}
-	if cfg.Compare != "" {
-		other, err := newLane(cfg.Compare, base, engOpts, cfg.RDNSCache)
+	if cfg.Compare != "" || cfg.CompareSet != nil {
+		other, err := newLane(cfg.Compare, cfg.CompareSet, base, engOpts, cfg.RDNSCache)
 		if err != nil {
 			return nil, err
 		}

@@ -22,6 +22,10 @@ type Topics struct {
 	Verdicts    string `env:"TOPIC_VERDICTS" envDefault:"bulwark.verdicts.v1" help:"Compacted topic of verdicts, keyed by subject; a tombstone lifts a verdict."`
 	// Feedback holds challenge outcomes and operator labels, keyed by subject.
 	Feedback string `env:"TOPIC_FEEDBACK" envDefault:"bulwark.feedback.v1" help:"Topic of challenge outcomes and operator labels, keyed by subject."`
+	// Audit holds every operator action taken in the console, keyed by actor.
+	Audit string `env:"TOPIC_AUDIT" envDefault:"bulwark.audit.v1" help:"Topic of operator actions (who, when, why, what), written by the console."`
+	// Policy holds the live policy laid over the rule file (rules.LivePolicy).
+	Policy string `env:"TOPIC_POLICY" envDefault:"bulwark.policy.v1" help:"Compacted topic of the live policy (thresholds, TTLs, learning, allow lists) set from the console and laid over the rule file by every decider."`
 }
 
 // DefaultTopics returns the contract names.
@@ -32,6 +36,8 @@ func DefaultTopics() Topics {
 		Scores:      "bulwark.scores.v1",
 		Verdicts:    "bulwark.verdicts.v1",
 		Feedback:    "bulwark.feedback.v1",
+		Audit:       "bulwark.audit.v1",
+		Policy:      "bulwark.policy.v1",
 	}
 }
 
@@ -41,7 +47,8 @@ func (t Topics) Validate() error {
 	for _, f := range []struct{ v, name string }{
 		{t.Requests, "TOPIC_REQUESTS"}, {t.RequestsDLQ, "TOPIC_REQUESTS_DLQ"},
 		{t.Scores, "TOPIC_SCORES"}, {t.Verdicts, "TOPIC_VERDICTS"},
-		{t.Feedback, "TOPIC_FEEDBACK"},
+		{t.Feedback, "TOPIC_FEEDBACK"}, {t.Audit, "TOPIC_AUDIT"},
+		{t.Policy, "TOPIC_POLICY"},
 	} {
 		if f.v == "" {
 			return config.Invalid(f.name, "topic name must not be empty")
@@ -84,6 +91,15 @@ func (t Topics) Specs(partitions int32, replication int16) []TopicSpec {
 		// Labels and challenge outcomes are training data: kept 30 days.
 		{Name: t.Feedback, Partitions: partitions, ReplicationFactor: replication, Configs: map[string]string{
 			"cleanup.policy": "delete", "retention.ms": ms(30 * day),
+		}},
+		// The audit trail outlives a yearly review; one partition keeps it
+		// in the order the actions were taken.
+		{Name: t.Audit, Partitions: 1, ReplicationFactor: replication, Configs: map[string]string{
+			"cleanup.policy": "delete", "retention.ms": ms(400 * day),
+		}},
+		// One key, the policy in force: compacted, one partition.
+		{Name: t.Policy, Partitions: 1, ReplicationFactor: replication, Configs: map[string]string{
+			"cleanup.policy": "compact", "delete.retention.ms": ms(day), "min.compaction.lag.ms": "0",
 		}},
 	}
 }
