@@ -12,9 +12,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/bulwarkhq/bulwark/libs/detect/model"
 	"io"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -165,7 +167,41 @@ func (c *compiler) compile(s *fileSpec) *RuleSet {
 	} else {
 		rs.Features = scoring.DefaultConfig()
 	}
+	rs.Model = c.model(s.Model)
 	return rs
+}
+
+// model checks the `model:` section. The file itself is read by the
+// aggregator (and replay), which refuse to start on a bad one.
+func (c *compiler) model(s modelSpec) ModelSpec {
+	var out ModelSpec
+	if s.File == "" {
+		if s.Mode != "" || s.Weight != nil {
+			c.e.at([]any{"model"}, "mode and weight need a file")
+		}
+		return out
+	}
+	out.File = s.File
+	if !filepath.IsAbs(s.File) && c.e.source != "default" {
+		out.File = filepath.Join(filepath.Dir(c.e.source), s.File)
+	}
+	out.Weight = 1
+	if s.Weight != nil {
+		out.Weight = *s.Weight
+		if !(out.Weight >= 0 && out.Weight <= 1) {
+			c.e.at([]any{"model", "weight"}, "must be within 0..1, got %v", out.Weight)
+		}
+	}
+	mode := s.Mode
+	if mode == "" {
+		mode = "shadow" // a model is trusted only when the operator says so
+	}
+	m, err := model.ParseMode(mode)
+	if err != nil {
+		c.e.at([]any{"model", "mode"}, "%v", err)
+	}
+	out.Mode = m
+	return out
 }
 
 func (c *compiler) allow(s allowSpec) *AllowList {
