@@ -210,7 +210,7 @@ Reports go to stdout when --output is a file, else to stderr.`,
 	f.StringVar(&cfg.Compare, "compare", "", "second rule file, or a model file (*.json: the --rules with that model): report subjects whose action differs")
 	f.StringVar(&cfg.Model, "model", "", "model file from 'bulwark train' to score with (instead of the rule file's model: section)")
 	f.StringVar(&modelMode, "model-mode", "blend", "how --model (and a model given to --compare) is used: shadow, blend or replace")
-	f.Float64Var(&cfg.ModelWeight, "model-weight", 1, "the model's weight in blend mode, 0..1")
+	f.Float64Var(&cfg.ModelWeight, "model-weight", rules.DefaultModelWeight, "the model's weight in blend mode, 0..1 (at 0.8 the model alone reaches CHALLENGE at p >= 0.875)")
 	f.StringVar(&rdnsCache, "rdns-cache", "", "reverse-DNS answers recorded live ('bulwark bots export-cache'): verify bots by them")
 	f.StringVar(&labels, "labels", "", "labels file (ip -> label and kind JSON): report precision and recall by kind")
 	f.StringVarP(&output, "output", "o", "-", "where to write verdict JSON lines, - for stdout")

@@ -39,7 +39,7 @@ can score with (the rule file's 'model:' section, or BULWARK_MODEL_FILE).
 Samples are the feature vectors the aggregator computes, by the same code in
 event time (the input is replayed as by 'bulwark replay', with the same
 --format/--log-format flags, or the requests topic with --topic), taken at
-several points of each ip: and session: subject's life: its first scores, then
+several points of each ip: subject's life (the model scores ip: subjects): its first scores, then
 at every power of two and every 32nd, so that the model learns to decide
 early. --labels is the JSON of 'bulwark simulate --labels': keys are client IPs
 or session:ID subjects, values {"label": "bot"|"human"|"verified_crawler",
@@ -138,6 +138,8 @@ The same input and flags give the same model (its id is a hash of the trees).`,
 	f.IntVar(&cfg.Params.Trees, "trees", cfg.Params.Trees, "number of trees")
 	f.IntVar(&cfg.Params.MaxDepth, "depth", cfg.Params.MaxDepth, "depth of each tree")
 	f.Float64Var(&cfg.Params.LearningRate, "learning-rate", cfg.Params.LearningRate, "shrinkage of each tree's output")
+	f.Float64Var(&cfg.Params.HumanWeight, "human-weight", cfg.Params.HumanWeight, "weight of a person's samples relative to a bot's (higher: fewer people flagged, some bots later)")
+	f.Uint32Var(&training.Every, "sample-every", training.Every, "after its first scores, sample a subject every this many scores (and at powers of two)")
 	f.IntVar(&cfg.Params.PerSubject, "per-subject", cfg.Params.PerSubject, "most samples one subject weighs (caps what one client can teach)")
 	return cmd
 }

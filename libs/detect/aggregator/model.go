@@ -18,9 +18,13 @@ import (
 // model's reason and its probability beside the rules'.
 
 // WithModel scores with the model h holds (h's model may be swapped or
-// removed while the engine runs: a reload). ip: and session: subjects are
-// scored by the model; net: subjects by the rules alone (no labels name
-// networks, so no model learns them).
+// removed while the engine runs: a reload). Only ip: subjects are scored by
+// the model; session: and net: subjects by the rules alone. Labels name
+// clients by address, and an address's vector carries its crowd (how many
+// sessions share it); a derived session behind an office NAT (one address,
+// one common browser) mixes dozens of people into one subject that looks
+// like a fast client, and a model applied to sessions flagged both
+// simulated offices (BENCHMARKS.md, section model).
 func WithModel(h *model.Holder) Option { return func(o *options) { o.model = h } }
 
 // Sample is a subject's feature vector at the moment it was scored, for
@@ -49,7 +53,7 @@ type engineModel struct {
 func (e *Engine) score(kind subject.Kind) float64 {
 	rule := e.scorer.Score(kind, &e.vec, &e.pts)
 	e.mdl.active, e.mdl.rule = nil, rule
-	if e.opt.model == nil || kind == subject.KindNet {
+	if e.opt.model == nil || kind != subject.KindIP {
 		return rule
 	}
 	a := e.opt.model.Load()

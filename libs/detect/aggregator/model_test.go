@@ -67,11 +67,11 @@ func TestModelShadowChangesNothing(t *testing.T) {
 		if s.Subject != p.Subject || s.Score != p.Score || strings.Join(s.Reasons, ",") != strings.Join(p.Reasons, ",") {
 			t.Fatalf("score %d: shadow %s %.1f %v, plain %s %.1f %v", i, s.Subject, s.Score, s.Reasons, p.Subject, p.Score, p.Reasons)
 		}
-		isNet := strings.HasPrefix(s.Subject, "net:")
-		if isNet != (s.ModelScore == nil) {
-			t.Fatalf("%s: model score %v (want one on ip: and session: subjects only)", s.Subject, s.ModelScore)
+		isIP := strings.HasPrefix(s.Subject, "ip:")
+		if isIP != (s.ModelScore != nil) {
+			t.Fatalf("%s: model score %v (want one on ip: subjects only)", s.Subject, s.ModelScore)
 		}
-		if !isNet && s.Model != "gbdt-test/shadow" {
+		if isIP && s.Model != "gbdt-test/shadow" {
 			t.Fatalf("%s: model %q", s.Subject, s.Model)
 		}
 	}

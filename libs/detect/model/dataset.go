@@ -53,14 +53,20 @@ func (d *Dataset) Len() int { return len(d.Y) }
 
 // Weigh sets the sample weights so that no subject weighs more than
 // perSubject samples in total: a long-lived subject (or one an attacker
-// drives to poison the model) counts as at most perSubject samples.
-func (d *Dataset) Weigh(perSubject int) {
+// drives to poison the model) counts as at most perSubject samples. A
+// person's samples then weigh human times more: a person is scored again
+// and again, and flagging one at any moment is a false positive, so the
+// model must be surer of people than of bots.
+func (d *Dataset) Weigh(perSubject int, human float64) {
 	n := map[uint64]int{}
 	for _, s := range d.Subj {
 		n[s]++
 	}
 	for i, s := range d.Subj {
 		d.W[i] = math.Min(1, float64(perSubject)/float64(n[s]))
+		if !d.Y[i] {
+			d.W[i] *= human
+		}
 	}
 }
 

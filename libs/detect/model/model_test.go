@@ -54,6 +54,7 @@ func trainSmall(t testing.TB, d *Dataset) *Model {
 	t.Helper()
 	p := DefaultParams()
 	p.Trees = 60
+	p.HumanWeight = 1
 	f, err := Train(d, all(d), p)
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +233,7 @@ func TestWeighCapsSubjects(t *testing.T) {
 		d.Add(&v, true, int64(i), 1, "bot", 0)
 	}
 	d.Add(&v, false, 0, 2, "human", 0)
-	d.Weigh(10)
+	d.Weigh(10, 1)
 	var w1 float64
 	for i, s := range d.Subj {
 		if s == 1 {

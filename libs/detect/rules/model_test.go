@@ -26,9 +26,9 @@ func TestModelSection(t *testing.T) {
 		}
 	}
 	f("", ModelSpec{}, "")
-	f("model: {file: model.json}", ModelSpec{File: filepath.FromSlash("/etc/bulwark/model.json"), Mode: model.Shadow, Weight: 1}, "")
+	f("model: {file: model.json}", ModelSpec{File: filepath.FromSlash("/etc/bulwark/model.json"), Mode: model.Shadow, Weight: DefaultModelWeight}, "")
 	f("model: {file: /srv/m.json, mode: blend, weight: 0.6}", ModelSpec{File: "/srv/m.json", Mode: model.Blend, Weight: 0.6}, "")
-	f("model: {file: m.json, mode: replace}", ModelSpec{File: filepath.FromSlash("/etc/bulwark/m.json"), Mode: model.Replace, Weight: 1}, "")
+	f("model: {file: m.json, mode: replace}", ModelSpec{File: filepath.FromSlash("/etc/bulwark/m.json"), Mode: model.Replace, Weight: DefaultModelWeight}, "")
 	f("model: {file: m.json, mode: loud}", ModelSpec{}, "model.mode")
 	f("model: {file: m.json, weight: 2}", ModelSpec{}, "model.weight")
 	f("model: {mode: blend}", ModelSpec{}, "need a file")

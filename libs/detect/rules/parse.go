@@ -171,6 +171,12 @@ func (c *compiler) compile(s *fileSpec) *RuleSet {
 	return rs
 }
 
+// DefaultModelWeight is a model's weight in blend mode when the rule file
+// gives none: at 0.8 the model alone reaches CHALLENGE (70) at p >= 0.875,
+// which kept every simulated person unflagged while catching every
+// simulated bot kind (BENCHMARKS.md, section model).
+const DefaultModelWeight = 0.8
+
 // model checks the `model:` section. The file itself is read by the
 // aggregator (and replay), which refuse to start on a bad one.
 func (c *compiler) model(s modelSpec) ModelSpec {
@@ -185,7 +191,7 @@ func (c *compiler) model(s modelSpec) ModelSpec {
 	if !filepath.IsAbs(s.File) && c.e.source != "default" {
 		out.File = filepath.Join(filepath.Dir(c.e.source), s.File)
 	}
-	out.Weight = 1
+	out.Weight = DefaultModelWeight
 	if s.Weight != nil {
 		out.Weight = *s.Weight
 		if !(out.Weight >= 0 && out.Weight <= 1) {

@@ -86,7 +86,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if ds.Len() == 0 {
 		return nil, ErrNoSamples
 	}
-	ds.Weigh(cfg.Params.PerSubject)
+	ds.Weigh(cfg.Params.PerSubject, cfg.Params.HumanWeight)
 	train := all(ds.Len())
 	var test []int
 	var until int64
@@ -167,11 +167,14 @@ type collector struct {
 // due is the sampling schedule: a subject is sampled at its 1st..4th score,
 // then at every power of two, and every 32nd: early decisions are learned
 // as well as late ones, and a long-lived subject does not flood the set.
-func due(n uint32) bool { return n <= 4 || n&(n-1) == 0 || n%32 == 0 }
+func due(n uint32) bool { return n <= 4 || n&(n-1) == 0 || n%Every == 0 }
+
+// Every is the sampling period of a long-lived subject, in scores.
+var Every uint32 = 32
 
 func (c *collector) sample(s *aggregator.Sample) {
-	if s.Kind == subject.KindNet {
-		return
+	if s.Kind != subject.KindIP {
+		return // the model scores ip: subjects only (aggregator.WithModel)
 	}
 	ev := s.Event
 	a, err := netip.ParseAddr(ev.GetClientIp())
