@@ -4,6 +4,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/libs/detect/model"
 	"github.com/bulwarkhq/bulwark/libs/detect/signatures"
 	"github.com/bulwarkhq/bulwark/libs/platform/config"
 )
@@ -23,6 +24,11 @@ type Config struct {
 	MetricsAddr      string        `env:"AGGREGATOR_METRICS_ADDR" envDefault:"127.0.0.1:8481" help:"Serves /metrics and /healthz."`
 	RulesFile        string        `env:"RULES_FILE" help:"The rule file whose 'features:' section sets weights and lists."`
 	SignaturesFile   string        `env:"SIGNATURES_FILE" help:"The operator's request-signature file, read over the shipped signatures and re-read when it changes (libs/detect/signatures)."`
+	// The model's settings; without MODEL_FILE, those of the rule file's
+	// model: section apply (services/aggregator).
+	ModelFile   string  `env:"MODEL_FILE" help:"A model file from 'bulwark train' to score ip: subjects with, in place of the rule file's model: section; re-read when it changes."`
+	ModelMode   string  `env:"MODEL_MODE" envDefault:"shadow" help:"How MODEL_FILE is used: shadow (record model_score only), blend (one more signal, noisy-OR with the rules) or replace (the model's probability is the score)."`
+	ModelWeight float64 `env:"MODEL_WEIGHT" envDefault:"0.8" help:"MODEL_FILE's weight in blend mode, 0..1: at 0.8 the model alone reaches CHALLENGE (70) at probability 0.875."`
 }
 
 // Validate checks the values, naming the variable at fault.
@@ -51,6 +57,17 @@ func (c Config) Validate() error {
 			return config.Invalid("SIGNATURES_FILE", "%v", err)
 		}
 	}
+	if _, err := model.ParseMode(c.ModelMode); err != nil {
+		return config.Invalid("MODEL_MODE", "%v", err)
+	}
+	if !(c.ModelWeight >= 0 && c.ModelWeight <= 1) {
+		return config.Invalid("MODEL_WEIGHT", "must be within 0..1")
+	}
+	if c.ModelFile != "" {
+		if _, err := model.Load(c.ModelFile); err != nil {
+			return config.Invalid("MODEL_FILE", "%v", err)
+		}
+	}
 	return nil
 }
 
@@ -63,5 +80,7 @@ func DefaultConfig() Config {
 		IdleTimeout:      time.Hour,
 		SnapshotInterval: 200 * time.Millisecond,
 		MetricsAddr:      "127.0.0.1:8481",
+		ModelMode:        "shadow",
+		ModelWeight:      0.8,
 	}
 }

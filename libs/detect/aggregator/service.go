@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/plugin/kprom"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/bulwarkhq/bulwark/libs/detect/model"
 	"github.com/bulwarkhq/bulwark/libs/detect/scoring"
 	"github.com/bulwarkhq/bulwark/libs/detect/signatures"
 	"github.com/bulwarkhq/bulwark/libs/platform/config"
@@ -43,15 +44,17 @@ const maxFuture = time.Hour
 // partition of the requests topic, scores to the scores topic, state to the
 // state topic, all in one transaction with the offset commit (see doc.go).
 type Aggregator struct {
-	cfg   Config
-	kcfg  kafka.Config
-	scfg  scoring.Config
-	log   *slog.Logger
-	m     *metrics
-	reg   prometheus.Registerer
-	txnID string
-	sigs  *signatures.Holder
-	sigRl *signatures.Reloader // nil without a signature file
+	cfg     Config
+	kcfg    kafka.Config
+	scfg    scoring.Config
+	log     *slog.Logger
+	m       *metrics
+	reg     prometheus.Registerer
+	txnID   string
+	sigs    *signatures.Holder
+	sigRl   *signatures.Reloader // nil without a signature file
+	model   *model.Holder        // nil without a model file
+	modelRl *model.Reloader      // nil without a model file
 
 	mu       sync.Mutex
 	revoked  map[int32]bool // revoked or lost since the last End (set by group callbacks)
@@ -112,6 +115,16 @@ func New(cfg Config, kcfg kafka.Config, scfg scoring.Config, log *slog.Logger, r
 	}
 	if cfg.SignaturesFile != "" {
 		a.sigRl = signatures.NewReloader(cfg.SignaturesFile, a.sigs, signatures.DefaultReloadInterval, log, reg)
+	}
+	if cfg.ModelFile != "" {
+		mode, _ := model.ParseMode(cfg.ModelMode) // checked by Validate
+		act, err := model.LoadActive(cfg.ModelFile, mode, cfg.ModelWeight)
+		if err != nil {
+			return nil, config.Invalid("MODEL_FILE", "%v", err)
+		}
+		a.model = model.NewHolder(act)
+		a.modelRl = model.NewReloader(cfg.ModelFile, mode, cfg.ModelWeight, a.model, model.DefaultReloadInterval, log, reg)
+		log.Info("model", "file", cfg.ModelFile, "id", act.Model.ID(), "mode", mode, "weight", cfg.ModelWeight)
 	}
 	log.Info("request signatures", "file", set.Name, "revision", set.Revision, "digest", set.Digest, "signatures", len(set.Sigs))
 	return a, nil
@@ -231,6 +244,11 @@ func (a *Aggregator) Run(ctx context.Context) error {
 		rctx, stop := context.WithCancel(ctx)
 		defer stop()
 		go a.sigRl.Run(rctx)
+	}
+	if a.modelRl != nil {
+		rctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go a.modelRl.Run(rctx)
 	}
 
 	var (
@@ -539,7 +557,11 @@ func (a *Aggregator) rewound(fetches kgo.Fetches) bool {
 }
 
 func (a *Aggregator) newEngine() *Engine {
-	e := NewEngine(a.scfg, WithAllowedLateness(a.cfg.AllowedLateness), WithIdleTimeout(a.cfg.IdleTimeout), WithSignatures(a.sigs))
+	opts := []Option{WithAllowedLateness(a.cfg.AllowedLateness), WithIdleTimeout(a.cfg.IdleTimeout), WithSignatures(a.sigs)}
+	if a.model != nil {
+		opts = append(opts, WithModel(a.model))
+	}
+	e := NewEngine(a.scfg, opts...)
 	e.TrackChanges()
 	return e
 }

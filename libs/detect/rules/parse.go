@@ -16,7 +16,6 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -171,42 +170,21 @@ func (c *compiler) compile(s *fileSpec) *RuleSet {
 	return rs
 }
 
-// DefaultModelWeight is a model's weight in blend mode when the rule file
-// gives none: at 0.8 the model alone reaches CHALLENGE (70) at p >= 0.875,
-// which kept every simulated person unflagged while catching every
-// simulated bot kind (BENCHMARKS.md, section model).
-const DefaultModelWeight = 0.8
+// DefaultModelWeight is model.DefaultWeight.
+const DefaultModelWeight = model.DefaultWeight
 
 // model checks the `model:` section. The file itself is read by the
 // aggregator (and replay), which refuse to start on a bad one.
-func (c *compiler) model(s modelSpec) ModelSpec {
-	var out ModelSpec
-	if s.File == "" {
-		if s.Mode != "" || s.Weight != nil {
-			c.e.at([]any{"model"}, "mode and weight need a file")
+func (c *compiler) model(s model.SpecYAML) ModelSpec {
+	out, err := s.Compile(c.e.source)
+	var se *model.SpecError
+	if errors.As(err, &se) {
+		var path []any
+		for _, k := range strings.Split(se.Key, ".") {
+			path = append(path, k)
 		}
-		return out
+		c.e.at(path, "%v", se.Err)
 	}
-	out.File = s.File
-	if !filepath.IsAbs(s.File) && c.e.source != "default" {
-		out.File = filepath.Join(filepath.Dir(c.e.source), s.File)
-	}
-	out.Weight = DefaultModelWeight
-	if s.Weight != nil {
-		out.Weight = *s.Weight
-		if !(out.Weight >= 0 && out.Weight <= 1) {
-			c.e.at([]any{"model", "weight"}, "must be within 0..1, got %v", out.Weight)
-		}
-	}
-	mode := s.Mode
-	if mode == "" {
-		mode = "shadow" // a model is trusted only when the operator says so
-	}
-	m, err := model.ParseMode(mode)
-	if err != nil {
-		c.e.at([]any{"model", "mode"}, "%v", err)
-	}
-	out.Mode = m
 	return out
 }
 

@@ -160,8 +160,4 @@ func (a *AllowList) Allows(canonical string, sub subject.Subject, client netip.A
 }
 
 // ModelSpec is the rule file's `model:` section.
-type ModelSpec struct {
-	File   string // "" for no model; relative paths are resolved against the rule file's folder
-	Mode   model.Mode
-	Weight float64 // 0..1, for blend
-}
+type ModelSpec = model.Spec

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"github.com/bulwarkhq/bulwark/libs/detect/model"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -19,7 +20,7 @@ type fileSpec struct {
 	Crawlers   crawlersSpec   `yaml:"crawlers"`
 	Bots       botsSpec       `yaml:"bots"`
 	Rules      []ruleSpec     `yaml:"rules"`
-	Model      modelSpec      `yaml:"model"`
+	Model      model.SpecYAML `yaml:"model"`
 	// Features belongs to the aggregator (scoring.Config); it is decoded on
 	// its own so that its defaults and checks stay scoring's.
 	Features yaml.Node `yaml:"features"`
@@ -97,13 +98,4 @@ type ruleSpec struct {
 	TTL      time.Duration `yaml:"ttl"`
 	Reason   string        `yaml:"reason"`
 	Learning bool          `yaml:"learning"`
-}
-
-// modelSpec is the learned model the aggregator scores with
-// (libs/detect/model): a model file from `bulwark train`, its mode and,
-// for blend, its weight.
-type modelSpec struct {
-	File   string   `yaml:"file"`
-	Mode   string   `yaml:"mode"`
-	Weight *float64 `yaml:"weight"`
 }
