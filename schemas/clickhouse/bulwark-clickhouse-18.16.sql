@@ -238,3 +238,6 @@ ORDER BY (time, kafka_partition, kafka_offset);
 -- migration 005 requests_as_org
 ALTER TABLE bulwark.requests ADD COLUMN as_org String AFTER asn;
 
+-- migration 006 model_scores
+ALTER TABLE bulwark.scores ADD COLUMN model_score Nullable(Float64) AFTER scorer, ADD COLUMN model String AFTER model_score;
+

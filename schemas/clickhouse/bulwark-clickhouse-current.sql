@@ -238,6 +238,9 @@ ORDER BY (time, kafka_partition, kafka_offset);
 -- migration 005 requests_as_org
 ALTER TABLE bulwark.requests ADD COLUMN as_org LowCardinality(String) AFTER asn;
 
+-- migration 006 model_scores
+ALTER TABLE bulwark.scores ADD COLUMN model_score Nullable(Float64) AFTER scorer, ADD COLUMN model LowCardinality(String) AFTER model_score;
+
 -- retention: 30 days
 ALTER TABLE bulwark.requests MODIFY TTL time + INTERVAL 30 DAY;
 ALTER TABLE bulwark.scores MODIFY TTL time + INTERVAL 30 DAY;
