@@ -28,6 +28,7 @@ func newTrainCmd(g *globals) *cobra.Command {
 		labels, out  string
 		since, until string
 		threshold    float64
+		fromFeedback bool
 	)
 	cfg.Params = model.DefaultParams()
 	cmd := &cobra.Command{
@@ -45,7 +46,10 @@ early. --labels is the JSON of 'bulwark simulate --labels': keys are client IPs
 or session:ID subjects, values {"label": "bot"|"human"|"verified_crawler",
 "kind": ...}. Verified crawlers are left out (the decider verifies them);
 unlabelled clients are skipped. One subject weighs at most --per-subject
-samples.
+samples. --feedback adds labels from the feedback topic (a passed challenge:
+human; a failed one with a failed check, or 'bulwark label ... bot': bot;
+issued and abandoned challenges prove nothing and are not learned; at most 20
+labels per network and 500 per hour of each kind), typically with --topic.
 
 The latest --test-share of the samples (by event time) is held out: the
 report gives precision, recall, false-positive rate and ROC-AUC of the model
@@ -77,8 +81,8 @@ The same input and flags give the same model (its id is a hash of the trees).`,
 			if err := rc.Validate(); err != nil {
 				return usageError{err}
 			}
-			if labels == "" || out == "" {
-				return usageError{errors.New("--labels and --output are required")}
+			if (labels == "" && !fromFeedback) || out == "" {
+				return usageError{errors.New("--output and --labels or --feedback are required")}
 			}
 			for _, f := range append(append([]string{}, args...), rc.Rules, labels) {
 				if f == "" {
@@ -88,14 +92,30 @@ The same input and flags give the same model (its id is a hash of the trees).`,
 					return usageError{err}
 				}
 			}
-			lf, err := os.Open(labels)
-			if err != nil {
-				return usageError{err}
+			cfg.Labels = map[string]simulate.Label{}
+			if fromFeedback {
+				fbs, bad, err := training.ReadFeedback(cmd.Context(), g.Kafka)
+				if err != nil {
+					return fmt.Errorf("--feedback: %w", err)
+				}
+				var st training.FeedbackStats
+				cfg.Labels, st = training.FeedbackLabels(fbs, training.DefaultFeedbackLimits())
+				fmt.Fprintf(cmd.OutOrStdout(), "feedback: %d records (%d unreadable): %d human and %d bot labels; %d records no evidence, %d subjects in conflict, %d labels over the per-network/per-hour caps, %d unusable\n",
+					st.Records, bad, st.Human, st.Bot, st.Unverified, st.Conflicts, st.Capped, st.Unusable)
 			}
-			cfg.Labels, err = simulate.ReadLabels(lf)
-			lf.Close()
-			if err != nil {
-				return usageError{fmt.Errorf("--labels %s: %w", labels, err)}
+			if labels != "" {
+				lf, err := os.Open(labels)
+				if err != nil {
+					return usageError{err}
+				}
+				file, err := simulate.ReadLabels(lf)
+				lf.Close()
+				if err != nil {
+					return usageError{fmt.Errorf("--labels %s: %w", labels, err)}
+				}
+				for k, v := range file { // the file's labels win over the feedback's
+					cfg.Labels[k] = v
+				}
 			}
 			rs, err := rules.LoadOrDefault(rc.Rules)
 			if err != nil {
@@ -118,8 +138,8 @@ The same input and flags give the same model (its id is a hash of the trees).`,
 			if err := model.Save(out, res.File); err != nil {
 				return err
 			}
-			writeTrainReport(os.Stdout, res, time.Since(start), rc.Rules)
-			fmt.Printf("\nwrote %s (%s)\n", out, res.File.ID)
+			writeTrainReport(cmd.OutOrStdout(), res, time.Since(start), rc.Rules)
+			fmt.Fprintf(cmd.OutOrStdout(), "\nwrote %s (%s)\n", out, res.File.ID)
 			return nil
 		},
 	}
@@ -133,6 +153,7 @@ The same input and flags give the same model (its id is a hash of the trees).`,
 	f.DurationVar(&cfg.Replay.AllowedLateness, "allowed-lateness", aggregator.DefaultAllowedLateness, "events this much older than the newest one are still merged")
 	f.StringVar(&labels, "labels", "", "labels file: client IP or session:ID -> {label, kind} (required)")
 	f.StringVarP(&out, "output", "o", "", "where to write the model file (required)")
+	f.BoolVar(&fromFeedback, "feedback", false, "also label from the feedback topic: passed challenges -> human, failed ones with a failed check and operator labels -> bot (capped per network and hour)")
 	f.Float64Var(&cfg.TestShare, "test-share", 0.3, "share of the samples, the latest, held out for the evaluation (0: train on all)")
 	f.Float64Var(&threshold, "threshold", 0.7, "probability at which the model flags (default: the rule file's challenge level / 100)")
 	f.IntVar(&cfg.Params.Trees, "trees", cfg.Params.Trees, "number of trees")
