@@ -29,6 +29,7 @@ func newTrainCmd(g *globals) *cobra.Command {
 		since, until string
 		threshold    float64
 		fromFeedback bool
+		promote      string
 	)
 	cfg.Params = model.DefaultParams()
 	cmd := &cobra.Command{
@@ -50,6 +51,12 @@ samples. --feedback adds labels from the feedback topic (a passed challenge:
 human; a failed one with a failed check, or 'bulwark label ... bot': bot;
 issued and abandoned challenges prove nothing and are not learned; at most 20
 labels per network and 500 per hour of each kind), typically with --topic.
+
+--promote MODEL.json retrains in place: the new model replaces the file the
+aggregator reads (and reloads) only if, on the held-out samples, it is no worse
+than the model in it on precision and on recall; the replaced model is kept as
+<name>.<id>.json, a refused candidate as <name>.refused-<id>.json. Run it on a
+schedule (cron, a Kubernetes CronJob) with --topic --since --feedback.
 
 The latest --test-share of the samples (by event time) is held out: the
 report gives precision, recall, false-positive rate and ROC-AUC of the model
@@ -81,8 +88,11 @@ The same input and flags give the same model (its id is a hash of the trees).`,
 			if err := rc.Validate(); err != nil {
 				return usageError{err}
 			}
-			if (labels == "" && !fromFeedback) || out == "" {
-				return usageError{errors.New("--output and --labels or --feedback are required")}
+			if (labels == "" && !fromFeedback) || (out == "" && promote == "") {
+				return usageError{errors.New("--output or --promote, and --labels or --feedback, are required")}
+			}
+			if promote != "" && cfg.TestShare == 0 {
+				return usageError{errors.New("--promote compares on the held-out samples: --test-share must not be 0")}
 			}
 			for _, f := range append(append([]string{}, args...), rc.Rules, labels) {
 				if f == "" {
@@ -135,11 +145,32 @@ The same input and flags give the same model (its id is a hash of the trees).`,
 				return err
 			}
 			res.File.Data.LabelsFile = labels
-			if err := model.Save(out, res.File); err != nil {
+			w := cmd.OutOrStdout()
+			writeTrainReport(w, res, time.Since(start), rc.Rules)
+			if out != "" {
+				if err := model.Save(out, res.File); err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "\nwrote %s (%s)\n", out, res.File.ID)
+			}
+			if promote == "" {
+				return nil
+			}
+			d, err := training.Promote(res, promote)
+			if err != nil {
 				return err
 			}
-			writeTrainReport(cmd.OutOrStdout(), res, time.Since(start), rc.Rules)
-			fmt.Fprintf(cmd.OutOrStdout(), "\nwrote %s (%s)\n", out, res.File.ID)
+			cur := "none"
+			if d.Current != nil {
+				cur = fmt.Sprintf("precision %.4f recall %.4f", d.Current.Precision, d.Current.Recall)
+			}
+			g.Log.Info("model promotion", "candidate", res.File.ID, "promoted", d.Promoted, "reason", d.Reason,
+				"candidate_precision", d.Candidate.Precision, "candidate_recall", d.Candidate.Recall, "in_force", cur, "kept", d.Kept)
+			if d.Promoted {
+				fmt.Fprintf(w, "\npromoted %s to %s: %s (candidate precision %.4f recall %.4f; in force before: %s)\n", res.File.ID, promote, d.Reason, d.Candidate.Precision, d.Candidate.Recall, cur)
+				return nil
+			}
+			fmt.Fprintf(w, "\nrefused %s: %s (candidate precision %.4f recall %.4f; in force: %s); kept as %s\n", res.File.ID, d.Reason, d.Candidate.Precision, d.Candidate.Recall, cur, d.Kept)
 			return nil
 		},
 	}
@@ -153,6 +184,7 @@ The same input and flags give the same model (its id is a hash of the trees).`,
 	f.DurationVar(&cfg.Replay.AllowedLateness, "allowed-lateness", aggregator.DefaultAllowedLateness, "events this much older than the newest one are still merged")
 	f.StringVar(&labels, "labels", "", "labels file: client IP or session:ID -> {label, kind} (required)")
 	f.StringVarP(&out, "output", "o", "", "where to write the model file (required)")
+	f.StringVar(&promote, "promote", "", "the model file in force (what the aggregator reads): replace it with the new model only if it is no worse on precision and recall on the held-out samples; keep a refused one as <name>.refused-<id>.json")
 	f.BoolVar(&fromFeedback, "feedback", false, "also label from the feedback topic: passed challenges -> human, failed ones with a failed check and operator labels -> bot (capped per network and hour)")
 	f.Float64Var(&cfg.TestShare, "test-share", 0.3, "share of the samples, the latest, held out for the evaluation (0: train on all)")
 	f.Float64Var(&threshold, "threshold", 0.7, "probability at which the model flags (default: the rule file's challenge level / 100)")

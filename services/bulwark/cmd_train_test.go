@@ -42,6 +42,14 @@ func TestTrainThenReplay(t *testing.T) {
 	if out, err := runCLI(t, "replay", "--format", "nginx", "--compare", mfile, "--output", filepath.Join(dir, "v.jsonl"), "-q", logf); err != nil {
 		t.Fatalf("replay --compare model: %v\n%s", err, out)
 	}
+	// Retraining in place: the same data gives the same model, no worse.
+	out, err = runCLI(t, "train", "--format", "nginx", "--labels", labels, "--trees", "20", "--promote", mfile, logf)
+	if err != nil || !strings.Contains(out, "promoted "+m.ID()+" to "+mfile+": no worse than "+m.ID()) {
+		t.Fatalf("train --promote: %v\n%s", err, out)
+	}
+	if _, err := runCLI(t, "train", "--format", "nginx", "--labels", labels, "--test-share", "0", "--promote", mfile, logf); err == nil {
+		t.Fatal("--promote with --test-share 0 accepted")
+	}
 	// Bad input: a usage error, no model written.
 	if _, err := runCLI(t, "train", "--format", "nginx", "--output", filepath.Join(dir, "x.json"), logf); err == nil {
 		t.Fatal("train without labels succeeded")

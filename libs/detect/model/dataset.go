@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"math"
+	"time"
 
 	"github.com/bulwarkhq/bulwark/libs/detect/features"
 )
@@ -130,4 +131,13 @@ func (d *Dataset) TimeQuantile(share float64) int64 {
 	i := int(share * float64(len(ts)))
 	i = min(max(i, 0), len(ts)-1)
 	return ts[i]
+}
+
+// TestRows returns the rows from time cut on (all rows when cut is zero).
+func (d *Dataset) TestRows(cut time.Time) []int {
+	if cut.IsZero() {
+		return nil
+	}
+	_, test := d.Split(cut.UnixNano())
+	return test
 }

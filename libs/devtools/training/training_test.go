@@ -91,6 +91,45 @@ func TestTrainOnSimulatedTraffic(t *testing.T) {
 	}
 }
 
+func TestPromote(t *testing.T) {
+	path, labels := simulated(t, 3, 30*time.Minute)
+	res, err := Run(context.Background(), config(path, labels))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inForce := filepath.Join(t.TempDir(), "model.json")
+	d, err := Promote(res, inForce)
+	if err != nil || !d.Promoted || d.Reason != "no model in force" {
+		t.Fatalf("first promotion: %+v, %v", d, err)
+	}
+	// The same model again: no worse, promoted, the replaced one kept.
+	d, err = Promote(res, inForce)
+	if err != nil || !d.Promoted || d.Current == nil || d.Kept == "" {
+		t.Fatalf("second promotion: %+v, %v", d, err)
+	}
+	if _, err := os.Stat(d.Kept); err != nil {
+		t.Fatalf("replaced model not kept: %v", err)
+	}
+	// A candidate that flags nobody: refused, kept for inspection, the
+	// model in force untouched.
+	worse := *res
+	wf := *res.File
+	wf.Trees = []model.Tree{{Nodes: []model.Node{{Feature: -1, Value: -20}}}}
+	wf.ID = "gbdt-nobodyflags"
+	worse.File = &wf
+	d, err = Promote(&worse, inForce)
+	if err != nil || d.Promoted || !strings.Contains(d.Reason, "recall") && !strings.Contains(d.Reason, "precision") {
+		t.Fatalf("worse candidate: %+v, %v", d, err)
+	}
+	if !strings.HasSuffix(d.Kept, "model.refused-gbdt-nobodyflags.json") {
+		t.Fatalf("refused candidate kept as %q", d.Kept)
+	}
+	m, err := model.Load(inForce)
+	if err != nil || m.ID() != res.File.ID {
+		t.Fatalf("model in force now %v (%v), want %s", m, err, res.File.ID)
+	}
+}
+
 func TestLabelsRefused(t *testing.T) {
 	f := func(labels map[string]simulate.Label, want string) {
 		t.Helper()
