@@ -6,7 +6,6 @@ package main
 
 import (
 	"github.com/bulwarkhq/bulwark/libs/detect/aggregator"
-	"github.com/bulwarkhq/bulwark/libs/detect/model"
 	"github.com/bulwarkhq/bulwark/libs/detect/scoring"
 	"github.com/bulwarkhq/bulwark/libs/platform/config"
 	"github.com/bulwarkhq/bulwark/libs/platform/kafka"
@@ -38,16 +37,9 @@ func run() error {
 		if features, err = scoring.LoadRuleFileSection(c.Aggregator.RulesFile); err != nil {
 			return err
 		}
-		if c.Aggregator.ModelFile == "" {
-			// The rule file's model: section, unless BULWARK_MODEL_FILE says otherwise.
-			m, err := model.LoadRuleFileSection(c.Aggregator.RulesFile)
-			if err != nil {
-				return config.Invalid("RULES_FILE", "%v", err)
-			}
-			if m.File != "" {
-				c.Aggregator.ModelFile, c.Aggregator.ModelMode, c.Aggregator.ModelWeight = m.File, m.Mode.String(), m.Weight
-			}
-		}
+	}
+	if err := c.Aggregator.UseRuleFileModel(); err != nil {
+		return err
 	}
 	agg, err := aggregator.New(c.Aggregator, c.Kafka, features, log, reg)
 	if err != nil {

@@ -84,3 +84,20 @@ func DefaultConfig() Config {
 		ModelWeight:      0.8,
 	}
 }
+
+// UseRuleFileModel fills the model settings from the rule file's model:
+// section when BULWARK_MODEL_FILE is not set (the variables win over the
+// rule file).
+func (c *Config) UseRuleFileModel() error {
+	if c.ModelFile != "" || c.RulesFile == "" {
+		return nil
+	}
+	m, err := model.LoadRuleFileSection(c.RulesFile)
+	if err != nil {
+		return config.Invalid("RULES_FILE", "%v", err)
+	}
+	if m.File != "" {
+		c.ModelFile, c.ModelMode, c.ModelWeight = m.File, m.Mode.String(), m.Weight
+	}
+	return nil
+}

@@ -2,6 +2,7 @@ package aggregator
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -88,5 +89,34 @@ func TestServiceWithModel(t *testing.T) {
 	}
 	if modelled == 0 || withReason == 0 {
 		t.Fatalf("%d ip: scores with a model score, %d with the model's reason first", modelled, withReason)
+	}
+}
+
+func TestUseRuleFileModel(t *testing.T) {
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(rules, []byte("version: 1\nmodel: {file: m.json, mode: blend, weight: 0.5}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := DefaultConfig()
+	c.RulesFile = rules
+	if err := c.UseRuleFileModel(); err != nil {
+		t.Fatal(err)
+	}
+	if c.ModelFile != filepath.Join(dir, "m.json") || c.ModelMode != "blend" || c.ModelWeight != 0.5 {
+		t.Fatalf("from the rule file: %q %q %v", c.ModelFile, c.ModelMode, c.ModelWeight)
+	}
+	c = DefaultConfig()
+	c.RulesFile, c.ModelFile = rules, "/srv/other.json"
+	if err := c.UseRuleFileModel(); err != nil || c.ModelFile != "/srv/other.json" || c.ModelMode != "shadow" {
+		t.Fatalf("BULWARK_MODEL_FILE must win: %q %q (%v)", c.ModelFile, c.ModelMode, err)
+	}
+	if err := os.WriteFile(rules, []byte("version: 1\nmodel: {file: m.json, mode: loud}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c = DefaultConfig()
+	c.RulesFile = rules
+	if err := c.UseRuleFileModel(); err == nil || !strings.Contains(err.Error(), "model.mode") {
+		t.Fatalf("bad mode: %v", err)
 	}
 }
