@@ -182,19 +182,13 @@ func (c *collector) sample(s *aggregator.Sample) {
 		return
 	}
 	a = a.Unmap()
-	var key uint64
-	var lbl simulate.Label
-	var ok bool
-	if s.Kind == subject.KindIP {
-		b := a.As16()
-		key = xxhash.Sum64(append([]byte{'i'}, b[:]...))
-		lbl, ok = c.lab.ips[a]
-	} else {
-		id := aggregator.SessionID(ev)
-		key = xxhash.Sum64String("s" + id)
-		if lbl, ok = c.lab.sessions[id]; !ok {
-			lbl, ok = c.lab.ips[a]
-		}
+	b := a.As16()
+	key := xxhash.Sum64(append([]byte{'i'}, b[:]...))
+	lbl, ok := c.lab.ips[a]
+	if !ok && len(c.lab.sessions) > 0 {
+		// Labels of sessions (a site's own session ids) label the address's
+		// vector at the requests of that session.
+		lbl, ok = c.lab.sessions[aggregator.SessionID(ev)]
 	}
 	if !ok || lbl.Label == "verified_crawler" {
 		return

@@ -9,10 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/libs/detect/aggregator"
+	"github.com/bulwarkhq/bulwark/libs/detect/features"
 	"github.com/bulwarkhq/bulwark/libs/detect/model"
 	"github.com/bulwarkhq/bulwark/libs/devtools/replay"
 	"github.com/bulwarkhq/bulwark/libs/devtools/simulate"
 	"github.com/bulwarkhq/bulwark/libs/ingest/logparse"
+	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
+	"github.com/bulwarkhq/bulwark/libs/platform/subject"
 )
 
 // simulated writes dur of simulated traffic with half the bots evasive and
@@ -172,5 +176,23 @@ func TestDue(t *testing.T) {
 		if got[i] != want[i] {
 			t.Fatalf("due: %v, want %v", got, want)
 		}
+	}
+}
+
+func TestSessionLabelsLabelTheAddress(t *testing.T) {
+	l, err := newLabeller(map[string]simulate.Label{"session:abc": {Label: "bot", Kind: "headless"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &collector{lab: l, seen: map[uint64]uint32{}, ds: &model.Dataset{}}
+	var v features.Vector
+	v.Set(features.Rate10s, 3)
+	for _, sid := range []string{"abc", "other"} {
+		ev := &eventpb.RequestEvent{ClientIp: "198.51.100.7", SessionId: sid, TimeUnixNano: 1}
+		c.sample(&aggregator.Sample{Kind: subject.KindIP, Event: ev, Vector: &v})
+		c.sample(&aggregator.Sample{Kind: subject.KindSession, Event: ev, Vector: &v})
+	}
+	if c.ds.Len() != 1 || !c.ds.Y[0] || c.ds.Groups[0] != "headless" {
+		t.Fatalf("samples %d (want 1 ip: sample labelled bot by its session)", c.ds.Len())
 	}
 }
