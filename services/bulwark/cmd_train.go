@@ -192,7 +192,7 @@ The same input and flags give the same model (its id is a hash of the trees).`,
 	f.IntVar(&cfg.Params.MaxDepth, "depth", cfg.Params.MaxDepth, "depth of each tree")
 	f.Float64Var(&cfg.Params.LearningRate, "learning-rate", cfg.Params.LearningRate, "shrinkage of each tree's output")
 	f.Float64Var(&cfg.Params.HumanWeight, "human-weight", cfg.Params.HumanWeight, "weight of a person's samples relative to a bot's (higher: fewer people flagged, some bots later)")
-	f.Uint32Var(&training.Every, "sample-every", training.Every, "after its first scores, sample a subject every this many scores (and at powers of two)")
+	f.Uint32Var(&cfg.SampleEvery, "sample-every", training.DefaultSampleEvery, "after its first scores, sample a subject every this many scores (and at powers of two)")
 	f.IntVar(&cfg.Params.PerSubject, "per-subject", cfg.Params.PerSubject, "most samples one subject weighs (caps what one client can teach)")
 	return cmd
 }

@@ -38,6 +38,9 @@ type Config struct {
 	// TestShare is the share of samples, the latest in event time, held
 	// out for the evaluation (0: train on everything, no evaluation).
 	TestShare float64
+	// SampleEvery is the sampling period of a long-lived subject, in scores
+	// (0: DefaultSampleEvery).
+	SampleEvery uint32
 	// Threshold is the model's flagging probability; RuleThreshold the rule
 	// score at which the rules flag (the ladder's challenge level).
 	Threshold, RuleThreshold float64
@@ -71,10 +74,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	var parts [partitions]*collector
+	every := cfg.SampleEvery
+	if every == 0 {
+		every = DefaultSampleEvery
+	}
 	rc := cfg.Replay
 	rc.Output, rc.Labels, rc.Compare, rc.Model = nil, nil, "", ""
 	rc.Sampler = func(p int) func(*aggregator.Sample) {
-		c := &collector{lab: lab, seen: map[uint64]uint32{}, ds: &model.Dataset{}}
+		c := &collector{lab: lab, seen: map[uint64]uint32{}, ds: &model.Dataset{}, every: every}
 		parts[p%partitions] = c
 		return c.sample
 	}
@@ -159,18 +166,19 @@ func newLabeller(labels map[string]simulate.Label) (*labeller, error) {
 
 // collector samples one engine partition.
 type collector struct {
-	lab  *labeller
-	seen map[uint64]uint32 // times each subject was scored
-	ds   *model.Dataset
+	lab   *labeller
+	seen  map[uint64]uint32 // times each subject was scored
+	ds    *model.Dataset
+	every uint32
 }
 
 // due is the sampling schedule: a subject is sampled at its 1st..4th score,
 // then at every power of two, and every 32nd: early decisions are learned
 // as well as late ones, and a long-lived subject does not flood the set.
-func due(n uint32) bool { return n <= 4 || n&(n-1) == 0 || n%Every == 0 }
+func due(n, every uint32) bool { return n <= 4 || n&(n-1) == 0 || n%every == 0 }
 
-// Every is the sampling period of a long-lived subject, in scores.
-var Every uint32 = 32
+// DefaultSampleEvery is Config.SampleEvery's default.
+const DefaultSampleEvery = 32
 
 func (c *collector) sample(s *aggregator.Sample) {
 	if s.Kind != subject.KindIP {
@@ -195,7 +203,7 @@ func (c *collector) sample(s *aggregator.Sample) {
 	}
 	n := c.seen[key] + 1
 	c.seen[key] = n
-	if !due(n) {
+	if !due(n, c.every) {
 		return
 	}
 	group := string(lbl.Kind)

@@ -164,7 +164,7 @@ func TestNoSamples(t *testing.T) {
 func TestDue(t *testing.T) {
 	var got []uint32
 	for n := uint32(1); n <= 70; n++ {
-		if due(n) {
+		if due(n, 32) {
 			got = append(got, n)
 		}
 	}
@@ -184,7 +184,7 @@ func TestSessionLabelsLabelTheAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &collector{lab: l, seen: map[uint64]uint32{}, ds: &model.Dataset{}}
+	c := &collector{lab: l, seen: map[uint64]uint32{}, ds: &model.Dataset{}, every: DefaultSampleEvery}
 	var v features.Vector
 	v.Set(features.Rate10s, 3)
 	for _, sid := range []string{"abc", "other"} {
