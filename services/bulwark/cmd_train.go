@@ -30,6 +30,7 @@ func newTrainCmd(g *globals) *cobra.Command {
 		threshold    float64
 		fromFeedback bool
 		promote      string
+		metricsFile  string
 	)
 	cfg.Params = model.DefaultParams()
 	cmd := &cobra.Command{
@@ -160,6 +161,11 @@ The same input and flags give the same model (its id is a hash of the trees).`,
 			if err != nil {
 				return err
 			}
+			if metricsFile != "" {
+				if err := training.WriteMetrics(metricsFile, d, time.Now()); err != nil {
+					return fmt.Errorf("--metrics-file: %w", err)
+				}
+			}
 			cur := "none"
 			if d.Current != nil {
 				cur = fmt.Sprintf("precision %.4f recall %.4f", d.Current.Precision, d.Current.Recall)
@@ -185,6 +191,7 @@ The same input and flags give the same model (its id is a hash of the trees).`,
 	f.StringVar(&labels, "labels", "", "labels file: client IP or session:ID -> {label, kind} (required)")
 	f.StringVarP(&out, "output", "o", "", "where to write the model file (required)")
 	f.StringVar(&promote, "promote", "", "the model file in force (what the aggregator reads): replace it with the new model only if it is no worse on precision and recall on the held-out samples; keep a refused one as <name>.refused-<id>.json")
+	f.StringVar(&metricsFile, "metrics-file", "", "with --promote: write the promotion's precision, recall and outcome here in the Prometheus text format (for node_exporter's textfile collector)")
 	f.BoolVar(&fromFeedback, "feedback", false, "also label from the feedback topic: passed challenges -> human, failed ones with a failed check and operator labels -> bot (capped per network and hour)")
 	f.Float64Var(&cfg.TestShare, "test-share", 0.3, "share of the samples, the latest, held out for the evaluation (0: train on all)")
 	f.Float64Var(&threshold, "threshold", 0.7, "probability at which the model flags (default: the rule file's challenge level / 100)")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -43,9 +44,13 @@ func TestTrainThenReplay(t *testing.T) {
 		t.Fatalf("replay --compare model: %v\n%s", err, out)
 	}
 	// Retraining in place: the same data gives the same model, no worse.
-	out, err = runCLI(t, "train", "--format", "nginx", "--labels", labels, "--trees", "20", "--promote", mfile, logf)
+	prom := filepath.Join(dir, "promotion.prom")
+	out, err = runCLI(t, "train", "--format", "nginx", "--labels", labels, "--trees", "20", "--promote", mfile, "--metrics-file", prom, logf)
 	if err != nil || !strings.Contains(out, "promoted "+m.ID()+" to "+mfile+": no worse than "+m.ID()) {
 		t.Fatalf("train --promote: %v\n%s", err, out)
+	}
+	if text, err := os.ReadFile(prom); err != nil || !strings.Contains(string(text), "bulwark_model_promotion_promoted 1") {
+		t.Fatalf("metrics file: %v\n%s", err, text)
 	}
 	if _, err := runCLI(t, "train", "--format", "nginx", "--labels", labels, "--test-share", "0", "--promote", mfile, logf); err == nil {
 		t.Fatal("--promote with --test-share 0 accepted")

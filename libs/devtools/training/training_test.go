@@ -132,6 +132,17 @@ func TestPromote(t *testing.T) {
 	if err != nil || m.ID() != res.File.ID {
 		t.Fatalf("model in force now %v (%v), want %s", m, err, res.File.ID)
 	}
+	prom := filepath.Join(t.TempDir(), "promotion.prom")
+	if err := WriteMetrics(prom, d, time.Unix(1700000000, 0)); err != nil {
+		t.Fatal(err)
+	}
+	text, _ := os.ReadFile(prom)
+	for _, want := range []string{"bulwark_model_promotion_promoted 0", `bulwark_model_promotion_recall{model="candidate"} 0`,
+		`bulwark_model_promotion_precision{model="in_force"}`, "bulwark_model_promotion_timestamp_seconds 1.7e+09"} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("metrics file lacks %q:\n%s", want, text)
+		}
+	}
 }
 
 func TestLabelsRefused(t *testing.T) {
