@@ -257,3 +257,6 @@ CREATE TABLE IF NOT EXISTS bulwark.audit (
 PARTITION BY toYYYYMM(time)
 ORDER BY (time, kafka_partition, kafka_offset);
 
+-- migration 007 model_scores
+ALTER TABLE bulwark.scores ADD COLUMN model_score Nullable(Float64) AFTER scorer, ADD COLUMN model String AFTER model_score;
+

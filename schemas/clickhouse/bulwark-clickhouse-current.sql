@@ -257,6 +257,9 @@ CREATE TABLE IF NOT EXISTS bulwark.audit (
 PARTITION BY toYYYYMM(time)
 ORDER BY (time, kafka_partition, kafka_offset);
 
+-- migration 007 model_scores
+ALTER TABLE bulwark.scores ADD COLUMN model_score Nullable(Float64) AFTER scorer, ADD COLUMN model LowCardinality(String) AFTER model_score;
+
 -- retention: 30 days
 ALTER TABLE bulwark.requests MODIFY TTL time + INTERVAL 30 DAY;
 ALTER TABLE bulwark.scores MODIFY TTL time + INTERVAL 30 DAY;

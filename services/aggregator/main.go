@@ -38,6 +38,9 @@ func run() error {
 			return err
 		}
 	}
+	if err := c.Aggregator.UseRuleFileModel(); err != nil {
+		return err
+	}
 	agg, err := aggregator.New(c.Aggregator, c.Kafka, features, log, reg)
 	if err != nil {
 		return err

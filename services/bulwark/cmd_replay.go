@@ -12,6 +12,7 @@ import (
 
 	"github.com/bulwarkhq/bulwark/libs/detect/aggregator"
 	"github.com/bulwarkhq/bulwark/libs/detect/crawlers"
+	"github.com/bulwarkhq/bulwark/libs/detect/model"
 	"github.com/bulwarkhq/bulwark/libs/detect/rules"
 	"github.com/bulwarkhq/bulwark/libs/detect/signatures"
 	"github.com/bulwarkhq/bulwark/libs/devtools/replay"
@@ -27,6 +28,7 @@ func newReplayCmd(g *globals) *cobra.Command {
 		cfg                         replay.Config
 		pf                          parseFlags
 		geo                         geoip.Config
+		modelMode                   string
 		output, labels              string
 		rdnsCache                   string
 		since, until                string
@@ -52,12 +54,15 @@ can verify (Baidu, Yandex ...) is unverifiable, never called fake. The verdict
 lines include expiries and lifts as ALLOW lines.
 
 --compare OTHER_RULES runs a second rule file side by side and reports the
-subjects whose strongest action differs. --labels FILE (from 'bulwark
+subjects whose strongest action differs; --compare MODEL.json runs the rules
+with that learned model ('bulwark train') against the rules alone. --model
+FILE scores with a learned model (--model-mode shadow|blend|replace). --labels FILE (from 'bulwark
 simulate --labels') reports precision, recall and false positives by kind.
 Reports go to stdout when --output is a file, else to stderr.`,
 		Example: `  bulwark simulate --duration 24h --output day.log --labels day.labels.json
   bulwark replay --format nginx --labels day.labels.json --output verdicts.jsonl day.log
   bulwark replay --format nginx --rules mine.yaml --compare candidate.yaml --output /dev/null day.log
+  bulwark replay --format nginx --labels day.labels.json --compare model.json --output /dev/null day.log
   bulwark replay --topic --since 2026-11-21T00:00:00Z --until 2026-11-22T00:00:00Z`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg.Files = args
@@ -95,7 +100,13 @@ Reports go to stdout when --output is a file, else to stderr.`,
 			if err := cfg.Validate(); err != nil {
 				return usageError{err}
 			}
-			for _, f := range append(append([]string{}, args...), cfg.Rules, cfg.Compare) {
+			if cfg.ModelMode, err = model.ParseMode(modelMode); err != nil {
+				return usageError{fmt.Errorf("--model-mode: %w", err)}
+			}
+			if cfg.ModelWeight < 0 || cfg.ModelWeight > 1 {
+				return usageError{fmt.Errorf("--model-weight %v: want 0..1", cfg.ModelWeight)}
+			}
+			for _, f := range append(append([]string{}, args...), cfg.Rules, cfg.Compare, cfg.Model) {
 				if f == "" {
 					continue
 				}
@@ -141,7 +152,7 @@ Reports go to stdout when --output is a file, else to stderr.`,
 			}
 			res, err := replay.Run(cmd.Context(), cfg)
 			if err != nil {
-				if errors.Is(err, replay.ErrNoInput) || errors.Is(err, rules.ErrInvalid) || errors.Is(err, signatures.ErrInvalid) {
+				if errors.Is(err, replay.ErrNoInput) || errors.Is(err, rules.ErrInvalid) || errors.Is(err, signatures.ErrInvalid) || errors.Is(err, model.ErrFormat) {
 					return usageError{err}
 				}
 				return err
@@ -196,7 +207,10 @@ Reports go to stdout when --output is a file, else to stderr.`,
 	f.BoolVar(&cfg.NoSignatures, "no-signatures", false, "turn the request-signature layer off")
 	f.DurationVar(&cfg.Reorder, "reorder-window", replay.DefaultReorder, "read each file this far ahead to put its lines in time order (logs of several workers interleave); 0 for file order")
 	f.DurationVar(&cfg.AllowedLateness, "allowed-lateness", aggregator.DefaultAllowedLateness, "events this much older than the newest one are still merged; later ones are dropped as too late")
-	f.StringVar(&cfg.Compare, "compare", "", "second rule file: report subjects whose action differs")
+	f.StringVar(&cfg.Compare, "compare", "", "second rule file, or a model file (*.json: the --rules with that model): report subjects whose action differs")
+	f.StringVar(&cfg.Model, "model", "", "model file from 'bulwark train' to score with (instead of the rule file's model: section)")
+	f.StringVar(&modelMode, "model-mode", "blend", "how --model (and a model given to --compare) is used: shadow, blend or replace")
+	f.Float64Var(&cfg.ModelWeight, "model-weight", rules.DefaultModelWeight, "the model's weight in blend mode, 0..1 (at 0.8 the model alone reaches CHALLENGE at p >= 0.875)")
 	f.StringVar(&rdnsCache, "rdns-cache", "", "reverse-DNS answers recorded live ('bulwark bots export-cache'): verify bots by them")
 	f.StringVar(&labels, "labels", "", "labels file (ip -> label and kind JSON): report precision and recall by kind")
 	f.StringVarP(&output, "output", "o", "-", "where to write verdict JSON lines, - for stdout")

@@ -46,7 +46,8 @@ func TestDashboardQueries(t *testing.T) {
 		recs = append(recs, mk(e.kcfg.Topics.Scores, "ip:203.0.113.7", &eventpb.Score{Subject: "ip:203.0.113.7",
 			TimeUnixNano: at + int64(i)*5*sec, Score: 80 + float64(i), Scorer: "weighted/v1",
 			Features: map[string]float64{"rate_10s": 40 + float64(i), "login_failures_1m": 3, "no_static_assets": 1},
-			Reasons:  []string{"rate_10s=48/s", "no_static_assets"}, Trigger: request(7)}))
+			Reasons:  []string{"rate_10s=48/s", "no_static_assets"}, Trigger: request(7),
+			ModelScore: proto.Float64(0.5 + float64(i)/50), Model: "gbdt-0123456789ab/shadow"}))
 	}
 	recs = append(recs,
 		mk(e.kcfg.Topics.Verdicts, "ip:203.0.113.7", &eventpb.Verdict{Subject: "ip:203.0.113.7", Action: eventpb.Action_BLOCK, Score: 96.5,

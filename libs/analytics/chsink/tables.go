@@ -156,7 +156,7 @@ func writeRequests(b driver.Batch, rows []sendRow) error {
 var scoresTable = table{
 	name: "scores",
 	columns: []string{"time", "time_unix_nano", "window_end", "subject", "subject_kind", "score", "reasons",
-		"feature_names", "feature_values", "scorer", "client_ip", "method", "host", "path", "status", "user_agent",
+		"feature_names", "feature_values", "scorer", "model_score", "model", "client_ip", "method", "host", "path", "status", "user_agent",
 		"kafka_partition", "kafka_offset"},
 	decode: func(r *kgo.Record, _ *verdictState) (any, error) {
 		if len(r.Value) == 0 {
@@ -192,6 +192,8 @@ func writeScores(b driver.Batch, rows []sendRow) error {
 		fnames  = make([][]string, n)
 		fvals   = make([][]float64, n)
 		scorer  = make([]string, n)
+		mscore  = make([]*float64, n)
+		mname   = make([]string, n)
 		ip      = make([]string, n)
 		method  = make([]string, n)
 		host    = make([]string, n)
@@ -207,12 +209,13 @@ func writeScores(b driver.Batch, rows []sendRow) error {
 		subj[i], kind[i], score[i], scorer[i] = s.GetSubject(), subjectKind(s.GetSubject()), s.GetScore(), s.GetScorer()
 		reasons[i] = nonNil(s.GetReasons())
 		fnames[i], fvals[i] = sortedFeatures(s.GetFeatures())
+		mscore[i], mname[i] = s.ModelScore, s.GetModel()
 		if t := s.GetTrigger(); t != nil {
 			ip[i], method[i], host[i], path[i], status[i], ua[i] = t.GetClientIp(), t.GetMethod(), t.GetHost(), t.GetPath(), uint16(min(t.GetStatus(), 65535)), t.GetUserAgent()
 		}
 		kpart[i], koff[i] = sr.partition, uint64(sr.offset)
 	}
-	return appendColumns(b, tm, tns, wend, subj, kind, score, reasons, fnames, fvals, scorer, ip, method, host, path, status, ua, kpart, koff)
+	return appendColumns(b, tm, tns, wend, subj, kind, score, reasons, fnames, fvals, scorer, mscore, mname, ip, method, host, path, status, ua, kpart, koff)
 }
 
 // verdictRow is a verdict, or a lift (a tombstone) of the subject in key.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/bulwarkhq/bulwark/libs/detect/features"
+	"github.com/bulwarkhq/bulwark/libs/detect/model"
 	"github.com/bulwarkhq/bulwark/libs/detect/signatures"
 	"github.com/bulwarkhq/bulwark/libs/platform/config"
 )
@@ -25,6 +26,12 @@ type Config struct {
 	RulesFile        string        `env:"RULES_FILE" help:"The rule file whose 'features:' section sets weights and lists."`
 	SignaturesFile   string        `env:"SIGNATURES_FILE" help:"The operator's request-signature file, read over the shipped signatures and re-read when it changes (libs/detect/signatures)."`
 	HostingASNsFile  string        `env:"AGGREGATOR_HOSTING_ASNS_FILE" help:"AS numbers of hosting and cloud networks, one a line ('#' comments), replacing the shipped list (libs/detect/features/data/hosting-asns.txt) for net_hosting_share_10m."`
+
+	// The model's settings; without MODEL_FILE, those of the rule file's
+	// model: section apply (services/aggregator).
+	ModelFile   string  `env:"MODEL_FILE" help:"A model file from 'bulwark train' to score ip: subjects with, in place of the rule file's model: section; re-read when it changes."`
+	ModelMode   string  `env:"MODEL_MODE" envDefault:"shadow" help:"How MODEL_FILE is used: shadow (record model_score only), blend (one more signal, noisy-OR with the rules) or replace (the model's probability is the score)."`
+	ModelWeight float64 `env:"MODEL_WEIGHT" envDefault:"0.8" help:"MODEL_FILE's weight in blend mode, 0..1: at 0.8 the model alone reaches CHALLENGE (70) at probability 0.875."`
 }
 
 // HostingASNs is the hosting-network list: the file's, else the shipped one.
@@ -64,6 +71,17 @@ func (c Config) Validate() error {
 	if _, err := c.HostingASNs(); err != nil {
 		return config.Invalid("AGGREGATOR_HOSTING_ASNS_FILE", "%v", err)
 	}
+	if _, err := model.ParseMode(c.ModelMode); err != nil {
+		return config.Invalid("MODEL_MODE", "%v", err)
+	}
+	if !(c.ModelWeight >= 0 && c.ModelWeight <= 1) {
+		return config.Invalid("MODEL_WEIGHT", "must be within 0..1")
+	}
+	if c.ModelFile != "" {
+		if _, err := model.Load(c.ModelFile); err != nil {
+			return config.Invalid("MODEL_FILE", "%v", err)
+		}
+	}
 	return nil
 }
 
@@ -76,5 +94,24 @@ func DefaultConfig() Config {
 		IdleTimeout:      time.Hour,
 		SnapshotInterval: 200 * time.Millisecond,
 		MetricsAddr:      "127.0.0.1:8481",
+		ModelMode:        "shadow",
+		ModelWeight:      0.8,
 	}
+}
+
+// UseRuleFileModel fills the model settings from the rule file's model:
+// section when BULWARK_MODEL_FILE is not set (the variables win over the
+// rule file).
+func (c *Config) UseRuleFileModel() error {
+	if c.ModelFile != "" || c.RulesFile == "" {
+		return nil
+	}
+	m, err := model.LoadRuleFileSection(c.RulesFile)
+	if err != nil {
+		return config.Invalid("RULES_FILE", "%v", err)
+	}
+	if m.File != "" {
+		c.ModelFile, c.ModelMode, c.ModelWeight = m.File, m.Mode.String(), m.Weight
+	}
+	return nil
 }

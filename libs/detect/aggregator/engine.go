@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/bulwarkhq/bulwark/libs/detect/features"
+	"github.com/bulwarkhq/bulwark/libs/detect/model"
 	"github.com/bulwarkhq/bulwark/libs/detect/scoring"
 	"github.com/bulwarkhq/bulwark/libs/detect/signatures"
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
@@ -94,6 +95,8 @@ type options struct {
 	sigs                    *signatures.Holder
 	sigsSet                 bool
 	hosting                 features.ASNSet
+	model                   *model.Holder // model.go
+	sampler                 func(*Sample)
 }
 
 // Option configures an Engine.
@@ -159,6 +162,7 @@ type Engine struct {
 	sigMatcher *signatures.Matcher
 	sigNames   map[uint32]string // IDHash -> id, of every set seen (state may name an older set's)
 	sigReason  string            // "sig=<id>" for the subject being scored, or ""
+	mdl        engineModel       // the model's part of the subject being scored (model.go)
 }
 
 // Stats are the engine's counters and sizes, for metrics.
@@ -321,7 +325,8 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 // consider scores the features in e.vector and appends a Score when it changed
 // enough to matter (see shouldEmit).
 func (e *Engine) consider(kind subject.Kind, k [16]byte, em *Emission, ev *eventpb.RequestEvent, trigger **eventpb.RequestEvent, addr netip.Addr, t, end int64, dst []*eventpb.Score) []*eventpb.Score {
-	score := e.scorer.Score(kind, &e.vector, &e.points)
+	score := e.score(kind)
+	e.sample(kind, ev)
 	if !e.shouldEmit(em, score, t) {
 		return dst
 	}
@@ -361,6 +366,7 @@ func (e *Engine) build(subj string, t, end int64, score float64, trigger *eventp
 		Trigger:           trigger,
 		Scorer:            scoring.Name,
 	}
+	e.modelFields(s)
 	for id := range features.NumFeatures {
 		if v, ok := e.vector.Get(id); ok {
 			s.Features[features.Names[id]] = v
@@ -492,7 +498,7 @@ func (e *Engine) flushIdle(now int64, dst []*eventpb.Score) []*eventpb.Score {
 		if now-last < int64(e.opt.refresh) {
 			continue
 		}
-		score := e.scorer.Score(k.kind, &e.vector, &e.points)
+		score := e.score(k.kind)
 		// An idle subject is re-emitted only when its score fell: the refresh
 		// rule is for subjects still sending requests.
 		if float64(em.Score)-score < minScoreStep && band(score) == band(float64(em.Score)) {

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/bulwarkhq/bulwark/libs/detect/features"
+	"github.com/bulwarkhq/bulwark/libs/detect/model"
 	"github.com/bulwarkhq/bulwark/libs/detect/scoring"
 	"github.com/bulwarkhq/bulwark/libs/detect/signatures"
 	"github.com/bulwarkhq/bulwark/libs/platform/config"
@@ -55,6 +56,8 @@ type Aggregator struct {
 	// hosting is the hosting-network list of net_hosting_share_10m.
 	hosting features.ASNSet
 	sigRl   *signatures.Reloader // nil without a signature file
+	model   *model.Holder        // nil without a model file
+	modelRl *model.Reloader      // nil without a model file
 
 	mu       sync.Mutex
 	revoked  map[int32]bool // revoked or lost since the last End (set by group callbacks)
@@ -120,6 +123,16 @@ func New(cfg Config, kcfg kafka.Config, scfg scoring.Config, log *slog.Logger, r
 	}
 	if cfg.SignaturesFile != "" {
 		a.sigRl = signatures.NewReloader(cfg.SignaturesFile, a.sigs, signatures.DefaultReloadInterval, log, reg)
+	}
+	if cfg.ModelFile != "" {
+		mode, _ := model.ParseMode(cfg.ModelMode) // checked by Validate
+		act, err := model.LoadActive(cfg.ModelFile, mode, cfg.ModelWeight)
+		if err != nil {
+			return nil, config.Invalid("MODEL_FILE", "%v", err)
+		}
+		a.model = model.NewHolder(act)
+		a.modelRl = model.NewReloader(cfg.ModelFile, mode, cfg.ModelWeight, a.model, model.DefaultReloadInterval, log, reg)
+		log.Info("model", "file", cfg.ModelFile, "id", act.Model.ID(), "mode", mode, "weight", cfg.ModelWeight)
 	}
 	log.Info("request signatures", "file", set.Name, "revision", set.Revision, "digest", set.Digest, "signatures", len(set.Sigs))
 	return a, nil
@@ -239,6 +252,11 @@ func (a *Aggregator) Run(ctx context.Context) error {
 		rctx, stop := context.WithCancel(ctx)
 		defer stop()
 		go a.sigRl.Run(rctx)
+	}
+	if a.modelRl != nil {
+		rctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go a.modelRl.Run(rctx)
 	}
 
 	var (
@@ -547,7 +565,11 @@ func (a *Aggregator) rewound(fetches kgo.Fetches) bool {
 }
 
 func (a *Aggregator) newEngine() *Engine {
-	e := NewEngine(a.scfg, WithAllowedLateness(a.cfg.AllowedLateness), WithIdleTimeout(a.cfg.IdleTimeout), WithSignatures(a.sigs), WithHostingASNs(a.hosting))
+	opts := []Option{WithAllowedLateness(a.cfg.AllowedLateness), WithIdleTimeout(a.cfg.IdleTimeout), WithSignatures(a.sigs), WithHostingASNs(a.hosting)}
+	if a.model != nil {
+		opts = append(opts, WithModel(a.model))
+	}
+	e := NewEngine(a.scfg, opts...)
 	e.TrackChanges()
 	return e
 }

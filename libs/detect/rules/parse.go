@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/bulwarkhq/bulwark/libs/detect/model"
 	"io"
 	"net/netip"
 	"os"
@@ -183,7 +184,26 @@ func (c *compiler) compile(s *fileSpec) *RuleSet {
 	} else {
 		rs.Features = scoring.DefaultConfig()
 	}
+	rs.Model = c.model(s.Model)
 	return rs
+}
+
+// DefaultModelWeight is model.DefaultWeight.
+const DefaultModelWeight = model.DefaultWeight
+
+// model checks the `model:` section. The file itself is read by the
+// aggregator (and replay), which refuse to start on a bad one.
+func (c *compiler) model(s model.SpecYAML) ModelSpec {
+	out, err := s.Compile(c.e.source)
+	var se *model.SpecError
+	if errors.As(err, &se) {
+		var path []any
+		for _, k := range strings.Split(se.Key, ".") {
+			path = append(path, k)
+		}
+		c.e.at(path, "%v", se.Err)
+	}
+	return out
 }
 
 func (c *compiler) allow(s allowSpec) *AllowList {

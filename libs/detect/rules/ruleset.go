@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"github.com/bulwarkhq/bulwark/libs/detect/model"
 	"math"
 	"net/netip"
 	"time"
@@ -37,6 +38,9 @@ type RuleSet struct {
 	Rules []*Rule
 	// Features is the aggregator's section (scoring weights and lists).
 	Features scoring.Config
+	// Model is the aggregator's learned model (the `model:` section), if
+	// any; its file is loaded by the aggregator, not here.
+	Model ModelSpec
 }
 
 // Ladder holds the score thresholds of the actions.
@@ -154,3 +158,6 @@ func (a *AllowList) Allows(canonical string, sub subject.Subject, client netip.A
 	}
 	return client.IsValid() && a.cidrs.Lookup(client.Unmap())
 }
+
+// ModelSpec is the rule file's `model:` section.
+type ModelSpec = model.Spec

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"github.com/bulwarkhq/bulwark/libs/detect/model"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -19,6 +20,7 @@ type fileSpec struct {
 	Crawlers   crawlersSpec   `yaml:"crawlers"`
 	Bots       botsSpec       `yaml:"bots"`
 	Rules      []ruleSpec     `yaml:"rules"`
+	Model      model.SpecYAML `yaml:"model"`
 	// Features belongs to the aggregator (scoring.Config); it is decoded on
 	// its own so that its defaults and checks stay scoring's.
 	Features yaml.Node `yaml:"features"`

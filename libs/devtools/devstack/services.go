@@ -89,6 +89,9 @@ func runServices(ctx context.Context, o Options) error {
 			return err
 		}
 	}
+	if err := aggCfg.UseRuleFileModel(); err != nil {
+		return err
+	}
 	agg, err := aggregator.New(aggCfg, o.Kafka, features, o.Log, reg)
 	if err != nil {
 		return err

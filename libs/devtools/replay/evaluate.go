@@ -69,6 +69,11 @@ func newEvaluator(labels map[string]simulate.Label) (*evaluator, error) {
 		sessions: map[uint64]holding{},
 	}
 	for s, l := range labels {
+		if strings.HasPrefix(s, "session:") {
+			// Session labels train models (`bulwark train`); the evaluation
+			// here is per client address.
+			continue
+		}
 		a, err := netip.ParseAddr(s)
 		if err != nil {
 			return nil, fmt.Errorf("labels: %q is not an IP address", s)

@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/bulwarkhq/bulwark/libs/decide/decider"
 	"github.com/bulwarkhq/bulwark/libs/detect/aggregator"
 	"github.com/bulwarkhq/bulwark/libs/detect/crawlers"
+	"github.com/bulwarkhq/bulwark/libs/detect/model"
 	"github.com/bulwarkhq/bulwark/libs/detect/rules"
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 )
@@ -44,19 +47,30 @@ type part struct {
 	scores     []*eventpb.Score
 }
 
-func newLane(path string, rs *rules.RuleSet, base *lane, engOpts []aggregator.Option, answers *crawlers.Answers) (*lane, error) {
+func newLane(path string, rs *rules.RuleSet, ms *rules.ModelSpec, base *lane, engOpts []aggregator.Option, sampler func(int) func(*aggregator.Sample), answers *crawlers.Answers) (*lane, error) {
 	var err error
 	if rs == nil {
 		if rs, err = rules.LoadOrDefault(path); err != nil {
 			return nil, err
 		}
 	} else {
-		c := *rs // the crawler settings below must not change the caller's set
+		c := *rs // the crawler and model settings below must not change the caller's set
 		rs = &c
 	}
 	name := path
 	if name == "" {
 		name = "default"
+	}
+	if ms != nil {
+		rs.Model = *ms
+		name += " + model " + ms.File
+	}
+	if rs.Model.File != "" {
+		a, err := model.LoadActive(rs.Model.File, rs.Model.Mode, rs.Model.Weight)
+		if err != nil {
+			return nil, fmt.Errorf("rules %s: %w", name, err)
+		}
+		engOpts = append(slices.Clone(engOpts), aggregator.WithModel(model.NewHolder(a)))
 	}
 	// Replay must give the same output every time: crawlers are verified
 	// by their published ranges (of the events' dates) and by recorded
@@ -65,10 +79,14 @@ func newLane(path string, rs *rules.RuleSet, base *lane, engOpts []aggregator.Op
 	rs.Crawlers.RDNS = false
 	rs.Crawlers.Answers = answers
 	l := &lane{name: name, rs: rs}
-	l.shared = base != nil && reflect.DeepEqual(base.rs.Features, rs.Features)
+	l.shared = base != nil && reflect.DeepEqual(base.rs.Features, rs.Features) && base.rs.Model == rs.Model
 	for i := range l.parts {
 		if !l.shared {
-			l.parts[i].eng = aggregator.NewEngine(rs.Features, engOpts...)
+			opts := engOpts
+			if sampler != nil {
+				opts = append(slices.Clone(engOpts), aggregator.WithSampler(sampler(i)))
+			}
+			l.parts[i].eng = aggregator.NewEngine(rs.Features, opts...)
 		}
 		if l.parts[i].dec, err = decider.New(rs, decider.Options{}); err != nil {
 			return nil, fmt.Errorf("rules %s: %w", name, err)
@@ -131,3 +149,7 @@ func (pt *part) decide(ctx context.Context, scores []*eventpb.Score, out []chang
 	}
 	return out
 }
+
+// IsModelFile reports whether path names a model file (`bulwark train`
+// writes JSON) rather than a rule file (YAML).
+func IsModelFile(path string) bool { return strings.HasSuffix(strings.ToLower(path), ".json") }

@@ -22,6 +22,7 @@ import (
 	"github.com/bulwarkhq/bulwark/libs/decide/decider"
 	"github.com/bulwarkhq/bulwark/libs/detect/aggregator"
 	"github.com/bulwarkhq/bulwark/libs/detect/crawlers"
+	"github.com/bulwarkhq/bulwark/libs/detect/model"
 	"github.com/bulwarkhq/bulwark/libs/detect/rules"
 	"github.com/bulwarkhq/bulwark/libs/detect/signatures"
 	"github.com/bulwarkhq/bulwark/libs/devtools/simulate"
@@ -62,12 +63,24 @@ type Config struct {
 	// NoSignatures turns the request-signature layer off.
 	NoSignatures bool
 	// Compare, if set, is a second rule file run side by side; Result.Diff
-	// says which subjects it treats differently.
+	// says which subjects it treats differently. A model file (*.json) here
+	// means the Rules with that model (in ModelMode): rules against model.
 	Compare string
 	// RuleSet and CompareSet, when set, are used instead of the files
 	// Rules and Compare (which then only name them in the report): the
 	// console compares a rule file with and without a live policy.
 	RuleSet, CompareSet *rules.RuleSet
+	// Model, if set, is a model file (`bulwark train`) the replay scores
+	// with in ModelMode and ModelWeight, in place of the rule file's
+	// `model:` section.
+	Model       string
+	ModelMode   model.Mode
+	ModelWeight float64
+	// Sampler, if set, returns for each engine partition a function that
+	// gets every subject the first lane scores (aggregator.WithSampler);
+	// `bulwark train` builds its training set with it. The partitions run
+	// concurrently, each calling only its own function.
+	Sampler func(partition int) func(*aggregator.Sample)
 	// RDNSCache holds reverse-DNS answers recorded by a live decider
 	// (`bulwark bots export-cache`); nil: bots verified only by reverse DNS
 	// are unverifiable.
@@ -182,13 +195,22 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		engOpts = append(engOpts, aggregator.WithSignatures(signatures.NewHolder(set)))
 	}
-	base, err := newLane(cfg.Rules, cfg.RuleSet, nil, engOpts, cfg.RDNSCache)
+	var baseModel *rules.ModelSpec
+	if cfg.Model != "" {
+		baseModel = &rules.ModelSpec{File: cfg.Model, Mode: cfg.ModelMode, Weight: cfg.ModelWeight}
+	}
+	base, err := newLane(cfg.Rules, cfg.RuleSet, baseModel, nil, engOpts, cfg.Sampler, cfg.RDNSCache)
 	if err != nil {
 		return nil, err
 	}
 	lanes := []*lane{base}
 	if cfg.Compare != "" || cfg.CompareSet != nil {
-		other, err := newLane(cfg.Compare, cfg.CompareSet, base, engOpts, cfg.RDNSCache)
+		rulesFile, rs, ms := cfg.Compare, cfg.CompareSet, (*rules.ModelSpec)(nil)
+		if cfg.CompareSet == nil && IsModelFile(cfg.Compare) {
+			rulesFile, rs = cfg.Rules, cfg.RuleSet
+			ms = &rules.ModelSpec{File: cfg.Compare, Mode: cfg.ModelMode, Weight: cfg.ModelWeight}
+		}
+		other, err := newLane(rulesFile, rs, ms, base, engOpts, nil, cfg.RDNSCache)
 		if err != nil {
 			return nil, err
 		}

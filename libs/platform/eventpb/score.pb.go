@@ -43,7 +43,14 @@ type Score struct {
 	// The request that triggered this score, so rules can look at its fields.
 	Trigger *RequestEvent `protobuf:"bytes,7,opt,name=trigger,proto3" json:"trigger,omitempty"`
 	// Name of the scorer that produced the score, e.g. "weighted/v1".
-	Scorer        string `protobuf:"bytes,8,opt,name=scorer,proto3" json:"scorer,omitempty"`
+	Scorer string `protobuf:"bytes,8,opt,name=scorer,proto3" json:"scorer,omitempty"`
+	// The learned model's probability (0..1) that the subject is a bot, when
+	// a model is loaded (libs/detect/model), whatever its mode: in shadow mode
+	// it is recorded here and changes nothing else.
+	ModelScore *float64 `protobuf:"fixed64,9,opt,name=model_score,json=modelScore,proto3,oneof" json:"model_score,omitempty"`
+	// The model that gave model_score and how it was used:
+	// "<model id>/<shadow|blend|replace>", e.g. "gbdt-3f2a9c1d0b7e/shadow".
+	Model         string `protobuf:"bytes,10,opt,name=model,proto3" json:"model,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -134,12 +141,26 @@ func (x *Score) GetScorer() string {
 	return ""
 }
 
+func (x *Score) GetModelScore() float64 {
+	if x != nil && x.ModelScore != nil {
+		return *x.ModelScore
+	}
+	return 0
+}
+
+func (x *Score) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
 var File_bulwark_v1_score_proto protoreflect.FileDescriptor
 
 const file_bulwark_v1_score_proto_rawDesc = "" +
 	"\n" +
 	"\x16bulwark/v1/score.proto\x12\n" +
-	"bulwark.v1\x1a\x1ebulwark/v1/request_event.proto\"\xee\x02\n" +
+	"bulwark.v1\x1a\x1ebulwark/v1/request_event.proto\"\xba\x03\n" +
 	"\x05Score\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12/\n" +
@@ -148,10 +169,15 @@ const file_bulwark_v1_score_proto_rawDesc = "" +
 	"\bfeatures\x18\x05 \x03(\v2\x1f.bulwark.v1.Score.FeaturesEntryR\bfeatures\x12\x18\n" +
 	"\areasons\x18\x06 \x03(\tR\areasons\x122\n" +
 	"\atrigger\x18\a \x01(\v2\x18.bulwark.v1.RequestEventR\atrigger\x12\x16\n" +
-	"\x06scorer\x18\b \x01(\tR\x06scorer\x1a;\n" +
+	"\x06scorer\x18\b \x01(\tR\x06scorer\x12$\n" +
+	"\vmodel_score\x18\t \x01(\x01H\x00R\n" +
+	"modelScore\x88\x01\x01\x12\x14\n" +
+	"\x05model\x18\n" +
+	" \x01(\tR\x05model\x1a;\n" +
 	"\rFeaturesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01B<Z:github.com/bulwarkhq/bulwark/libs/platform/eventpb;eventpbb\x06proto3"
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01B\x0e\n" +
+	"\f_model_scoreB<Z:github.com/bulwarkhq/bulwark/libs/platform/eventpb;eventpbb\x06proto3"
 
 var (
 	file_bulwark_v1_score_proto_rawDescOnce sync.Once
@@ -187,6 +213,7 @@ func file_bulwark_v1_score_proto_init() {
 		return
 	}
 	file_bulwark_v1_request_event_proto_init()
+	file_bulwark_v1_score_proto_msgTypes[0].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

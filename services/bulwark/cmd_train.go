@@ -1,0 +1,241 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bulwarkhq/bulwark/libs/detect/aggregator"
+	"github.com/bulwarkhq/bulwark/libs/detect/model"
+	"github.com/bulwarkhq/bulwark/libs/detect/rules"
+	"github.com/bulwarkhq/bulwark/libs/detect/signatures"
+	"github.com/bulwarkhq/bulwark/libs/devtools/replay"
+	"github.com/bulwarkhq/bulwark/libs/devtools/simulate"
+	"github.com/bulwarkhq/bulwark/libs/devtools/training"
+)
+
+func init() { commands = append(commands, newTrainCmd) }
+
+func newTrainCmd(g *globals) *cobra.Command {
+	var (
+		cfg          training.Config
+		pf           parseFlags
+		labels, out  string
+		since, until string
+		threshold    float64
+		fromFeedback bool
+		promote      string
+		metricsFile  string
+	)
+	cfg.Params = model.DefaultParams()
+	cmd := &cobra.Command{
+		Use:   "train --format F --labels FILE --output MODEL.json FILE... | train --topic --since T --until T --labels FILE --output MODEL.json",
+		Short: "Train a learned model (gradient-boosted trees) from labelled traffic; print its held-out figures next to the rules'",
+		Long: `Build a training set from labelled traffic and train a model the aggregator
+can score with (the rule file's 'model:' section, or BULWARK_MODEL_FILE).
+
+Samples are the feature vectors the aggregator computes, by the same code in
+event time (the input is replayed as by 'bulwark replay', with the same
+--format/--log-format flags, or the requests topic with --topic), taken at
+several points of each ip: subject's life (the model scores ip: subjects): its first scores, then
+at every power of two and every 32nd, so that the model learns to decide
+early. --labels is the JSON of 'bulwark simulate --labels': keys are client IPs
+or session:ID subjects, values {"label": "bot"|"human"|"verified_crawler",
+"kind": ...}. Verified crawlers are left out (the decider verifies them);
+unlabelled clients are skipped. One subject weighs at most --per-subject
+samples. --feedback adds labels from the feedback topic (a passed challenge:
+human; a failed one with a failed check, or 'bulwark label ... bot': bot;
+issued and abandoned challenges prove nothing and are not learned; at most 20
+labels per network and 500 per hour of each kind), typically with --topic.
+
+--promote MODEL.json retrains in place: the new model replaces the file the
+aggregator reads (and reloads) only if, on the held-out samples, it is no worse
+than the model in it on precision and on recall; the replaced model is kept as
+<name>.<id>.json, a refused candidate as <name>.refused-<id>.json. Run it on a
+schedule (cron, a Kubernetes CronJob) with --topic --since --feedback.
+
+The latest --test-share of the samples (by event time) is held out: the
+report gives precision, recall, false-positive rate and ROC-AUC of the model
+at --threshold and of the rules at the ladder's challenge level on the same
+samples, per sample and per subject, and per kind. The model file records its
+feature schema, the training data's digest, the parameters and these figures.
+The same input and flags give the same model (its id is a hash of the trees).`,
+		Example: `  bulwark simulate --duration 4h --seed 1 --evasion 0.5 --output train.log --labels train.labels.json
+  bulwark train --format nginx --labels train.labels.json --output model.json train.log
+  bulwark replay --format nginx --labels test.labels.json --compare model.json --output /dev/null test.log`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rc := &cfg.Replay
+			rc.Files = args
+			rc.Reorder = replay.DefaultReorder
+			if !rc.Topic {
+				var err error
+				if rc.Format, rc.ParseOptions, err = pf.options(0); err != nil {
+					return usageError{err}
+				}
+			}
+			rc.Kafka, rc.Log = g.Kafka, g.Log
+			var err error
+			if rc.Since, err = parseTimeFlag("--since", since); err != nil {
+				return usageError{err}
+			}
+			if rc.Until, err = parseTimeFlag("--until", until); err != nil {
+				return usageError{err}
+			}
+			if err := rc.Validate(); err != nil {
+				return usageError{err}
+			}
+			if (labels == "" && !fromFeedback) || (out == "" && promote == "") {
+				return usageError{errors.New("--output or --promote, and --labels or --feedback, are required")}
+			}
+			if promote != "" && cfg.TestShare == 0 {
+				return usageError{errors.New("--promote compares on the held-out samples: --test-share must not be 0")}
+			}
+			for _, f := range append(append([]string{}, args...), rc.Rules, labels) {
+				if f == "" {
+					continue
+				}
+				if _, err := os.Stat(f); err != nil {
+					return usageError{err}
+				}
+			}
+			cfg.Labels = map[string]simulate.Label{}
+			if fromFeedback {
+				fbs, bad, err := training.ReadFeedback(cmd.Context(), g.Kafka)
+				if err != nil {
+					return fmt.Errorf("--feedback: %w", err)
+				}
+				var st training.FeedbackStats
+				cfg.Labels, st = training.FeedbackLabels(fbs, training.DefaultFeedbackLimits())
+				fmt.Fprintf(cmd.OutOrStdout(), "feedback: %d records (%d unreadable): %d human and %d bot labels; %d records no evidence, %d subjects in conflict, %d labels over the per-network/per-hour caps, %d unusable\n",
+					st.Records, bad, st.Human, st.Bot, st.Unverified, st.Conflicts, st.Capped, st.Unusable)
+			}
+			if labels != "" {
+				lf, err := os.Open(labels)
+				if err != nil {
+					return usageError{err}
+				}
+				file, err := simulate.ReadLabels(lf)
+				lf.Close()
+				if err != nil {
+					return usageError{fmt.Errorf("--labels %s: %w", labels, err)}
+				}
+				for k, v := range file { // the file's labels win over the feedback's
+					cfg.Labels[k] = v
+				}
+			}
+			rs, err := rules.LoadOrDefault(rc.Rules)
+			if err != nil {
+				return usageError{err}
+			}
+			cfg.RuleThreshold = rs.Ladder.Challenge
+			cfg.Threshold = threshold
+			if !cmd.Flags().Changed("threshold") {
+				cfg.Threshold = rs.Ladder.Challenge / 100
+			}
+			start := time.Now()
+			res, err := training.Run(cmd.Context(), cfg)
+			if err != nil {
+				if errors.Is(err, replay.ErrNoInput) || errors.Is(err, rules.ErrInvalid) || errors.Is(err, signatures.ErrInvalid) || errors.Is(err, training.ErrNoSamples) {
+					return usageError{err}
+				}
+				return err
+			}
+			res.File.Data.LabelsFile = labels
+			w := cmd.OutOrStdout()
+			writeTrainReport(w, res, time.Since(start), rc.Rules)
+			if out != "" {
+				if err := model.Save(out, res.File); err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "\nwrote %s (%s)\n", out, res.File.ID)
+			}
+			if promote == "" {
+				return nil
+			}
+			d, err := training.Promote(res, promote)
+			if err != nil {
+				return err
+			}
+			if metricsFile != "" {
+				if err := training.WriteMetrics(metricsFile, d, time.Now()); err != nil {
+					return fmt.Errorf("--metrics-file: %w", err)
+				}
+			}
+			cur := "none"
+			if d.Current != nil {
+				cur = fmt.Sprintf("precision %.4f recall %.4f", d.Current.Precision, d.Current.Recall)
+			}
+			g.Log.Info("model promotion", "candidate", res.File.ID, "promoted", d.Promoted, "reason", d.Reason,
+				"candidate_precision", d.Candidate.Precision, "candidate_recall", d.Candidate.Recall, "in_force", cur, "kept", d.Kept)
+			if d.Promoted {
+				fmt.Fprintf(w, "\npromoted %s to %s: %s (candidate precision %.4f recall %.4f; in force before: %s)\n", res.File.ID, promote, d.Reason, d.Candidate.Precision, d.Candidate.Recall, cur)
+				return nil
+			}
+			fmt.Fprintf(w, "\nrefused %s: %s (candidate precision %.4f recall %.4f; in force: %s); kept as %s\n", res.File.ID, d.Reason, d.Candidate.Precision, d.Candidate.Recall, cur, d.Kept)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	pf.register(f)
+	f.BoolVar(&cfg.Replay.Topic, "topic", false, "read the requests topic instead of files (with --since/--until)")
+	f.StringVar(&since, "since", "", "only events at or after this time (RFC 3339)")
+	f.StringVar(&until, "until", "", "only events before this time (RFC 3339)")
+	f.StringVar(&cfg.Replay.Rules, "rules", "", "rule file whose features and rule scores the samples carry (default: the shipped one)")
+	f.StringVar(&cfg.Replay.Signatures, "signatures", "", "request-signature file read over the shipped signatures")
+	f.DurationVar(&cfg.Replay.AllowedLateness, "allowed-lateness", aggregator.DefaultAllowedLateness, "events this much older than the newest one are still merged")
+	f.StringVar(&labels, "labels", "", "labels file: client IP or session:ID -> {label, kind} (required)")
+	f.StringVarP(&out, "output", "o", "", "where to write the model file (required)")
+	f.StringVar(&promote, "promote", "", "the model file in force (what the aggregator reads): replace it with the new model only if it is no worse on precision and recall on the held-out samples; keep a refused one as <name>.refused-<id>.json")
+	f.StringVar(&metricsFile, "metrics-file", "", "with --promote: write the promotion's precision, recall and outcome here in the Prometheus text format (for node_exporter's textfile collector)")
+	f.BoolVar(&fromFeedback, "feedback", false, "also label from the feedback topic: passed challenges -> human, failed ones with a failed check and operator labels -> bot (capped per network and hour)")
+	f.Float64Var(&cfg.TestShare, "test-share", 0.3, "share of the samples, the latest, held out for the evaluation (0: train on all)")
+	f.Float64Var(&threshold, "threshold", 0.7, "probability at which the model flags (default: the rule file's challenge level / 100)")
+	f.IntVar(&cfg.Params.Trees, "trees", cfg.Params.Trees, "number of trees")
+	f.IntVar(&cfg.Params.MaxDepth, "depth", cfg.Params.MaxDepth, "depth of each tree")
+	f.Float64Var(&cfg.Params.LearningRate, "learning-rate", cfg.Params.LearningRate, "shrinkage of each tree's output")
+	f.Float64Var(&cfg.Params.HumanWeight, "human-weight", cfg.Params.HumanWeight, "weight of a person's samples relative to a bot's (higher: fewer people flagged, some bots later)")
+	f.Uint32Var(&cfg.SampleEvery, "sample-every", training.DefaultSampleEvery, "after its first scores, sample a subject every this many scores (and at powers of two)")
+	f.IntVar(&cfg.Params.PerSubject, "per-subject", cfg.Params.PerSubject, "most samples one subject weighs (caps what one client can teach)")
+	return cmd
+}
+
+func writeTrainReport(w io.Writer, res *training.Result, took time.Duration, rulesFile string) {
+	f := res.File
+	pos := 100 * float64(f.Data.Positives) / float64(max(f.Data.Samples, 1))
+	fmt.Fprintf(w, "trained %s in %s: %d lines, %d samples of %d subjects (%.1f%% bot samples); %d trees of depth %d\n",
+		f.ID, took.Round(100*time.Millisecond), res.Replay.Lines, f.Data.Samples, f.Data.Subjects, pos, len(f.Trees), f.Params.MaxDepth)
+	e := f.Evaluation
+	if e == nil {
+		fmt.Fprintln(w, "no evaluation (--test-share 0): every sample was trained on")
+		return
+	}
+	fmt.Fprintf(w, "trained on %d samples before %s, tested on the %d after\n\n", res.Train, f.Data.TrainUntil.Format(time.RFC3339), res.Test)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "test set\tdetector\tflags at\tprecision\trecall\tFP rate\tROC-AUC\tTP\tFP\tFN\tTN\t")
+	row := func(set, det string, at string, x model.Figures) {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.4f\t%.4f\t%.4f%%\t%.4f\t%d\t%d\t%d\t%d\t\n", set, det, at, x.Precision, x.Recall, 100*x.FPR, x.AUC, x.TP, x.FP, x.FN, x.TN)
+	}
+	mAt := fmt.Sprintf("p >= %.2f", f.Threshold)
+	rAt := fmt.Sprintf("score >= %.0f", e.Rules.Threshold*100)
+	row("samples", "model", mAt, e.Model)
+	row("samples", "rules "+rulesName(rulesFile), rAt, e.Rules)
+	row("subjects", "model", mAt, e.SubjectsModel)
+	row("subjects", "rules "+rulesName(rulesFile), rAt, e.SubjectsRules)
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "kind (test subjects)\tlabel\tsubjects\tmodel flagged\trules flagged\t")
+	for _, k := range e.Kinds {
+		lbl := "human"
+		if k.Bot {
+			lbl = "bot"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t\n", k.Kind, lbl, k.Subjects, k.ModelFlagged, k.RulesFlagged)
+	}
+	tw.Flush()
+}
