@@ -13,6 +13,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/bulwarkhq/bulwark/libs/detect/attacks"
 	"github.com/bulwarkhq/bulwark/libs/detect/features"
 	"github.com/bulwarkhq/bulwark/libs/detect/scoring"
 	"github.com/bulwarkhq/bulwark/libs/detect/signatures"
@@ -90,6 +91,7 @@ type options struct {
 	lateness, idle, refresh time.Duration
 	sigs                    *signatures.Holder
 	sigsSet                 bool
+	attacks                 *attacks.Config // nil: attack mode off (attackmode.go)
 }
 
 // Option configures an Engine.
@@ -145,6 +147,8 @@ type Engine struct {
 	sigm      *signatures.Matcher
 	sigNames  map[uint32]string // IDHash -> id, of every set seen (state may name an older set's)
 	sigReason string            // "sig=<id>" for the subject being scored, or ""
+
+	site *siteMode // site-wide baselines and attack mode; nil when off
 }
 
 // Stats are the engine's counters and sizes, for metrics.
@@ -185,6 +189,7 @@ func NewEngine(cfg scoring.Config, opts ...Option) *Engine {
 		nets:     newTable[addrKey, netState](),
 		hot:      make(map[hotKey]*eventpb.RequestEvent),
 		hotDirty: make(map[hotKey]struct{}),
+		site:     newSiteMode(o.attacks),
 	}
 }
 
@@ -252,11 +257,14 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 		*ip = ipState{}
 		e.dropHot(hotKey{subject.KindIP, ipk})
 	}
-	prev := ip.B.Last
+	prev, browser := ip.B.Last, ip.B.Browser
 	ipPlain := plain && ip.B.UA == o.UA
 	ip.X.Update(&o, prev)
 	ip.B.Update(&o)
 	e.ips.touch(ipk, ipi)
+	if e.site != nil && e.site.observe(ev, &o, ip, ipk, prev, browser) {
+		ipPlain = false
+	}
 
 	ss, ssi := e.sessions.get(o.Session)
 	if ss.B.Last != 0 && t-ss.B.Last > int64(e.opt.idle) {
@@ -283,6 +291,7 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 		e.sigReason = e.sigName(ip.B.SigRecent(ip.B.Last))
 		dst = e.consider(subject.KindIP, ipk, &ip.E, ev, &trigger, addr, t, ip.B.Last, dst)
 	}
+	e.site.done()
 	if ss.E.fresh(sec, ssPlain) {
 		e.vec = features.Vector{}
 		ss.B.Compute(ss.B.Last, &e.vec)
@@ -301,7 +310,7 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 // consider scores the features in e.vec and appends a Score when it changed
 // enough to matter (see shouldEmit).
 func (e *Engine) consider(kind subject.Kind, k [16]byte, em *Emission, ev *eventpb.RequestEvent, trigger **eventpb.RequestEvent, addr netip.Addr, t, end int64, dst []*eventpb.Score) []*eventpb.Score {
-	score := e.scorer.Score(kind, &e.vec, &e.pts)
+	score := e.site.apply(kind, e.scorer.Score(kind, &e.vec, &e.pts))
 	if !e.shouldEmit(em, score, t) {
 		return dst
 	}
@@ -337,7 +346,7 @@ func (e *Engine) build(subj string, t, end int64, score float64, trigger *eventp
 		WindowEndUnixNano: end,
 		Score:             score,
 		Features:          make(map[string]float64, e.vec.Len()),
-		Reasons:           e.reasons(),
+		Reasons:           withAttackReasons(e.site.reasonsFor(), e.reasons()),
 		Trigger:           trigger,
 		Scorer:            scoring.Name,
 	}
@@ -405,6 +414,7 @@ func (e *Engine) Advance(w time.Time, dst []*eventpb.Score) []*eventpb.Score {
 // then the expiry sweep.
 func (e *Engine) tick(now int64, dst []*eventpb.Score) []*eventpb.Score {
 	dst = e.flushIdle(now, dst)
+	e.site.sweep()
 	e.sweep(now)
 	return dst
 }
@@ -470,7 +480,7 @@ func (e *Engine) flushIdle(now int64, dst []*eventpb.Score) []*eventpb.Score {
 		if now-last < int64(e.opt.refresh) {
 			continue
 		}
-		score := e.scorer.Score(k.kind, &e.vec, &e.pts)
+		score := e.site.holdIdle(k, e.scorer.Score(k.kind, &e.vec, &e.pts))
 		// An idle subject is re-emitted only when its score fell: the refresh
 		// rule is for subjects still sending requests.
 		if float64(em.Score)-score < minScoreStep && band(score) == band(float64(em.Score)) {
@@ -487,6 +497,7 @@ func (e *Engine) flushIdle(now int64, dst []*eventpb.Score) []*eventpb.Score {
 			subj = subject.Session(SessionID(trigger))
 		}
 		dst = append(dst, e.build(subj, now, now, score, proto.Clone(trigger).(*eventpb.RequestEvent)))
+		e.site.done()
 		em.At, em.Score = now, float32(score)
 		e.touchKey(k)
 		if score < hotScore {

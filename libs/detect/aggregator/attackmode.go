@@ -1,0 +1,215 @@
+package aggregator
+
+import (
+	"time"
+
+	"github.com/bulwarkhq/bulwark/libs/detect/attacks"
+	"github.com/bulwarkhq/bulwark/libs/detect/features"
+	"github.com/bulwarkhq/bulwark/libs/detect/window"
+	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
+	"github.com/bulwarkhq/bulwark/libs/platform/subject"
+)
+
+// WithAttackMode turns on the site-wide view (libs/detect/attacks): per
+// endpoint class baselines whose anomalies are attack records (TakeAttacks),
+// and attack mode: while an enforcing attack is active on a class, a client
+// without good history that reaches it is raised to CHALLENGE, and one that
+// also carries the attack's fingerprint and fails there to BLOCK, with
+// reasons naming the attack and the fingerprint. Allow lists, verified
+// crawlers and passed challenges still win: those are the decider's, and
+// it applies them to these scores as to any.
+func WithAttackMode(cfg attacks.Config) Option {
+	return func(o *options) { c := cfg; o.attacks = &c }
+}
+
+// Attack-mode floors: the score a client is raised to (the decider's ladder
+// turns them into CHALLENGE and BLOCK).
+const (
+	attackChallenge = 72
+	attackBlock     = 92
+)
+
+// maxFailuresPerClient is how many failures in ten minutes an address may
+// have and still count in the site-wide measures.
+const maxFailuresPerClient = 6
+
+// siteMode is the engine's part of attack mode.
+type siteMode struct {
+	det *attacks.Detector
+	// floor and reasons apply to the IP subject of the event being processed.
+	floor   float64
+	reasons []string
+	applied bool
+	// held are the addresses raised by attack mode, with the attack that
+	// raised them: an idle flush keeps the floor while that attack lasts.
+	held  map[addrKey]held
+	stats AttackStats
+}
+
+type held struct {
+	class   attacks.Class
+	floor   float64
+	reasons []string
+}
+
+// AttackStats count attack mode's work, for metrics.
+type AttackStats struct {
+	Challenged uint64 // scores raised to CHALLENGE by attack mode
+	Blocked    uint64 // scores raised to BLOCK by attack mode
+}
+
+func newSiteMode(cfg *attacks.Config) *siteMode {
+	if cfg == nil {
+		return nil
+	}
+	return &siteMode{det: attacks.New(*cfg), held: map[addrKey]held{}}
+}
+
+// observe feeds one event to the detector and decides attack mode for its
+// client. It runs after the client's IP state was updated; prev is the
+// state's time before (0 for a new client) and browser whether it had
+// loaded an asset before. It reports whether the IP must be scored now.
+func (s *siteMode) observe(ev *eventpb.RequestEvent, o *features.Obs, ip *ipState, ipk addrKey, prev int64, browser bool) bool {
+	s.floor, s.reasons, s.applied = 0, nil, false
+	s.det.Advance(o.T)
+	class := attacks.Classify(ev.GetPath(), o.Flags)
+	if class == attacks.ClassNone {
+		return false
+	}
+	failed := attacks.Failed(o.Status, o.Flags)
+	fp := attacks.Fingerprint(ev)
+	// One address weighs at most a few failures in the site-wide measures:
+	// a single address hammering the login is the per-address detectors'
+	// business, and must not make the baseline (or hide an attack behind
+	// a failure ratio it already holds high).
+	m := window.Slot(ip.B.Last, int64(time.Minute))
+	if window.Sum(ip.B.LoginFail[:], m, m) <= maxFailuresPerClient {
+		s.det.Observe(attacks.Hit{
+			T: o.T, Class: class, Failed: failed, NewClient: prev == 0,
+			NoPage: !browser && o.Flags&features.ReqPost != 0, FP: fp,
+		})
+	}
+	a, match := s.det.Matches(class, fp)
+	if a == nil || (!match && !failed) || goodHistory(ip) {
+		return false
+	}
+	// Without good history: the attack's fingerprint is challenged as soon
+	// as it reaches the class (before its POST does), and blocked once it
+	// fails there; any other client is challenged after a failure only, so
+	// that people who type their password right keep logging in.
+	s.floor = attackChallenge
+	s.reasons = []string{"attack=" + a.GetId()}
+	if match {
+		s.reasons = append(s.reasons, "fp="+attacks.FPString(fp))
+		if failed {
+			s.floor = attackBlock
+		}
+	}
+	s.held[ipk] = held{class: class, floor: s.floor, reasons: s.reasons}
+	return true
+}
+
+// goodHistory: the address has browsed for a while, as a person does (pages
+// in at least three of the last six ten-minute slots), so attack mode leaves
+// it to the usual scores.
+func goodHistory(ip *ipState) bool {
+	slots := 0
+	for _, n := range ip.B.Hour {
+		if n > 0 {
+			slots++
+		}
+	}
+	return slots >= 3
+}
+
+// apply raises an IP subject's score to the attack-mode floor.
+func (s *siteMode) apply(kind subject.Kind, score float64) float64 {
+	if s == nil || kind != subject.KindIP || s.floor <= score {
+		return score
+	}
+	s.applied = true
+	if s.floor >= attackBlock {
+		s.stats.Blocked++
+	} else {
+		s.stats.Challenged++
+	}
+	return s.floor
+}
+
+// reasonsFor returns the attack reasons to put first on a score just raised.
+func (s *siteMode) reasonsFor() []string {
+	if s == nil || !s.applied {
+		return nil
+	}
+	return s.reasons
+}
+
+// done clears the per-event decision after the IP subject was considered.
+func (s *siteMode) done() {
+	if s != nil {
+		s.floor, s.reasons, s.applied = 0, nil, false
+	}
+}
+
+// holdIdle keeps an idle address raised by attack mode at its floor while
+// the attack that raised it lasts, so that its verdict does not flap
+// between its posts; it forgets the address once the attack ended.
+func (s *siteMode) holdIdle(k hotKey, score float64) float64 {
+	if s == nil || k.kind != subject.KindIP {
+		return score
+	}
+	h, ok := s.held[k.k]
+	if !ok {
+		return score
+	}
+	if a, _ := s.det.Matches(h.class, 0); a == nil {
+		delete(s.held, k.k)
+		return score
+	}
+	if h.floor > score {
+		s.floor, s.reasons, s.applied = h.floor, h.reasons, true
+		return h.floor
+	}
+	return score
+}
+
+// sweep forgets the held addresses once no attack is active: the map lives
+// only as long as the attacks that filled it.
+func (s *siteMode) sweep() {
+	if s != nil && len(s.held) > 0 && s.det.Stats().Active == 0 {
+		clear(s.held)
+	}
+}
+
+// withAttackReasons puts attack mode's reasons before the scorer's.
+func withAttackReasons(attack, rest []string) []string {
+	if len(attack) == 0 {
+		return rest
+	}
+	return append(append(make([]string, 0, len(attack)+len(rest)), attack...), rest...)
+}
+
+// TakeAttacks returns the attack records raised since the last call (none
+// without WithAttackMode).
+func (e *Engine) TakeAttacks() []*eventpb.Attack {
+	if e.site == nil {
+		return nil
+	}
+	return e.site.det.Take()
+}
+
+// ActiveAttacks returns the attacks active now.
+func (e *Engine) ActiveAttacks() []*eventpb.Attack {
+	if e.site == nil {
+		return nil
+	}
+	return e.site.det.Active()
+}
+
+// AttackStats returns attack mode's counters and the detector's.
+func (e *Engine) AttackStats() (AttackStats, attacks.Stats) {
+	if e.site == nil {
+		return AttackStats{}, attacks.Stats{}
+	}
+	return e.site.stats, e.site.det.Stats()
+}
