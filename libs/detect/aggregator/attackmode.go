@@ -83,10 +83,11 @@ func (s *siteMode) observe(ev *eventpb.RequestEvent, o *features.Obs, ip *ipStat
 	// business, and must not make the baseline (or hide an attack behind
 	// a failure ratio it already holds high).
 	m := window.Slot(ip.B.Last, int64(time.Minute))
-	if window.Sum(ip.B.LoginFail[:], m, m) <= maxFailuresPerClient {
+	if fails := window.Sum(ip.B.LoginFail[:], m, m); fails <= maxFailuresPerClient {
 		s.det.Observe(attacks.Hit{
 			T: o.T, Class: class, Failed: failed, NewClient: prev == 0,
 			NoPage: !browser && o.Flags&features.ReqPost != 0, FP: fp,
+			FirstFailure: failed && fails <= 1,
 		})
 	}
 	a, match := s.det.Matches(class, fp)
@@ -213,3 +214,7 @@ func (e *Engine) AttackStats() (AttackStats, attacks.Stats) {
 	}
 	return e.site.stats, e.site.det.Stats()
 }
+
+// attackStartSlack: a record this close to its attack's start is its first
+// (logged as a warning; the later ones at info when it ends).
+const attackStartSlack = 6 * time.Minute

@@ -166,6 +166,8 @@ type Stats struct {
 	Hot        int   // subjects at MONITOR or above, watched for an idle flush
 	StateBytes int64 // bytes held by subject states (slabs, not map overhead)
 	Watermark  int64 // newest event time seen, Unix ns
+
+	AttackChallenged, AttackBlocked uint64 // scores raised by attack mode (attackmode.go)
 }
 
 // NewEngine returns an engine scoring with cfg, which must be valid
@@ -568,6 +570,9 @@ func (e *Engine) Stats() Stats {
 		int64(len(e.sessions.chunks))*chunkSize*int64(unsafe.Sizeof(sessionState{})) +
 		int64(len(e.nets.chunks))*chunkSize*int64(unsafe.Sizeof(netState{}))
 	s.Watermark = e.maxTime
+	if e.site != nil {
+		s.AttackChallenged, s.AttackBlocked = e.site.stats.Challenged, e.site.stats.Blocked
+	}
 	return s
 }
 

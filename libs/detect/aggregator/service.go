@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/plugin/kprom"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/bulwarkhq/bulwark/libs/detect/attacks"
 	"github.com/bulwarkhq/bulwark/libs/detect/scoring"
 	"github.com/bulwarkhq/bulwark/libs/detect/signatures"
 	"github.com/bulwarkhq/bulwark/libs/platform/config"
@@ -48,6 +49,7 @@ type Aggregator struct {
 	scfg  scoring.Config
 	log   *slog.Logger
 	m     *metrics
+	am    *attackMetrics
 	reg   prometheus.Registerer
 	txnID string
 	sigs  *signatures.Holder
@@ -107,7 +109,7 @@ func New(cfg Config, kcfg kafka.Config, scfg scoring.Config, log *slog.Logger, r
 		return nil, config.Invalid("SIGNATURES_FILE", "%v", err)
 	}
 	a := &Aggregator{
-		cfg: cfg, kcfg: kcfg, scfg: scfg, log: log.With("txn_id", id), m: newMetrics(reg), reg: reg, txnID: id,
+		cfg: cfg, kcfg: kcfg, scfg: scfg, log: log.With("txn_id", id), m: newMetrics(reg), am: newAttackMetrics(reg), reg: reg, txnID: id,
 		revoked: map[int32]bool{}, owned: map[int32]bool{}, parts: map[int32]*partition{}, waiting: map[int32]bool{}, sigs: signatures.NewHolder(set),
 	}
 	if cfg.SignaturesFile != "" {
@@ -323,6 +325,9 @@ func (a *Aggregator) Run(ctx context.Context) error {
 					}
 					sess.Produce(pctx, &kgo.Record{Topic: a.kcfg.Topics.Scores, Key: []byte(s.Subject), Value: b}, promise.Promise())
 				}
+				if perr = a.produceAttacks(pctx, sess, p.eng, promise); perr != nil {
+					return
+				}
 			}
 		})
 		if perr != nil {
@@ -493,6 +498,8 @@ func (a *Aggregator) commit(ctx context.Context, sess *kgo.GroupTransactSession,
 		a.m.expired.Add(float64(st.Expired - p.counted.Expired))
 		a.m.sigMatches.Add(float64(st.SigMatches - p.counted.SigMatches))
 		a.m.malformed.Add(float64(st.Malformed - p.counted.Malformed))
+		a.am.raised.WithLabelValues("CHALLENGE").Add(float64(st.AttackChallenged - p.counted.AttackChallenged))
+		a.am.raised.WithLabelValues("BLOCK").Add(float64(st.AttackBlocked - p.counted.AttackBlocked))
 		p.counted, p.touched = st, false
 		if revoked[id] {
 			delete(a.parts, id)
@@ -539,7 +546,11 @@ func (a *Aggregator) rewound(fetches kgo.Fetches) bool {
 }
 
 func (a *Aggregator) newEngine() *Engine {
-	e := NewEngine(a.scfg, WithAllowedLateness(a.cfg.AllowedLateness), WithIdleTimeout(a.cfg.IdleTimeout), WithSignatures(a.sigs))
+	opts := []Option{WithAllowedLateness(a.cfg.AllowedLateness), WithIdleTimeout(a.cfg.IdleTimeout), WithSignatures(a.sigs)}
+	if a.cfg.AttackMode {
+		opts = append(opts, WithAttackMode(attacks.DefaultConfig()))
+	}
+	e := NewEngine(a.scfg, opts...)
 	e.TrackChanges()
 	return e
 }

@@ -20,6 +20,10 @@ type Hit struct {
 	NoPage bool
 	// FP is the client's fingerprint (Fingerprint).
 	FP uint64
+	// FirstFailure: this failure is the client's first in ten minutes.
+	// Fingerprints are counted by client, not by request: one person
+	// retrying five times is one person, and a tool is many addresses.
+	FirstFailure bool
 }
 
 // Config holds the detector's thresholds. Start from DefaultConfig.
@@ -61,7 +65,7 @@ func DefaultConfig() Config {
 		Warmup:       30 * time.Minute,
 		EndAfter:     5 * time.Minute,
 		Refresh:      5 * time.Minute,
-		FPMinShare:   0.1,
+		FPMinShare:   0.2,
 		FPMinLift:    4,
 	}
 }
@@ -134,6 +138,7 @@ type Detector struct {
 	first   int64 // the first minute seen
 	out     []*eventpb.Attack
 	stats   Stats
+	normal  fpNormal
 	scratch []float64
 }
 
@@ -173,7 +178,10 @@ func (d *Detector) Observe(h Hit) {
 	if h.NoPage {
 		b.nopage++
 	}
-	d.cls[h.Class].fps.observe(h, d.anyActive(h.Class), m)
+	d.cls[h.Class].fps.observe(h)
+	if !h.Failed && !d.anyActive(h.Class) {
+		d.normal.observe(h.FP)
+	}
 }
 
 // Advance moves the detector's clock to t: every minute that closes is
@@ -189,13 +197,8 @@ func (d *Detector) Advance(t int64) bool {
 		return len(d.out) > 0
 	}
 	if m-d.minute > maxCatchUp {
-		// A long gap: the minutes in between had no traffic at all; only the
-		// last ring's worth of them is evaluated (the rest cannot hold an attack).
-		for x := d.minute + 1; x < m-maxCatchUp; x++ {
-			d.open(x)
-			d.close(x)
-		}
-		d.minute = m - maxCatchUp
+		d.skip(m)
+		return len(d.out) > 0
 	}
 	for d.minute < m {
 		d.close(d.minute)
@@ -203,6 +206,42 @@ func (d *Detector) Advance(t int64) bool {
 		d.open(d.minute)
 	}
 	return len(d.out) > 0
+}
+
+// skip jumps over a gap of more than the minute ring without a request (a
+// quiet night of a small shop, a replay of two separate days): the minutes
+// in between are empty, which is what the baselines remember of them;
+// active attacks end where the gap began. A gap longer than the seasonal
+// history starts the history afresh.
+func (d *Detector) skip(m int64) {
+	end := (d.minute + 1) * int64(time.Minute)
+	for c := range d.cls {
+		cs := &d.cls[c]
+		for si := range cs.active {
+			if cs.active[si] != nil {
+				d.end(cs, si, end)
+			}
+		}
+	}
+	if m-d.minute >= seasonBlocks*blockMinutes {
+		out, stats := d.out, d.stats
+		*d = *New(d.cfg)
+		d.out, d.stats = out, stats
+		d.minute, d.first = m, m
+		d.open(m)
+		return
+	}
+	for c := range d.cls {
+		cs := &d.cls[c]
+		for b := d.minute/blockMinutes + 1; b < m/blockMinutes; b++ {
+			cs.season[b%seasonBlocks] = bucket{filled: true}
+		}
+		for i := range cs.min {
+			cs.min[i] = bucket{filled: true}
+		}
+	}
+	d.minute = m
+	d.open(m)
 }
 
 // open clears minute m's buckets before it is counted.
@@ -227,7 +266,14 @@ func (d *Detector) close(m int64) {
 			*s = bucket{}
 		}
 		s.add(b)
-		cs.fps.rotate(m, d.anyActive(c))
+		cs.fps.rotate(m)
+	}
+	attacked := false
+	for c := ClassLogin; c < numClasses; c++ {
+		attacked = attacked || d.anyActive(c)
+	}
+	if !attacked {
+		d.normal.rotate(m)
 	}
 }
 
@@ -322,8 +368,16 @@ func (d *Detector) evaluate(c Class, cs *classState, m int64) {
 		case anomalous:
 			cs.quiet[si] = 0
 			a.Strength = max(a.Strength, z)
-			if t := (m + 1) * int64(time.Minute); t-a.TimeUnixNano >= int64(d.cfg.Refresh) {
+			t := (m + 1) * int64(time.Minute)
+			switch {
+			case t-a.TimeUnixNano >= int64(d.cfg.Refresh):
 				d.update(c, cs, a, sig, t, cur, z, obs, exp)
+			case !a.Enforcing && sig != SignalSurge:
+				// Not yet attributed: look for the fingerprint every minute,
+				// so attack mode starts as soon as enough clients show it.
+				if fps := cs.fps.attackFPs(&d.normal, d.cfg.FPMinShare, d.cfg.FPMinLift, sig == SignalNoPage); len(fps) > 0 {
+					d.update(c, cs, a, sig, t, cur, z, obs, exp)
+				}
 			}
 		case a != nil:
 			cs.quiet[si]++
@@ -423,7 +477,7 @@ func (d *Detector) update(c Class, cs *classState, a *eventpb.Attack, sig string
 	a.Observed, a.Expected = round3(obs), round3(exp)
 	a.Requests, a.Failures, a.NewClients, a.NoPageClients = cur.req, cur.fail, cur.fresh, cur.nopage
 	if sig != SignalSurge {
-		a.Fingerprints = cs.fps.attackFPs(d.cfg.FPMinShare, d.cfg.FPMinLift, sig == SignalNoPage)
+		a.Fingerprints = cs.fps.attackFPs(&d.normal, d.cfg.FPMinShare, d.cfg.FPMinLift, sig == SignalNoPage)
 		a.Enforcing = len(a.Fingerprints) > 0
 	}
 	a.Reason = reason(c, sig, a)

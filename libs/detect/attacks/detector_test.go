@@ -32,6 +32,7 @@ func traffic(d *attacks.Detector, minutes int, extra func(m int, rng *rand.Rand)
 		}
 		for i, h := range hits {
 			h.T = base + int64(i)*int64(time.Minute)/int64(len(hits)+1)
+			h.FirstFailure = h.Failed // every hit here is a client of its own
 			if d.Advance(h.T) {
 				out = append(out, d.Take()...)
 			}
@@ -180,5 +181,37 @@ func TestConfigValidate(t *testing.T) {
 	c.Window = 90 * time.Second
 	if err := c.Validate(); err == nil {
 		t.Error("a window of 90s was accepted")
+	}
+}
+
+// TestGaps: a quiet night or a replay of separate days jumps the clock; an
+// attack active before the gap ends where the gap began, and nothing loops
+// over the empty minutes one by one.
+func TestGaps(t *testing.T) {
+	for _, gap := range []time.Duration{3 * time.Hour, 3 * 24 * time.Hour, 400 * 24 * time.Hour} {
+		d := attacks.New(attacks.DefaultConfig())
+		traffic(d, 70, func(m int, rng *rand.Rand) []attacks.Hit {
+			if m < 60 {
+				return nil
+			}
+			var hs []attacks.Hit
+			for range 40 {
+				hs = append(hs, attacks.Hit{Class: attacks.ClassLogin, Failed: true, NewClient: true, FP: 999})
+			}
+			return hs
+		})
+		if len(d.Active()) == 0 {
+			t.Fatalf("gap %s: no attack before the gap", gap)
+		}
+		later := t0 + int64(70*time.Minute+gap)
+		d.Advance(later)
+		recs := d.Take()
+		if len(d.Active()) != 0 || len(recs) == 0 || recs[len(recs)-1].EndedUnixNano == 0 {
+			t.Errorf("gap %s: attack still active after the gap (records %v)", gap, recs)
+		}
+		d.Observe(attacks.Hit{T: later, Class: attacks.ClassLogin})
+		if s := d.Stats(); s.Hits == 0 {
+			t.Errorf("gap %s: a hit after the gap was not counted", gap)
+		}
 	}
 }

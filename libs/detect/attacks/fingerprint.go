@@ -2,6 +2,7 @@ package attacks
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"strconv"
 
@@ -56,13 +57,20 @@ func FPString(fp uint64) string {
 // fills it, and then new fingerprints are counted as "other" only.
 const fpMax = 8192
 
-// fpTracker counts fingerprints of one class: those of failing and of
-// page-less requests over the last two windows, and those of normal traffic
-// (while no attack is active) over the last hour.
+// fpTracker counts fingerprints of one class's failing and page-less
+// requests over the last two five-minute blocks.
 type fpTracker struct {
-	fail, nopage, normal [2]map[uint64]uint32
-	failN, nopageN       [2]uint32
-	normalN              [2]uint32
+	fail, nopage   [2]map[uint64]uint32
+	failN, nopageN [2]uint32
+}
+
+// fpNormal counts the fingerprints of normal traffic, every class together
+// (the site's population of browsers and tools), over the last hour. Its
+// counts stand still while any class is under attack: they are what the
+// attack's fingerprints are measured against.
+type fpNormal struct {
+	m [2]map[uint64]uint32
+	n [2]uint32
 }
 
 const normalRotate = 30 // minutes
@@ -76,52 +84,61 @@ func inc(m *map[uint64]uint32, fp uint64) {
 	}
 }
 
-func (t *fpTracker) observe(h Hit, attacked bool, _ int64) {
-	if h.Failed {
+func (t *fpTracker) observe(h Hit) {
+	if h.Failed && h.FirstFailure {
 		inc(&t.fail[0], h.FP)
 		t.failN[0]++
 	}
-	if h.NoPage {
+	if h.NoPage && h.NewClient {
 		inc(&t.nopage[0], h.FP)
 		t.nopageN[0]++
 	}
-	if !attacked && !h.Failed {
-		inc(&t.normal[0], h.FP)
-		t.normalN[0]++
-	}
 }
 
-// rotate ages the counts at the end of minute m. Normal traffic's counts
-// stand still while the class is under attack: they are what the attack's
-// fingerprints are measured against.
-func (t *fpTracker) rotate(m int64, attacked bool) {
+// rotate ages the counts at the end of minute m.
+func (t *fpTracker) rotate(m int64) {
 	if (m+1)%blockMinutes == 0 {
 		t.fail[1], t.fail[0], t.failN[1], t.failN[0] = t.fail[0], nil, t.failN[0], 0
 		t.nopage[1], t.nopage[0], t.nopageN[1], t.nopageN[0] = t.nopage[0], nil, t.nopageN[0], 0
 	}
-	if (m+1)%normalRotate == 0 && !attacked {
-		t.normal[1], t.normal[0], t.normalN[1], t.normalN[0] = t.normal[0], nil, t.normalN[0], 0
+}
+
+func (t *fpNormal) observe(fp uint64) {
+	inc(&t.m[0], fp)
+	t.n[0]++
+}
+
+func (t *fpNormal) rotate(m int64) {
+	if (m+1)%normalRotate == 0 {
+		t.m[1], t.m[0], t.n[1], t.n[0] = t.m[0], nil, t.n[0], 0
 	}
 }
 
+// share is fp's share of normal traffic (with half a count added, so that
+// a fingerprint never seen has a small share rather than none).
+func (t *fpNormal) share(fp uint64) float64 {
+	return (float64(t.m[0][fp]+t.m[1][fp]) + 0.5) / float64(t.n[0]+t.n[1]+1)
+}
+
 // minNormal is the least normal traffic a lift is judged against, and
-// minFPCount the least anomalous requests a fingerprint must carry: below
-// that, one browser build among forty reaching a tenth is chance.
+// minFPCount the least anomalous requests a fingerprint must carry.
 const (
-	minNormal  = 20
+	minNormal  = 200
 	minFPCount = 10
 )
 
 // attackFPs returns the fingerprints (at most 4, the commonest first) that
-// carry at least minShare of the anomalous requests and at least minLift
-// times their share of normal traffic.
-func (t *fpTracker) attackFPs(minShare, minLift float64, nopage bool) []string {
+// carry at least minShare of the anomalous requests, at least minLift times
+// their share of normal traffic, and more than chance would give them: four
+// standard deviations over what their normal share predicts. Many people
+// share a browser build; an outage's failures carry each build about as
+// often as normal traffic does, a tool's carry its own far more often.
+func (t *fpTracker) attackFPs(normal *fpNormal, minShare, minLift float64, nopage bool) []string {
 	src, n := t.fail, t.failN[0]+t.failN[1]
 	if nopage {
 		src, n = t.nopage, t.nopageN[0]+t.nopageN[1]
 	}
-	normN := t.normalN[0] + t.normalN[1]
-	if n == 0 || normN < minNormal {
+	if n == 0 || normal.n[0]+normal.n[1] < minNormal {
 		return nil
 	}
 	type cand struct {
@@ -140,9 +157,10 @@ func (t *fpTracker) attackFPs(minShare, minLift float64, nopage bool) []string {
 			if c < minFPCount {
 				continue
 			}
+			base := normal.share(fp)
+			expect := base * float64(n)
 			share := float64(c) / float64(n)
-			base := (float64(t.normal[0][fp]+t.normal[1][fp]) + 0.5) / float64(normN+1)
-			if share >= minShare && share/base >= minLift {
+			if share >= minShare && share/base >= minLift && float64(c) >= expect+4*math.Sqrt(max(expect, 1)) {
 				cs = append(cs, cand{fp, c})
 			}
 		}

@@ -27,7 +27,7 @@ func TestCampaigns(t *testing.T) {
 		posts, fails, assets int
 		products             map[string]int
 		carts                int
-		first, last         int64
+		first, last          int64
 	}
 	gather := func(reqs []simulate.Request, k simulate.Kind) stats {
 		s := stats{addrs: map[netip.Addr]bool{}, nets: map[netip.Addr]bool{}, products: map[string]int{}}

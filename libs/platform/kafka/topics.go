@@ -22,6 +22,8 @@ type Topics struct {
 	Verdicts    string `env:"TOPIC_VERDICTS" envDefault:"bulwark.verdicts.v1" help:"Compacted topic of verdicts, keyed by subject; a tombstone lifts a verdict."`
 	// Feedback holds challenge outcomes and operator labels, keyed by subject.
 	Feedback string `env:"TOPIC_FEEDBACK" envDefault:"bulwark.feedback.v1" help:"Topic of challenge outcomes and operator labels, keyed by subject."`
+	// Attacks holds site-wide anomalies per endpoint class (libs/detect/attacks).
+	Attacks string `env:"TOPIC_ATTACKS" envDefault:"bulwark.attacks.v1" help:"Topic of attack records (site-wide anomalies per endpoint class), keyed by attack id."`
 }
 
 // DefaultTopics returns the contract names.
@@ -32,6 +34,7 @@ func DefaultTopics() Topics {
 		Scores:      "bulwark.scores.v1",
 		Verdicts:    "bulwark.verdicts.v1",
 		Feedback:    "bulwark.feedback.v1",
+		Attacks:     "bulwark.attacks.v1",
 	}
 }
 
@@ -41,7 +44,7 @@ func (t Topics) Validate() error {
 	for _, f := range []struct{ v, name string }{
 		{t.Requests, "TOPIC_REQUESTS"}, {t.RequestsDLQ, "TOPIC_REQUESTS_DLQ"},
 		{t.Scores, "TOPIC_SCORES"}, {t.Verdicts, "TOPIC_VERDICTS"},
-		{t.Feedback, "TOPIC_FEEDBACK"},
+		{t.Feedback, "TOPIC_FEEDBACK"}, {t.Attacks, "TOPIC_ATTACKS"},
 	} {
 		if f.v == "" {
 			return config.Invalid(f.name, "topic name must not be empty")
@@ -83,6 +86,11 @@ func (t Topics) Specs(partitions int32, replication int16) []TopicSpec {
 		}},
 		// Labels and challenge outcomes are training data: kept 30 days.
 		{Name: t.Feedback, Partitions: partitions, ReplicationFactor: replication, Configs: map[string]string{
+			"cleanup.policy": "delete", "retention.ms": ms(30 * day),
+		}},
+		// Attacks are few and read whole (bulwark attack list, the sink):
+		// one partition keeps them in order; kept 30 days like the feedback.
+		{Name: t.Attacks, Partitions: 1, ReplicationFactor: replication, Configs: map[string]string{
 			"cleanup.policy": "delete", "retention.ms": ms(30 * day),
 		}},
 	}
