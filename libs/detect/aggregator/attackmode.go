@@ -43,10 +43,12 @@ type siteMode struct {
 	// held are the addresses raised by attack mode, with the attack that
 	// raised them: an idle flush keeps the floor while that attack lasts.
 	held  map[addrKey]held
+	long  map[addrKey]*longState // long windows (longwindow.go)
 	stats AttackStats
 }
 
 type held struct {
+	long    bool // raised by its long window, not by an attack
 	class   attacks.Class
 	floor   float64
 	reasons []string
@@ -62,7 +64,7 @@ func newSiteMode(cfg *attacks.Config) *siteMode {
 	if cfg == nil {
 		return nil
 	}
-	return &siteMode{det: attacks.New(*cfg), held: map[addrKey]held{}}
+	return &siteMode{det: attacks.New(*cfg), held: map[addrKey]held{}, long: map[addrKey]*longState{}}
 }
 
 // observe feeds one event to the detector and decides attack mode for its
@@ -90,22 +92,31 @@ func (s *siteMode) observe(ev *eventpb.RequestEvent, o *features.Obs, ip *ipStat
 			FirstFailure: failed && fails <= 1,
 		})
 	}
+	busy := ip.B.Paths.Estimate(ip.B.Last, o.T) >= longStartPages
+	longFloor, longReason := s.observeLong(ipk, o.T, class == attacks.ClassCart, o.ID, o.HasID && class == attacks.ClassPages, busy)
+	if longFloor > 0 {
+		s.floor, s.reasons = longFloor, []string{longReason}
+		s.held[ipk] = held{long: true, floor: s.floor, reasons: s.reasons}
+	}
 	a, match := s.det.Matches(class, fp)
 	if a == nil || (!match && !failed) || goodHistory(ip) {
-		return false
+		return longFloor > 0
 	}
 	// Without good history: the attack's fingerprint is challenged as soon
 	// as it reaches the class (before its POST does), and blocked once it
 	// fails there; any other client is challenged after a failure only, so
 	// that people who type their password right keep logging in.
-	s.floor = attackChallenge
-	s.reasons = []string{"attack=" + a.GetId()}
+	floor, reasons := float64(attackChallenge), []string{"attack=" + a.GetId()}
 	if match {
-		s.reasons = append(s.reasons, "fp="+attacks.FPString(fp))
+		reasons = append(reasons, "fp="+attacks.FPString(fp))
 		if failed {
-			s.floor = attackBlock
+			floor = attackBlock
 		}
 	}
+	if floor < s.floor {
+		return true // the long window's floor is the stronger
+	}
+	s.floor, s.reasons = floor, reasons
 	s.held[ipk] = held{class: class, floor: s.floor, reasons: s.reasons}
 	return true
 }
@@ -163,7 +174,12 @@ func (s *siteMode) holdIdle(k hotKey, score float64) float64 {
 	if !ok {
 		return score
 	}
-	if a, _ := s.det.Matches(h.class, 0); a == nil {
+	if h.long {
+		if ls := s.long[k.k]; ls == nil || ls.floor == 0 {
+			delete(s.held, k.k)
+			return score
+		}
+	} else if a, _ := s.det.Matches(h.class, 0); a == nil {
 		delete(s.held, k.k)
 		return score
 	}
@@ -176,9 +192,19 @@ func (s *siteMode) holdIdle(k hotKey, score float64) float64 {
 
 // sweep forgets the held addresses once no attack is active: the map lives
 // only as long as the attacks that filled it.
-func (s *siteMode) sweep() {
-	if s != nil && len(s.held) > 0 && s.det.Stats().Active == 0 {
-		clear(s.held)
+func (s *siteMode) sweep(now int64) {
+	if s == nil {
+		return
+	}
+	if now/int64(time.Minute)%10 == 0 {
+		s.sweepLong(now)
+	}
+	if len(s.held) > 0 && s.det.Stats().Active == 0 {
+		for k, h := range s.held {
+			if !h.long {
+				delete(s.held, k)
+			}
+		}
 	}
 }
 

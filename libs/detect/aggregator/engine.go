@@ -416,7 +416,7 @@ func (e *Engine) Advance(w time.Time, dst []*eventpb.Score) []*eventpb.Score {
 // then the expiry sweep.
 func (e *Engine) tick(now int64, dst []*eventpb.Score) []*eventpb.Score {
 	dst = e.flushIdle(now, dst)
-	e.site.sweep()
+	e.site.sweep(now)
 	e.sweep(now)
 	return dst
 }

@@ -159,6 +159,31 @@ func TestAttackModeScenarios(t *testing.T) {
 			t.Error("no verdict names the attack")
 		}
 	})
+	t.Run("all-day scraper", func(t *testing.T) {
+		cfg := base(44, simulate.Campaign{Kind: simulate.AllDayScraper, At: 10 * time.Minute, For: 24 * time.Hour})
+		cfg.Duration = 2*time.Hour + 15*time.Minute
+		_, out, first, g := attackRun(t, cfg)
+		at, blocked := flagged(t, out)
+		var scraper netip.Addr
+		for a, l := range g.Labels() {
+			if l.Kind == simulate.AllDayScraper {
+				scraper = netip.MustParseAddr(a)
+			}
+		}
+		f, ok := at[scraper]
+		if !ok {
+			t.Fatalf("the all-day scraper %s was never flagged", scraper)
+		}
+		if d := time.Duration(f - first[scraper]); d > 2*time.Hour {
+			t.Errorf("all-day scraper flagged %s after its first request, want within 2h", d)
+		} else {
+			t.Logf("all-day scraper flagged %s after its first request", d)
+		}
+		if !bytes.Contains(out, []byte(`"long_window=`)) {
+			t.Error("no verdict names the long window")
+		}
+		humansOK(t, g, first, at, blocked)
+	})
 	t.Run("flash sale", func(t *testing.T) {
 		res, out, first, g := attackRun(t, base(42, simulate.Campaign{Kind: simulate.FlashSale, At: attackAt, Size: 3000}))
 		at, blocked := flagged(t, out)

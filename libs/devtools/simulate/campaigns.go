@@ -194,7 +194,7 @@ func (g *Generator) campaigns() {
 				b.ip, b.net = g.addrs3.residential(false)
 				b.ua, b.proto = browserUA(b.rng, 0), "HTTP/2.0"
 				b.botScore = 40 + b.rng.IntN(50)
-				g.add(&slowBrowser{base: b, until: at + length, next: randomProduct(b.rng)})
+				g.add(&slowBrowser{base: b, until: at + length})
 			case FlashSale:
 				h := g.humanFrom(b, g.addrs3, nil, 0)
 				g.add(&loginFirst{human: h, referer: "https://newsletter." + g.cfg.Host + "/"})
@@ -350,7 +350,7 @@ func (c *crawlShard) step(out []Request) []Request {
 type slowBrowser struct {
 	base
 	until int64
-	next  int
+	next  int // the product being viewed
 	prev  string
 	n     int
 }
@@ -366,11 +366,9 @@ func (s *slowBrowser) step(out []Request) []Request {
 	if s.n%25 == 0 {
 		target, size = categoryPath(oneOf(s.rng, categories), 1+s.rng.IntN(pagesPerCat)), 84_000
 	} else {
+		// Products in no order (a crawl frontier), so no id sequence gives it away.
+		s.next = randomProduct(s.rng)
 		target, status, size = pageFor(s.rng, s.next)
-		s.next += 1 + s.rng.IntN(3)
-		if s.next >= firstProduct+productCount {
-			s.next = firstProduct + s.rng.IntN(50)
-		}
 	}
 	ref := ""
 	if s.prev != "" {
