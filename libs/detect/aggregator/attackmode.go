@@ -44,11 +44,13 @@ type siteMode struct {
 	// raised them: an idle flush keeps the floor while that attack lasts.
 	held  map[addrKey]held
 	long  map[addrKey]*longState // long windows (longwindow.go)
+	crawl map[uint64]*fpCrawl    // shared-fingerprint crawls (fpcrawl.go)
 	stats AttackStats
 }
 
 type held struct {
-	long    bool // raised by its long window, not by an attack
+	long    bool   // raised by its long window, not by an attack
+	crawl   uint64 // raised as part of this fingerprint's crawl
 	class   attacks.Class
 	floor   float64
 	reasons []string
@@ -64,7 +66,7 @@ func newSiteMode(cfg *attacks.Config) *siteMode {
 	if cfg == nil {
 		return nil
 	}
-	return &siteMode{det: attacks.New(*cfg), held: map[addrKey]held{}, long: map[addrKey]*longState{}}
+	return &siteMode{det: attacks.New(*cfg), held: map[addrKey]held{}, long: map[addrKey]*longState{}, crawl: map[uint64]*fpCrawl{}}
 }
 
 // observe feeds one event to the detector and decides attack mode for its
@@ -75,11 +77,12 @@ func (s *siteMode) observe(ev *eventpb.RequestEvent, o *features.Obs, ip *ipStat
 	s.floor, s.reasons, s.applied = 0, nil, false
 	s.det.Advance(o.T)
 	class := attacks.Classify(ev.GetPath(), o.Flags)
+	fp := attacks.Fingerprint(ev)
 	if class == attacks.ClassNone {
+		s.observeCrawl(fp, o.IP, o.T, true, 0, false)
 		return false
 	}
 	failed := attacks.Failed(o.Status, o.Flags)
-	fp := attacks.Fingerprint(ev)
 	// One address weighs at most a few failures in the site-wide measures:
 	// a single address hammering the login is the per-address detectors'
 	// business, and must not make the baseline (or hide an attack behind
@@ -92,32 +95,50 @@ func (s *siteMode) observe(ev *eventpb.RequestEvent, o *features.Obs, ip *ipStat
 			FirstFailure: failed && fails <= 1,
 		})
 	}
+	product := o.HasID && class == attacks.ClassPages
+	crawl := s.observeCrawl(fp, o.IP, o.T, false, o.ID, product)
 	busy := ip.B.Paths.Estimate(ip.B.Last, o.T) >= longStartPages
-	longFloor, longReason := s.observeLong(ipk, o.T, class == attacks.ClassCart, o.ID, o.HasID && class == attacks.ClassPages, busy)
-	if longFloor > 0 {
-		s.floor, s.reasons = longFloor, []string{longReason}
+	if floor, reason := s.observeLong(ipk, o.T, class == attacks.ClassCart, o.ID, product, busy); floor > 0 {
+		s.raise(floor, []string{reason})
 		s.held[ipk] = held{long: true, floor: s.floor, reasons: s.reasons}
 	}
-	a, match := s.det.Matches(class, fp)
-	if a == nil || (!match && !failed) || goodHistory(ip) {
-		return longFloor > 0
+	if goodHistory(ip) {
+		return s.floor > 0
 	}
 	// Without good history: the attack's fingerprint is challenged as soon
 	// as it reaches the class (before its POST does), and blocked once it
 	// fails there; any other client is challenged after a failure only, so
-	// that people who type their password right keep logging in.
-	floor, reasons := float64(attackChallenge), []string{"attack=" + a.GetId()}
-	if match {
-		reasons = append(reasons, "fp="+attacks.FPString(fp))
-		if failed {
-			floor = attackBlock
+	// that people who type their password right keep logging in. A crawl's
+	// fingerprint is challenged: a fingerprint alone never blocks.
+	if a, match := s.det.Matches(class, fp); a != nil && (match || failed) {
+		floor, reasons := float64(attackChallenge), []string{"attack=" + a.GetId()}
+		if match {
+			reasons = append(reasons, "fp="+attacks.FPString(fp))
+			if failed {
+				floor = attackBlock
+			}
+		}
+		if s.raise(floor, reasons) {
+			s.held[ipk] = held{class: class, floor: s.floor, reasons: s.reasons}
 		}
 	}
-	if floor < s.floor {
-		return true // the long window's floor is the stronger
+	// Of a crawl's fingerprint, the addresses that fetch pages without their
+	// images (a person sharing the browser build loads a product's images).
+	if pages, assets := ip.B.Pages10m(o.T); crawl != nil && product && pages >= 2 && assets <= 3 {
+		if s.raise(attackChallenge, []string{"attack=" + crawl.GetId(), "fp=" + attacks.FPString(fp)}) {
+			s.held[ipk] = held{class: class, crawl: fp, floor: s.floor, reasons: s.reasons}
+		}
+	}
+	return s.floor > 0
+}
+
+// raise sets the floor for the event's address when floor is above the
+// one set so far, and reports whether it did.
+func (s *siteMode) raise(floor float64, reasons []string) bool {
+	if floor <= s.floor {
+		return false
 	}
 	s.floor, s.reasons = floor, reasons
-	s.held[ipk] = held{class: class, floor: s.floor, reasons: s.reasons}
 	return true
 }
 
@@ -179,6 +200,11 @@ func (s *siteMode) holdIdle(k hotKey, score float64) float64 {
 			delete(s.held, k.k)
 			return score
 		}
+	} else if h.crawl != 0 {
+		if st := s.crawl[h.crawl]; st == nil || !st.crawling {
+			delete(s.held, k.k)
+			return score
+		}
 	} else if a, _ := s.det.Matches(h.class, 0); a == nil {
 		delete(s.held, k.k)
 		return score
@@ -198,10 +224,11 @@ func (s *siteMode) sweep(now int64) {
 	}
 	if now/int64(time.Minute)%10 == 0 {
 		s.sweepLong(now)
+		s.sweepCrawl(now)
 	}
 	if len(s.held) > 0 && s.det.Stats().Active == 0 {
 		for k, h := range s.held {
-			if !h.long {
+			if !h.long && h.crawl == 0 {
 				delete(s.held, k)
 			}
 		}

@@ -589,3 +589,9 @@ func (d *Detector) Stats() Stats {
 	}
 	return s
 }
+
+// Record queues an attack record raised outside the baselines (the
+// aggregator's shared-fingerprint crawls), to be taken with the others.
+func (d *Detector) Record(a *eventpb.Attack) {
+	d.out = append(d.out, cloneAttack(a))
+}
