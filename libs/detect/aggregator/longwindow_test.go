@@ -1,6 +1,7 @@
 package aggregator
 
 import (
+	"github.com/bulwarkhq/bulwark/libs/detect/attacks"
 	"runtime"
 	"testing"
 	"time"
@@ -72,4 +73,13 @@ func BenchmarkLongWindowMemory(b *testing.B) {
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "bytes/ip")
 		runtime.KeepAlive(s)
 	}
+}
+
+// BenchmarkEngineAttackMode is BenchmarkEngine without ("off") and with
+// ("on") attack mode (site-wide baselines, fingerprints, shared-fingerprint
+// crawls, long windows), in the same run: the target is on >= 0.7x
+// off in events/cpu-s.
+func BenchmarkEngineAttackMode(b *testing.B) {
+	b.Run("off", func(b *testing.B) { benchEngine(b, NewEngine(testConfig())) })
+	b.Run("on", func(b *testing.B) { benchEngine(b, NewEngine(testConfig(), WithAttackMode(attacks.DefaultConfig()))) })
 }

@@ -98,7 +98,7 @@ var signals = [...]string{SignalFailures, SignalNoPage, SignalSurge}
 type bucket struct {
 	req, fail, fresh, nopage uint32
 	filled                   bool // the minute was seen (as opposed to before the first event)
-	attacked                 bool // an enforcing attack on the class was active: kept out of baselines
+	attacked                 bool // a failures or no-page anomaly of the class was active: kept out of baselines
 }
 
 func (b *bucket) add(o bucket) {
@@ -116,7 +116,8 @@ const (
 	seasonBlocks  = 8 * 24 * 60 / 5 // eight days of five-minute blocks
 	dayBlocks     = 24 * 60 / 5     // a day ago
 	weekBlocks    = 7 * 24 * 60 / 5 // a week ago
-	recentSamples = 12              // windows of the last hour in a baseline
+	recentSamples = 24              // windows of the last two hours in a baseline
+	minSamples    = 6               // the least clean windows anything is judged against
 	maxCatchUp    = recentMinutes   // minutes closed at once after a gap
 )
 
@@ -258,7 +259,7 @@ func (d *Detector) close(m int64) {
 		cs := &d.cls[c]
 		d.evaluate(c, cs, m)
 		b := cs.min[m%recentMinutes]
-		b.attacked = d.anyEnforcing(c)
+		b.attacked = d.anyActive(c)
 		cs.min[m%recentMinutes].attacked = b.attacked
 		blk := m / blockMinutes
 		s := &cs.season[blk%seasonBlocks]
@@ -358,10 +359,24 @@ func (d *Detector) evaluate(c Class, cs *classState, m int64) {
 	}
 	for si, sig := range signals {
 		anomalous, z, obs, exp := false, 0.0, 0.0, 0.0
-		if len(base) >= recentSamples/2 {
+		if len(base) >= minSamples {
 			anomalous, z, obs, exp = d.judge(sig, cur, base)
 		}
 		a := cs.active[si]
+		if len(base) < minSamples && a != nil {
+			// Too little clean history to judge (the attack's own minutes
+			// are kept out of it): the attack is judged against what was
+			// expected when it started, and ends once back near that.
+			if d.recovered(sig, cur, a) {
+				cs.quiet[si]++
+				if cs.quiet[si] >= int(d.cfg.EndAfter/time.Minute) {
+					d.end(cs, si, (m+1)*int64(time.Minute))
+				}
+			} else {
+				cs.quiet[si] = 0
+			}
+			continue
+		}
 		switch {
 		case anomalous && a == nil:
 			d.start(c, cs, si, sig, m, cur, z, obs, exp)
@@ -405,7 +420,7 @@ func (d *Detector) judge(sig string, cur bucket, base []bucket) (bool, float64, 
 		xs = append(xs, f(b))
 	}
 	d.scratch = xs
-	med, spread := robust(xs)
+	med, spread := robustLow(xs)
 	obs := f(cur)
 	switch sig {
 	case SignalFailures, SignalNoPage:
@@ -424,6 +439,18 @@ func (d *Detector) judge(sig string, cur bucket, base []bucket) (bool, float64, 
 	z := (obs - med) / spread
 	ok := cur.req >= d.cfg.MinRequests && z >= d.cfg.Z && obs >= d.cfg.SurgeFactor*max(med, 1)
 	return ok, z, obs, med
+}
+
+// recovered reports whether the window cur is back near what attack a
+// expected when it started.
+func (d *Detector) recovered(sig string, cur bucket, a *eventpb.Attack) bool {
+	switch sig {
+	case SignalFailures:
+		return failRatio(cur) < a.Expected+d.cfg.MinRatioRise/2
+	case SignalNoPage:
+		return noPageShare(cur) < a.Expected+d.cfg.MinRatioRise/2
+	}
+	return rate(cur) < d.cfg.SurgeFactor*max(a.Expected, 1)
 }
 
 // attackID names an attack: class, signal and its start minute.
@@ -549,15 +576,6 @@ func (d *Detector) Take() []*eventpb.Attack {
 func (d *Detector) anyActive(c Class) bool {
 	for _, a := range d.cls[c].active {
 		if a != nil && a.Signal != SignalSurge {
-			return true
-		}
-	}
-	return false
-}
-
-func (d *Detector) anyEnforcing(c Class) bool {
-	for _, a := range d.cls[c].active {
-		if a != nil && a.Enforcing {
 			return true
 		}
 	}
