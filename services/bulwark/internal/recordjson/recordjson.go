@@ -22,6 +22,7 @@ const (
 	Scores
 	Verdicts
 	Feedback
+	Attacks
 )
 
 var marshal = protojson.MarshalOptions{UseProtoNames: true}
@@ -35,6 +36,8 @@ func Encode(kind Kind, key, value []byte) ([]byte, error) {
 		return protoJSON(value, &eventpb.Score{})
 	case Feedback:
 		return protoJSON(value, &eventpb.Feedback{})
+	case Attacks:
+		return protoJSON(value, &eventpb.Attack{})
 	case DeadLetters:
 		var dl eventpb.DeadLetter
 		if err := proto.Unmarshal(value, &dl); err != nil {
