@@ -471,9 +471,9 @@ func (d *Detector) start(c Class, cs *classState, si int, sig string, m int64, c
 		var hot bool
 		switch sig {
 		case SignalFailures:
-			hot = failRatio(b) >= exp+d.cfg.MinRatioRise
+			hot = failRatio(b) >= exp+d.cfg.MinRatioRise && int64(b.fail)*d.window >= int64(d.cfg.MinFailures)
 		case SignalNoPage:
-			hot = noPageShare(b) >= exp+d.cfg.MinRatioRise
+			hot = noPageShare(b) >= exp+d.cfg.MinRatioRise && int64(b.nopage)*d.window >= int64(d.cfg.MinFailures)
 		default:
 			hot = float64(b.req) >= d.cfg.SurgeFactor*max(exp, 1)/float64(d.window)
 		}
