@@ -1,6 +1,7 @@
 package aggregator
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/bulwarkhq/bulwark/libs/detect/attacks"
@@ -45,7 +46,9 @@ type siteMode struct {
 	held  map[addrKey]held
 	long  map[addrKey]*longState // long windows (longwindow.go)
 	crawl map[uint64]*fpCrawl    // shared-fingerprint crawls (fpcrawl.go)
-	stats AttackStats
+	// recall are addresses of a crawl recognised just now, to be judged.
+	recall []recalled
+	stats  AttackStats
 }
 
 type held struct {
@@ -79,7 +82,7 @@ func (s *siteMode) observe(ev *eventpb.RequestEvent, o *features.Obs, ip *ipStat
 	class := attacks.Classify(ev.GetPath(), o.Flags)
 	fp := attacks.Fingerprint(ev)
 	if class == attacks.ClassNone {
-		s.observeCrawl(fp, o.IP, o.T, true, 0, false)
+		s.observeCrawl(fp, o.IP, ipk, "", o.T, true, 0, false)
 		return false
 	}
 	failed := attacks.Failed(o.Status, o.Flags)
@@ -96,7 +99,7 @@ func (s *siteMode) observe(ev *eventpb.RequestEvent, o *features.Obs, ip *ipStat
 		})
 	}
 	product := o.HasID && class == attacks.ClassPages
-	crawl := s.observeCrawl(fp, o.IP, o.T, false, o.ID, product)
+	crawl := s.observeCrawl(fp, o.IP, ipk, ev.GetPath(), o.T, false, o.ID, product)
 	busy := ip.B.Paths.Estimate(ip.B.Last, o.T) >= longStartPages
 	if floor, reason := s.observeLong(ipk, o.T, class == attacks.ClassCart, o.ID, product, busy); floor > 0 {
 		s.raise(floor, []string{reason})
@@ -271,3 +274,47 @@ func (e *Engine) AttackStats() (AttackStats, attacks.Stats) {
 // attackStartSlack: a record this close to its attack's start is its first
 // (logged as a warning; the later ones at info when it ends).
 const attackStartSlack = 6 * time.Minute
+
+// recalled is an address seen with a crawl's fingerprint before the crawl
+// was recognised.
+type recalled struct {
+	crawlSeen
+	fp     uint64
+	attack *eventpb.Attack
+}
+
+// recallCrawl judges the addresses of a crawl recognised at this event that
+// viewed its products before: those without good history that fetched
+// pages without their images are raised to CHALLENGE now, with their own
+// last product view as the trigger. This is how a fingerprint's verdict
+// reaches the addresses seen with it.
+func (e *Engine) recallCrawl(ev *eventpb.RequestEvent, t int64, dst []*eventpb.Score) []*eventpb.Score {
+	s := e.site
+	recall := s.recall
+	s.recall = nil
+	for _, r := range recall {
+		ip := e.ips.lookup(r.k)
+		if ip == nil || goodHistory(ip) {
+			continue
+		}
+		if pages, assets := ip.B.Pages10m(ip.B.Last); pages < 2 || assets > 3 {
+			continue
+		}
+		addr := netip.AddrFrom16(r.k).Unmap()
+		trig := &eventpb.RequestEvent{
+			TimeUnixNano: r.t, ClientIp: addr.String(), Method: "GET", Host: ev.GetHost(), Path: r.path,
+			Protocol: ev.GetProtocol(), Status: 200, UserAgent: ev.GetUserAgent(),
+		}
+		e.vec = features.Vector{}
+		ip.B.Compute(t, &e.vec)
+		ip.X.Compute(ip.B.Last, t, &e.vec)
+		e.sigReason = ""
+		s.floor, s.reasons = attackChallenge, []string{"attack=" + r.attack.GetId(), "fp=" + attacks.FPString(r.fp)}
+		dst = e.consider(subject.KindIP, r.k, &ip.E, trig, &trig, addr, t, ip.B.Last, dst)
+		if s.applied {
+			s.held[r.k] = held{class: attacks.ClassPages, crawl: r.fp, floor: s.floor, reasons: s.reasons}
+		}
+		s.done()
+	}
+	return dst
+}

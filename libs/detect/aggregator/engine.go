@@ -294,6 +294,9 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 		dst = e.consider(subject.KindIP, ipk, &ip.E, ev, &trigger, addr, t, ip.B.Last, dst)
 	}
 	e.site.done()
+	if e.site != nil && len(e.site.recall) > 0 {
+		dst = e.recallCrawl(ev, t, dst)
+	}
 	if ss.E.fresh(sec, ssPlain) {
 		e.vec = features.Vector{}
 		ss.B.Compute(ss.B.Last, &e.vec)

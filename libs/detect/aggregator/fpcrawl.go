@@ -27,13 +27,25 @@ type fpCrawl struct {
 	img      [10]uint16 // image and asset loads per minute
 	crawling bool
 	attack   *eventpb.Attack // the record while crawling
+	// recent are the last addresses that viewed a product with it: when
+	// the crawl is recognised, they are judged too (they may have finished
+	// their share before it was).
+	recent [32]crawlSeen
+	next   uint8
+}
+
+// crawlSeen is one product view of a fingerprint's address.
+type crawlSeen struct {
+	k    addrKey
+	path string
+	t    int64
 }
 
 const (
 	half5          = int64(5 * time.Minute)
 	crawlStep      = 32  // ids apart that count as walking on (the crawl's ids interleave over partitions)
-	crawlMinIPs    = 10  // distinct addresses in 10 min (of one partition's share)
-	crawlMinProd   = 40  // product views in 10 min
+	crawlMinIPs    = 8   // distinct addresses in 10 min (of one partition's share)
+	crawlMinProd   = 30  // product views in 10 min
 	crawlWalkShare = 0.5 // share of product views that walk on
 	crawlImgRatio  = 0.5 // at most this many asset loads per product view
 	fpCrawlMax     = 8192
@@ -41,7 +53,7 @@ const (
 
 // observeCrawl counts one request of fingerprint fp from address ipHash and
 // returns the attack the fingerprint is a crawl in, if it is one.
-func (s *siteMode) observeCrawl(fp, ipHash uint64, t int64, asset bool, id uint32, product bool) *eventpb.Attack {
+func (s *siteMode) observeCrawl(fp, ipHash uint64, ipk addrKey, path string, t int64, asset bool, id uint32, product bool) *eventpb.Attack {
 	st := s.crawl[fp]
 	if st == nil {
 		if !product || len(s.crawl) >= fpCrawlMax {
@@ -69,6 +81,8 @@ func (s *siteMode) observeCrawl(fp, ipHash uint64, t int64, asset bool, id uint3
 			window.Add(st.walk[:], head, m, 1)
 		}
 		st.lastID, st.hasID = id, true
+		st.recent[st.next%uint8(len(st.recent))] = crawlSeen{k: ipk, path: path, t: t}
+		st.next++
 	}
 	if m != pm || (product && !st.crawling) {
 		s.judgeCrawl(fp, st, t)
@@ -116,6 +130,11 @@ func (s *siteMode) judgeCrawl(fp uint64, st *fpCrawl, t int64) {
 				ips, prod, 100*float64(walk)/float64(prod), img),
 		}
 		s.det.Record(st.attack)
+		for _, r := range st.recent {
+			if r.t != 0 {
+				s.recall = append(s.recall, recalled{crawlSeen: r, fp: fp, attack: st.attack})
+			}
+		}
 	case !now && st.crawling && prod < crawlMinProd/2:
 		st.crawling = false
 		st.attack.EndedUnixNano, st.attack.TimeUnixNano, st.attack.Enforcing = t, t, false

@@ -174,11 +174,8 @@ func TestAttackModeScenarios(t *testing.T) {
 		}
 		recall := float64(caught) / float64(shards)
 		t.Logf("distributed scraping: %d of %d addresses flagged (%.3f)", caught, shards, recall)
-		// The issue's target is 0.9, not reached yet (0.83 on this seed, 0.89
-		// on seed 25): the shards that finish before the crawl is recognised,
-		// in its first minutes, are the misses. This guards what is reached.
-		if recall < 0.8 {
-			t.Errorf("recall %.3f, want >= 0.8", recall)
+		if recall < 0.9 {
+			t.Errorf("recall %.3f, want >= 0.9", recall)
 		}
 		if !bytes.Contains(out, []byte(`"attack=pages-crawl-`)) {
 			t.Error("no verdict names the crawl")
