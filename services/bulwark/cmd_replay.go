@@ -19,6 +19,7 @@ import (
 	"github.com/bulwarkhq/bulwark/libs/devtools/simulate"
 	"github.com/bulwarkhq/bulwark/libs/ingest/geoip"
 	"github.com/bulwarkhq/bulwark/libs/platform/config"
+	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 )
 
 func init() { commands = append(commands, newReplayCmd) }
@@ -172,6 +173,9 @@ Reports go to stdout when --output is a file, else to stderr.`,
 				// Loud even with --quiet: the verdicts miss this traffic.
 				fmt.Fprintln(os.Stderr, lateWarning(res, cfg))
 			}
+			if cfg.AttackMode {
+				writeAttacks(report, res.Attacks)
+			}
 			if res.Diff != nil {
 				if err := res.Diff.WriteReport(report); err != nil {
 					return err
@@ -207,6 +211,7 @@ Reports go to stdout when --output is a file, else to stderr.`,
 	f.BoolVar(&cfg.NoSignatures, "no-signatures", false, "turn the request-signature layer off")
 	f.DurationVar(&cfg.Reorder, "reorder-window", replay.DefaultReorder, "read each file this far ahead to put its lines in time order (logs of several workers interleave); 0 for file order")
 	f.DurationVar(&cfg.AllowedLateness, "allowed-lateness", aggregator.DefaultAllowedLateness, "events this much older than the newest one are still merged; later ones are dropped as too late")
+	f.BoolVar(&cfg.AttackMode, "attack-mode", false, "site-wide baselines per endpoint class and attack mode (as the aggregator with BULWARK_AGGREGATOR_ATTACK_MODE=true); lists the attacks raised")
 	f.StringVar(&cfg.Compare, "compare", "", "second rule file, or a model file (*.json: the --rules with that model): report subjects whose action differs")
 	f.StringVar(&cfg.Model, "model", "", "model file from 'bulwark train' to score with (instead of the rule file's model: section)")
 	f.StringVar(&modelMode, "model-mode", "blend", "how --model (and a model given to --compare) is used: shadow, blend or replace")
@@ -286,4 +291,17 @@ func summary(r *replay.Result) string {
 		}
 	}
 	return b.String()
+}
+
+// writeAttacks lists the attacks a replay raised, one a line.
+func writeAttacks(w io.Writer, as []*eventpb.Attack) {
+	fmt.Fprintf(w, "attacks: %d\n", len(as))
+	for _, a := range as {
+		end := "active at the end"
+		if a.GetEndedUnixNano() != 0 {
+			end = "ended " + time.Unix(0, a.GetEndedUnixNano()).UTC().Format("15:04Z")
+		}
+		fmt.Fprintf(w, "  %s  %s  strength %.1f  %s\n", a.GetId(), end, a.GetStrength(), a.GetReason())
+	}
+	fmt.Fprintln(w)
 }

@@ -21,6 +21,7 @@ func newSimulateCmd(g *globals) *cobra.Command {
 	var (
 		output, labels, format, start, bots string
 		rdnsCache                           string
+		scenarios                           []string
 		live                                bool
 	)
 	cmd := &cobra.Command{
@@ -34,10 +35,15 @@ search-engine crawlers). Lines are in event-time order; the same flags give
 the same bytes. --labels writes which client address is what, for
 'bulwark replay --labels'.
 
-Bot kinds: ` + strings.Join(kindNames(), ", ") + `.`,
+Bot kinds: ` + strings.Join(kindNames(), ", ") + `.
+
+--scenario adds a distributed or long-horizon attack, or a trap that looks
+like one but is people, at a time of its own: kind[@START][,for=D][,size=N].
+Scenario kinds: ` + strings.Join(campaignNames(), ", ") + `.`,
 		Example: `  bulwark simulate --duration 24h --output day.log --labels day.labels.json
   bulwark simulate --duration 1h --seed 7 --bots scraper_fast=10,tool=0 --output -
-  bulwark simulate --live --output /var/log/nginx/sim.log   # event time = now, real pace`,
+  bulwark simulate --live --output /var/log/nginx/sim.log   # event time = now, real pace
+  bulwark simulate --duration 2h --scenario residential_stuffing@30m,size=800 --scenario flash_sale@1h --output mix.log --labels mix.labels.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
@@ -47,6 +53,13 @@ Bot kinds: ` + strings.Join(kindNames(), ", ") + `.`,
 			}
 			if cfg.Bots, err = parseBots(bots); err != nil {
 				return usageError{err}
+			}
+			for _, s := range scenarios {
+				c, err := simulate.ParseCampaign(s)
+				if err != nil {
+					return usageError{fmt.Errorf("--scenario: %w", err)}
+				}
+				cfg.Campaigns = append(cfg.Campaigns, c)
 			}
 			if !live && cfg.Duration <= 0 {
 				return usageError{fmt.Errorf("--duration must be above 0 (or use --live)")}
@@ -120,6 +133,7 @@ Bot kinds: ` + strings.Join(kindNames(), ", ") + `.`,
 	f.DurationVar(&cfg.FirstDropAt, "first-drop", cfg.FirstDropAt, "time of the first product drop (checkout bots and a human rush)")
 	f.DurationVar(&cfg.DropEvery, "drop-every", cfg.DropEvery, "time between product drops (0: a single drop)")
 	f.IntVar(&cfg.DropRushHumans, "drop-rush-humans", cfg.DropRushHumans, "humans rushing to each drop's product")
+	f.StringArrayVar(&scenarios, "scenario", nil, "add a scenario, repeatable: kind[@START][,for=D][,size=N] (kinds: "+strings.Join(campaignNames(), ", ")+")")
 	f.Float64Var(&cfg.Evasion, "evasion", cfg.Evasion, "fraction of bots (0..1) that try to pass for people; labelled evasive")
 	f.Float64Var(&cfg.IPv6Share, "ipv6-share", cfg.IPv6Share, "fraction of clients on IPv6")
 	f.StringVar(&cfg.Host, "host", cfg.Host, "the shop's host name")
@@ -181,6 +195,14 @@ func parseBots(s string) (map[simulate.Kind]float64, error) {
 		m[simulate.Kind(k)] = rate
 	}
 	return m, nil
+}
+
+func campaignNames() []string {
+	s := make([]string, len(simulate.CampaignKinds))
+	for i, k := range simulate.CampaignKinds {
+		s[i] = string(k)
+	}
+	return s
 }
 
 func kindNames() []string {

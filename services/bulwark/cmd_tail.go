@@ -28,8 +28,8 @@ func newTailCmd(g *globals) *cobra.Command {
 scores as their Protobuf JSON, dead letters with the raw line as text, and
 verdicts as the verdict JSON of the sidecar (a lifted verdict prints
 {"subject":...,"action":"LIFTED"}). TOPIC is a topic name or one of requests,
-dlq, scores, verdicts, feedback, audit (the console's audit log). Starts at the
-end and follows; --from-beginning reads the topic from its start, -n stops
+dlq, scores, verdicts, feedback, audit (the console's audit log), attacks. Starts
+at the end and follows; --from-beginning reads the topic from its start, -n stops
 after that many records.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -68,8 +68,10 @@ func resolveTopic(t kafka.Topics, name string) (string, recordjson.Kind, error) 
 		return t.Feedback, recordjson.Feedback, nil
 	case "audit", t.Audit:
 		return t.Audit, recordjson.Audit, nil
+	case "attacks", t.Attacks:
+		return t.Attacks, recordjson.Attacks, nil
 	}
-	return "", 0, fmt.Errorf("unknown topic %q: want %s, %s, %s, %s, %s or %s", name, t.Requests, t.RequestsDLQ, t.Scores, t.Verdicts, t.Feedback, t.Audit)
+	return "", 0, fmt.Errorf("unknown topic %q: want %s, %s, %s, %s, %s, %s or %s", name, t.Requests, t.RequestsDLQ, t.Scores, t.Verdicts, t.Feedback, t.Audit, t.Attacks)
 }
 
 func tailRecords(ctx context.Context, cl *kgo.Client, kind recordjson.Kind, limit int, out io.Writer) error {

@@ -13,6 +13,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/bulwarkhq/bulwark/libs/detect/attacks"
 	"github.com/bulwarkhq/bulwark/libs/detect/features"
 	"github.com/bulwarkhq/bulwark/libs/detect/model"
 	"github.com/bulwarkhq/bulwark/libs/detect/scoring"
@@ -97,6 +98,7 @@ type options struct {
 	hosting                 features.ASNSet
 	model                   *model.Holder // model.go
 	sampler                 func(*Sample)
+	attacks                 *attacks.Config // nil: attack mode off (attackmode.go)
 }
 
 // Option configures an Engine.
@@ -163,6 +165,8 @@ type Engine struct {
 	sigNames   map[uint32]string // IDHash -> id, of every set seen (state may name an older set's)
 	sigReason  string            // "sig=<id>" for the subject being scored, or ""
 	mdl        engineModel       // the model's part of the subject being scored (model.go)
+
+	attack *siteMode // site-wide baselines and attack mode; nil when off
 }
 
 // Stats are the engine's counters and sizes, for metrics.
@@ -180,6 +184,8 @@ type Stats struct {
 	Hot        int   // subjects at MONITOR or above, watched for an idle flush
 	StateBytes int64 // bytes held by subject states (slabs, not map overhead)
 	Watermark  int64 // newest event time seen, Unix ns
+
+	AttackChallenged, AttackBlocked uint64 // scores raised by attack mode (attackmode.go)
 }
 
 // NewEngine returns an engine scoring with cfg, which must be valid
@@ -206,6 +212,7 @@ func NewEngine(cfg scoring.Config, opts ...Option) *Engine {
 		nets:       newTable[addrKey, netState](),
 		hot:        make(map[hotKey]*eventpb.RequestEvent),
 		hotDirty:   make(map[hotKey]struct{}),
+		attack:     newSiteMode(o.attacks),
 	}
 }
 
@@ -274,11 +281,14 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 		*ip = ipState{}
 		e.dropHot(hotKey{subject.KindIP, ipk})
 	}
-	prev := ip.Behaviour.Last
+	prev, browser := ip.Behaviour.Last, ip.Behaviour.Browser
 	ipPlain := plain && ip.Behaviour.UA == o.UA
 	ip.Extra.Update(&o, prev)
 	ip.Behaviour.Update(&o)
 	e.ips.touch(ipk, ipi)
+	if e.attack != nil && e.attack.observe(ev, &o, ip, ipk, prev, browser) {
+		ipPlain = false
+	}
 
 	ss, ssi := e.sessions.get(o.Session)
 	if ss.Behaviour.Last != 0 && t-ss.Behaviour.Last > int64(e.opt.idle) {
@@ -306,6 +316,10 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 		e.sigReason = e.sigName(ip.Behaviour.SigRecent(ip.Behaviour.Last))
 		dst = e.consider(subject.KindIP, ipk, &ip.Emission, ev, &trigger, addr, t, ip.Behaviour.Last, dst)
 	}
+	e.attack.done()
+	if e.attack != nil && len(e.attack.recall) > 0 {
+		dst = e.recallCrawl(ev, t, dst)
+	}
 	if ss.Emission.fresh(sec, ssPlain) {
 		e.vector = features.Vector{}
 		ss.Behaviour.Compute(ss.Behaviour.Last, &e.vector)
@@ -325,7 +339,7 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 // consider scores the features in e.vector and appends a Score when it changed
 // enough to matter (see shouldEmit).
 func (e *Engine) consider(kind subject.Kind, k [16]byte, em *Emission, ev *eventpb.RequestEvent, trigger **eventpb.RequestEvent, addr netip.Addr, t, end int64, dst []*eventpb.Score) []*eventpb.Score {
-	score := e.score(kind)
+	score := e.attack.apply(kind, e.score(kind))
 	e.sample(kind, ev)
 	if !e.shouldEmit(em, score, t) {
 		return dst
@@ -362,7 +376,7 @@ func (e *Engine) build(subj string, t, end int64, score float64, trigger *eventp
 		WindowEndUnixNano: end,
 		Score:             score,
 		Features:          make(map[string]float64, e.vector.Len()),
-		Reasons:           e.reasons(),
+		Reasons:           withAttackReasons(e.attack.reasonsFor(), e.reasons()),
 		Trigger:           trigger,
 		Scorer:            scoring.Name,
 	}
@@ -431,6 +445,7 @@ func (e *Engine) Advance(w time.Time, dst []*eventpb.Score) []*eventpb.Score {
 // then the expiry sweep.
 func (e *Engine) tick(now int64, dst []*eventpb.Score) []*eventpb.Score {
 	dst = e.flushIdle(now, dst)
+	e.attack.sweep(now)
 	e.sweep(now)
 	return dst
 }
@@ -498,7 +513,7 @@ func (e *Engine) flushIdle(now int64, dst []*eventpb.Score) []*eventpb.Score {
 		if now-last < int64(e.opt.refresh) {
 			continue
 		}
-		score := e.score(k.kind)
+		score := e.attack.holdIdle(k, e.score(k.kind))
 		// An idle subject is re-emitted only when its score fell: the refresh
 		// rule is for subjects still sending requests.
 		if float64(em.Score)-score < minScoreStep && band(score) == band(float64(em.Score)) {
@@ -515,6 +530,7 @@ func (e *Engine) flushIdle(now int64, dst []*eventpb.Score) []*eventpb.Score {
 			subj = subject.Session(SessionID(trigger))
 		}
 		dst = append(dst, e.build(subj, now, now, score, proto.Clone(trigger).(*eventpb.RequestEvent)))
+		e.attack.done()
 		em.At, em.Score = now, float32(score)
 		e.touchKey(k)
 		if score < hotScore {
@@ -585,6 +601,9 @@ func (e *Engine) Stats() Stats {
 		int64(len(e.sessions.chunks))*chunkSize*int64(unsafe.Sizeof(sessionState{})) +
 		int64(len(e.nets.chunks))*chunkSize*int64(unsafe.Sizeof(netState{}))
 	s.Watermark = e.maxTime
+	if e.attack != nil {
+		s.AttackChallenged, s.AttackBlocked = e.attack.stats.Challenged, e.attack.stats.Blocked
+	}
 	return s
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/plugin/kprom"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/bulwarkhq/bulwark/libs/detect/attacks"
 	"github.com/bulwarkhq/bulwark/libs/detect/features"
 	"github.com/bulwarkhq/bulwark/libs/detect/model"
 	"github.com/bulwarkhq/bulwark/libs/detect/scoring"
@@ -50,6 +51,7 @@ type Aggregator struct {
 	scfg  scoring.Config
 	log   *slog.Logger
 	m     *metrics
+	am    *attackMetrics
 	reg   prometheus.Registerer
 	txnID string
 	sigs  *signatures.Holder
@@ -117,7 +119,7 @@ func New(cfg Config, kcfg kafka.Config, scfg scoring.Config, log *slog.Logger, r
 		return nil, config.Invalid("AGGREGATOR_HOSTING_ASNS_FILE", "%v", err)
 	}
 	a := &Aggregator{
-		cfg: cfg, kcfg: kcfg, scfg: scfg, log: log.With("txn_id", id), m: newMetrics(reg), reg: reg, txnID: id,
+		cfg: cfg, kcfg: kcfg, scfg: scfg, log: log.With("txn_id", id), m: newMetrics(reg), am: newAttackMetrics(reg), reg: reg, txnID: id,
 		revoked: map[int32]bool{}, owned: map[int32]bool{}, parts: map[int32]*partition{}, waiting: map[int32]bool{}, sigs: signatures.NewHolder(set),
 		hosting: hosting,
 	}
@@ -349,6 +351,9 @@ func (a *Aggregator) Run(ctx context.Context) error {
 					}
 					sess.Produce(pctx, &kgo.Record{Topic: a.kcfg.Topics.Scores, Key: []byte(s.Subject), Value: b}, promise.Promise())
 				}
+				if perr = a.produceAttacks(pctx, sess, p.eng, promise); perr != nil {
+					return
+				}
 			}
 		})
 		if perr != nil {
@@ -519,6 +524,8 @@ func (a *Aggregator) commit(ctx context.Context, sess *kgo.GroupTransactSession,
 		a.m.expired.Add(float64(st.Expired - p.counted.Expired))
 		a.m.sigMatches.Add(float64(st.SigMatches - p.counted.SigMatches))
 		a.m.malformed.Add(float64(st.Malformed - p.counted.Malformed))
+		a.am.raised.WithLabelValues("CHALLENGE").Add(float64(st.AttackChallenged - p.counted.AttackChallenged))
+		a.am.raised.WithLabelValues("BLOCK").Add(float64(st.AttackBlocked - p.counted.AttackBlocked))
 		p.counted, p.touched = st, false
 		if revoked[id] {
 			delete(a.parts, id)
@@ -568,6 +575,9 @@ func (a *Aggregator) newEngine() *Engine {
 	opts := []Option{WithAllowedLateness(a.cfg.AllowedLateness), WithIdleTimeout(a.cfg.IdleTimeout), WithSignatures(a.sigs), WithHostingASNs(a.hosting)}
 	if a.model != nil {
 		opts = append(opts, WithModel(a.model))
+	}
+	if a.cfg.AttackMode {
+		opts = append(opts, WithAttackMode(attacks.DefaultConfig()))
 	}
 	e := NewEngine(a.scfg, opts...)
 	e.TrackChanges()

@@ -85,6 +85,9 @@ func (b *batch) run(ctx context.Context, p int, lanes []*lane) {
 			if !l.shared {
 				pt.scores = pt.eng.Process(s.ev, pt.scores[:0])
 				scores = pt.scores
+				if recs := pt.eng.TakeAttacks(); len(recs) > 0 {
+					pt.attacks = append(pt.attacks, recs...)
+				}
 			}
 			if li == 0 {
 				b.scores[p] += int64(len(scores))

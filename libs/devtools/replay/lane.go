@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"reflect"
@@ -45,6 +46,7 @@ type part struct {
 	// nextExpiry is the earliest expiry the decider holds (0: none).
 	nextExpiry int64
 	scores     []*eventpb.Score
+	attacks    []*eventpb.Attack // records raised in attack mode, in order
 }
 
 func newLane(path string, rs *rules.RuleSet, ms *rules.ModelSpec, base *lane, engOpts []aggregator.Option, sampler func(int) func(*aggregator.Sample), answers *crawlers.Answers) (*lane, error) {
@@ -93,6 +95,34 @@ func newLane(path string, rs *rules.RuleSet, ms *rules.ModelSpec, base *lane, en
 		}
 	}
 	return l, nil
+}
+
+// attacks returns the last record of every attack the lane's engines
+// raised, ordered by start (then id).
+func (l *lane) attacks() []*eventpb.Attack {
+	var out []*eventpb.Attack
+	for i := range l.parts {
+		p := &l.parts[i]
+		if p.eng != nil {
+			p.attacks = append(p.attacks, p.eng.TakeAttacks()...)
+		}
+		last := map[string]int{}
+		for _, a := range p.attacks {
+			if j, ok := last[a.GetId()]; ok {
+				out[j] = a
+				continue
+			}
+			last[a.GetId()] = len(out)
+			out = append(out, a)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b *eventpb.Attack) int {
+		if c := cmp.Compare(a.GetStartedUnixNano(), b.GetStartedUnixNano()); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.GetId(), b.GetId())
+	})
+	return out
 }
 
 // late sums the events the lane's engines dropped as too late.

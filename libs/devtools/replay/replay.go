@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/bulwarkhq/bulwark/libs/detect/attacks"
 	"io"
 	"log/slog"
 	"sync/atomic"
@@ -86,6 +87,11 @@ type Config struct {
 	// are unverifiable.
 	RDNSCache *crawlers.Answers
 
+	// AttackMode turns on the site-wide baselines and attack mode
+	// (aggregator.WithAttackMode with attacks.DefaultConfig); Result.Attacks
+	// lists the attacks raised.
+	AttackMode bool
+
 	// Labels, if set, maps client IPs to labels; Result.Evaluation scores
 	// the verdicts against them.
 	Labels map[string]simulate.Label
@@ -144,6 +150,9 @@ type Result struct {
 	Evaluation        *Evaluation
 	Diff              *Diff
 	CompareEvaluation *Evaluation
+	// Attacks are the attacks raised with AttackMode: the last record of
+	// each, in order of start, one per replay partition that raised it.
+	Attacks []*eventpb.Attack
 	// First and Last are the event times of the first and last events.
 	First, Last time.Time
 	Elapsed     time.Duration
@@ -194,6 +203,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return nil, err
 		}
 		engOpts = append(engOpts, aggregator.WithSignatures(signatures.NewHolder(set)))
+	}
+	if cfg.AttackMode {
+		engOpts = append(engOpts, aggregator.WithAttackMode(attacks.DefaultConfig()))
 	}
 	var baseModel *rules.ModelSpec
 	if cfg.Model != "" {
@@ -349,6 +361,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 	res.Late = base.late()
+	res.Attacks = base.attacks()
 	if len(evals) > 0 {
 		res.Evaluation = evals[0].result()
 	}

@@ -117,7 +117,13 @@ type addresses struct {
 	taken  map[netip.Addr]bool
 	recent [2][]homeAddr // recent human addresses by family (v4, v6), a ring
 	next   [2]int
+	pools  *poolSet
 }
+
+// poolSet is where an address book draws from.
+type poolSet struct{ home4, home6, business4, dc4, dc6 []network }
+
+var defaultPools = &poolSet{residential4, residential6, business4, datacenter4, datacenter6}
 
 // homeAddr is a household's address, for people who come back or browse
 // from a second device.
@@ -132,7 +138,7 @@ const (
 )
 
 func newAddresses(rng *rand.Rand) *addresses {
-	return &addresses{rng: rng, nets: map[netip.Prefix]owner{}, taken: map[netip.Addr]bool{}}
+	return &addresses{rng: rng, nets: map[netip.Prefix]owner{}, taken: map[netip.Addr]bool{}, pools: defaultPools}
 }
 
 // aggregate is the /24 or /64 an address is judged with.
@@ -174,9 +180,9 @@ func pick(rng *rand.Rand, pools []network) network { return pools[rng.IntN(len(p
 // office; a quarter of the time one that a person used recently (someone
 // coming back, another device in the same home).
 func (a *addresses) human(v6 bool) (netip.Addr, network) {
-	pools, fam := residential4, 0
+	pools, fam := a.pools.home4, 0
 	if v6 {
-		pools, fam = residential6, 1
+		pools, fam = a.pools.home6, 1
 	}
 	if r := a.recent[fam]; len(r) > 0 && a.rng.Float64() < returnShare {
 		h := r[a.rng.IntN(len(r))]
@@ -216,9 +222,9 @@ func (a *addresses) freshNet(pools []network, o owner) (netip.Prefix, network) {
 
 // bot returns count distinct addresses in a fresh datacenter /24 (or /64).
 func (a *addresses) bot(v6 bool, count int) ([]netip.Addr, network) {
-	pools := datacenter4
+	pools := a.pools.dc4
 	if v6 {
-		pools = datacenter6
+		pools = a.pools.dc6
 	}
 	agg, n := a.freshNet(pools, ownBot)
 	ips := make([]netip.Addr, 0, count)
@@ -235,7 +241,7 @@ func (a *addresses) bot(v6 bool, count int) ([]netip.Addr, network) {
 
 // office returns a NAT address alone in its /24.
 func (a *addresses) office() (netip.Addr, network) {
-	agg, n := a.freshNet(business4, ownHuman)
+	agg, n := a.freshNet(a.pools.business4, ownHuman)
 	ip := randomIn(a.rng, agg)
 	a.taken[ip] = true
 	return ip, n

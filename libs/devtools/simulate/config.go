@@ -63,7 +63,7 @@ var BotKinds = []Kind{
 // LabelOf returns the label of a kind: human, bot or verified_crawler.
 func LabelOf(k Kind) string {
 	switch k {
-	case Human, NATOffice, HumanBeacon:
+	case Human, NATOffice, HumanBeacon, FlashSale, SSOOutage:
 		return LabelHuman
 	case CrawlerGoogle, CrawlerBing, CrawlerRDNS:
 		return LabelVerifiedCrawler
@@ -113,6 +113,10 @@ type Config struct {
 	DropEvery   time.Duration
 	// DropRushHumans is how many extra humans rush to a drop's product.
 	DropRushHumans int
+
+	// Campaigns are distributed and long-horizon attacks and their traps
+	// (see CampaignKinds), each at its own time within the run.
+	Campaigns []Campaign
 
 	// Evasion is the fraction of bot instances (0..1) that try to pass for
 	// people: browser user agents, some asset loads, referers, irregular and
@@ -209,6 +213,11 @@ func (c Config) Validate() error {
 		return bad("format %q: want %s or %s", c.Format, Nginx, Cloudflare)
 	case c.Start.IsZero():
 		return bad("start time is not set")
+	}
+	for _, cp := range c.Campaigns {
+		if err := validateCampaign(cp); err != nil {
+			return err
+		}
 	}
 	for k, r := range c.Bots {
 		if !slices.Contains(BotKinds, k) {

@@ -76,6 +76,10 @@ type Generator struct {
 	rng2    *rand.Rand
 	addrs2  *addresses
 	actors2 uint64
+	// Campaign actors draw from these (see Generator.campaigns).
+	rng3    *rand.Rand
+	addrs3  *addresses
+	actors3 uint64
 	q       queue
 	seq     uint64
 	actors  uint64
@@ -106,6 +110,7 @@ func New(cfg Config) (*Generator, error) {
 	g.addrs2 = newAddresses(rand.New(rand.NewPCG(cfg.Seed^0xadd2, 0x5eed_a11c_e7)))
 	g.addrs2.nets, g.addrs2.taken = g.addrs.nets, g.addrs.taken
 	g.schedule()
+	g.campaigns()
 	return g, nil
 }
 

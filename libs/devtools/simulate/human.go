@@ -43,12 +43,17 @@ type human struct {
 // newHuman starts a session; o is the office NAT it browses from, if any,
 // and rush the product of a drop it came for (0 for none).
 func (g *Generator) newHuman(at int64, kind Kind, o *office, rush int) *human {
-	h := &human{base: g.newBase(kind, at), rush: rush}
+	return g.humanFrom(g.newBase(kind, at), g.addrs, o, rush)
+}
+
+// humanFrom starts a session with the given common state and address book.
+func (g *Generator) humanFrom(b base, addrs *addresses, o *office, rush int) *human {
+	h := &human{base: b, rush: rush}
 	if o != nil {
 		h.ip, h.net = o.ip, o.net
 		h.ua = oneOf(h.rng, o.uas)
 	} else {
-		h.ip, h.net = g.addrs.human(h.rng.Float64() < g.cfg.IPv6Share)
+		h.ip, h.net = addrs.human(h.rng.Float64() < g.cfg.IPv6Share)
 		h.ua = browserUA(h.rng, 0.45)
 	}
 	h.proto = "HTTP/2.0"

@@ -26,6 +26,8 @@ type Topics struct {
 	Audit string `env:"TOPIC_AUDIT" envDefault:"bulwark.audit.v1" help:"Topic of operator actions (who, when, why, what), written by the console."`
 	// Policy holds the live policy laid over the rule file (rules.LivePolicy).
 	Policy string `env:"TOPIC_POLICY" envDefault:"bulwark.policy.v1" help:"Compacted topic of the live policy (thresholds, TTLs, learning, allow lists) set from the console and laid over the rule file by every decider."`
+	// Attacks holds site-wide anomalies per endpoint class (libs/detect/attacks).
+	Attacks string `env:"TOPIC_ATTACKS" envDefault:"bulwark.attacks.v1" help:"Topic of attack records (site-wide anomalies per endpoint class), keyed by attack id."`
 }
 
 // DefaultTopics returns the contract names.
@@ -38,6 +40,7 @@ func DefaultTopics() Topics {
 		Feedback:    "bulwark.feedback.v1",
 		Audit:       "bulwark.audit.v1",
 		Policy:      "bulwark.policy.v1",
+		Attacks:     "bulwark.attacks.v1",
 	}
 }
 
@@ -48,7 +51,7 @@ func (t Topics) Validate() error {
 		{t.Requests, "TOPIC_REQUESTS"}, {t.RequestsDLQ, "TOPIC_REQUESTS_DLQ"},
 		{t.Scores, "TOPIC_SCORES"}, {t.Verdicts, "TOPIC_VERDICTS"},
 		{t.Feedback, "TOPIC_FEEDBACK"}, {t.Audit, "TOPIC_AUDIT"},
-		{t.Policy, "TOPIC_POLICY"},
+		{t.Policy, "TOPIC_POLICY"}, {t.Attacks, "TOPIC_ATTACKS"},
 	} {
 		if f.v == "" {
 			return config.Invalid(f.name, "topic name must not be empty")
@@ -100,6 +103,11 @@ func (t Topics) Specs(partitions int32, replication int16) []TopicSpec {
 		// One key, the policy in force: compacted, one partition.
 		{Name: t.Policy, Partitions: 1, ReplicationFactor: replication, Configs: map[string]string{
 			"cleanup.policy": "compact", "delete.retention.ms": ms(day), "min.compaction.lag.ms": "0",
+		}},
+		// Attacks are few and read whole (bulwark attack list, the sink):
+		// one partition keeps them in order; kept 30 days like the feedback.
+		{Name: t.Attacks, Partitions: 1, ReplicationFactor: replication, Configs: map[string]string{
+			"cleanup.policy": "delete", "retention.ms": ms(30 * day),
 		}},
 	}
 }

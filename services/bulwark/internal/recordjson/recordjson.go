@@ -23,6 +23,7 @@ const (
 	Verdicts
 	Feedback
 	Audit
+	Attacks
 )
 
 var marshal = protojson.MarshalOptions{UseProtoNames: true}
@@ -38,6 +39,8 @@ func Encode(kind Kind, key, value []byte) ([]byte, error) {
 		return protoJSON(value, &eventpb.Feedback{})
 	case Audit:
 		return protoJSON(value, &eventpb.AuditEvent{})
+	case Attacks:
+		return protoJSON(value, &eventpb.Attack{})
 	case DeadLetters:
 		var dl eventpb.DeadLetter
 		if err := proto.Unmarshal(value, &dl); err != nil {

@@ -34,6 +34,7 @@ func TestEncode(t *testing.T) {
 	f(recordjson.DeadLetters, "f", mustMarshal(&eventpb.DeadLetter{Raw: []byte("garbage \xff"), Reason: "bad_utf8"}), `"raw":"garbage \ufffd"`)
 	f(recordjson.Verdicts, "ip:192.0.2.1", mustMarshal(&eventpb.Verdict{Action: eventpb.Action_BLOCK}), `"action":"BLOCK"`)
 	f(recordjson.Verdicts, "ip:192.0.2.1", nil, `"action":"LIFTED"`)
+	f(recordjson.Attacks, "login-failures-2026-12-03T10:14Z", mustMarshal(&eventpb.Attack{Id: "login-failures-2026-12-03T10:14Z", Enforcing: true}), `"enforcing":true`)
 	if _, err := recordjson.Encode(recordjson.Scores, nil, []byte{0xff}); err == nil {
 		t.Fatal("garbage must not decode")
 	}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
+	"github.com/bulwarkhq/bulwark/libs/platform/kafka"
+)
+
+func init() { commands = append(commands, newAttackCmd) }
+
+func newAttackCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "attack list",
+		Short: "The attacks the aggregator recorded (site-wide anomalies per endpoint class)",
+		Long: `Reads the attacks topic from its start and prints the state of every attack:
+its id (what and since when), whether it is active or when it ended, its
+strength, whether attack mode enforces it, and why. --all includes the ended
+ones of the topic's retention (30 days); without it, the active ones only.`,
+		Args: cobra.NoArgs,
+	}
+	var all bool
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "Print the active attacks (--all: every attack the topic holds)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			as, err := readAttacks(cmd.Context(), g.Kafka)
+			if err != nil {
+				return err
+			}
+			return writeAttackList(cmd.OutOrStdout(), as, all)
+		},
+	}
+	list.Flags().BoolVar(&all, "all", false, "include ended attacks")
+	cmd.AddCommand(list)
+	return cmd
+}
+
+// readAttacks reads the attacks topic up to its end and returns the last
+// record of every attack, in order of start.
+func readAttacks(ctx context.Context, kc kafka.Config) ([]*eventpb.Attack, error) {
+	topic := kc.Topics.Attacks
+	cl, err := kafka.NewClient(kc, nil, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("end offsets of %s: %w", topic, err)
+	}
+	left := map[int32]int64{}
+	var lerr error
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil {
+			lerr = fmt.Errorf("end offset of %s/%d: %w", topic, o.Partition, o.Err)
+		}
+		if o.Offset > 0 {
+			left[o.Partition] = o.Offset
+		}
+	})
+	if lerr != nil {
+		return nil, lerr
+	}
+	last := map[string]*eventpb.Attack{}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for len(left) > 0 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("read %s: %w", topic, err)
+		}
+		var ferr error
+		fs.EachError(func(t string, p int32, err error) { ferr = fmt.Errorf("fetch %s/%d: %w", t, p, err) })
+		if ferr != nil {
+			return nil, ferr
+		}
+		for it := fs.RecordIter(); !it.Done(); {
+			r := it.Next()
+			if r.Offset+1 >= left[r.Partition] {
+				delete(left, r.Partition)
+			}
+			a := &eventpb.Attack{}
+			if err := proto.Unmarshal(r.Value, a); err != nil || a.GetId() == "" {
+				continue // not an attack record: nothing to show
+			}
+			last[a.GetId()] = a
+		}
+	}
+	out := make([]*eventpb.Attack, 0, len(last))
+	for _, a := range last {
+		out = append(out, a)
+	}
+	slices.SortFunc(out, func(a, b *eventpb.Attack) int {
+		if a.GetStartedUnixNano() != b.GetStartedUnixNano() {
+			return int(min(max(a.GetStartedUnixNano()-b.GetStartedUnixNano(), -1), 1))
+		}
+		if a.GetId() < b.GetId() {
+			return -1
+		}
+		return 1
+	})
+	return out, nil
+}
+
+// writeAttackList prints one attack a line.
+func writeAttackList(w io.Writer, as []*eventpb.Attack, all bool) error {
+	n := 0
+	for _, a := range as {
+		state := "active"
+		if a.GetEndedUnixNano() != 0 {
+			if !all {
+				continue
+			}
+			state = "ended " + time.Unix(0, a.GetEndedUnixNano()).UTC().Format(time.RFC3339)
+		}
+		mode := "recorded"
+		if a.GetEnforcing() {
+			mode = "attack mode"
+		}
+		if _, err := fmt.Fprintf(w, "%s  %s  %s  strength %.1f  %s\n", a.GetId(), state, mode, a.GetStrength(), a.GetReason()); err != nil {
+			return err
+		}
+		n++
+	}
+	if n == 0 {
+		_, err := fmt.Fprintln(w, "no attacks")
+		return err
+	}
+	return nil
+}
