@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -29,11 +30,14 @@ type Guard struct {
 	log                *slog.Logger
 	metrics            *metrics
 
-	// buffered is the body bytes reserved; released the bytes given back
-	// since memory was last returned to the OS; open the connections
+	// buffered is the body bytes reserved; released the bytes of bodies
+	// and closed connections given back since memory was last returned to
+	// the OS, lastRelease when (Unix nanoseconds); open the connections
 	// accepted and not yet closed.
-	buffered, released, open atomic.Int64
-	freeing                  atomic.Bool
+	buffered, released, lastRelease, open atomic.Int64
+	// connMemory is what a connection holds in the server (buffers, a
+	// goroutine's stack), counted as released when it closes.
+	connMemory int64
 	// refuseConn is the whole response to a connection over MaxConns.
 	refuseConn []byte
 
@@ -96,20 +100,50 @@ func (g *Guard) reserve(n int) bool {
 func (g *Guard) release(n int) {
 	g.buffered.Add(-int64(n))
 	g.metrics.buffered.Sub(float64(n))
-	if g.released.Add(int64(n)) >= 8<<20 && g.freeing.CompareAndSwap(false, true) {
-		go g.returnMemory()
-	}
+	g.freed(int64(n))
 }
 
-// returnMemory hands freed body buffers back to the OS once many were
-// released. Go's background scavenger would return them over minutes; after
-// an attack of stalled large bodies the sidecar would hold the peak for that
-// long, and on a node where memory is the limit the next burst would find it
-// there still.
-func (g *Guard) returnMemory() {
-	defer g.freeing.Store(false)
-	g.released.Store(0)
-	debug.FreeOSMemory()
+func (g *Guard) freed(n int64) {
+	g.released.Add(n)
+	g.lastRelease.Store(time.Now().UnixNano())
+}
+
+// Memory is handed back to the OS once returnAt bytes were released, or
+// returnQuietAt bytes and nothing more for returnQuiet (the end of a
+// burst: fasthttp's idle workers have exited by then, their stacks free).
+const (
+	returnAt      = 8 << 20
+	returnQuietAt = 1 << 20
+	returnQuiet   = 3 * time.Second
+)
+
+// returnMemory runs until stop is closed, handing freed bodies and
+// connection buffers back to the OS after a burst (see the constants).
+// Nothing else would: with no allocation after an attack of stalled
+// bodies no GC runs, fasthttp's pools keep their buffers, and Go's
+// scavenger returns only what a GC has freed; the sidecar would hold its
+// peak, and on a node where memory is the limit the next burst would find
+// it there still.
+func (g *Guard) returnMemory(stop <-chan struct{}) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			r := g.released.Load()
+			quiet := now.UnixNano()-g.lastRelease.Load() > int64(returnQuiet)
+			if r >= returnAt || (r >= returnQuietAt && quiet) {
+				g.released.Add(-r)
+				// Two collections: the first moves sync.Pool contents to
+				// the pools' victim caches, the second frees them.
+				runtime.GC()
+				debug.FreeOSMemory()
+				g.metrics.memoryReturns.Inc()
+			}
+		}
+	}
 }
 
 // render is the error handler's whole response to err, with
@@ -227,6 +261,7 @@ func (c *guardConn) Close() error {
 		c.g.mu.Unlock()
 		c.g.open.Add(-1)
 		c.g.metrics.conns.Dec()
+		c.g.freed(c.g.connMemory)
 	})
 	return c.Conn.Close()
 }

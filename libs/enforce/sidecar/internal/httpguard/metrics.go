@@ -9,6 +9,8 @@ type metrics struct {
 	panics       prometheus.Counter
 	refusedConns prometheus.Counter
 	buffered     prometheus.Gauge
+	// memoryReturns counts the times freed memory was handed back to the OS.
+	memoryReturns prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -37,9 +39,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: "bulwark", Subsystem: "http", Name: "buffered_body_bytes",
 			Help: "Request body bytes reserved by requests being received (bounded by the buffered-bytes limit; refusals count as unframed_requests_total{reason=\"buffer_full\"}).",
 		}),
+		memoryReturns: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "bulwark", Subsystem: "http", Name: "memory_returns_total",
+			Help: "Times the memory of released request bodies and closed connections was handed back to the OS (a forced GC each).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.conns, m.refused, m.acceptErrors, m.panics, m.refusedConns, m.buffered)
+		reg.MustRegister(m.conns, m.refused, m.acceptErrors, m.panics, m.refusedConns, m.buffered, m.memoryReturns)
 	}
 	return m
 }

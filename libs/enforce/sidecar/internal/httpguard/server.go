@@ -97,6 +97,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{guard: g, done: make(chan struct{})}
+	readBuffer := 2*cfg.MaxHeaderBytes + 4096
+	// A connection's read and write buffers and its worker's stack.
+	g.connMemory = int64(readBuffer + 4096 + 8192)
 	s.srv = &fasthttp.Server{
 		Handler:      g.recoverPanics(cfg.Handler),
 		ErrorHandler: cfg.ErrorHandler,
@@ -111,7 +114,11 @@ func New(cfg Config) (*Server, error) {
 		MaxRequestBodySize: cfg.MaxBodyBytes,
 		// Over the guard's header limit, so that the guard answers a long
 		// header (431), not fasthttp's "small read buffer" (400).
-		ReadBufferSize:        2*cfg.MaxHeaderBytes + 4096,
+		ReadBufferSize: readBuffer,
+		// An idle worker goroutine exits after this (fasthttp's default is
+		// 10 s), so that its stack is free when memory is handed back
+		// after a burst of connections.
+		MaxIdleWorkerDuration: time.Second,
 		CloseOnShutdown:       true,
 		NoDefaultServerHeader: true,
 		NoDefaultContentType:  true,
@@ -134,6 +141,9 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.serving, s.ln = true, ln
 	s.mu.Unlock()
 	defer close(s.done)
+	stop := make(chan struct{})
+	defer close(stop)
+	go s.guard.returnMemory(stop)
 	if err := s.srv.Serve(s.guard.Listener(ln)); err != nil {
 		s.mu.Lock()
 		stopped := s.stopped
