@@ -47,9 +47,8 @@ test-short:
 bench: build
 	./scripts/bench.sh
 
-## bench-http: the sidecar's HTTP server (evhttp) against fasthttp's own server with the same
-## handlers and limits, and Redis GET, in 5 rounds (BENCH_RUNS, WRK_DURATION); prints the table.
-## Run it on a quiet machine: it decides whether evhttp stays (BENCHMARKS.md, "Verdict sidecar").
+## bench-http: the sidecar's HTTP API (/v1/authz) against Redis GET, in 5 rounds
+## (BENCH_RUNS, WRK_DURATION); prints the table (BENCHMARKS.md, "Verdict sidecar").
 bench-http:
 	SIDECAR_BENCH_HTTP_ONLY=1 ./scripts/bench/sidecar.sh
 

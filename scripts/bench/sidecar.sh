@@ -8,9 +8,8 @@
 # otherwise ask. Prints a Markdown section for BENCHMARKS.md.
 #
 # SIDECAR_BENCH_HTTP_ONLY=1 (make bench-http) runs only the HTTP rounds:
-# the sidecar's server (evhttp) against the same handlers and limits on
-# fasthttp's own server and Redis GET, the comparison that decides issue
-# 18's item 7. BENCH_RUNS (5) rounds of WRK_DURATION (5s) each.
+# the sidecar (fasthttp's server behind httpguard) against Redis GET,
+# BENCH_RUNS (5) rounds of WRK_DURATION (5s) each.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -54,15 +53,11 @@ gobench=""
 # Configurations: "one", the sidecar with GOMAXPROCS=1 (as deploy/k8s runs
 # the injected sidecar) against one wrk thread, so that each has a core;
 # "two", the sidecar with Go's default GOMAXPROCS=2 against two wrk threads,
-# all four contending for the cores; "fasthttp", configuration "one" for the
-# same handlers on fasthttp's own server with the same limits
-# (libs/enforce/sidecar/internal/serverbase), the server-library baseline that
-# decides whether evhttp stays (issue 18, item 7). This machine's loopback pauses for milliseconds
+# all four contending for the cores. This machine's loopback pauses for milliseconds
 # now and then, so each figure is the median of $runs runs (the p99 range is
 # shown too).
 runs="${BENCH_RUNS:-5}"
 go build -o "$work/bulwark-sidecar" ./services/sidecar
-go build -o "$work/serverbase" ./libs/enforce/sidecar/internal/serverbase
 go run ./libs/enforce/sidecar/internal/benchload -n 1000000 -out "$work/verdicts.snap" >/dev/null
 export BULWARK_SIDECAR_GRPC_ADDR=off BULWARK_SIDECAR_SNAPSHOT_FILE="$work/verdicts.snap" \
   BULWARK_SIDECAR_SNAPSHOT_INTERVAL=1h BULWARK_KAFKA_BROKERS="127.0.0.1:$(free_port)" BULWARK_LOG_LEVEL=error
@@ -86,7 +81,6 @@ load() {
 }
 start one 1 "$work/bulwark-sidecar"
 start two 2 "$work/bulwark-sidecar"
-start fasthttp 1 "$work/serverbase"
 
 # 3. Baseline: Redis GET, same connections, 1,000,000 keys.
 rport="$(free_port)"
@@ -99,7 +93,7 @@ cmd4="redis-benchmark -t get -n 400000 -c $conns -r 1000000 --csv"
 
 # The runs go round the configurations, so that each round finds the
 # machine in the same mood for all of them.
-servers=(one two fasthttp)
+servers=(one two)
 for name in "${servers[@]}"; do load "$name" 1 1s >/dev/null; done # warm-up
 declare -A t0
 for name in "${servers[@]}"; do t0[$name]="$(cpu_ticks "${spid[$name]}")"; done
@@ -126,7 +120,6 @@ pre0="$(preempted "${spid[one]}")"
 httpout="$(
   for i in $(seq 1 "$runs"); do
     alone one load one 1
-    alone fasthttp load fasthttp 1
     alone two load two 2
     alone redis redis-benchmark -p "$rport" -t get -n 400000 -c "$conns" -r 1000000 --csv 2>&1 | sed 's/^/REDIS /'
   done
@@ -152,10 +145,9 @@ echo "over 65,536 clients by \`scripts/bench/sidecar/authz.lua\`, wrk with $conn
 echo "connections on the same 2 cores, two ways: the sidecar with GOMAXPROCS=1 (as"
 echo "deploy/k8s runs the injected sidecar) against one wrk thread, so each has a core;"
 echo "and the sidecar with Go's default GOMAXPROCS=2 against two wrk threads, all"
-echo "contending for both cores. Server baseline: the same handlers on fasthttp's own"
-echo "server with the same limits (\`libs/enforce/sidecar/internal/serverbase\`), GOMAXPROCS=1; the"
-echo "sidecar's own server is \`libs/enforce/sidecar/internal/evhttp\` (gnet event loops). Each server is measured"
-echo "with the others and Redis stopped (SIGSTOP), so idle neighbours' timers do not"
+echo "contending for both cores. The server is fasthttp's own behind the sidecar's limits"
+echo "(\`libs/enforce/sidecar/internal/httpguard\`). Each configuration is measured"
+echo "with the other and Redis stopped (SIGSTOP), so idle neighbours' timers do not"
 echo "preempt it. Store baseline:"
 echo "redis-benchmark GET (Redis $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), 1,000,000 keys, $conns connections). This"
 echo "machine's speed moves with its neighbours' load (Redis: 35,000 to 82,000 GET/s on"
@@ -228,20 +220,6 @@ END {
   printf "| HTTP `/v1/authz`, sidecar, GOMAXPROCS=1: latency p50 | %.3f ms | %.3f ms (Redis GET) | %.2f | |\n", med("p50one"), rp50, ratio(med("p50one"), rp50)
   printf "| HTTP `/v1/authz`, sidecar, GOMAXPROCS=1: latency p99 (range) | %.3f ms (%.3f-%.3f) | %.3f ms (%.3f-%.3f) (Redis GET) | %.2f | <= 1 ms |\n", med("p99one"), lo("p99one"), hi("p99one"), rp99, lo("rp99"), hi("rp99"), ratio(med("p99one"), rp99)
   printf "| HTTP `/v1/authz`, sidecar, GOMAXPROCS=1: requests per CPU-second of the server | %s | %s (redis-server) | %.2f | |\n", commas(perc["one"]), commas(rperc), ratio(perc["one"], rperc)
-  printf "| HTTP `/v1/authz`, same handlers on fasthttp'"'"'s server, GOMAXPROCS=1: req/s | %s | %s (sidecar, GOMAXPROCS=1) | %.2f | |\n", commas(med("rpsfasthttp")), commas(med("rpsone")), ratio(med("rpsfasthttp"), med("rpsone"))
-  printf "| HTTP `/v1/authz`, same handlers on fasthttp'"'"'s server, GOMAXPROCS=1: latency p99 (range) | %.3f ms (%.3f-%.3f) | %.3f ms (sidecar, GOMAXPROCS=1) | %.2f | |\n", med("p99fasthttp"), lo("p99fasthttp"), hi("p99fasthttp"), med("p99one"), ratio(med("p99fasthttp"), med("p99one"))
-  printf "| HTTP `/v1/authz`, same handlers on fasthttp'"'"'s server: requests per CPU-second | %s | %s (sidecar, GOMAXPROCS=1) | %.2f | |\n", commas(perc["fasthttp"]), commas(perc["one"]), ratio(perc["fasthttp"], perc["one"])
-  rr = ""; pr = ""
-  for (i = 1; i <= cnt["rpsone"]; i++) {
-    rr = rr (i > 1 ? ", " : "") sprintf("%.2f", ratio(vals["rpsone", i], vals["rpsfasthttp", i]))
-    pr = pr (i > 1 ? ", " : "") sprintf("%.2f", ratio(vals["p99fasthttp", i], vals["p99one", i]))
-  }
-  printf "| evhttp over fasthttp'"'"'s server, per round: req/s ratio | %s | | median %.2f | keep evhttp if >= 1.15 |\n", rr, ratio(med("rpsone"), med("rpsfasthttp"))
-  printf "| evhttp over fasthttp'"'"'s server, per round: p99 ratio (fasthttp p99 / evhttp p99) | %s | | median %.2f | or if >= 1.3 |\n", pr, ratio(med("p99fasthttp"), med("p99one"))
-  won = 0
-  for (i = 1; i <= cnt["rpsone"]; i++) if (ratio(vals["rpsone", i], vals["rpsfasthttp", i]) >= 1.15 || ratio(vals["p99fasthttp", i], vals["p99one", i]) >= 1.3) won++
-  keep = ratio(med("rpsone"), med("rpsfasthttp")) >= 1.15 || ratio(med("p99fasthttp"), med("p99one")) >= 1.3
-  printf "| rounds in which evhttp led by >= 1.15x req/s or >= 1.3x p99 | %d of %d | | | issue 18 item 7: %s |\n", won, cnt["rpsone"], keep ? "evhttp keeps its lead (medians)" : "no clear lead: serve on fasthttp"
   printf "| HTTP `/v1/authz`, sidecar, GOMAXPROCS=2, 2 wrk threads: req/s | %s | %s (Redis GET) | %.2f | none: wrk and the sidecar contend for both cores |\n", commas(med("rpstwo")), commas(rrps), ratio(med("rpstwo"), rrps)
   printf "| HTTP `/v1/authz`, GOMAXPROCS=2: latency p50 / p99 (p99 range) | %.3f / %.3f ms (%.3f-%.3f) | %.3f / %.3f ms (Redis GET) | %.2f / %.2f | none (as above) |\n", med("p50two"), med("p99two"), lo("p99two"), hi("p99two"), rp50, rp99, ratio(med("p50two"), rp50), ratio(med("p99two"), rp99)
   printf "| answers with a verdict (403/401) under wrk, GOMAXPROCS=1 | %s of %s | | | about a third (MONITOR answers 204) |\n", commas(sum("non2xxone")), commas(sum("nreqone"))

@@ -22,9 +22,10 @@ import (
 	"github.com/bulwarkhq/bulwark/libs/verdicts/verdicttable"
 )
 
-// The HTTP API is written once, as fasthttp handlers: the sidecar's own
-// server (libs/enforce/sidecar/internal/evhttp) runs them, and so can a Go program that serves with
-// fasthttp (FastHandler). /v1/authz is answered without allocating.
+// The HTTP API is written once, as fasthttp handlers: the sidecar's server
+// (fasthttp's, behind libs/enforce/sidecar/internal/httpguard) runs them,
+// and so can a Go program that serves with fasthttp (FastHandler).
+// /v1/authz is answered without allocating.
 
 // Response headers.
 const (

@@ -24,7 +24,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
-	"github.com/bulwarkhq/bulwark/libs/enforce/sidecar/internal/evhttp"
+	"github.com/bulwarkhq/bulwark/libs/enforce/sidecar/internal/httpguard"
 	"github.com/bulwarkhq/bulwark/libs/ingest/clientip"
 	"github.com/bulwarkhq/bulwark/libs/platform/kafka"
 	"github.com/bulwarkhq/bulwark/libs/verdicts/verdicttable"
@@ -53,7 +53,7 @@ type Sidecar struct {
 	fromSnapshot atomic.Bool
 
 	httpLn, grpcLn net.Listener
-	httpSrv        *evhttp.Server
+	httpSrv        *httpguard.Server
 	grpcSrv        *grpc.Server
 
 	// ch serves /.bulwark/ and verifies clearances once EnableChallenges

@@ -1,7 +1,8 @@
-package evhttp
+package httpguard
 
 import (
 	"errors"
+	"net"
 	"net/http"
 
 	"github.com/valyala/fasthttp"
@@ -31,7 +32,7 @@ var (
 )
 
 // refusals gives each error's status and metric reason; any other error
-// (fasthttp's parse errors) is a malformed request, 400.
+// is fasthttp's: a read timeout (408), or a malformed request (400).
 var refusals = []struct {
 	err    error
 	status int
@@ -57,6 +58,16 @@ func refusal(err error) (status int, reason string) {
 		if errors.Is(err, r.err) {
 			return r.status, r.reason
 		}
+	}
+	// fasthttp's own: a request not whole within ReadTimeout, and a header
+	// over its read buffer (the guard's header limit answers first).
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return http.StatusRequestTimeout, "read_timeout"
+	}
+	var small *fasthttp.ErrSmallBuffer
+	if errors.As(err, &small) {
+		return http.StatusRequestHeaderFieldsTooLarge, "header_too_large"
 	}
 	return http.StatusBadRequest, "malformed"
 }

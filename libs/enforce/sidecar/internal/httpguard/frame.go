@@ -1,4 +1,4 @@
-package evhttp
+package httpguard
 
 import "bytes"
 
