@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
 )
 
 const testUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
@@ -152,11 +154,13 @@ func BenchmarkVerifyCached(b *testing.B) {
 	v := NewVerifier(ks)
 	cookie := NewClearance(ip, testUA, LevelLight, [12]byte{}, now, time.Hour).Encode(ks)
 	b.ReportAllocs()
+	stop := testkit.ThreadCPUPerOp(b)
 	for b.Loop() {
 		if !v.Satisfies(cookie, ip, testUA, LevelLight, now) {
 			b.Fatal("refused")
 		}
 	}
+	stop()
 }
 
 func BenchmarkVerifyUncached(b *testing.B) {
@@ -165,10 +169,12 @@ func BenchmarkVerifyUncached(b *testing.B) {
 	now := time.Now()
 	cookie := NewClearance(ip, testUA, LevelLight, [12]byte{}, now, time.Hour).Encode(ks)
 	b.ReportAllocs()
+	stop := testkit.ThreadCPUPerOp(b)
 	for b.Loop() {
 		if _, err := decode(ks, cookie); err != nil {
 			b.Fatal(err)
 		}
 		_ = UAHash(testUA)
 	}
+	stop()
 }

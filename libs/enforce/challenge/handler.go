@@ -276,11 +276,14 @@ func (h *Handler) ServeBlocked(w http.ResponseWriter, r *http.Request, ref strin
 // Cleared reports whether the request carries a clearance of at least
 // level need for the client at ip.
 func (h *Handler) Cleared(r *http.Request, ip netip.Addr, need Level) bool {
-	c, err := r.Cookie(CookieName)
-	if err != nil {
-		return false
+	// The header lines as they came (r.Cookie would parse every cookie of
+	// the request into new strings); HTTP/2 may split cookies over lines.
+	for _, line := range r.Header["Cookie"] {
+		if v := CookieValue(line); v != "" {
+			return h.verifier.Satisfies(v, ip, r.UserAgent(), need, h.now())
+		}
 	}
-	return h.verifier.Satisfies(c.Value, ip, r.UserAgent(), need, h.now())
+	return false
 }
 
 // verify checks an answer: token, binding, replay, then the challenge's

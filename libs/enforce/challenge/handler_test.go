@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
 )
 
 // recorder is a Sink that keeps what it is given.
@@ -195,7 +196,15 @@ func TestVerifyRefusals(t *testing.T) {
 		{name: "expired token", later: 6 * time.Minute, wantStatus: 400},
 		{name: "other network", addr: "198.51.100.1", wantStatus: 400},
 		{name: "other user agent", ua: "curl/8.0", wantStatus: 400},
-		{name: "forged token", edit: func(f url.Values) { f.Set("token", f.Get("token")[:20]+"x"+f.Get("token")[21:]) }, wantStatus: 400},
+		{name: "forged token", edit: func(f url.Values) {
+			// One character of the payload changed (to another one: the
+			// token is random, and its character there is 'x' once in 64).
+			t, c := f.Get("token"), "x"
+			if t[20] == 'x' {
+				c = "y"
+			}
+			f.Set("token", t[:20]+c+t[21:])
+		}, wantStatus: 400},
 		{name: "wrong proof of work", edit: func(f url.Values) { f.Set("counter", "0") }, wantStatus: 403, wantReason: "pow"},
 		{name: "no proof of work", edit: func(f url.Values) { f.Del("counter") }, wantStatus: 403, wantReason: "pow"},
 		{name: "webdriver", edit: func(f url.Values) {
@@ -420,4 +429,51 @@ func BenchmarkChallengePage(b *testing.B) {
 		}
 		b.ReportMetric(float64(w.n)/float64(b.N), "page-bytes")
 	})
+}
+
+// TestCleared: the gate's and botguard's check finds the clearance among
+// the site's cookies, on any Cookie line, and still refuses a misbound one.
+func TestCleared(t *testing.T) {
+	fx := newFixture(t, nil)
+	ip := netip.MustParseAddr("198.51.100.7")
+	ks := fx.h.Verifier().Keys()
+	good := NewClearance(ip, testUA, LevelHard, [12]byte{1}, fx.now, time.Hour).Encode(ks)
+	f := func(lines []string, ua string, need Level, want bool) {
+		t.Helper()
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header["Cookie"] = lines
+		r.Header.Set("User-Agent", ua)
+		if got := fx.h.Cleared(r, ip, need); got != want {
+			t.Fatalf("Cleared(%q, ua %q, %v) = %v, want %v", lines, ua, need, got, want)
+		}
+	}
+	f([]string{CookieName + "=" + good}, testUA, LevelLight, true)
+	f([]string{"session=abc; " + CookieName + "=" + good + "; theme=dark"}, testUA, LevelHard, true)
+	f([]string{"session=abc", CookieName + "=" + good}, testUA, LevelLight, true)
+	f([]string{CookieName + `="` + good + `"`}, testUA, LevelLight, true)
+	f([]string{"x" + CookieName + "=" + good}, testUA, LevelLight, false)
+	f([]string{"session=abc"}, testUA, LevelLight, false)
+	f(nil, testUA, LevelLight, false)
+	f([]string{CookieName + "=" + good}, testUA, LevelInteractive, false)
+	f([]string{CookieName + "=" + good}, "curl/8.5.0", LevelLight, false)
+	f([]string{CookieName + "=" + good[:len(good)-2] + "AA"}, testUA, LevelLight, false)
+}
+
+// BenchmarkHandlerCleared is the gate's and botguard's clearance check of
+// a returning visitor (a net/http request with the site's cookies).
+func BenchmarkHandlerCleared(b *testing.B) {
+	fx := newFixture(b, nil)
+	ip := netip.MustParseAddr("198.51.100.7")
+	cookie := NewClearance(ip, testUA, LevelLight, [12]byte{1}, fx.now, time.Hour).Encode(fx.h.Verifier().Keys())
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("Cookie", "session=abc123; _ga=GA1.1.1234567890.1733212345; theme=dark; "+CookieName+"="+cookie)
+	r.Header.Set("User-Agent", testUA)
+	b.ReportAllocs()
+	stop := testkit.ThreadCPUPerOp(b)
+	for b.Loop() {
+		if !fx.h.Cleared(r, ip, LevelLight) {
+			b.Fatal("refused")
+		}
+	}
+	stop()
 }

@@ -19,14 +19,23 @@ type answer struct {
 	cleared bool
 }
 
+// credentials hands authorize a request's clearance cookie and user agent.
+// They are read only for a CHALLENGE verdict: most requests are ALLOWed,
+// and finding a cookie means scanning the Cookie header.
+type credentials interface {
+	// clearance is the clearance cookie's value ("" for none) and, with a
+	// cookie, the user agent.
+	clearance() (cookie, ua string)
+}
+
 // authorize decides one request: it finds the client (the socket peer, or
 // the client address header value hv when the peer is a trusted proxy) and
 // consults the table, or the fail mode while the table is not ready. A
-// CHALLENGE is allowed when cookie is a clearance of the level the verdict
-// asks for, issued to this client's network and user agent ua; a BLOCK
-// never is. An error means the request names no usable client; it is
+// CHALLENGE is allowed when creds carry a clearance of the level the
+// verdict asks for, issued to this client's network and user agent; a
+// BLOCK never is. An error means the request names no usable client; it is
 // counted as a bad request of api.
-func (s *Sidecar) authorize(api string, peer netip.Addr, hv, session, cookie, ua string) (answer, error) {
+func (s *Sidecar) authorize(api string, peer netip.Addr, hv, session string, creds credentials) (answer, error) {
 	ip, err := clientAddr(s.resolver, peer, hv)
 	switch {
 	case err != nil:
@@ -48,7 +57,7 @@ func (s *Sidecar) authorize(api string, peer netip.Addr, hv, session, cookie, ua
 	now := time.Now()
 	res := s.table.Lookup(ip, session, now)
 	s.metrics.lookups[api][res.Action].Inc()
-	if res.Action == eventpb.Action_CHALLENGE && s.ch.cleared(res, ip, cookie, ua, now) {
+	if res.Action == eventpb.Action_CHALLENGE && s.ch.cleared(res, ip, creds, now) {
 		return answer{action: eventpb.Action_ALLOW, cleared: true}, nil
 	}
 	return answer{action: res.Action}, nil

@@ -69,10 +69,14 @@ func (s *Sidecar) EnableChallenges(cfg challenge.Config, keys *challenge.Keys, s
 	return h, nil
 }
 
-// cleared reports whether cookie clears a CHALLENGE verdict res for ip.
-// Safe on a nil receiver (challenges off).
-func (ch *challenges) cleared(res verdicttable.Result, ip netip.Addr, cookie, ua string, now time.Time) bool {
-	if ch == nil || cookie == "" {
+// cleared reports whether the clearance in creds clears a CHALLENGE
+// verdict res for ip. Safe on a nil receiver (challenges off).
+func (ch *challenges) cleared(res verdicttable.Result, ip netip.Addr, creds credentials, now time.Time) bool {
+	if ch == nil {
+		return false
+	}
+	cookie, ua := creds.clearance()
+	if cookie == "" {
 		return false
 	}
 	if ch.verifier.Satisfies(cookie, ip, ua, challenge.LevelFor(res.Score()), now) {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"net/netip"
 
-	"github.com/bulwarkhq/bulwark/libs/platform/cookies"
-
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
@@ -69,11 +67,7 @@ func (a *extAuthz) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3
 	if s.sessLower != "" {
 		session = headers[s.sessLower]
 	}
-	var cookie, ua string
-	if s.ch != nil {
-		cookie, ua = cookies.Value(headers["cookie"], challenge.CookieName), headers["user-agent"]
-	}
-	ans, err := s.authorize(apiExtAuthz, sourceAddr(ctx, attrs), hv, session, cookie, ua)
+	ans, err := s.authorize(apiExtAuthz, sourceAddr(ctx, attrs), hv, session, envoyHeaders(headers))
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "client address: %v", err)
 	}
@@ -93,6 +87,17 @@ func (a *extAuthz) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3
 		return denied(codes.Unauthenticated, typev3.StatusCode_Unauthorized, ans.action, "challenge required"), nil
 	}
 	return allowed(ans.action), nil
+}
+
+// envoyHeaders are the request headers of a CheckRequest: lower-case names,
+// one value each (Envoy joins repeated lines; cookies with "; ").
+type envoyHeaders map[string]string
+
+func (h envoyHeaders) clearance() (cookie, ua string) {
+	if v := challenge.CookieValue(h["cookie"]); v != "" {
+		return v, h["user-agent"]
+	}
+	return "", ""
 }
 
 // sourceAddr is the downstream address Envoy saw, or, failing that, the
