@@ -40,7 +40,7 @@ type Config struct {
 	// s2) costs a fraction for about 15% more bytes on the wire and disk.
 	Compression        string        `env:"SHIPPER_COMPRESSION" envDefault:"snappy" help:"Compression of produced batches: snappy (default: cheapest CPU per line), lz4 (about 15% smaller), zstd (smallest, costliest), gzip, none."`
 	MaxBufferedRecords int           `env:"SHIPPER_MAX_BUFFERED_RECORDS" envDefault:"50000" help:"Bounds memory: reading stops while this many records wait for Kafka."`
-	Linger             time.Duration `env:"SHIPPER_LINGER" envDefault:"30ms" help:"Lets batches fill: the idempotent producer has one request in flight per broker, so bigger requests are what raises throughput."`
+	Linger             time.Duration `env:"SHIPPER_LINGER" envDefault:"30ms" help:"Lets batches fill: fewer, larger batches cost the client and the brokers less per record."`
 
 	PollInterval       time.Duration `env:"SHIPPER_POLL_INTERVAL" envDefault:"50ms" help:"How often a file at its end is checked for new lines."`
 	CheckpointInterval time.Duration `env:"SHIPPER_CHECKPOINT_INTERVAL" envDefault:"1s" help:"How often acknowledged positions are written to the checkpoint file."`
