@@ -34,9 +34,13 @@ type Config struct {
 	TrustedProxies string `env:"SHIPPER_TRUSTED_PROXIES" help:"CIDRs of your proxies: the client is the first untrusted hop of X-Forwarded-For."`
 	MaxLineBytes   int    `env:"SHIPPER_MAX_LINE_BYTES" envDefault:"65536" help:"Longer lines go to the dead-letter topic as too_long."`
 
-	Compression        string        `env:"SHIPPER_COMPRESSION" envDefault:"lz4" help:"Compression of produced batches: lz4 (default: cheapest per byte), zstd, snappy, gzip, none."`
+	// snappy by default: kgo compresses each request on the one goroutine
+	// that writes to the broker, and with lz4 that was the largest single
+	// cost of a shipped line (BENCHMARKS.md, shipper); snappy (klauspost's
+	// s2) costs a fraction for about 15% more bytes on the wire and disk.
+	Compression        string        `env:"SHIPPER_COMPRESSION" envDefault:"snappy" help:"Compression of produced batches: snappy (default: cheapest CPU per line), lz4 (about 15% smaller), zstd (smallest, costliest), gzip, none."`
 	MaxBufferedRecords int           `env:"SHIPPER_MAX_BUFFERED_RECORDS" envDefault:"50000" help:"Bounds memory: reading stops while this many records wait for Kafka."`
-	Linger             time.Duration `env:"SHIPPER_LINGER" envDefault:"30ms" help:"Lets batches fill: the idempotent producer has one request in flight per broker, so bigger requests are what raises throughput."`
+	Linger             time.Duration `env:"SHIPPER_LINGER" envDefault:"30ms" help:"Lets batches fill: fewer, larger batches cost the client and the brokers less per record."`
 
 	PollInterval       time.Duration `env:"SHIPPER_POLL_INTERVAL" envDefault:"50ms" help:"How often a file at its end is checked for new lines."`
 	CheckpointInterval time.Duration `env:"SHIPPER_CHECKPOINT_INTERVAL" envDefault:"1s" help:"How often acknowledged positions are written to the checkpoint file."`
