@@ -356,6 +356,9 @@ func TestTrainerComponent(t *testing.T) {
 	if file := cm.Data["BULWARK_MODEL_FILE"]; filepath.Dir(promote) != tp || file != filepath.Join(ap, filepath.Base(promote)) {
 		t.Errorf("the trainer promotes to %q (volume at %q); the aggregator reads %q (volume at %q)", promote, tp, file, ap)
 	}
+	if cm.Data["BULWARK_MODEL_WAIT"] != "true" {
+		t.Errorf("BULWARK_MODEL_WAIT %q: the aggregator would stop until the first promotion", cm.Data["BULWARK_MODEL_WAIT"])
+	}
 	two := int32(2)
 	trainer.Spec.Replicas = &two
 	if errs := k8scheck.Check(objs, k8scheck.Expect{MultiZone: true}); !strings.Contains(errors.Join(errs...).Error(), "one writer") {
