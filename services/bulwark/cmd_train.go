@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"text/tabwriter"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/bulwarkhq/bulwark/libs/devtools/replay"
 	"github.com/bulwarkhq/bulwark/libs/devtools/simulate"
 	"github.com/bulwarkhq/bulwark/libs/devtools/training"
+	"github.com/bulwarkhq/bulwark/libs/platform/service"
 )
 
 func init() { commands = append(commands, newTrainCmd) }
@@ -31,6 +34,11 @@ func newTrainCmd(g *globals) *cobra.Command {
 		fromFeedback bool
 		promote      string
 		metricsFile  string
+		follow       bool
+		every        time.Duration
+		afterLabels  int
+		window       time.Duration
+		metricsAddr  string
 	)
 	cfg.Params = model.DefaultParams()
 	cmd := &cobra.Command{
@@ -57,7 +65,22 @@ labels per network and 500 per hour of each kind), typically with --topic.
 aggregator reads (and reloads) only if, on the held-out samples, it is no worse
 than the model in it on precision and on recall; the replaced model is kept as
 <name>.<id>.json, a refused candidate as <name>.refused-<id>.json. Run it on a
-schedule (cron, a Kubernetes CronJob) with --topic --since --feedback.
+schedule (cron, a Kubernetes CronJob) with --topic --since --feedback, or let
+--follow run it:
+
+--follow keeps running beside the aggregator (sharing the model file with
+it): it follows the feedback topic and retrains, evaluates and promotes into
+--promote every --every, and after --after-labels new labels (records that
+are evidence: operator labels, passed challenges, failed ones with a failed
+check), whichever comes first. With --topic each run trains on the requests
+of the last --window; with files it re-reads them. Each run prints its report,
+logs its decision and exports its figures on --metrics-addr (/metrics:
+bulwark_model_promotion_precision and _recall by model, _promoted,
+bulwark_model_training_runs_total by trigger and outcome,
+bulwark_model_training_labels_since_last). A failed run (no labelled
+samples yet, Kafka down) is logged and counted; the model in force stays.
+SIGINT or SIGTERM stops it, between runs or mid-run (the model file is only
+ever replaced whole, by a rename).
 
 The latest --test-share of the samples (by event time) is held out: the
 report gives precision, recall, false-positive rate and ROC-AUC of the model
@@ -67,7 +90,8 @@ feature schema, the training data's digest, the parameters and these figures.
 The same input and flags give the same model (its id is a hash of the trees).`,
 		Example: `  bulwark simulate --duration 4h --seed 1 --evasion 0.5 --output train.log --labels train.labels.json
   bulwark train --format nginx --labels train.labels.json --output model.json train.log
-  bulwark replay --format nginx --labels test.labels.json --compare model.json --output /dev/null test.log`,
+  bulwark replay --format nginx --labels test.labels.json --compare model.json --output /dev/null test.log
+  bulwark train --follow --topic --window 24h --every 6h --after-labels 500 --promote /var/lib/bulwark/model/model.json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rc := &cfg.Replay
 			rc.Files = args
@@ -89,6 +113,19 @@ The same input and flags give the same model (its id is a hash of the trees).`,
 			if err := rc.Validate(); err != nil {
 				return usageError{err}
 			}
+			if follow {
+				switch {
+				case promote == "":
+					return usageError{errors.New("--follow retrains in place: --promote MODEL.json is required")}
+				case out != "":
+					return usageError{errors.New("--follow writes the model with --promote, not --output")}
+				case since != "" || until != "":
+					return usageError{errors.New("--follow reads a moving range: use --window, not --since/--until")}
+				case window <= 0:
+					return usageError{errors.New("--window must be positive")}
+				}
+				fromFeedback = true
+			}
 			if (labels == "" && !fromFeedback) || (out == "" && promote == "") {
 				return usageError{errors.New("--output or --promote, and --labels or --feedback, are required")}
 			}
@@ -103,31 +140,6 @@ The same input and flags give the same model (its id is a hash of the trees).`,
 					return usageError{err}
 				}
 			}
-			cfg.Labels = map[string]simulate.Label{}
-			if fromFeedback {
-				fbs, bad, err := training.ReadFeedback(cmd.Context(), g.Kafka)
-				if err != nil {
-					return fmt.Errorf("--feedback: %w", err)
-				}
-				var st training.FeedbackStats
-				cfg.Labels, st = training.FeedbackLabels(fbs, training.DefaultFeedbackLimits())
-				fmt.Fprintf(cmd.OutOrStdout(), "feedback: %d records (%d unreadable): %d human and %d bot labels; %d records no evidence, %d subjects in conflict, %d labels over the per-network/per-hour caps, %d unusable\n",
-					st.Records, bad, st.Human, st.Bot, st.Unverified, st.Conflicts, st.Capped, st.Unusable)
-			}
-			if labels != "" {
-				lf, err := os.Open(labels)
-				if err != nil {
-					return usageError{err}
-				}
-				file, err := simulate.ReadLabels(lf)
-				lf.Close()
-				if err != nil {
-					return usageError{fmt.Errorf("--labels %s: %w", labels, err)}
-				}
-				for k, v := range file { // the file's labels win over the feedback's
-					cfg.Labels[k] = v
-				}
-			}
 			rs, err := rules.LoadOrDefault(rc.Rules)
 			if err != nil {
 				return usageError{err}
@@ -137,47 +149,88 @@ The same input and flags give the same model (its id is a hash of the trees).`,
 			if !cmd.Flags().Changed("threshold") {
 				cfg.Threshold = rs.Ladder.Challenge / 100
 			}
-			start := time.Now()
-			res, err := training.Run(cmd.Context(), cfg)
-			if err != nil {
-				if errors.Is(err, replay.ErrNoInput) || errors.Is(err, rules.ErrInvalid) || errors.Is(err, signatures.ErrInvalid) || errors.Is(err, training.ErrNoSamples) {
-					return usageError{err}
-				}
-				return err
-			}
-			res.File.Data.LabelsFile = labels
 			w := cmd.OutOrStdout()
-			writeTrainReport(w, res, time.Since(start), rc.Rules)
-			if out != "" {
-				if err := model.Save(out, res.File); err != nil {
-					return err
+			// once trains, reports and promotes; --follow calls it again
+			// whenever the schedule or the label count says so.
+			once := func(ctx context.Context) (*training.Decision, error) {
+				cfg := cfg
+				if follow && cfg.Replay.Topic {
+					cfg.Replay.Until = time.Now().UTC()
+					cfg.Replay.Since = cfg.Replay.Until.Add(-window)
 				}
-				fmt.Fprintf(w, "\nwrote %s (%s)\n", out, res.File.ID)
+				cfg.Labels = map[string]simulate.Label{}
+				if fromFeedback {
+					fbs, bad, err := training.ReadFeedback(ctx, g.Kafka)
+					if err != nil {
+						return nil, fmt.Errorf("--feedback: %w", err)
+					}
+					var st training.FeedbackStats
+					cfg.Labels, st = training.FeedbackLabels(fbs, training.DefaultFeedbackLimits())
+					fmt.Fprintf(w, "feedback: %d records (%d unreadable): %d human and %d bot labels; %d records no evidence, %d subjects in conflict, %d labels over the per-network/per-hour caps, %d unusable\n",
+						st.Records, bad, st.Human, st.Bot, st.Unverified, st.Conflicts, st.Capped, st.Unusable)
+				}
+				if labels != "" {
+					// Read at every run: --follow picks up an edited file.
+					lf, err := os.Open(labels)
+					if err != nil {
+						return nil, usageError{err}
+					}
+					file, err := simulate.ReadLabels(lf)
+					lf.Close()
+					if err != nil {
+						return nil, usageError{fmt.Errorf("--labels %s: %w", labels, err)}
+					}
+					maps.Copy(cfg.Labels, file) // the file's labels win over the feedback's
+				}
+				start := time.Now()
+				res, err := training.Run(ctx, cfg)
+				if err != nil {
+					if errors.Is(err, replay.ErrNoInput) || errors.Is(err, rules.ErrInvalid) || errors.Is(err, signatures.ErrInvalid) || errors.Is(err, training.ErrNoSamples) {
+						return nil, usageError{err}
+					}
+					return nil, err
+				}
+				res.File.Data.LabelsFile = labels
+				writeTrainReport(w, res, time.Since(start), rc.Rules)
+				if out != "" {
+					if err := model.Save(out, res.File); err != nil {
+						return nil, err
+					}
+					fmt.Fprintf(w, "\nwrote %s (%s)\n", out, res.File.ID)
+				}
+				if promote == "" {
+					return nil, nil
+				}
+				d, err := training.Promote(res, promote)
+				if err != nil {
+					return nil, err
+				}
+				if metricsFile != "" {
+					if err := training.WriteMetrics(metricsFile, d, time.Now()); err != nil {
+						return nil, fmt.Errorf("--metrics-file: %w", err)
+					}
+				}
+				writePromotion(w, res.File.ID, promote, d)
+				if !follow { // --follow's Follower logs its decisions
+					cur := []any{}
+					if d.Current != nil {
+						cur = []any{"in_force_precision", d.Current.Precision, "in_force_recall", d.Current.Recall}
+					}
+					g.Log.Info("model promotion", append([]any{"candidate", res.File.ID, "promoted", d.Promoted, "reason", d.Reason,
+						"candidate_precision", d.Candidate.Precision, "candidate_recall", d.Candidate.Recall, "kept", d.Kept}, cur...)...)
+				}
+				return d, nil
 			}
-			if promote == "" {
-				return nil
-			}
-			d, err := training.Promote(res, promote)
-			if err != nil {
+			if !follow {
+				_, err := once(cmd.Context())
 				return err
 			}
-			if metricsFile != "" {
-				if err := training.WriteMetrics(metricsFile, d, time.Now()); err != nil {
-					return fmt.Errorf("--metrics-file: %w", err)
-				}
+			reg := service.NewRegistry()
+			fl, err := training.NewFollower(training.FollowConfig{Every: every, AfterLabels: afterLabels, Kafka: g.Kafka, Log: g.Log, Retrain: once}, reg)
+			if err != nil {
+				return usageError{err}
 			}
-			cur := "none"
-			if d.Current != nil {
-				cur = fmt.Sprintf("precision %.4f recall %.4f", d.Current.Precision, d.Current.Recall)
-			}
-			g.Log.Info("model promotion", "candidate", res.File.ID, "promoted", d.Promoted, "reason", d.Reason,
-				"candidate_precision", d.Candidate.Precision, "candidate_recall", d.Candidate.Recall, "in_force", cur, "kept", d.Kept)
-			if d.Promoted {
-				fmt.Fprintf(w, "\npromoted %s to %s: %s (candidate precision %.4f recall %.4f; in force before: %s)\n", res.File.ID, promote, d.Reason, d.Candidate.Precision, d.Candidate.Recall, cur)
-				return nil
-			}
-			fmt.Fprintf(w, "\nrefused %s: %s (candidate precision %.4f recall %.4f; in force: %s); kept as %s\n", res.File.ID, d.Reason, d.Candidate.Precision, d.Candidate.Recall, cur, d.Kept)
-			return nil
+			return service.RunWithAdmin(cmd.Context(), g.Log, "train --follow", service.Admin{Addr: metricsAddr, Registry: reg}, fl.Run)
 		},
 	}
 	f := cmd.Flags()
@@ -200,6 +253,11 @@ The same input and flags give the same model (its id is a hash of the trees).`,
 	f.Float64Var(&cfg.Params.LearningRate, "learning-rate", cfg.Params.LearningRate, "shrinkage of each tree's output")
 	f.Float64Var(&cfg.Params.HumanWeight, "human-weight", cfg.Params.HumanWeight, "weight of a person's samples relative to a bot's (higher: fewer people flagged, some bots later)")
 	f.Uint32Var(&cfg.SampleEvery, "sample-every", training.DefaultSampleEvery, "after its first scores, sample a subject every this many scores (and at powers of two)")
+	f.BoolVar(&follow, "follow", false, "keep running: retrain and promote (--promote) on a schedule (--every) or after --after-labels new labels on the feedback topic; implies --feedback; serves /metrics on --metrics-addr; stops on SIGINT/SIGTERM")
+	f.DurationVar(&every, "every", 0, "with --follow: retrain this often (e.g. 6h; 0: only after --after-labels)")
+	f.IntVar(&afterLabels, "after-labels", 0, "with --follow: retrain after this many new labels on the feedback topic (operator labels, passed challenges, failed ones with a failed check; 0: only on --every)")
+	f.DurationVar(&window, "window", 24*time.Hour, "with --follow --topic: each run trains on the requests of this last stretch of time")
+	f.StringVar(&metricsAddr, "metrics-addr", "127.0.0.1:8492", "with --follow: serve /metrics, /healthz and /readyz here")
 	f.IntVar(&cfg.Params.PerSubject, "per-subject", cfg.Params.PerSubject, "most samples one subject weighs (caps what one client can teach)")
 	return cmd
 }
@@ -238,4 +296,17 @@ func writeTrainReport(w io.Writer, res *training.Result, took time.Duration, rul
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t\n", k.Kind, lbl, k.Subjects, k.ModelFlagged, k.RulesFlagged)
 	}
 	tw.Flush()
+}
+
+// writePromotion prints a promotion's outcome, with both models' figures.
+func writePromotion(w io.Writer, id, path string, d *training.Decision) {
+	cur := "none"
+	if d.Current != nil {
+		cur = fmt.Sprintf("precision %.4f recall %.4f", d.Current.Precision, d.Current.Recall)
+	}
+	if d.Promoted {
+		fmt.Fprintf(w, "\npromoted %s to %s: %s (candidate precision %.4f recall %.4f; in force before: %s)\n", id, path, d.Reason, d.Candidate.Precision, d.Candidate.Recall, cur)
+		return
+	}
+	fmt.Fprintf(w, "\nrefused %s: %s (candidate precision %.4f recall %.4f; in force: %s); kept as %s\n", id, d.Reason, d.Candidate.Precision, d.Candidate.Recall, cur, d.Kept)
 }

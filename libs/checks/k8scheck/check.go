@@ -35,7 +35,12 @@ var Services = []string{"bulwark-shipper", "bulwark-aggregator", "bulwark-decide
 // OptionalServices are Bulwark services a component adds (bulwark-gate, in
 // front of a site without nginx or Envoy); when rendered, they are checked
 // as Services are.
-var OptionalServices = []string{"bulwark-gate"}
+var OptionalServices = []string{"bulwark-gate", "bulwark-trainer"}
+
+// Singletons are workloads that must run exactly one replica in any
+// deployment: bulwark-trainer is the one writer of the model file, off the
+// request path (while it is down, the model in force keeps scoring).
+var Singletons = []string{"bulwark-trainer"}
 
 // Expect says what kind of deployment is checked.
 type Expect struct {
@@ -386,7 +391,7 @@ func (c *checker) probes(w *workload, spec corev1.PodSpec, ct corev1.Container) 
 			c.fail(w.obj, "container %s: %s probe port %s is not a container port", ct.Name, kind, p.HTTPGet.Port.String())
 			return
 		}
-		if !listensOn(c.environment(ct), programVars(w, ct), port, spec.HostNetwork) {
+		if !listensOn(c.environment(ct), programVars(w, ct), port, spec.HostNetwork) && !argListensOn(ct.Args, port) {
 			c.fail(w.obj, "container %s: %s probe on port %d, but no BULWARK_*_ADDR makes the process listen there for the kubelet", ct.Name, kind, port)
 		}
 	}
@@ -434,12 +439,35 @@ func listensOn(env map[string]string, vars map[string]bool, port int, hostNetwor
 	return false
 }
 
+// argListensOn reports whether the CLI's long-running mode (`bulwark train
+// --follow`, configured by flags, not the environment) listens on port for
+// the kubelet: --metrics-addr=HOST:PORT on all interfaces.
+func argListensOn(args []string, port int) bool {
+	for _, a := range args {
+		v, ok := strings.CutPrefix(a, "--metrics-addr=")
+		if !ok {
+			continue
+		}
+		host, p, err := net.SplitHostPort(v)
+		if err == nil && p == strconv.Itoa(port) && (host == "0.0.0.0" || host == "::" || host == "") {
+			return true
+		}
+	}
+	return false
+}
+
 // placement: replicas, zone spread, anti-affinity and budgets.
 func (c *checker) placement(w *workload) {
 	if w.replicas < 0 {
 		return // DaemonSet: one per node by construction
 	}
 	_, autoscaled := c.scaledTarget(w.name)
+	if slices.Contains(Singletons, w.name) {
+		if w.replicas != 1 || autoscaled {
+			c.fail(w.obj, "%d replicas (autoscaled: %v): one writer, want exactly 1", w.replicas, autoscaled)
+		}
+		return
+	}
 	if c.want.SingleReplica && w.replicas != 1 {
 		c.fail(w.obj, "%d replicas, want 1", w.replicas)
 	}

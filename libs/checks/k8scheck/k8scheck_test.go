@@ -52,6 +52,7 @@ func TestOverlays(t *testing.T) {
 	f("overlays/prod", k8scheck.Expect{MultiZone: true}, "Deployment", "DaemonSet", "PodDisruptionBudget", "HorizontalPodAutoscaler")
 	f("examples/ingress-nginx", k8scheck.Expect{MultiZone: true}, "ScaledObject", "ServiceMonitor", "PodDisruptionBudget")
 	f("examples/gate", k8scheck.Expect{MultiZone: true}, "Deployment", "PodDisruptionBudget")
+	f("examples/learning", k8scheck.Expect{MultiZone: true}, "Deployment", "PersistentVolumeClaim")
 }
 
 // TestGateComponent: the gate's Deployment is there, listens where the
@@ -290,5 +291,77 @@ func TestStandaloneFwsync(t *testing.T) {
 	if !ds.Spec.Template.Spec.HostNetwork || ct.SecurityContext == nil || ct.SecurityContext.Capabilities == nil ||
 		len(ct.SecurityContext.Capabilities.Add) != 1 || ct.SecurityContext.Capabilities.Add[0] != "NET_ADMIN" {
 		t.Errorf("fwsync must run on the host network with NET_ADMIN alone: %+v", ct.SecurityContext)
+	}
+}
+
+// TestTrainerComponent: the trainer writes the model file the aggregator
+// reads, on one shared volume and at the path BULWARK_MODEL_FILE names; it
+// runs as one replica, and a second is caught.
+func TestTrainerComponent(t *testing.T) {
+	objs := render(t, "examples/learning")
+	var trainer, agg *appsv1.Deployment
+	var pvc *corev1.PersistentVolumeClaim
+	var cm *corev1.ConfigMap
+	for _, o := range objs {
+		switch v := o.Obj.(type) {
+		case *appsv1.Deployment:
+			switch v.Name {
+			case "bulwark-trainer":
+				trainer = v
+			case "bulwark-aggregator":
+				agg = v
+			}
+		case *corev1.PersistentVolumeClaim:
+			pvc = v
+		case *corev1.ConfigMap:
+			if v.Name == "bulwark-config" {
+				cm = v
+			}
+		}
+	}
+	if trainer == nil || agg == nil || pvc == nil || cm == nil {
+		t.Fatalf("examples/learning: trainer %v, aggregator %v, claim %v, config %v", trainer != nil, agg != nil, pvc != nil, cm != nil)
+	}
+	if len(pvc.Spec.AccessModes) != 1 || pvc.Spec.AccessModes[0] != corev1.ReadWriteMany {
+		t.Errorf("bulwark-model access modes %v: the aggregator's replicas run on several nodes", pvc.Spec.AccessModes)
+	}
+	if trainer.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+		t.Errorf("trainer rollout %q: two trainers would promote over each other", trainer.Spec.Strategy.Type)
+	}
+	// mountPath of the claim in a Deployment's first container.
+	mount := func(d *appsv1.Deployment) (string, bool) {
+		for _, v := range d.Spec.Template.Spec.Volumes {
+			if v.PersistentVolumeClaim == nil || v.PersistentVolumeClaim.ClaimName != pvc.Name {
+				continue
+			}
+			for _, m := range d.Spec.Template.Spec.Containers[0].VolumeMounts {
+				if m.Name == v.Name {
+					return m.MountPath, m.ReadOnly
+				}
+			}
+		}
+		return "", false
+	}
+	tp, tro := mount(trainer)
+	ap, aro := mount(agg)
+	if tp == "" || tro || ap == "" || !aro {
+		t.Fatalf("model volume: trainer at %q (read-only %v), aggregator at %q (read-only %v)", tp, tro, ap, aro)
+	}
+	promote := ""
+	for _, a := range trainer.Spec.Template.Spec.Containers[0].Args {
+		if p, ok := strings.CutPrefix(a, "--promote="); ok {
+			promote = p
+		}
+	}
+	if file := cm.Data["BULWARK_MODEL_FILE"]; filepath.Dir(promote) != tp || file != filepath.Join(ap, filepath.Base(promote)) {
+		t.Errorf("the trainer promotes to %q (volume at %q); the aggregator reads %q (volume at %q)", promote, tp, file, ap)
+	}
+	if cm.Data["BULWARK_MODEL_WAIT"] != "true" {
+		t.Errorf("BULWARK_MODEL_WAIT %q: the aggregator would stop until the first promotion", cm.Data["BULWARK_MODEL_WAIT"])
+	}
+	two := int32(2)
+	trainer.Spec.Replicas = &two
+	if errs := k8scheck.Check(objs, k8scheck.Expect{MultiZone: true}); !strings.Contains(errors.Join(errs...).Error(), "one writer") {
+		t.Errorf("two trainers pass: %v", errs)
 	}
 }

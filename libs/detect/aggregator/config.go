@@ -1,6 +1,8 @@
 package aggregator
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"time"
 
@@ -33,6 +35,7 @@ type Config struct {
 	ModelFile   string  `env:"MODEL_FILE" help:"A model file from 'bulwark train' to score ip: subjects with, in place of the rule file's model: section; re-read when it changes."`
 	ModelMode   string  `env:"MODEL_MODE" envDefault:"shadow" help:"How MODEL_FILE is used: shadow (record model_score only), blend (one more signal, noisy-OR with the rules) or replace (the model's probability is the score)."`
 	ModelWeight float64 `env:"MODEL_WEIGHT" envDefault:"0.8" help:"MODEL_FILE's weight in blend mode, 0..1: at 0.8 the model alone reaches CHALLENGE (70) at probability 0.875."`
+	ModelWait   bool    `env:"MODEL_WAIT" envDefault:"false" help:"With MODEL_FILE: a file that does not exist yet is waited for (the rules score alone until it appears, e.g. at the first promotion of 'bulwark train --follow') instead of stopping at start-up; a file that exists and does not load still stops it."`
 }
 
 // HostingASNs is the hosting-network list: the file's, else the shipped one.
@@ -79,7 +82,7 @@ func (c Config) Validate() error {
 		return config.Invalid("MODEL_WEIGHT", "must be within 0..1")
 	}
 	if c.ModelFile != "" {
-		if _, err := model.Load(c.ModelFile); err != nil {
+		if _, err := model.Load(c.ModelFile); err != nil && !(c.ModelWait && errors.Is(err, fs.ErrNotExist)) {
 			return config.Invalid("MODEL_FILE", "%v", err)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/bulwarkhq/bulwark/libs/platform/config"
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/platform/kafkatest"
+	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
 )
 
 func writeRefererModel(t *testing.T) string {
@@ -39,6 +40,12 @@ func TestModelConfig(t *testing.T) {
 	}
 	f(map[string]string{"BULWARK_MODEL_FILE": good, "BULWARK_MODEL_MODE": "blend", "BULWARK_MODEL_WEIGHT": "0.5"}, "")
 	f(map[string]string{"BULWARK_MODEL_FILE": "/nonexistent/model.json"}, "BULWARK_MODEL_FILE")
+	f(map[string]string{"BULWARK_MODEL_FILE": "/nonexistent/model.json", "BULWARK_MODEL_WAIT": "true"}, "")
+	broken := filepath.Join(t.TempDir(), "broken.json")
+	if err := os.WriteFile(broken, []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f(map[string]string{"BULWARK_MODEL_FILE": broken, "BULWARK_MODEL_WAIT": "true"}, "BULWARK_MODEL_FILE")
 	f(map[string]string{"BULWARK_MODEL_MODE": "loud"}, "BULWARK_MODEL_MODE")
 	f(map[string]string{"BULWARK_MODEL_WEIGHT": "1.5"}, "BULWARK_MODEL_WEIGHT")
 }
@@ -119,4 +126,40 @@ func TestUseRuleFileModel(t *testing.T) {
 	if err := c.UseRuleFileModel(); err == nil || !strings.Contains(err.Error(), "model.mode") {
 		t.Fatalf("bad mode: %v", err)
 	}
+}
+
+// TestServiceWaitsForModel: with BULWARK_MODEL_WAIT the aggregator starts
+// before the trainer's first promotion, and puts the model in force when
+// the file appears.
+func TestServiceWaitsForModel(t *testing.T) {
+	b := kafkatest.Start(t)
+	path := filepath.Join(t.TempDir(), "model.json")
+	cfg := DefaultConfig()
+	cfg.TransactionalID = "agg-model-wait"
+	cfg.ModelFile, cfg.ModelMode, cfg.ModelWait = path, "shadow", true
+	reg := prometheus.NewRegistry()
+	a, err := New(cfg, kafkatest.Config(b), testConfig(), nil, reg)
+	if err != nil {
+		t.Fatalf("missing model file with MODEL_WAIT: %v", err)
+	}
+	if a.model.Load() != nil {
+		t.Fatal("a model in force before the file exists")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Error("aggregator did not stop within 20s")
+		}
+	})
+	if err := model.Save(path, refererModel(t, model.Shadow, 0).Load().Model.File()); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 30*time.Second, "the model put in force when its file appears", func() bool {
+		return testkit.Metric(t, reg, "bulwark_model_reloads_total", "result", "ok") == 1 && a.model.Load() != nil
+	})
 }

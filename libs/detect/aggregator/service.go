@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
@@ -129,12 +130,16 @@ func New(cfg Config, kcfg kafka.Config, scfg scoring.Config, log *slog.Logger, r
 	if cfg.ModelFile != "" {
 		mode, _ := model.ParseMode(cfg.ModelMode) // checked by Validate
 		act, err := model.LoadActive(cfg.ModelFile, mode, cfg.ModelWeight)
-		if err != nil {
+		switch {
+		case err == nil:
+			log.Info("model", "file", cfg.ModelFile, "id", act.Model.ID(), "mode", mode, "weight", cfg.ModelWeight)
+		case cfg.ModelWait && errors.Is(err, fs.ErrNotExist):
+			log.Warn("model file not there yet: the rules score alone until it appears (BULWARK_MODEL_WAIT)", "file", cfg.ModelFile, "mode", mode)
+		default:
 			return nil, config.Invalid("MODEL_FILE", "%v", err)
 		}
-		a.model = model.NewHolder(act)
+		a.model = model.NewHolder(act) // nil until the file appears
 		a.modelRl = model.NewReloader(cfg.ModelFile, mode, cfg.ModelWeight, a.model, model.DefaultReloadInterval, log, reg)
-		log.Info("model", "file", cfg.ModelFile, "id", act.Model.ID(), "mode", mode, "weight", cfg.ModelWeight)
 	}
 	log.Info("request signatures", "file", set.Name, "revision", set.Revision, "digest", set.Digest, "signatures", len(set.Sigs))
 	return a, nil

@@ -69,6 +69,10 @@ func FeedbackLabels(fbs []*eventpb.Feedback, lim FeedbackLimits) (map[string]sim
 			votes[key] = v
 			order = append(order, key)
 		}
+		if !Evidence(f) {
+			st.Unverified++
+			continue
+		}
 		switch f.GetKind() {
 		case eventpb.FeedbackKind_LABEL_HUMAN:
 			v.operator = "human"
@@ -77,14 +81,7 @@ func FeedbackLabels(fbs []*eventpb.Feedback, lim FeedbackLimits) (map[string]sim
 		case eventpb.FeedbackKind_CHALLENGE_PASSED:
 			v.pass++
 		case eventpb.FeedbackKind_CHALLENGE_FAILED:
-			if !failedCheck(f) {
-				st.Unverified++
-				continue
-			}
 			v.fail++
-		default:
-			st.Unverified++
-			continue
 		}
 		v.at = max(v.at, f.GetTimeUnixNano())
 	}
@@ -129,6 +126,19 @@ func FeedbackLabels(fbs []*eventpb.Feedback, lim FeedbackLimits) (map[string]sim
 		}
 	}
 	return labels, st
+}
+
+// Evidence reports whether a feedback record can teach: an operator's
+// label, a passed challenge, or a failed one with a failed check. An issued
+// or abandoned challenge, or a failure without a failed check, cannot.
+func Evidence(f *eventpb.Feedback) bool {
+	switch f.GetKind() {
+	case eventpb.FeedbackKind_LABEL_HUMAN, eventpb.FeedbackKind_LABEL_BOT, eventpb.FeedbackKind_CHALLENGE_PASSED:
+		return true
+	case eventpb.FeedbackKind_CHALLENGE_FAILED:
+		return failedCheck(f)
+	}
+	return false
 }
 
 // failedCheck reports whether a failed challenge has a check that failed:
