@@ -33,9 +33,9 @@ const PartitionsAnnotation = "bulwark.io/topic-partitions"
 var Services = []string{"bulwark-shipper", "bulwark-aggregator", "bulwark-decider", "bulwark-sidecar", "bulwark-chsink", "bulwark-cfsync"}
 
 // OptionalServices are Bulwark services a component adds (bulwark-gate, in
-// front of a site without nginx or Envoy); when rendered, they are checked
-// as Services are.
-var OptionalServices = []string{"bulwark-gate"}
+// front of a site without nginx or Envoy; bulwark-console, the operator
+// console); when rendered, they are checked as Services are.
+var OptionalServices = []string{"bulwark-gate", "bulwark-console"}
 
 // Expect says what kind of deployment is checked.
 type Expect struct {
