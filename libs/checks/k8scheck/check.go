@@ -33,9 +33,10 @@ const PartitionsAnnotation = "bulwark.io/topic-partitions"
 var Services = []string{"bulwark-shipper", "bulwark-aggregator", "bulwark-decider", "bulwark-sidecar", "bulwark-chsink", "bulwark-cfsync"}
 
 // OptionalServices are Bulwark services a component adds (bulwark-gate, in
-// front of a site without nginx or Envoy); when rendered, they are checked
+// front of a site without nginx or Envoy; bulwark-console, the operator
+// console; bulwark-trainer, online learning); when rendered, they are checked
 // as Services are.
-var OptionalServices = []string{"bulwark-gate", "bulwark-trainer"}
+var OptionalServices = []string{"bulwark-gate", "bulwark-trainer", "bulwark-console"}
 
 // Singletons are workloads that must run exactly one replica in any
 // deployment: bulwark-trainer is the one writer of the model file, off the

@@ -53,6 +53,71 @@ func TestOverlays(t *testing.T) {
 	f("examples/ingress-nginx", k8scheck.Expect{MultiZone: true}, "ScaledObject", "ServiceMonitor", "PodDisruptionBudget")
 	f("examples/gate", k8scheck.Expect{MultiZone: true}, "Deployment", "PodDisruptionBudget")
 	f("examples/learning", k8scheck.Expect{MultiZone: true}, "Deployment", "PersistentVolumeClaim")
+	f("examples/console", k8scheck.Expect{MultiZone: true}, "Deployment", "PodDisruptionBudget")
+}
+
+// TestConsoleComponent: the console's Deployment takes its sign-in and
+// session secrets by reference, reads the deciders' rule file from the same
+// ConfigMap, is reached only through a ClusterIP Service, and is checked
+// like every service (breaking it is caught).
+func TestConsoleComponent(t *testing.T) {
+	objs := render(t, "examples/console")
+	var dep, decider *appsv1.Deployment
+	var svc *corev1.Service
+	for _, o := range objs {
+		switch v := o.Obj.(type) {
+		case *appsv1.Deployment:
+			switch v.Name {
+			case "bulwark-console":
+				dep = v
+			case "bulwark-decider":
+				decider = v
+			}
+		case *corev1.Service:
+			if v.Name == "bulwark-console" {
+				svc = v
+			}
+		}
+	}
+	if dep == nil || svc == nil || decider == nil {
+		t.Fatalf("examples/console renders no bulwark-console Deployment (%v) or Service (%v)", dep != nil, svc != nil)
+	}
+	ct := dep.Spec.Template.Spec.Containers[0]
+	env := map[string]corev1.EnvVar{}
+	for _, e := range ct.Env {
+		env[e.Name] = e
+	}
+	for _, name := range []string{"BULWARK_CONSOLE_TOKEN", "BULWARK_CONSOLE_SESSION_KEY", "BULWARK_CONSOLE_OIDC_CLIENT_SECRET"} {
+		if s := env[name].ValueFrom; s == nil || s.SecretKeyRef == nil || s.SecretKeyRef.Name != "bulwark-console" {
+			t.Errorf("%s must come from the Secret bulwark-console: %+v", name, env[name])
+		}
+	}
+	if env["BULWARK_CONSOLE_ADDR"].Value != "0.0.0.0:8490" {
+		t.Errorf("BULWARK_CONSOLE_ADDR %q", env["BULWARK_CONSOLE_ADDR"].Value)
+	}
+	// The policy is checked against the deciders' rule file: same ConfigMap, same path.
+	mount := func(d *appsv1.Deployment) string {
+		for _, v := range d.Spec.Template.Spec.Volumes {
+			if v.ConfigMap != nil && v.ConfigMap.Name == "bulwark-rules" {
+				for _, m := range d.Spec.Template.Spec.Containers[0].VolumeMounts {
+					if m.Name == v.Name {
+						return m.MountPath
+					}
+				}
+			}
+		}
+		return ""
+	}
+	if m := mount(dep); m == "" || m != mount(decider) {
+		t.Errorf("the console mounts bulwark-rules at %q, the decider at %q", m, mount(decider))
+	}
+	if svc.Spec.Type != "" && svc.Spec.Type != corev1.ServiceTypeClusterIP || svc.Spec.Ports[0].Port != 8490 {
+		t.Errorf("Service %+v", svc.Spec)
+	}
+	dep.Spec.Template.Annotations = nil
+	if errs := k8scheck.Check(objs, k8scheck.Expect{MultiZone: true}); !strings.Contains(errors.Join(errs...).Error(), "bulwark-console") {
+		t.Errorf("a console without scrape annotations passes: %v", errs)
+	}
 }
 
 // TestGateComponent: the gate's Deployment is there, listens where the

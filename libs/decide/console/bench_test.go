@@ -35,9 +35,10 @@ func benchSize(name string, def int) int {
 }
 
 // BenchmarkClientView measures GET /clients/ip:X (JSON) against Debian's
-// ClickHouse holding BULWARK_BENCH_REQUESTS requests of the last hour and
-// scores and labels for the clients, with BULWARK_BENCH_VERDICTS verdicts
-// in the console's table. It reports p50 and p95 latency, and the ratio of
+// ClickHouse holding BULWARK_BENCH_REQUESTS requests of the last hour,
+// scores and labels for the clients, and BULWARK_BENCH_VERDICTS verdict
+// changes of 60 days (the verdict history), with as many verdicts in the
+// console's table. It reports p50 and p95 latency, and the ratio of
 // p95 to a bare ClickHouse round trip (SELECT 1) in the same run.
 func BenchmarkClientView(b *testing.B) {
 	nReq, nVerdicts := benchSize("BULWARK_BENCH_REQUESTS", 2_000_000), benchSize("BULWARK_BENCH_VERDICTS", 200_000)
@@ -66,6 +67,12 @@ func BenchmarkClientView(b *testing.B) {
 		fmt.Sprintf(`INSERT INTO %s.feedback (time, subject, kind, client_ip, kafka_partition, kafka_offset)
 			SELECT now() - (number %% 86400), concat('ip:10.0.', toString(intDiv(number, 256) %% 256), '.', toString(number %% 256)),
 			'CHALLENGE_PASSED', concat('10.0.', toString(intDiv(number, 256) %% 256), '.', toString(number %% 256)), 0, number FROM numbers(%d)`, db, nReq/100),
+		// The verdict history: nVerdicts changes of the same clients over
+		// 60 days, all before the console starts (read from ClickHouse).
+		fmt.Sprintf(`INSERT INTO %s.verdicts (at, at_unix_nano, subject, subject_kind, action, would_be, score, reasons, rule, origin, expires_at, lifted, kafka_partition, kafka_offset)
+			SELECT now() - 60 - (number %% 5184000), toInt64(toUInt32(now() - 60 - (number %% 5184000))) * 1000000000,
+			concat('ip:10.0.', toString(intDiv(number, 256) %% 256), '.', toString(number %% 256)), 'ip', 'BLOCK', 'BLOCK', 95,
+			['rate_10s=48/s'], 'ladder', 'DECIDER', now() + 3600, 0, 1, number FROM numbers(%d)`, db, nVerdicts),
 	} {
 		if err := conn.Exec(ctx, q); err != nil {
 			b.Fatal(err)
@@ -146,6 +153,6 @@ func BenchmarkClientView(b *testing.B) {
 	b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(p95v.Microseconds())/1000, "p95-ms")
 	b.ReportMetric(float64(p95v)/float64(baseP95), "p95/select1")
-	b.Logf("%d requests, %d scores, %d labels in ClickHouse, %d verdicts: p50 %v p95 %v (SELECT 1 p95 %v)",
-		nReq, nReq/10, nReq/100, nVerdicts, p50, p95v, baseP95)
+	b.Logf("%d requests, %d scores, %d labels, %d verdict changes in ClickHouse, %d verdicts: p50 %v p95 %v (SELECT 1 p95 %v)",
+		nReq, nReq/10, nReq/100, nVerdicts, nVerdicts, p50, p95v, baseP95)
 }

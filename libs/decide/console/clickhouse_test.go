@@ -55,6 +55,29 @@ func TestClientViewFromClickHouse(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Verdict changes before the console started: the topic, compacted,
+	// no longer has them.
+	verdictRow := func(ago int, sub, action string, lifted, off int) string {
+		ns := fmt.Sprintf("toInt64(toUInt32(now() - %d)) * 1000000000", ago)
+		if lifted == 1 {
+			ns = "0" // a tombstone has no verdict time; the sink stores the record's
+		}
+		return fmt.Sprintf(`INSERT INTO %s.verdicts (at, at_unix_nano, subject, subject_kind, action, would_be, score, reasons, rule, origin, expires_at, lifted, kafka_partition, kafka_offset)
+			SELECT now() - %d, %s, '%s', 'ip', '%s', '%s', 97.5, ['rate_10s=48/s'], 'ladder', 'DECIDER', now() - %d + 3600, %d, 0, %d`,
+			db, ago, ns, sub, action, action, ago, lifted, off)
+	}
+	for _, q := range []string{
+		verdictRow(172800, "ip:203.0.113.7", "BLOCK", 0, 10),
+		verdictRow(172800, "ip:203.0.113.7", "BLOCK", 0, 10), // written twice by the sink
+		verdictRow(86400, "ip:203.0.113.7", "LIFTED", 1, 11),
+		verdictRow(3600, "net:203.0.113.0/24", "CHALLENGE", 0, 12),
+		verdictRow(3600, "ip:203.0.113.8", "BLOCK", 0, 13),
+		verdictRow(-60, "ip:203.0.113.7", "MONITOR", 0, 14), // after the console's start: the topic's to show
+	} {
+		if err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
 	b := kafkatest.Start(t)
 	cfg := console.Config{Addr: "127.0.0.1:0", Token: adminToken, SessionTTL: time.Hour, RecentRequests: 50, RecentClients: 100, MetricsAddr: "127.0.0.1:0"}
 	cs, err := console.New(cfg, kafkatest.Config(b), overrides.DefaultLimits(), &chcfg, nil, prometheus.NewRegistry())
@@ -81,7 +104,12 @@ func TestClientViewFromClickHouse(t *testing.T) {
 				Value float64
 			}
 		}
-		Labels   []struct{ Kind string }
+		Labels  []struct{ Kind string }
+		History []struct {
+			Subject, Action string
+			Lifted          bool
+			At              time.Time
+		}
 		Source   string
 		Warnings []string
 	}
@@ -96,6 +124,16 @@ func TestClientViewFromClickHouse(t *testing.T) {
 	}
 	if len(d.Labels) != 1 || d.Labels[0].Kind != "CHALLENGE_FAILED" || d.Source != "ClickHouse" {
 		t.Fatalf("labels %+v source %q", d.Labels, d.Source)
+	}
+	var hist []string
+	for _, h := range d.History {
+		hist = append(hist, h.Subject+" "+h.Action)
+	}
+	if got := strings.Join(hist, ", "); got != "net:203.0.113.0/24 CHALLENGE, ip:203.0.113.7 LIFTED, ip:203.0.113.7 BLOCK" {
+		t.Fatalf("verdict history %q (%s)", got, d.Warnings)
+	}
+	if at := d.History[2].At; time.Since(at) < 47*time.Hour || time.Since(at) > 49*time.Hour {
+		t.Fatalf("the block's time %v", at)
 	}
 	// The /24 shows both addresses' requests of the hour.
 	_, body = fx.call(t, "GET", "/clients/net:203.0.113.0/24", adminToken, nil)

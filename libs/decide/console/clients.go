@@ -133,6 +133,8 @@ func (s *Server) clientData(ctx context.Context, sub subject.Subject) clientData
 		wg.Add(1)
 		go func() { defer wg.Done(); d.Sidecars = s.askSidecars(ctx, sub) }()
 	}
+	// stored: verdict changes from before the console's start (ClickHouse).
+	var stored []change
 	if s.ch != nil {
 		d.Source = "ClickHouse"
 		var mu sync.Mutex
@@ -143,7 +145,13 @@ func (s *Server) clientData(ctx context.Context, sub subject.Subject) clientData
 				mu.Unlock()
 			}
 		}
-		wg.Add(3)
+		wg.Add(4)
+		go func() {
+			defer wg.Done()
+			var err error
+			stored, err = s.ch.verdictHistory(ctx, related, s.started, historyShown)
+			warn(err)
+		}()
 		go func() {
 			defer wg.Done()
 			var err error
@@ -172,6 +180,9 @@ func (s *Server) clientData(ctx context.Context, sub subject.Subject) clientData
 		}
 	}
 	wg.Wait()
+	if s.ch != nil {
+		d.History = mergeHistory(d.History, stored)
+	}
 	return d
 }
 

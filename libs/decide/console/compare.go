@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -43,14 +42,10 @@ func (s *Server) policyCompare(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusTooManyRequests, "another comparison is running; try again when it is done")
 		return
 	}
-	file, name := rules.DefaultYAML(), "shipped rule file"
-	if s.cfg.RulesFile != "" {
-		b, err := os.ReadFile(s.cfg.RulesFile)
-		if err != nil {
-			fail(http.StatusInternalServerError, "read the rule file (BULWARK_CONSOLE_RULES_FILE): "+err.Error())
-			return
-		}
-		file, name = b, s.cfg.RulesFile
+	file, name, err := s.rulesFile()
+	if err != nil {
+		fail(http.StatusInternalServerError, err.Error())
+		return
 	}
 	before, err := rules.ParseWithLive(file, name, doc)
 	if err != nil {

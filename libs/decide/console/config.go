@@ -30,7 +30,9 @@ type Config struct {
 	OIDCAdmins       []string `env:"CONSOLE_OIDC_ADMINS" envSeparator:"," help:"E-mail addresses (or OIDC subjects) with the admin role."`
 	OIDCOperators    []string `env:"CONSOLE_OIDC_OPERATORS" envSeparator:"," help:"E-mail addresses (or OIDC subjects) with the operator role; everyone else the provider lets in is a viewer."`
 
-	RulesFile  string   `env:"CONSOLE_RULES_FILE" help:"The rule file the deciders read (their BULWARK_RULES_FILE), for the replay comparison of a policy change on the last hour of traffic; empty: the shipped one."`
+	// The deciders' own variable: one file, one setting, so the console
+	// cannot check a policy against a file the deciders do not run.
+	RulesFile  string   `env:"RULES_FILE" help:"The deciders' rule file (mount the same file): a live policy is checked against it before it is written, and the replay comparison runs it; empty: the shipped one."`
 	Sidecars   []string `env:"CONSOLE_SIDECARS" envSeparator:"," help:"Base URLs of sidecars (http://host:8480) whose live answer the client page shows beside the console's own table."`
 	GrafanaURL string   `env:"CONSOLE_GRAFANA_URL" help:"Base URL of Grafana, for links into the dashboards from the overview and client pages."`
 	// RequestsPerIP bounds the requests topic fallback (no ClickHouse).

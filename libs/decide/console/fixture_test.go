@@ -39,7 +39,8 @@ type fixture struct {
 	url     string
 }
 
-func start(t *testing.T) *fixture {
+// start builds the fixture; opts change the console's Config.
+func start(t *testing.T, opts ...func(*console.Config)) *fixture {
 	t.Helper()
 	fx := &fixture{b: kafkatest.Start(t), reg: prometheus.NewRegistry()}
 	fx.kcfg = kafkatest.Config(fx.b)
@@ -59,6 +60,9 @@ func start(t *testing.T) *fixture {
 	cfg := console.Config{Addr: "127.0.0.1:0", Token: adminToken, OperatorToken: operatorToken, ViewerToken: viewerToken,
 		SessionTTL: time.Hour, RecentRequests: 50, RecentClients: 1000, Sidecars: []string{"http://" + sc.Addr()},
 		MetricsAddr: "127.0.0.1:0"}
+	for _, o := range opts {
+		o(&cfg)
+	}
 	srv, err := console.New(cfg, fx.kcfg, overrides.DefaultLimits(), nil, nil, fx.reg)
 	if err != nil {
 		t.Fatal(err)

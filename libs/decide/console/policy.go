@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,6 +49,10 @@ type policyData struct {
 	Reason  string
 	// Compare is the report of the replay comparison.
 	Compare string
+	// Deciders: each decider's answer to the live policy (ok, refused).
+	Deciders []deciderStatus
+	// Digest names the policy in force, as the deciders report it.
+	Digest string
 }
 
 // policyForm is the policy as form fields; "" means "the rule file's".
@@ -172,11 +177,30 @@ func lines(s string) []string {
 	return out
 }
 
-// checkPolicy validates doc as the deciders will, over the shipped rule
-// file: every value, and the ladder's order. A decider whose own file
-// cannot take it (a rule it does not have) refuses it and says so.
-func checkPolicy(doc []byte) error {
-	_, err := rules.ParseWithLive(rules.DefaultYAML(), "the shipped rule file", doc)
+// rulesFile reads the deciders' rule file (BULWARK_RULES_FILE) afresh on
+// every check, so an edit of the file (a ConfigMap update) is seen as the
+// deciders see it; without the variable, the shipped file, as they use.
+func (s *Server) rulesFile() (data []byte, name string, err error) {
+	if s.cfg.RulesFile == "" {
+		return rules.DefaultYAML(), "the shipped rule file", nil
+	}
+	b, err := os.ReadFile(s.cfg.RulesFile)
+	if err != nil {
+		return nil, "", fmt.Errorf("read the deciders' rule file (BULWARK_RULES_FILE): %w", err)
+	}
+	return b, s.cfg.RulesFile, nil
+}
+
+// checkPolicy validates doc as the deciders will, over their rule file:
+// every value, the ladder's order against the file's, the rules named. A
+// decider that still refuses it (its file differs from the console's)
+// reports so on the audit topic, shown on the policy page.
+func (s *Server) checkPolicy(doc []byte) error {
+	file, name, err := s.rulesFile()
+	if err != nil {
+		return err
+	}
+	_, err = rules.ParseWithLive(file, name, doc)
 	return err
 }
 
@@ -227,9 +251,10 @@ func lines2(s string) []string {
 func (s *Server) policyPage(w http.ResponseWriter, r *http.Request) {
 	doc, at := s.live.get()
 	p, _ := rules.ParseLive(doc) // read back as written: the topic only holds what Write checked
-	d := policyData{Doc: string(doc), At: at, Form: formOf(p), Shipped: rules.Default().Ladder}
+	d := policyData{Doc: string(doc), At: at, Form: formOf(p), Shipped: rules.Default().Ladder,
+		Deciders: s.store.deciders.statuses(doc), Digest: policy.Digest(doc)}
 	if wantsJSON(r) {
-		writeJSON(w, http.StatusOK, map[string]any{"policy": string(doc), "written": at})
+		writeJSON(w, http.StatusOK, map[string]any{"policy": string(doc), "written": at, "digest": d.Digest, "deciders": d.Deciders})
 		return
 	}
 	s.render(w, r, http.StatusOK, "policy.html", page{Title: "Live policy", Flash: r.URL.Query().Get("done"), Data: d})
@@ -243,7 +268,7 @@ func (s *Server) policyPreview(w http.ResponseWriter, r *http.Request) {
 	p, form, err := policyFromForm(r)
 	d.Form = form
 	if err == nil {
-		err = checkPolicy(p.Marshal())
+		err = s.checkPolicy(p.Marshal())
 	}
 	if err != nil {
 		if wantsJSON(r) {
@@ -277,7 +302,7 @@ func (s *Server) policyApply(w http.ResponseWriter, r *http.Request) {
 	ev := &eventpb.AuditEvent{TimeUnixNano: now.UnixNano(), Actor: p.Actor, Role: p.Role.String(), Action: "policy",
 		Reason: strings.TrimSpace(r.PostFormValue("reason")), Detail: diff.String(), RemoteAddr: r.RemoteAddr}
 	status, result := http.StatusOK, "ok"
-	err := checkPolicy(newDoc)
+	err := s.checkPolicy(newDoc)
 	switch {
 	case err != nil:
 		status, result = http.StatusBadRequest, "refused: "+err.Error()

@@ -21,11 +21,15 @@ import (
 	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
 )
 
-// startDecider runs a decider on the shipped rule file next to the console.
-func (fx *fixture) startDecider(t *testing.T) *decider.Service {
+// startDecider runs a decider on the shipped rule file next to the
+// console; opts change its Config (its rule file, its name).
+func (fx *fixture) startDecider(t *testing.T, opts ...func(*decider.Config)) *decider.Service {
 	t.Helper()
 	cfg := decider.Config{Group: "decider-console-test", ReloadInterval: time.Second, ReloadSettle: 10 * time.Millisecond,
 		Overrides: overrides.DefaultLimits(), ExpiryTick: 100 * time.Millisecond}
+	for _, o := range opts {
+		o(&cfg)
+	}
 	svc, err := decider.NewService(cfg, fx.kcfg, nil, nil)
 	if err != nil {
 		t.Fatal(err)

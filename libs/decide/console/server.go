@@ -55,6 +55,9 @@ type Server struct {
 	// comparing holds a token while a replay comparison runs.
 	comparing chan struct{}
 	now       func() time.Time
+	// started: the verdict topic holds only the latest record per
+	// subject, so changes before this come from ClickHouse (history.go).
+	started time.Time
 }
 
 // New builds the console: it listens on cfg.Addr at once (so Addr is known
@@ -79,7 +82,7 @@ func New(cfg Config, kcfg kafka.Config, limits overrides.Limits, ch *chschema.Co
 		return nil, fmt.Errorf("console templates: %w", err)
 	}
 	s := &Server{
-		cfg: cfg, kcfg: kcfg, limits: limits, log: log, tmpl: tmpl, now: time.Now,
+		cfg: cfg, kcfg: kcfg, limits: limits, log: log, tmpl: tmpl, now: time.Now, started: time.Now(),
 		auth:      &auth{sign: sign, tokens: newTokens(cfg), ttl: cfg.SessionTTL, secure: cfg.TLS()},
 		metrics:   newMetrics(reg),
 		httpc:     &http.Client{Timeout: 2 * time.Second},

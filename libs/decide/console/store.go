@@ -37,10 +37,12 @@ type store struct {
 	feedback *recent[*eventpb.Feedback]     // nil with ClickHouse
 	scores   *recent[*eventpb.Score]        // nil with ClickHouse
 	// audits holds recent audit records by subject, and all under "".
-	audits  *recent[*eventpb.AuditEvent]
-	kcfg    kafka.Config
-	log     *slog.Logger
-	skipped *prometheus.CounterVec
+	audits *recent[*eventpb.AuditEvent]
+	// deciders: each decider's answer to the live policy (deciders.go).
+	deciders deciderReports
+	kcfg     kafka.Config
+	log      *slog.Logger
+	skipped  *prometheus.CounterVec
 }
 
 // historyPerSubject is how many verdict changes a subject's page lists.
@@ -175,6 +177,9 @@ func (s *store) applyAudit(r *kgo.Record) error {
 		return err
 	}
 	s.audits.add("", a)
+	if isDeciderReport(a) {
+		s.deciders.add(a)
+	}
 	if a.GetSubject() != "" {
 		s.audits.add(a.GetSubject(), a)
 	}

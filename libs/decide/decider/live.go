@@ -86,6 +86,7 @@ func newLiveMetrics(reg prometheus.Registerer) *prometheus.CounterVec {
 // applyLive is the policy topic's callback.
 func (s *Service) applyLive(doc []byte, at time.Time) {
 	rs, err := s.d.SetLivePolicy(doc)
+	s.reports.report(doc, at, err)
 	if err != nil {
 		s.liveResults.WithLabelValues("refused").Inc()
 		s.log.Error("live policy refused; the rules in force stay", "in_force", s.d.Rules().Digest, "written", at, "err", err)

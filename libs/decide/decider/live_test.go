@@ -4,10 +4,14 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/bulwarkhq/bulwark/libs/decide/policy"
+	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/platform/kafkatest"
 	"github.com/bulwarkhq/bulwark/libs/platform/testkit"
 )
@@ -67,4 +71,34 @@ func TestLivePolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	testkit.Eventually(t, 10*time.Second, "back to the file", func() bool { return challenge(three) == fileChallenge && challenge(one) == fileChallenge })
+}
+
+// TestPolicyStatusReports: a decider writes what it did with each live
+// policy on the audit topic, for the console: where it stands once caught
+// up, then "ok" or "refused: why" per record, named by the policy's digest.
+func TestPolicyStatusReports(t *testing.T) {
+	b := kafkatest.Start(t)
+	kcfg := kafkatest.Config(b)
+	host, _ := os.Hostname()
+	startService(t, b, "")
+	good, bad := []byte("ladder: {challenge: 60}\n"), []byte("rule_learning: {no_such_rule: true}\n")
+	for _, doc := range [][]byte{good, bad} {
+		if err := policy.Write(context.Background(), kcfg, doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs := kafkatest.ReadAll(t, b, kcfg.Topics.Audit, 3, 10*time.Second)
+	want := []struct{ digest, result string }{{"", "ok"}, {policy.Digest(good), "ok"}, {policy.Digest(bad), "refused: "}}
+	for i, r := range recs {
+		ev := &eventpb.AuditEvent{}
+		if err := proto.Unmarshal(r.Value, ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.GetActor() != "decider:"+host || string(r.Key) != ev.GetActor() || ev.GetRole() != policy.StatusRole || ev.GetAction() != policy.StatusAction {
+			t.Errorf("record %d: %+v", i, ev)
+		}
+		if ev.GetDetail() != want[i].digest || !strings.HasPrefix(ev.GetResult(), want[i].result) {
+			t.Errorf("record %d: digest %q result %q, want %q %q", i, ev.GetDetail(), ev.GetResult(), want[i].digest, want[i].result)
+		}
+	}
 }

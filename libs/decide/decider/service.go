@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,6 +40,9 @@ type Config struct {
 	ExpiryTick time.Duration `env:"DECIDER_EXPIRY_TICK" envDefault:"1s" help:"Bounds how late an expiry tombstone is written."`
 
 	Resolver crawlers.Resolver `env:"-" help:"Not from the environment: tests set a fake."`
+	// Name is how this decider signs its policy status records on the
+	// audit topic (the console shows them per decider).
+	Name string `env:"-" help:"Not from the environment: the host name (the pod's name under Kubernetes); tests set their own."`
 }
 
 // DefaultConfig returns the defaults (as the environment would give them):
@@ -92,6 +96,7 @@ type Service struct {
 	// policy follows the live policy topic (live.go).
 	policy      *policy.Follower
 	liveResults *prometheus.CounterVec
+	reports     *liveReports
 
 	// writeMu orders Decide/Expire with the Produce calls of their changes,
 	// so records reach a partition in the order they were decided.
@@ -123,6 +128,13 @@ func NewService(cfg Config, kcfg kafka.Config, log *slog.Logger, reg prometheus.
 		return nil, fmt.Errorf("decider: %w", err)
 	}
 	s.liveResults = newLiveMetrics(reg)
+	name := cfg.Name
+	if name == "" {
+		if name, err = os.Hostname(); err != nil || name == "" {
+			name = "unnamed"
+		}
+	}
+	s.reports = newLiveReports(name, log, reg)
 	s.policy = policy.NewFollower(kcfg, "decider", s.applyLive, log, reg)
 	if cfg.RulesFile != "" {
 		s.reloader = NewReloader(cfg.RulesFile, d, cfg.ReloadInterval, cfg.ReloadSettle, log)
@@ -171,6 +183,13 @@ func (s *Service) applyVerdict(subject string, v *eventpb.Verdict) {
 
 // Run runs until ctx is done or a verdict cannot be written.
 func (s *Service) Run(ctx context.Context) error {
+	status, err := kafka.NewClient(s.kcfg.WithClientID("decider-policy-status"), nil,
+		kgo.DefaultProduceTopic(s.kcfg.Topics.Audit), kgo.RecordDeliveryTimeout(15*time.Second))
+	if err != nil {
+		return fmt.Errorf("decider: policy status writer: %w", err)
+	}
+	defer status.Close()
+	defer s.reports.stop()
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.reader.Run(ctx) })
 	g.Go(func() error { return s.policy.Run(ctx) })
@@ -190,6 +209,8 @@ func (s *Service) Run(ctx context.Context) error {
 			return nil
 		case <-s.policy.Ready():
 		}
+		// Its answer to the policy it starts under, before it decides.
+		s.reports.start(status)
 		s.ready.Store(true)
 		close(s.readyCh)
 		s.log.Info("verdicts restored; deciding", "held", s.d.Len())

@@ -9,6 +9,8 @@ package policy
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,6 +27,24 @@ import (
 
 // Key is the key of every policy record.
 const Key = "live"
+
+// Digest names a policy document in status reports: the first 16 hex
+// digits of its SHA-256 ("" for none, the rule files alone). The console
+// compares a decider's reported digest with the policy it shows.
+func Digest(doc []byte) string {
+	if len(doc) == 0 {
+		return ""
+	}
+	sum := sha256.Sum256(doc)
+	return hex.EncodeToString(sum[:8])
+}
+
+// StatusAction is the action of a decider's status record on the audit
+// topic (see package decider): what it did with the latest policy.
+const StatusAction = "policy_status"
+
+// StatusRole is the role of those records; their actor is "decider:NAME".
+const StatusRole = "decider"
 
 // Write puts doc in force everywhere (after checking it decodes); an empty
 // doc returns to the rule files. It waits for Kafka's acknowledgement.
