@@ -232,8 +232,15 @@ func (d *Detector) skip(m int64) {
 	}
 	if m-d.minute >= seasonBlocks*blockMinutes {
 		out, stats := d.out, d.stats
+		var forced [numClasses]*eventpb.Attack
+		for c := range d.cls {
+			forced[c] = d.cls[c].forced // an operator's, not the history's: it outlives the gap until its time is up
+		}
 		*d = *New(d.cfg)
 		d.out, d.stats = out, stats
+		for c := range d.cls {
+			d.cls[c].forced = forced[c]
+		}
 		d.minute, d.first = m, m
 		d.open(m)
 		return
