@@ -106,3 +106,23 @@ func TestEndDetected(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseFP: any input gives an error or 16 lowercase hex digits that
+// parse again to themselves.
+func FuzzParseFP(f *testing.F) {
+	for _, s := range []string{"fp:0123456789abcdef", "0123456789abcdef", "fp:", "fp:fp:0123456789abcdef", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		h, err := attacks.ParseFP(s)
+		if err != nil {
+			return
+		}
+		if len(h) != 16 || strings.Trim(h, "0123456789abcdef") != "" {
+			t.Fatalf("ParseFP(%q) = %q", s, h)
+		}
+		if again, err := attacks.ParseFP("fp:" + h); err != nil || again != h {
+			t.Fatalf("ParseFP(fp:%q) = %q, %v", h, again, err)
+		}
+	})
+}
