@@ -260,3 +260,30 @@ ORDER BY (time, kafka_partition, kafka_offset);
 -- migration 007 model_scores
 ALTER TABLE bulwark.scores ADD COLUMN model_score Nullable(Float64) AFTER scorer, ADD COLUMN model String AFTER model_score;
 
+-- migration 008 attacks
+CREATE TABLE IF NOT EXISTS bulwark.attacks (
+    time DateTime,
+    id String,
+    endpoint_class String,
+    signal String,
+    started DateTime,
+    ended DateTime,
+    until DateTime,
+    strength Float64,
+    observed Float64,
+    expected Float64,
+    fingerprints Array(String),
+    enforcing UInt8,
+    reason String,
+    source String,
+    requests UInt32,
+    failures UInt32,
+    new_clients UInt32,
+    no_page_clients UInt32,
+    kafka_partition Int32,
+    kafka_offset UInt64,
+    inserted_at DateTime DEFAULT now()
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(time)
+ORDER BY (time, kafka_partition, kafka_offset);
+

@@ -20,12 +20,18 @@ func init() { commands = append(commands, newAttackCmd) }
 
 func newAttackCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "attack list",
-		Short: "The attacks the aggregator recorded (site-wide anomalies per endpoint class)",
+		Use:   "attack list|end|start",
+		Short: "The attacks the aggregator recorded (site-wide anomalies per endpoint class); end or force one",
 		Long: `Reads the attacks topic from its start and prints the state of every attack:
 its id (what and since when), whether it is active or when it ended, its
 strength, whether attack mode enforces it, and why. --all includes the ended
-ones of the topic's retention (30 days); without it, the active ones only.`,
+ones of the topic's retention (30 days); without it, the active ones only.
+
+"attack end ID" ends an attack, "attack start CLASS" forces attack mode on an
+endpoint class (login, signup, search, cart, api, pages) for --for (1h),
+BLOCKing clients with --fingerprint that fail there. Both write an operator
+record on the attacks topic, which every aggregator follows and applies to
+all its partitions within seconds, and an audit record on the audit topic.`,
 		Args: cobra.NoArgs,
 	}
 	var all bool
@@ -42,7 +48,7 @@ ones of the topic's retention (30 days); without it, the active ones only.`,
 		},
 	}
 	list.Flags().BoolVar(&all, "all", false, "include ended attacks")
-	cmd.AddCommand(list)
+	cmd.AddCommand(list, newAttackEndCmd(g), newAttackStartCmd(g))
 	return cmd
 }
 
@@ -118,7 +124,18 @@ func writeAttackList(w io.Writer, as []*eventpb.Attack, all bool) error {
 	n := 0
 	for _, a := range as {
 		state := "active"
-		if a.GetEndedUnixNano() != 0 {
+		if u := a.GetUntilUnixNano(); u != 0 && a.GetEndedUnixNano() == 0 {
+			if u <= time.Now().UnixNano() {
+				// A forced attack whose time is up: the aggregators end it
+				// at their next event of that time; it is over either way.
+				if !all {
+					continue
+				}
+				state = "ended " + time.Unix(0, u).UTC().Format(time.RFC3339)
+			} else {
+				state = "active until " + time.Unix(0, u).UTC().Format(time.RFC3339)
+			}
+		} else if a.GetEndedUnixNano() != 0 {
 			if !all {
 				continue
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
@@ -46,5 +47,53 @@ func TestAttackList(t *testing.T) {
 	}
 	if _, err := runCLI(t, brokers, "attack", "list", "extra"); err == nil {
 		t.Error("an argument was accepted")
+	}
+}
+
+func TestAttackStartEnd(t *testing.T) {
+	b := kafkatest.Start(t)
+	brokers := "--brokers=" + b.Addr()
+	for _, bad := range [][]string{
+		{"attack", "start", "checkout", "--reason", "x"},
+		{"attack", "start", "login", "--fingerprint", "fp:xyz", "--reason", "x"},
+		{"attack", "start", "login"},
+		{"attack", "start", "login", "--for", "10s", "--reason", "x"},
+		{"attack", "end", "login-failures-2026-12-03T10:14Z", "--reason", "x"},
+	} {
+		if out, err := runCLI(t, append([]string{brokers}, bad...)...); err == nil {
+			t.Errorf("%v accepted: %s", bad, out)
+		}
+	}
+	out, err := runCLI(t, brokers, "attack", "start", "login", "--fingerprint", "fp:02f1bea35578836f", "--for", "30m", "--reason", "ticket 42")
+	if err != nil || !strings.HasPrefix(out, "started login-operator-") {
+		t.Fatalf("start: %q %v", out, err)
+	}
+	id := strings.Fields(out)[1]
+	out, err = runCLI(t, brokers, "attack", "list")
+	if err != nil || !strings.Contains(out, id+"  active until ") || !strings.Contains(out, "forced by an operator for 30m0s: ticket 42; fingerprint fp:02f1bea35578836f") {
+		t.Fatalf("list after start: %q %v", out, err)
+	}
+	if out, err = runCLI(t, brokers, "attack", "end", id, "--reason", "contained"); err != nil || out != "ended "+id+"\n" {
+		t.Fatalf("end: %q %v", out, err)
+	}
+	if out, err = runCLI(t, brokers, "attack", "list"); err != nil || out != "no attacks\n" {
+		t.Fatalf("list after end: %q %v", out, err)
+	}
+	if _, err = runCLI(t, brokers, "attack", "end", id, "--reason", "again"); err == nil {
+		t.Error("an ended attack was ended again")
+	}
+	var actions []string
+	for _, r := range kafkatest.ReadAll(t, b, "bulwark.audit.v1", 2, 30*time.Second) {
+		a := &eventpb.AuditEvent{}
+		if err := proto.Unmarshal(r.Value, a); err != nil {
+			t.Fatal(err)
+		}
+		if a.GetSubject() != "attack:"+id || !strings.HasPrefix(a.GetActor(), "cli") || a.GetResult() != "ok" {
+			t.Errorf("audit record %v", a)
+		}
+		actions = append(actions, a.GetAction()+" "+a.GetReason())
+	}
+	if strings.Join(actions, ",") != "attack_start ticket 42,attack_end contained" {
+		t.Errorf("audit actions %v", actions)
 	}
 }

@@ -61,6 +61,17 @@ func TestDashboardQueries(t *testing.T) {
 		mk(e.kcfg.Topics.RequestsDLQ, "/var/log/nginx/access.log", &eventpb.DeadLetter{Raw: []byte("\x16\x03\x01 garbage"), Reason: "bad_syntax",
 			Detail: "no request line", Source: "/var/log/nginx/access.log", ReceivedUnixNano: at + 10*sec}),
 	)
+	for i := range 3 {
+		a := &eventpb.Attack{Id: "login-failures-t", EndpointClass: "login", Signal: "failures", StartedUnixNano: at,
+			TimeUnixNano: at + int64(i)*300*sec, Strength: 40 + float64(i), Observed: 0.8, Expected: 0.02, Source: "aggregator",
+			Fingerprints: []string{"02f1bea35578836f"}, Enforcing: i < 2, Reason: "login failure ratio 0.80 vs baseline 0.02"}
+		if i == 2 {
+			a.EndedUnixNano, a.Source = a.TimeUnixNano, "operator"
+		}
+		recs = append(recs, mk(e.kcfg.Topics.Attacks, a.Id, a))
+	}
+	recs = append(recs, mk(e.kcfg.Topics.Attacks, "cart-operator-t", &eventpb.Attack{Id: "cart-operator-t", EndpointClass: "cart", Signal: "operator",
+		StartedUnixNano: at, TimeUnixNano: at, UntilUnixNano: at + 1800*sec, Enforcing: true, Source: "operator", Reason: "forced"}))
 	for i, k := range []eventpb.FeedbackKind{eventpb.FeedbackKind_CHALLENGE_ISSUED, eventpb.FeedbackKind_CHALLENGE_PASSED,
 		eventpb.FeedbackKind_CHALLENGE_ISSUED, eventpb.FeedbackKind_CHALLENGE_FAILED} {
 		nonce := []string{"n1", "n2"}[i/2]
@@ -102,6 +113,7 @@ func TestDashboardQueries(t *testing.T) {
 	waitCount("SELECT count() FROM dash.scores", 20)
 	waitCount("SELECT count() FROM dash.dead_letters", 1)
 	waitCount("SELECT count() FROM dash.feedback", 4)
+	waitCount("SELECT count() FROM dash.attacks", 4)
 
 	// Pipeline samples as the sink's stats loop records them.
 	b, err := e.conn.PrepareBatch(ctx, "INSERT INTO dash.pipeline_metrics (time, source, name, labels, value)")

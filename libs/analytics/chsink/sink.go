@@ -97,6 +97,7 @@ func New(cfg Config, kafkaCfg kafka.Config, log *slog.Logger, reg prometheus.Reg
 		{deadLettersTable, kafkaCfg.Topics.RequestsDLQ},
 		{feedbackTable, kafkaCfg.Topics.Feedback},
 		{auditTable, kafkaCfg.Topics.Audit},
+		{attacksTable, kafkaCfg.Topics.Attacks},
 	} {
 		tt := t.t
 		tt.topic = t.topic

@@ -363,6 +363,11 @@ func TestScoresVerdictsDeadLetters(t *testing.T) {
 			Checks: []*eventpb.CheckOutcome{{Name: "pow", Passed: true}, {Name: "webdriver", Passed: false}}}),
 		mk(e.kcfg.Topics.Audit, "token:operator", &eventpb.AuditEvent{TimeUnixNano: at, Actor: "token:operator", Role: "operator",
 			Action: "unblock", Subject: "ip:203.0.113.7", Reason: "ticket 4711", Result: "ok", RemoteAddr: "127.0.0.1:50000"}),
+		mk(e.kcfg.Topics.Attacks, "login-failures-x", &eventpb.Attack{Id: "login-failures-x", EndpointClass: "login", Signal: "failures",
+			StartedUnixNano: at, TimeUnixNano: at + int64(time.Minute), Strength: 41.5, Observed: 0.82, Expected: 0.02,
+			Fingerprints: []string{"02f1bea35578836f"}, Enforcing: true, Reason: "login failure ratio 0.82", Source: "aggregator", Requests: 124, Failures: 102}),
+		mk(e.kcfg.Topics.Attacks, "login-failures-x", &eventpb.Attack{Id: "login-failures-x", EndpointClass: "login", Signal: "failures",
+			StartedUnixNano: at, EndedUnixNano: at + int64(2*time.Minute), TimeUnixNano: at + int64(2*time.Minute), Source: "operator"}),
 	}
 	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		t.Fatal(err)
@@ -380,6 +385,9 @@ func TestScoresVerdictsDeadLetters(t *testing.T) {
 	f("SELECT count() FROM others.dead_letters FINAL WHERE reason = 'bad_syntax' AND raw = 'garbage'", 1)
 	f("SELECT count() FROM others.feedback FINAL WHERE kind = 'CHALLENGE_FAILED' AND checks_failed = ['webdriver'] AND solve_ms = 850 AND rule = 'ladder'", 1)
 	f("SELECT count() FROM others.audit FINAL WHERE actor = 'token:operator' AND action = 'unblock' AND subject = 'ip:203.0.113.7' AND reason = 'ticket 4711' AND result = 'ok'", 1)
+	f("SELECT count() FROM others.attacks FINAL WHERE id = 'login-failures-x'", 2)
+	f("SELECT count() FROM others.attacks FINAL WHERE id = 'login-failures-x' AND enforcing = 1 AND fingerprints = ['02f1bea35578836f'] AND failures = 102 AND toUInt32(ended) = 0", 1)
+	f("SELECT count() FROM (SELECT id, argMax(ended, time) AS e, argMax(source, time) AS s FROM others.attacks GROUP BY id) WHERE toUInt32(e) > 0 AND s = 'operator'", 1)
 	// Requests read after the BLOCK verdict are marked with it.
 	e.produce(0, 100)
 	f("SELECT count() FROM others.requests FINAL", 100)

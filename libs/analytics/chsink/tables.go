@@ -405,6 +405,52 @@ var auditTable = table{
 	},
 }
 
+var attacksTable = table{
+	name: "attacks",
+	columns: []string{"time", "id", "endpoint_class", "signal", "started", "ended", "until", "strength", "observed", "expected",
+		"fingerprints", "enforcing", "reason", "source", "requests", "failures", "new_clients", "no_page_clients",
+		"kafka_partition", "kafka_offset"},
+	decode: func(r *kgo.Record, _ *verdictState) (any, error) {
+		if len(r.Value) == 0 {
+			return nil, errEmpty
+		}
+		a := &eventpb.Attack{}
+		if err := proto.Unmarshal(r.Value, a); err != nil {
+			return nil, err
+		}
+		if a.GetId() == "" {
+			return nil, errors.New("attack record without id")
+		}
+		if a.GetTimeUnixNano() == 0 {
+			a.TimeUnixNano = r.Timestamp.UnixNano()
+		}
+		return a, nil
+	},
+	write: func(b driver.Batch, rows []sendRow) error {
+		n := len(rows)
+		tm, started, ended, until := make([]time.Time, n), make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
+		id, class, signal, reason, source := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		strength, observed, expected := make([]float64, n), make([]float64, n), make([]float64, n)
+		fps, enforcing := make([][]string, n), make([]uint8, n)
+		req, fail, fresh, nopage := make([]uint32, n), make([]uint32, n), make([]uint32, n), make([]uint32, n)
+		kpart, koff := make([]int32, n), make([]uint64, n)
+		for i, sr := range rows {
+			a := sr.v.(*eventpb.Attack)
+			tm[i], started[i], ended[i], until[i] = nanoTime(a.GetTimeUnixNano()), nanoTime(a.GetStartedUnixNano()), nanoTime(a.GetEndedUnixNano()), nanoTime(a.GetUntilUnixNano())
+			id[i], class[i], signal[i], reason[i], source[i] = a.GetId(), a.GetEndpointClass(), a.GetSignal(), a.GetReason(), a.GetSource()
+			strength[i], observed[i], expected[i] = a.GetStrength(), a.GetObserved(), a.GetExpected()
+			fps[i] = nonNil(a.GetFingerprints())
+			if a.GetEnforcing() {
+				enforcing[i] = 1
+			}
+			req[i], fail[i], fresh[i], nopage[i] = a.GetRequests(), a.GetFailures(), a.GetNewClients(), a.GetNoPageClients()
+			kpart[i], koff[i] = sr.partition, uint64(sr.offset)
+		}
+		return appendColumns(b, tm, id, class, signal, started, ended, until, strength, observed, expected,
+			fps, enforcing, reason, source, req, fail, fresh, nopage, kpart, koff)
+	},
+}
+
 // appendColumns appends whole columns, in the order of the table's column
 // list: far cheaper than row-wise Append, which converts every value.
 func appendColumns(b driver.Batch, cols ...any) error {

@@ -318,3 +318,31 @@ func (e *Engine) recallCrawl(ev *eventpb.RequestEvent, t int64, dst []*eventpb.S
 	}
 	return dst
 }
+
+// ForceAttack puts an operator's attack (attacks.NewForced) to work on
+// this engine's detector; see attacks.Detector.Force.
+func (e *Engine) ForceAttack(a *eventpb.Attack) bool {
+	if e.attack == nil {
+		return false
+	}
+	return e.attack.det.Force(a)
+}
+
+// EndAttack ends attack id on this engine as an operator asked: a forced
+// or detected one (attacks.Detector.EndByOperator), or a fingerprint's
+// crawl, which is recognised again under a new id if it goes on.
+func (e *Engine) EndAttack(id string) bool {
+	if e.attack == nil {
+		return false
+	}
+	if e.attack.det.EndByOperator(id) {
+		return true
+	}
+	for _, st := range e.attack.crawl {
+		if st.crawling && st.attack.GetId() == id {
+			st.crawling, st.attack = false, nil
+			return true
+		}
+	}
+	return false
+}

@@ -13,6 +13,10 @@ import (
 type attackMetrics struct {
 	records *prometheus.CounterVec // attack records produced, by signal and state
 	raised  *prometheus.CounterVec // scores raised by attack mode, by action
+	// control counts operators' records taken from the attacks topic (by
+	// action: start, end), controlErrors its fetch and decode errors.
+	control       *prometheus.CounterVec
+	controlErrors prometheus.Counter
 }
 
 func newAttackMetrics(reg prometheus.Registerer) *attackMetrics {
@@ -21,9 +25,13 @@ func newAttackMetrics(reg prometheus.Registerer) *attackMetrics {
 			Help: "Attack records written to the attacks topic, by signal (failures, no-page, surge) and state (active, ended)."}, []string{"signal", "state"}),
 		raised: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "aggregator", Name: "attack_mode_raised_total",
 			Help: "Scores raised to CHALLENGE or BLOCK by attack mode, by action."}, []string{"action"}),
+		control: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "aggregator", Name: "attack_operator_records_total",
+			Help: "Operators' attack records (bulwark attack start|end) taken from the attacks topic, by action (start, end)."}, []string{"action"}),
+		controlErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "aggregator", Name: "attack_follow_errors_total",
+			Help: "Fetch and decode errors reading the attacks topic for operators' records."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.records, m.raised)
+		reg.MustRegister(m.records, m.raised, m.control, m.controlErrors)
 	}
 	return m
 }

@@ -53,6 +53,7 @@ type Aggregator struct {
 	log   *slog.Logger
 	m     *metrics
 	am    *attackMetrics
+	ctl   *attackControl // operators' attack records (attackcontrol.go)
 	reg   prometheus.Registerer
 	txnID string
 	sigs  *signatures.Holder
@@ -83,9 +84,10 @@ type Aggregator struct {
 
 type partition struct {
 	eng     *Engine
-	next    int64 // offset after the last processed record
-	touched bool  // processed records in the open transaction
-	counted Stats // engine stats already added to the metrics
+	next    int64  // offset after the last processed record
+	touched bool   // processed records in the open transaction
+	counted Stats  // engine stats already added to the metrics
+	ctl     uint64 // the version of the operators' attack records the engine has (attackcontrol.go)
 	// fresh: loaded in the background, no record processed yet; next is
 	// the offset the state corresponds to, checked against the first
 	// record's offset (the group's committed offset) before processing.
@@ -120,7 +122,7 @@ func New(cfg Config, kcfg kafka.Config, scfg scoring.Config, log *slog.Logger, r
 		return nil, config.Invalid("AGGREGATOR_HOSTING_ASNS_FILE", "%v", err)
 	}
 	a := &Aggregator{
-		cfg: cfg, kcfg: kcfg, scfg: scfg, log: log.With("txn_id", id), m: newMetrics(reg), am: newAttackMetrics(reg), reg: reg, txnID: id,
+		cfg: cfg, kcfg: kcfg, scfg: scfg, log: log.With("txn_id", id), m: newMetrics(reg), am: newAttackMetrics(reg), ctl: newAttackControl(), reg: reg, txnID: id,
 		revoked: map[int32]bool{}, owned: map[int32]bool{}, parts: map[int32]*partition{}, waiting: map[int32]bool{}, sigs: signatures.NewHolder(set),
 		hosting: hosting,
 	}
@@ -265,6 +267,17 @@ func (a *Aggregator) Run(ctx context.Context) error {
 		defer stop()
 		go a.modelRl.Run(rctx)
 	}
+	if a.cfg.AttackMode {
+		fctx, stop := context.WithCancel(ctx)
+		fdone := make(chan struct{})
+		go func() {
+			defer close(fdone)
+			if err := a.followAttacks(fctx); err != nil {
+				a.log.Error("operators' attack records are not followed", "err", err)
+			}
+		}()
+		defer func() { stop(); <-fdone }()
+	}
 
 	var (
 		inTxn    bool
@@ -282,6 +295,7 @@ func (a *Aggregator) Run(ctx context.Context) error {
 		if err := a.syncPartitions(sess.Client()); err != nil {
 			return err
 		}
+		a.applyAttackControl()
 		pctx, cancel := context.WithTimeout(ctx, wait)
 		a.setPollCancel(cancel)
 		fetches := sess.PollRecords(pctx, 10000)
@@ -333,6 +347,7 @@ func (a *Aggregator) Run(ctx context.Context) error {
 				perr = err
 				return
 			}
+			p.ctl = a.ctl.apply(p.eng, p.ctl)
 			p.touched = true
 			a.pending += len(fp.Records)
 			for _, r := range fp.Records {

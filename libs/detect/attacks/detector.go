@@ -127,6 +127,11 @@ type classState struct {
 	season [seasonBlocks]bucket
 	active [len(signals)]*eventpb.Attack
 	quiet  [len(signals)]int // minutes since the signal was last anomalous
+	// muted: an operator ended the signal's attack; it is not raised again
+	// until the signal has been quiet for EndAfter (operator.go).
+	muted [len(signals)]bool
+	// forced is the attack an operator forced on the class, if any.
+	forced *eventpb.Attack
 	fps    fpTracker
 }
 
@@ -192,6 +197,7 @@ func (d *Detector) Advance(t int64) bool {
 	if d.minute == 0 {
 		d.minute, d.first = m, m
 		d.open(m)
+		d.dropStale(t)
 		return false
 	}
 	if m <= d.minute {
@@ -226,8 +232,15 @@ func (d *Detector) skip(m int64) {
 	}
 	if m-d.minute >= seasonBlocks*blockMinutes {
 		out, stats := d.out, d.stats
+		var forced [numClasses]*eventpb.Attack
+		for c := range d.cls {
+			forced[c] = d.cls[c].forced // an operator's, not the history's: it outlives the gap until its time is up
+		}
 		*d = *New(d.cfg)
 		d.out, d.stats = out, stats
+		for c := range d.cls {
+			d.cls[c].forced = forced[c]
+		}
 		d.minute, d.first = m, m
 		d.open(m)
 		return
@@ -268,6 +281,7 @@ func (d *Detector) close(m int64) {
 		}
 		s.add(b)
 		cs.fps.rotate(m)
+		d.expire(cs, (m+1)*int64(time.Minute))
 	}
 	attacked := false
 	for c := ClassLogin; c < numClasses; c++ {
@@ -378,6 +392,8 @@ func (d *Detector) evaluate(c Class, cs *classState, m int64) {
 			continue
 		}
 		switch {
+		case a == nil && cs.muted[si]:
+			d.unmute(cs, si, anomalous)
 		case anomalous && a == nil:
 			d.start(c, cs, si, sig, m, cur, z, obs, exp)
 		case anomalous:
@@ -561,6 +577,7 @@ func cloneAttack(a *eventpb.Attack) *eventpb.Attack {
 		EndedUnixNano: a.EndedUnixNano, TimeUnixNano: a.TimeUnixNano, Strength: a.Strength,
 		Observed: a.Observed, Expected: a.Expected, Enforcing: a.Enforcing, Reason: a.Reason, Source: a.Source,
 		Requests: a.Requests, Failures: a.Failures, NewClients: a.NewClients, NoPageClients: a.NoPageClients,
+		UntilUnixNano: a.UntilUnixNano,
 	}
 	c.Fingerprints = append([]string(nil), a.Fingerprints...)
 	return c
@@ -574,6 +591,9 @@ func (d *Detector) Take() []*eventpb.Attack {
 }
 
 func (d *Detector) anyActive(c Class) bool {
+	if d.cls[c].forced != nil {
+		return true
+	}
 	for _, a := range d.cls[c].active {
 		if a != nil && a.Signal != SignalSurge {
 			return true
@@ -591,6 +611,9 @@ func (d *Detector) Active() []*eventpb.Attack {
 				out = append(out, cloneAttack(a))
 			}
 		}
+		if f := d.cls[c].forced; f != nil {
+			out = append(out, cloneAttack(f))
+		}
 	}
 	return out
 }
@@ -603,6 +626,9 @@ func (d *Detector) Stats() Stats {
 			if a != nil {
 				s.Active++
 			}
+		}
+		if d.cls[c].forced != nil {
+			s.Active++
 		}
 	}
 	return s

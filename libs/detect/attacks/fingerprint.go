@@ -185,6 +185,13 @@ func (d *Detector) Matches(c Class, fp uint64) (a *eventpb.Attack, match bool) {
 		return nil, false
 	}
 	fs := FPString(fp)
+	if x := d.cls[c].forced; x != nil {
+		// An operator's attack comes first: it is what they asked for.
+		a = x
+		if slices.Contains(x.Fingerprints, fs) {
+			return x, true
+		}
+	}
 	for _, x := range d.cls[c].active {
 		if x == nil || !x.Enforcing {
 			continue

@@ -65,6 +65,9 @@ type Attack struct {
 	Failures      uint32 `protobuf:"varint,15,opt,name=failures,proto3" json:"failures,omitempty"`
 	NewClients    uint32 `protobuf:"varint,16,opt,name=new_clients,json=newClients,proto3" json:"new_clients,omitempty"`
 	NoPageClients uint32 `protobuf:"varint,17,opt,name=no_page_clients,json=noPageClients,proto3" json:"no_page_clients,omitempty"`
+	// An attack an operator forced (bulwark attack start --for D): when it
+	// ends by itself, in event time; 0 for detected attacks.
+	UntilUnixNano int64 `protobuf:"varint,18,opt,name=until_unix_nano,json=untilUnixNano,proto3" json:"until_unix_nano,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -218,12 +221,19 @@ func (x *Attack) GetNoPageClients() uint32 {
 	return 0
 }
 
+func (x *Attack) GetUntilUnixNano() int64 {
+	if x != nil {
+		return x.UntilUnixNano
+	}
+	return 0
+}
+
 var File_bulwark_v1_attack_proto protoreflect.FileDescriptor
 
 const file_bulwark_v1_attack_proto_rawDesc = "" +
 	"\n" +
 	"\x17bulwark/v1/attack.proto\x12\n" +
-	"bulwark.v1\"\x98\x04\n" +
+	"bulwark.v1\"\xc0\x04\n" +
 	"\x06Attack\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12%\n" +
 	"\x0eendpoint_class\x18\x02 \x01(\tR\rendpointClass\x12\x16\n" +
@@ -243,7 +253,8 @@ const file_bulwark_v1_attack_proto_rawDesc = "" +
 	"\bfailures\x18\x0f \x01(\rR\bfailures\x12\x1f\n" +
 	"\vnew_clients\x18\x10 \x01(\rR\n" +
 	"newClients\x12&\n" +
-	"\x0fno_page_clients\x18\x11 \x01(\rR\rnoPageClientsB<Z:github.com/bulwarkhq/bulwark/libs/platform/eventpb;eventpbb\x06proto3"
+	"\x0fno_page_clients\x18\x11 \x01(\rR\rnoPageClients\x12&\n" +
+	"\x0funtil_unix_nano\x18\x12 \x01(\x03R\runtilUnixNanoB<Z:github.com/bulwarkhq/bulwark/libs/platform/eventpb;eventpbb\x06proto3"
 
 var (
 	file_bulwark_v1_attack_proto_rawDescOnce sync.Once

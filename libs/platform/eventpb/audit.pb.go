@@ -34,7 +34,8 @@ type AuditEvent struct {
 	Actor string `protobuf:"bytes,2,opt,name=actor,proto3" json:"actor,omitempty"`
 	// The actor's role when acting: viewer, operator or admin.
 	Role string `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
-	// What: block, challenge, allow, unblock, label_human, label_bot, policy.
+	// What: block, challenge, allow, unblock, label_human, label_bot, policy;
+	// attack_start, attack_end (bulwark attack start|end, subject attack:<id>).
 	Action string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
 	// The canonical subject acted on; empty for policy changes.
 	Subject string `protobuf:"bytes,5,opt,name=subject,proto3" json:"subject,omitempty"`

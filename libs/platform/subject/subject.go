@@ -113,6 +113,10 @@ func Parse(s string) (Subject, error) {
 				return Subject{}, fmt.Errorf("%w %q: %s", ErrMalformed, truncate(s), why)
 			}
 			return Subject{Kind: KindSession, Session: rest}, nil
+		case "fp":
+			// Fingerprints appear in attack records and verdict reasons, so
+			// operators try them here: say where they act instead.
+			return Subject{}, fmt.Errorf("%w %q: a fingerprint is not a verdict subject; it acts through the addresses that show it (attack mode): to act on one, bulwark attack start CLASS --fingerprint fp:HEX", ErrMalformed, truncate(s))
 		}
 	}
 	if a, err := netip.ParseAddr(s); err == nil && a.Zone() == "" {

@@ -35,6 +35,10 @@ func TestCanonical(t *testing.T) {
 	f("ip:fe80::1%eth0", "")
 	f("host:example.com", "")
 	f("", "")
+	f("fp:02f1bea35578836f", "")
+	if _, err := subject.Parse("fp:02f1bea35578836f"); err == nil || !strings.Contains(err.Error(), "bulwark attack start CLASS --fingerprint") {
+		t.Errorf("fp: subject: %v, want an error saying where fingerprints act", err)
+	}
 }
 
 func TestNetOf(t *testing.T) {
