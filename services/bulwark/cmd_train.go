@@ -39,11 +39,12 @@ func newTrainCmd(g *globals) *cobra.Command {
 		afterLabels  int
 		window       time.Duration
 		metricsAddr  string
+		mlp          = model.DefaultMLPParams()
 	)
 	cfg.Params = model.DefaultParams()
 	cmd := &cobra.Command{
 		Use:   "train --format F --labels FILE --output MODEL.json FILE... | train --topic --since T --until T --labels FILE --output MODEL.json",
-		Short: "Train a learned model (gradient-boosted trees) from labelled traffic; print its held-out figures next to the rules'",
+		Short: "Train a learned model (gradient-boosted trees, or an MLP with --algo mlp) from labelled traffic; print its held-out figures next to the rules'",
 		Long: `Build a training set from labelled traffic and train a model the aggregator
 can score with (the rule file's 'model:' section, or BULWARK_MODEL_FILE).
 
@@ -93,6 +94,9 @@ The same input and flags give the same model (its id is a hash of the trees).`,
   bulwark replay --format nginx --labels test.labels.json --compare model.json --output /dev/null test.log
   bulwark train --follow --topic --window 24h --every 6h --after-labels 500 --promote /var/lib/bulwark/model/model.json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := setAlgo(&cfg.Params, mlp); err != nil {
+				return usageError{err}
+			}
 			rc := &cfg.Replay
 			rc.Files = args
 			rc.Reorder = replay.DefaultReorder
@@ -259,14 +263,15 @@ The same input and flags give the same model (its id is a hash of the trees).`,
 	f.DurationVar(&window, "window", 24*time.Hour, "with --follow --topic: each run trains on the requests of this last stretch of time")
 	f.StringVar(&metricsAddr, "metrics-addr", "127.0.0.1:8492", "with --follow: serve /metrics, /healthz and /readyz here")
 	f.IntVar(&cfg.Params.PerSubject, "per-subject", cfg.Params.PerSubject, "most samples one subject weighs (caps what one client can teach)")
+	registerAlgoFlags(f, &cfg.Params, mlp)
 	return cmd
 }
 
 func writeTrainReport(w io.Writer, res *training.Result, took time.Duration, rulesFile string) {
 	f := res.File
 	pos := 100 * float64(f.Data.Positives) / float64(max(f.Data.Samples, 1))
-	fmt.Fprintf(w, "trained %s in %s: %d lines, %d samples of %d subjects (%.1f%% bot samples); %d trees of depth %d\n",
-		f.ID, took.Round(100*time.Millisecond), res.Replay.Lines, f.Data.Samples, f.Data.Subjects, pos, len(f.Trees), f.Params.MaxDepth)
+	fmt.Fprintf(w, "trained %s in %s: %d lines, %d samples of %d subjects (%.1f%% bot samples); %s\n",
+		f.ID, took.Round(100*time.Millisecond), res.Replay.Lines, f.Data.Samples, f.Data.Subjects, pos, describeModel(f))
 	e := f.Evaluation
 	if e == nil {
 		fmt.Fprintln(w, "no evaluation (--test-share 0): every sample was trained on")

@@ -18,10 +18,11 @@ const Format = "bulwark-model/v1"
 // is needed to trust it (how it was trained, on what, and how it did).
 type File struct {
 	Format string `json:"format"`
-	// ID identifies the model in scores and logs: "gbdt-" and the first 12
-	// hex digits of the SHA-256 of its trees and schema.
+	// ID identifies the model in scores and logs: the kind ("gbdt-",
+	// "mlp-") and the first 12 hex digits of the SHA-256 of its schema and
+	// trees or network.
 	ID        string    `json:"id"`
-	Kind      string    `json:"kind"` // "gbdt"
+	Kind      string    `json:"kind"` // KindGBDT or KindMLP
 	TrainedAt time.Time `json:"trained_at"`
 	// Features is the schema: the name of each column the trees refer to.
 	Features []string `json:"features"`
@@ -37,7 +38,8 @@ type File struct {
 	// Evaluation is the held-out test of the model and of the rule scorer
 	// on the same samples.
 	Evaluation *Evaluation `json:"evaluation,omitempty"`
-	Trees      []Tree      `json:"trees"`
+	Trees      []Tree      `json:"trees,omitempty"` // kind gbdt
+	MLP        *MLPNet     `json:"mlp,omitempty"`   // kind mlp
 }
 
 // DataInfo describes a training set.
@@ -120,6 +122,19 @@ const maxNodes = 1 << 12
 func Compile(f *File) (*Model, error) {
 	if f.Format != Format {
 		return nil, fmt.Errorf("%w: format %q, want %q", ErrFormat, f.Format, Format)
+	}
+	if !finite(f.Threshold) || f.Threshold < 0 || f.Threshold > 1 {
+		return nil, fmt.Errorf("%w: threshold out of range", ErrFormat)
+	}
+	switch f.Kind {
+	case KindMLP:
+		return compileMLP(f)
+	case KindGBDT, "":
+	default:
+		return nil, fmt.Errorf("%w: kind %q, want %s or %s", ErrFormat, f.Kind, KindGBDT, KindMLP)
+	}
+	if f.MLP != nil {
+		return nil, fmt.Errorf("%w: kind gbdt with a network", ErrFormat)
 	}
 	if len(f.Trees) == 0 {
 		return nil, fmt.Errorf("%w: no trees", ErrFormat)

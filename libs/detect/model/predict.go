@@ -19,6 +19,7 @@ type Model struct {
 	base      float64
 	bias      float64 // base plus every root's expected output: the Saabas bias
 	threshold float64
+	mlp       *mlpNet // set for a kind mlp model: it scores instead of the trees
 }
 
 // node is a split of a complete tree, 16 bytes so that a default model's
@@ -45,6 +46,9 @@ func (m *Model) Threshold() float64 { return m.threshold }
 // NaN, which compares false, and has its own step) and walks four trees at
 // once: a walk is a chain of dependent loads, and four chains overlap.
 func (m *Model) Margin(v *features.Vector) float64 {
+	if m.mlp != nil {
+		return m.mlp.margin(v)
+	}
 	var xs [features.NumFeatures]float64
 	for id := range features.NumFeatures {
 		xs[id] = v.V[id]
@@ -98,11 +102,15 @@ func (m *Model) Predict(v *features.Vector) float64 { return sigmoid(m.Margin(v)
 type Contributions [features.NumFeatures]float64
 
 // Explain returns the probability of v and fills c with each feature's
-// contribution to its log-odds (Saabas): along each tree's path, the change
-// of the expected output at every split is credited to the split's feature.
-// The contributions and the base score add up to the margin.
+// contribution to its log-odds. Trees (Saabas): along each tree's path, the
+// change of the expected output at every split is credited to the split's
+// feature; the contributions and the base score add up to the margin. An
+// MLP: gradient × input against the training mean (mlpNet.explain).
 func (m *Model) Explain(v *features.Vector, c *Contributions) float64 {
 	*c = Contributions{}
+	if m.mlp != nil {
+		return sigmoid(m.mlp.explain(v, c))
+	}
 	var xs [features.NumFeatures]float64
 	for id := range features.NumFeatures {
 		xs[id] = v.V[id]

@@ -27,6 +27,10 @@ type Params struct {
 	PerSubject int `json:"per_subject"`
 	// HumanWeight multiplies the weight of people's samples (Dataset.Weigh).
 	HumanWeight float64 `json:"human_weight"`
+	// Algo is what Train fits: KindGBDT ("" too) or KindMLP, with MLP's
+	// parameters (the tree parameters above are then unused).
+	Algo string     `json:"algo,omitempty"`
+	MLP  *MLPParams `json:"mlp,omitempty"`
 }
 
 // DefaultParams are the defaults of `bulwark train`. 80 trees of depth 5
@@ -56,6 +60,16 @@ func (p Params) Validate() error {
 	case !(p.HumanWeight > 0 && p.HumanWeight <= 1000):
 		return errors.New("human weight must be within (0, 1000]")
 	}
+	switch p.Algo {
+	case "", KindGBDT:
+	case KindMLP:
+		if p.MLP == nil {
+			return errors.New("algo mlp needs its parameters")
+		}
+		return p.MLP.Validate()
+	default:
+		return fmt.Errorf("algo %q: want %s or %s", p.Algo, KindGBDT, KindMLP)
+	}
 	return nil
 }
 
@@ -63,12 +77,15 @@ func (p Params) Validate() error {
 // people: there is nothing to learn.
 var ErrOneClass = errors.New("training data holds only one class (need both bots and humans)")
 
-// Train fits gradient-boosted trees with logistic loss to the rows of d,
-// using d.W as sample weights. The result has no Evaluation, Data or
-// TrainedAt yet: the caller knows them.
+// Train fits gradient-boosted trees (or, with p.Algo KindMLP, the MLP)
+// with logistic loss to the rows of d, using d.W as sample weights. The
+// result has no Evaluation, Data or TrainedAt yet: the caller knows them.
 func Train(d *Dataset, rows []int, p Params) (*File, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
+	}
+	if p.Algo == KindMLP {
+		return trainMLP(d, rows, p)
 	}
 	var wPos, wNeg float64
 	for _, r := range rows {

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/bulwarkhq/bulwark/libs/detect/model"
+)
+
+// registerAlgoFlags adds `bulwark train`'s choice of model and the MLP's
+// parameters (the trees' are --trees, --depth, --learning-rate).
+func registerAlgoFlags(f *pflag.FlagSet, p *model.Params, mlp *model.MLPParams) {
+	f.StringVar(&p.Algo, "algo", model.KindGBDT, "model to train: gbdt (gradient-boosted trees) or mlp (a small neural network: hidden ReLU layers over the standardised features)")
+	f.Var(hiddenFlag{&mlp.Hidden}, "hidden", "with --algo mlp: units of the hidden layers, one or two, e.g. 16,8")
+	f.IntVar(&mlp.Epochs, "epochs", mlp.Epochs, "with --algo mlp: passes over the training samples")
+	f.Float64Var(&mlp.LearningRate, "mlp-learning-rate", mlp.LearningRate, "with --algo mlp: Adam's step size (decayed linearly to a tenth)")
+	f.Uint64Var(&mlp.Seed, "seed", mlp.Seed, "with --algo mlp: seed of the initial weights and the batch order (same seed and input: same model)")
+}
+
+// setAlgo checks --algo and gives the MLP its parameters.
+func setAlgo(p *model.Params, mlp *model.MLPParams) error {
+	switch p.Algo {
+	case model.KindGBDT:
+		p.Algo, p.MLP = "", nil
+	case model.KindMLP:
+		p.MLP = mlp
+	default:
+		return fmt.Errorf("--algo %q: want gbdt or mlp", p.Algo)
+	}
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("--algo %s: %w", p.Algo, err)
+	}
+	return nil
+}
+
+// describeModel says what was trained, for the report's first line.
+func describeModel(f *model.File) string {
+	if f.Kind == model.KindMLP && f.MLP != nil {
+		units := make([]string, 0, len(f.MLP.Layers))
+		for _, l := range f.MLP.Layers[:len(f.MLP.Layers)-1] {
+			units = append(units, strconv.Itoa(l.Out))
+		}
+		return fmt.Sprintf("an MLP with hidden layers of %s units, %d epochs", strings.Join(units, ", "), f.Params.MLP.Epochs)
+	}
+	return fmt.Sprintf("%d trees of depth %d", len(f.Trees), f.Params.MaxDepth)
+}
+
+// hiddenFlag is --hidden: comma-separated layer sizes.
+type hiddenFlag struct{ p *[]int }
+
+func (h hiddenFlag) String() string {
+	if h.p == nil {
+		return ""
+	}
+	s := make([]string, len(*h.p))
+	for i, n := range *h.p {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
+}
+
+func (h hiddenFlag) Set(v string) error {
+	var out []int
+	for _, part := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(part))
+		if err != nil {
+			return fmt.Errorf("want layer sizes like 16,8: %w", err)
+		}
+		out = append(out, n)
+	}
+	*h.p = out
+	return nil
+}
+
+func (hiddenFlag) Type() string { return "units" }
