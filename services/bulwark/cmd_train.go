@@ -40,10 +40,11 @@ func newTrainCmd(g *globals) *cobra.Command {
 		window       time.Duration
 		metricsAddr  string
 		mlp          = model.DefaultMLPParams()
+		chInput      string
 	)
 	cfg.Params = model.DefaultParams()
 	cmd := &cobra.Command{
-		Use:   "train --format F --labels FILE --output MODEL.json FILE... | train --topic --since T --until T --labels FILE --output MODEL.json",
+		Use:   "train --format F --labels FILE --output MODEL.json FILE... | train --topic|--clickhouse ADDR --since T --until T --labels FILE|--feedback --output MODEL.json",
 		Short: "Train a learned model (gradient-boosted trees, or an MLP with --algo mlp) from labelled traffic; print its held-out figures next to the rules'",
 		Long: `Build a training set from labelled traffic and train a model the aggregator
 can score with (the rule file's 'model:' section, or BULWARK_MODEL_FILE).
@@ -61,6 +62,16 @@ samples. --feedback adds labels from the feedback topic (a passed challenge:
 human; a failed one with a failed check, or 'bulwark label ... bot': bot;
 issued and abandoned challenges prove nothing and are not learned; at most 20
 labels per network and 500 per hour of each kind), typically with --topic.
+
+--clickhouse host:port (or clickhouse://user:password@host:port/database)
+reads the requests table bulwark-chsink fills instead, for --since/--until,
+and with --feedback takes the labels from its feedback table (the same rules
+and caps). The table lacks a few request fields (malformed, sec_fetch_mode,
+sec_fetch_dest): the features built from them stay empty.
+
+--algo mlp trains a small neural network (--hidden, --epochs, --seed)
+instead of the trees; the aggregator loads either. On held-out simulator
+traffic the trees did better, hence the default (BENCHMARKS.md).
 
 --promote MODEL.json retrains in place: the new model replaces the file the
 aggregator reads (and reloads) only if, on the held-out samples, it is no worse
@@ -100,14 +111,20 @@ The same input and flags give the same model (its id is a hash of the trees).`,
 			rc := &cfg.Replay
 			rc.Files = args
 			rc.Reorder = replay.DefaultReorder
-			if !rc.Topic {
+			ch, err := openTrainClickHouse(cmd.Context(), chInput, rc)
+			if err != nil {
+				return err
+			}
+			if ch != nil {
+				defer ch.close()
+			}
+			if !rc.Topic && ch == nil {
 				var err error
 				if rc.Format, rc.ParseOptions, err = pf.options(0); err != nil {
 					return usageError{err}
 				}
 			}
 			rc.Kafka, rc.Log = g.Kafka, g.Log
-			var err error
 			if rc.Since, err = parseTimeFlag("--since", since); err != nil {
 				return usageError{err}
 			}
@@ -158,13 +175,21 @@ The same input and flags give the same model (its id is a hash of the trees).`,
 			// whenever the schedule or the label count says so.
 			once := func(ctx context.Context) (*training.Decision, error) {
 				cfg := cfg
-				if follow && cfg.Replay.Topic {
+				if follow && (cfg.Replay.Topic || ch != nil) {
 					cfg.Replay.Until = time.Now().UTC()
 					cfg.Replay.Since = cfg.Replay.Until.Add(-window)
 				}
 				cfg.Labels = map[string]simulate.Label{}
+				if ch != nil {
+					cfg.Replay.Events = ch.requests(cfg.Replay.Since, cfg.Replay.Until)
+					defer cfg.Replay.Events.Close()
+				}
 				if fromFeedback {
-					fbs, bad, err := training.ReadFeedback(ctx, g.Kafka)
+					read := training.ReadFeedback
+					if ch != nil {
+						read = ch.feedback
+					}
+					fbs, bad, err := read(ctx, g.Kafka)
 					if err != nil {
 						return nil, fmt.Errorf("--feedback: %w", err)
 					}
@@ -195,6 +220,9 @@ The same input and flags give the same model (its id is a hash of the trees).`,
 					return nil, err
 				}
 				res.File.Data.LabelsFile = labels
+				if ch != nil {
+					res.File.Data.Sources = []string{ch.source()}
+				}
 				writeTrainReport(w, res, time.Since(start), rc.Rules)
 				if out != "" {
 					if err := model.Save(out, res.File); err != nil {
@@ -240,6 +268,7 @@ The same input and flags give the same model (its id is a hash of the trees).`,
 	f := cmd.Flags()
 	pf.register(f)
 	f.BoolVar(&cfg.Replay.Topic, "topic", false, "read the requests topic instead of files (with --since/--until)")
+	f.StringVar(&chInput, "clickhouse", "", "read ClickHouse's requests table instead of files (with --since/--until), and with --feedback its feedback table: host:port (the rest from BULWARK_CLICKHOUSE_*) or clickhouse://user:password@host:port/database")
 	f.StringVar(&since, "since", "", "only events at or after this time (RFC 3339)")
 	f.StringVar(&until, "until", "", "only events before this time (RFC 3339)")
 	f.StringVar(&cfg.Replay.Rules, "rules", "", "rule file whose features and rule scores the samples carry (default: the shipped one)")

@@ -46,6 +46,8 @@ type Config struct {
 	// Topic reads Kafka's requests topic (Kafka.Topics.Requests) instead.
 	Topic bool
 	Kafka kafka.Config
+	// Events, if set, is the input instead of Files or Topic.
+	Events Events
 	// Since and Until bound the events' time (zero: open).
 	Since, Until time.Time
 	// Reorder is how far each file is read ahead to put its lines in time
@@ -116,11 +118,17 @@ var ErrNoInput = errors.New("replay: no input: give log files or the topic")
 
 // Validate checks the config.
 func (c *Config) Validate() error {
+	inputs := 0
+	for _, in := range []bool{len(c.Files) > 0, c.Topic, c.Events != nil} {
+		if in {
+			inputs++
+		}
+	}
 	switch {
-	case len(c.Files) == 0 && !c.Topic:
+	case inputs == 0:
 		return ErrNoInput
-	case len(c.Files) > 0 && c.Topic:
-		return errors.New("replay: give log files or the topic, not both")
+	case inputs > 1:
+		return errors.New("replay: give one input: log files, the topic or another source")
 	case c.AllowedLateness < 0:
 		return errors.New("replay: allowed lateness must not be negative")
 	case !c.Since.IsZero() && !c.Until.IsZero() && !c.Until.After(c.Since):
@@ -249,9 +257,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		w.until = cfg.Until.UnixNano()
 	}
 	var src source
-	if cfg.Topic {
+	switch {
+	case cfg.Events != nil:
+		src = &eventsSource{in: cfg.Events, w: w, c: c}
+	case cfg.Topic:
 		src, err = openTopic(ctx, cfg.Kafka, w, c)
-	} else {
+	default:
 		reorder := cfg.Reorder
 		switch {
 		case reorder == 0:

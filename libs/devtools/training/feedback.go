@@ -1,9 +1,11 @@
 package training
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -228,6 +230,9 @@ func ReadFeedback(ctx context.Context, kc kafka.Config) ([]*eventpb.Feedback, in
 			out = append(out, f)
 		})
 	}
+	// In time order (as ReadCHFeedback's): which labels the caps keep must
+	// not depend on how the partitions' records interleaved in the fetches.
+	slices.SortStableFunc(out, func(a, b *eventpb.Feedback) int { return cmp.Compare(a.GetTimeUnixNano(), b.GetTimeUnixNano()) })
 	return out, bad, nil
 }
 
