@@ -19,4 +19,10 @@
 // contributions (Saabas): every split a subject's path takes credits the
 // change of the expected output to the split's feature, so the reasons name
 // the features that moved the probability most.
+//
+// The seed's small neural network is the other kind of model (Params.Algo
+// KindMLP, mlp.go): one or two ReLU layers over standardised inputs, in the
+// same file format and behind the same Model, so the aggregator, replay and
+// promotion do not care which they hold. Trees are the default because
+// they did better on held-out simulator traffic (BENCHMARKS.md).
 package model
