@@ -74,16 +74,26 @@ func ParseClickHouse(s string, base chschema.Config) (chschema.Config, error) {
 	return c, c.Validate()
 }
 
-// redact hides a DSN's password in errors.
+// redact hides a DSN's password in errors; an address url.Parse cannot
+// read loses whatever precedes its last '@'.
 func redact(s string) string {
 	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
+	if err == nil {
+		if u.User != nil {
+			if _, ok := u.User.Password(); ok {
+				u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			}
+		}
+		return u.String()
+	}
+	i := strings.LastIndex(s, "@")
+	if i < 0 {
 		return s
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	if j := strings.Index(s, "://"); j >= 0 && j < i {
+		return s[:j+3] + "xxxxx" + s[i:]
 	}
-	return u.String()
+	return "xxxxx" + s[i:]
 }
 
 // requestColumns are the requests table's columns a RequestEvent is

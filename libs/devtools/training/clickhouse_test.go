@@ -194,3 +194,21 @@ func TestParseClickHouse(t *testing.T) {
 	f("http://u:s3cret@ch:8123/db", chschema.Config{}, "want host:port or clickhouse://")
 	f("clickhouse://u:s3cret@ch:9000/bad-name", chschema.Config{}, "CLICKHOUSE_DATABASE")
 }
+
+func FuzzParseClickHouse(f *testing.F) {
+	for _, s := range []string{"127.0.0.1:9000", "clickhouse://u:s3cret@h:9000/db?secure=true", "clickhouse://h", "http://x", "clickhouse://u:s3cret@[::1:9000/db"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := ParseClickHouse(s, chschema.Config{User: "default"})
+		if err != nil {
+			if strings.Contains(s, "://") && strings.Contains(s, ":s3cret@") && strings.Contains(err.Error(), "s3cret") {
+				t.Fatalf("%q: error shows the password: %v", s, err)
+			}
+			return
+		}
+		if c.Validate() != nil {
+			t.Fatalf("%q: accepted an invalid config %+v", s, c)
+		}
+	})
+}
