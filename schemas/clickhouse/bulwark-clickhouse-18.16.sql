@@ -287,3 +287,10 @@ CREATE TABLE IF NOT EXISTS bulwark.attacks (
 PARTITION BY toYYYYMM(time)
 ORDER BY (time, kafka_partition, kafka_offset);
 
+-- migration 009 requests_fetch_malformed
+ALTER TABLE bulwark.requests ADD COLUMN malformed String DEFAULT '';
+
+ALTER TABLE bulwark.requests ADD COLUMN sec_fetch_mode String DEFAULT '';
+
+ALTER TABLE bulwark.requests ADD COLUMN sec_fetch_dest String DEFAULT '';
+

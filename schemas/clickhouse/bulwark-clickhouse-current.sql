@@ -287,6 +287,13 @@ CREATE TABLE IF NOT EXISTS bulwark.attacks (
 PARTITION BY toYYYYMM(time)
 ORDER BY (time, kafka_partition, kafka_offset);
 
+-- migration 009 requests_fetch_malformed
+ALTER TABLE bulwark.requests ADD COLUMN malformed LowCardinality(String) DEFAULT '';
+
+ALTER TABLE bulwark.requests ADD COLUMN sec_fetch_mode LowCardinality(String) DEFAULT '';
+
+ALTER TABLE bulwark.requests ADD COLUMN sec_fetch_dest LowCardinality(String) DEFAULT '';
+
 -- retention: 30 days
 ALTER TABLE bulwark.requests MODIFY TTL time + INTERVAL 30 DAY;
 ALTER TABLE bulwark.scores MODIFY TTL time + INTERVAL 30 DAY;

@@ -66,8 +66,8 @@ labels per network and 500 per hour of each kind), typically with --topic.
 --clickhouse host:port (or clickhouse://user:password@host:port/database)
 reads the requests table bulwark-chsink fills instead, for --since/--until,
 and with --feedback takes the labels from its feedback table (the same rules
-and caps). The table lacks a few request fields (malformed, sec_fetch_mode,
-sec_fetch_dest): the features built from them stay empty.
+and caps). Rows written before migration 009 lack malformed, sec_fetch_mode
+and sec_fetch_dest: the features built from them stay empty there.
 
 --algo mlp trains a small neural network (--hidden, --epochs, --seed)
 instead of the trees; the aggregator loads either. On held-out simulator

@@ -132,6 +132,16 @@ func TestTrainFromClickHouse(t *testing.T) {
 	if !strings.Contains(out, "feedback: 3 records (0 unreadable): 1 human and 1 bot labels; 1 records no evidence") || !strings.Contains(out, "samples of 2 subjects") {
 		t.Fatalf("train --clickhouse --feedback:\n%s", out)
 	}
+	// A database the sink has not migrated to 009 yet: the later columns
+	// read as empty.
+	for _, c := range []string{"malformed", "sec_fetch_mode", "sec_fetch_dest"} {
+		if err := conn.Exec(ctx, "ALTER TABLE traincli.requests DROP COLUMN "+c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := runCLI(t, "train", "--clickhouse", srv.Addr, "--labels", labels, "--trees", "5", "--output", mfile); err != nil {
+		t.Fatalf("train --clickhouse before migration 009: %v\n%s", err, out)
+	}
 	// Bad input: usage errors.
 	for _, bad := range [][]string{
 		{"--clickhouse", srv.Addr, "--topic"},

@@ -56,7 +56,8 @@ var requestsTable = table{
 		"status", "response_bytes", "request_time", "user_agent", "referer", "accept_language", "session_id",
 		"tls_version", "ja3", "ja4", "country", "asn", "as_org", "cdn_bot_score", "cdn_verified_bot", "cdn_request_id",
 		"cdn_security_action", "source", "source_offset", "format", "action",
-		"kafka_partition", "kafka_offset", "batch_start", "batch_end", "bot", "bot_category", "robots_disallowed"},
+		"kafka_partition", "kafka_offset", "batch_start", "batch_end", "bot", "bot_category", "robots_disallowed",
+		"malformed", "sec_fetch_mode", "sec_fetch_dest"},
 	decode: func(r *kgo.Record, vs *verdictState) (any, error) {
 		if len(r.Value) == 0 {
 			return nil, errEmpty
@@ -110,6 +111,9 @@ func writeRequests(b driver.Batch, rows []sendRow) error {
 		bot       = make([]string, n)
 		botCat    = make([]string, n)
 		robotsDis = make([]uint8, n)
+		malformed = make([]string, n)
+		fetchMode = make([]string, n)
+		fetchDest = make([]string, n)
 	)
 	for i, sr := range rows {
 		rr := sr.v.(requestRow)
@@ -147,10 +151,11 @@ func writeRequests(b driver.Batch, rows []sendRow) error {
 		if rr.disallowed {
 			robotsDis[i] = 1
 		}
+		malformed[i], fetchMode[i], fetchDest[i] = e.GetMalformed(), e.GetSecFetchMode(), e.GetSecFetchDest()
 	}
 	return appendColumns(b, tm, tns, ip, method, host, path, query, protocol, status, bytes, rtime, ua, referer,
 		lang, session, tlsv, ja3, ja4, country, asn, asOrg, botScore, verified, reqID, secAction, source, srcOff, format,
-		action, kpart, koff, bstart, bend, bot, botCat, robotsDis)
+		action, kpart, koff, bstart, bend, bot, botCat, robotsDis, malformed, fetchMode, fetchDest)
 }
 
 var scoresTable = table{

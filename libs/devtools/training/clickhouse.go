@@ -22,18 +22,19 @@ import (
 // feedback table gives the same labels as the feedback topic
 // (FeedbackLabels: verified evidence only, the same caps).
 //
-// The requests table does not hold every field of a RequestEvent. Missing,
-// and so absent from the rebuilt events: malformed (the malformed_request
-// feature stays 0), sec_fetch_mode and sec_fetch_dest (requests count as
-// having no Sec-Fetch headers, which background_share_10m reads),
-// remote_addr, forwarded_for, tls_cipher and source_file_id (no feature
-// reads them), and the CDN's own country and ASN apart from the shipper's
-// GeoIP values (the table keeps one of each; the engine prefers the
-// enriched ones anyway). Accept-Language is a string, so a request without
-// the header and a log that does not record it look alike: a source (the
-// shipper's file or Logpush job) with the header on any request in the
-// range is taken to log it, and its requests without one get an empty
-// header, as the shipper would have given them.
+// The requests table does not hold every field of a RequestEvent. Since
+// migration 009 it has the three that features read and it lacked:
+// malformed (the malformed_request feature), sec_fetch_mode and
+// sec_fetch_dest (background_share_10m); rows written before it, or a
+// database not yet migrated, have them empty. Still missing, and absent from
+// the rebuilt events: remote_addr, forwarded_for, tls_cipher and
+// source_file_id (no feature reads them), and the CDN's own country and ASN
+// apart from the shipper's GeoIP values (the table keeps one of each; the
+// engine prefers the enriched ones anyway). Accept-Language is a string, so a
+// request without the header and a log that does not record it look alike:
+// a source (the shipper's file or Logpush job) with the header on any
+// request in the range is taken to log it, and its requests without one get
+// an empty header, as the shipper would have given them.
 
 // ParseClickHouse reads --clickhouse: a native-protocol address host:port
 // (with the rest of base, from BULWARK_CLICKHOUSE_*), or a DSN
@@ -102,6 +103,10 @@ const requestColumns = `time_unix_nano, client_ip, method, host, path, query, pr
 request_time, user_agent, referer, accept_language, session_id, tls_version, ja3, ja4, country, asn, as_org,
 cdn_bot_score, cdn_verified_bot, cdn_request_id, cdn_security_action, source, source_offset, format`
 
+// laterColumns are request columns of later migrations (009), read as empty
+// from a database that lacks them.
+var laterColumns = []string{"malformed", "sec_fetch_mode", "sec_fetch_dest"}
+
 // CHRequests reads the requests table in event-time order: a replay input
 // (replay.Events). FINAL counts a row the sink wrote twice once. The query
 // runs at the first Next.
@@ -154,7 +159,31 @@ func (r *CHRequests) open(ctx context.Context) error {
 	if err := al.Err(); err != nil {
 		return err
 	}
-	r.rows, err = r.conn.Query(ctx, "SELECT "+requestColumns+" FROM "+r.db+".requests FINAL"+where+
+	have := map[string]bool{}
+	cols, err := r.conn.Query(ctx, "SELECT name FROM system.columns WHERE database = ? AND table = 'requests'", r.db)
+	if err != nil {
+		return err
+	}
+	defer cols.Close()
+	for cols.Next() {
+		var name string
+		if err := cols.Scan(&name); err != nil {
+			return err
+		}
+		have[name] = true
+	}
+	if err := cols.Err(); err != nil {
+		return err
+	}
+	list := requestColumns
+	for _, c := range laterColumns {
+		if have[c] {
+			list += ", " + c
+		} else {
+			list += ", '' AS " + c
+		}
+	}
+	r.rows, err = r.conn.Query(ctx, "SELECT "+list+" FROM "+r.db+".requests FINAL"+where+
 		" ORDER BY time_unix_nano, kafka_partition, kafka_offset")
 	return err
 }
@@ -201,7 +230,7 @@ func (r *CHRequests) scan() (*eventpb.RequestEvent, error) {
 	err := r.rows.Scan(&ev.TimeUnixNano, &ev.ClientIp, &ev.Method, &ev.Host, &ev.Path, &ev.Query, &ev.Protocol,
 		&status, &ev.ResponseBytes, &rtime, &ev.UserAgent, &ev.Referer, &lang, &ev.SessionId, &ev.TlsVersion,
 		&ev.Ja3, &ev.Ja4, &ev.GeoCountry, &ev.Asn, &ev.AsOrg, &botScore, &verified, &ev.CdnRequestId,
-		&ev.CdnSecurityAction, &ev.Source, &ev.SourceOffset, &ev.Format)
+		&ev.CdnSecurityAction, &ev.Source, &ev.SourceOffset, &ev.Format, &ev.Malformed, &ev.SecFetchMode, &ev.SecFetchDest)
 	if err != nil {
 		return nil, err
 	}
