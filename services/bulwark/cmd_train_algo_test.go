@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -47,6 +48,10 @@ func TestTrainMLP(t *testing.T) {
 	}
 	if out, err := runCLI(t, "replay", "--format", "nginx", "--model", filepath.Join(dir, "a.json"), "--output", filepath.Join(dir, "v.jsonl"), "-q", logf); err != nil {
 		t.Fatalf("replay --model mlp: %v\n%s", err, out)
+	}
+	// In blend mode the MLP's reason leads the verdicts it raised.
+	if v, err := os.ReadFile(filepath.Join(dir, "v.jsonl")); err != nil || !strings.Contains(string(v), `"model=0.`) {
+		t.Fatalf("no verdict gives the MLP's reason (%v)", err)
 	}
 	for _, bad := range [][]string{{"--algo", "svm"}, {"--algo", "mlp", "--hidden", "8,8,8"}, {"--algo", "mlp", "--hidden", "x"}, {"--algo", "mlp", "--epochs", "0"}} {
 		args := append([]string{"train", "--format", "nginx", "--labels", labels, "--output", filepath.Join(dir, "x.json")}, bad...)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bulwarkhq/bulwark/libs/detect/features"
 )
@@ -236,5 +237,47 @@ func TestLn(t *testing.T) {
 	}
 	if !math.IsInf(ln(math.Inf(1)), 1) || !math.IsNaN(ln(math.NaN())) {
 		t.Error("ln of Inf or NaN")
+	}
+}
+
+// A running Reloader swaps trees for an MLP and back: the Holder and its
+// users do not care which kind is in force.
+func TestReloaderSwapsKinds(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "model.json")
+	d := synthetic(2000, 22)
+	p := DefaultParams()
+	p.Trees = 5
+	gb, _ := Train(d, all(d), p)
+	gb.Threshold = 0.7
+	mp := mlpParams()
+	mp.MLP.Epochs = 2
+	nn, err := Train(d, all(d), mp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nn.Threshold = 0.7
+	if err := Save(path, gb); err != nil {
+		t.Fatal(err)
+	}
+	a, err := LoadActive(path, Blend, 0.8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := NewHolder(a)
+	r := NewReloader(path, Blend, 0.8, h, time.Hour, nil, nil)
+	for _, f := range []*File{nn, gb} {
+		if err := Save(path, f); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Reload(); err != nil {
+			t.Fatal(err)
+		}
+		got := h.Load()
+		if got.Model.ID() != f.ID || got.Model.File().Kind != f.Kind || got.Label() != f.ID+"/blend" {
+			t.Fatalf("in force %s (%s), want %s", got.Model.ID(), got.Label(), f.ID)
+		}
+		if s := got.Model.Reason(&d.X[0]); !strings.HasPrefix(s, "model=") {
+			t.Fatalf("reason %q", s)
+		}
 	}
 }
