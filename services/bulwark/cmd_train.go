@@ -41,6 +41,7 @@ func newTrainCmd(g *globals) *cobra.Command {
 		metricsAddr  string
 		mlp          = model.DefaultMLPParams()
 		chInput      string
+		evaluate     string
 	)
 	cfg.Params = model.DefaultParams()
 	cmd := &cobra.Command{
@@ -72,6 +73,10 @@ and sec_fetch_dest: the features built from them stay empty there.
 --algo mlp trains a small neural network (--hidden, --epochs, --seed)
 instead of the trees; the aggregator loads either. On held-out simulator
 traffic the trees did better, hence the default (BENCHMARKS.md).
+
+--evaluate MODEL.json trains nothing: it builds the samples of the input the
+same way and prints the model's figures on all of them next to the rules' (a
+model trained on one day, tested on another).
 
 --promote MODEL.json retrains in place: the new model replaces the file the
 aggregator reads (and reloads) only if, on the held-out samples, it is no worse
@@ -147,8 +152,18 @@ The same input and flags give the same model (its id is a hash of the trees).`,
 				}
 				fromFeedback = true
 			}
-			if (labels == "" && !fromFeedback) || (out == "" && promote == "") {
-				return usageError{errors.New("--output or --promote, and --labels or --feedback, are required")}
+			if evaluate != "" {
+				if out != "" || promote != "" || follow {
+					return usageError{errors.New("--evaluate trains nothing: no --output, --promote or --follow")}
+				}
+				m, err := model.Load(evaluate)
+				if err != nil {
+					return usageError{fmt.Errorf("--evaluate: %w", err)}
+				}
+				cfg.Evaluate = m
+			}
+			if (labels == "" && !fromFeedback) || (out == "" && promote == "" && evaluate == "") {
+				return usageError{errors.New("--output or --promote (or --evaluate), and --labels or --feedback, are required")}
 			}
 			if promote != "" && cfg.TestShare == 0 {
 				return usageError{errors.New("--promote compares on the held-out samples: --test-share must not be 0")}
@@ -219,6 +234,10 @@ The same input and flags give the same model (its id is a hash of the trees).`,
 					}
 					return nil, err
 				}
+				if cfg.Evaluate != nil {
+					writeEvaluateReport(w, res, time.Since(start), rc.Rules)
+					return nil, nil
+				}
 				res.File.Data.LabelsFile = labels
 				if ch != nil {
 					res.File.Data.Sources = []string{ch.source()}
@@ -276,6 +295,7 @@ The same input and flags give the same model (its id is a hash of the trees).`,
 	f.DurationVar(&cfg.Replay.AllowedLateness, "allowed-lateness", aggregator.DefaultAllowedLateness, "events this much older than the newest one are still merged")
 	f.StringVar(&labels, "labels", "", "labels file: client IP or session:ID -> {label, kind} (required)")
 	f.StringVarP(&out, "output", "o", "", "where to write the model file (required)")
+	f.StringVar(&evaluate, "evaluate", "", "train nothing: score this model file on every sample of the input, next to the rules (a held-out test on another day, site or seed)")
 	f.StringVar(&promote, "promote", "", "the model file in force (what the aggregator reads): replace it with the new model only if it is no worse on precision and recall on the held-out samples; keep a refused one as <name>.refused-<id>.json")
 	f.StringVar(&metricsFile, "metrics-file", "", "with --promote: write the promotion's precision, recall and outcome here in the Prometheus text format (for node_exporter's textfile collector)")
 	f.BoolVar(&fromFeedback, "feedback", false, "also label from the feedback topic: passed challenges -> human, failed ones with a failed check and operator labels -> bot (capped per network and hour)")
@@ -307,6 +327,12 @@ func writeTrainReport(w io.Writer, res *training.Result, took time.Duration, rul
 		return
 	}
 	fmt.Fprintf(w, "trained on %d samples before %s, tested on the %d after\n\n", res.Train, f.Data.TrainUntil.Format(time.RFC3339), res.Test)
+	writeEvaluation(w, f, rulesFile)
+}
+
+// writeEvaluation prints f's held-out figures next to the rules', and per kind.
+func writeEvaluation(w io.Writer, f *model.File, rulesFile string) {
+	e := f.Evaluation
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "test set\tdetector\tflags at\tprecision\trecall\tFP rate\tROC-AUC\tTP\tFP\tFN\tTN\t")
 	row := func(set, det string, at string, x model.Figures) {

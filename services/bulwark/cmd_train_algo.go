@@ -2,12 +2,15 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/bulwarkhq/bulwark/libs/detect/model"
+	"github.com/bulwarkhq/bulwark/libs/devtools/training"
 )
 
 // registerAlgoFlags adds `bulwark train`'s choice of model and the MLP's
@@ -76,3 +79,19 @@ func (h hiddenFlag) Set(v string) error {
 }
 
 func (hiddenFlag) Type() string { return "units" }
+
+// writeEvaluateReport prints `bulwark train --evaluate`'s figures.
+func writeEvaluateReport(w io.Writer, res *training.Result, took time.Duration, rulesFile string) {
+	ds := res.Dataset
+	pos := 0
+	for _, y := range ds.Y {
+		if y {
+			pos++
+		}
+	}
+	f := res.File
+	fmt.Fprintf(w, "evaluated %s (%s, trained %s) in %s: %d lines, %d samples of %d subjects (%.1f%% bot samples), every sample tested\n\n",
+		f.ID, describeModel(f), f.TrainedAt.Format(time.RFC3339), took.Round(100*time.Millisecond), res.Replay.Lines, ds.Len(), ds.Subjects(),
+		100*float64(pos)/float64(max(ds.Len(), 1)))
+	writeEvaluation(w, f, rulesFile)
+}

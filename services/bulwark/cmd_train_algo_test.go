@@ -60,3 +60,40 @@ func TestTrainMLP(t *testing.T) {
 		}
 	}
 }
+
+// TestTrainEvaluate tests a model trained on one simulated day on another.
+func TestTrainEvaluate(t *testing.T) {
+	dir := t.TempDir()
+	sim := func(seed string) (string, string) {
+		logf, labels := filepath.Join(dir, seed+".log"), filepath.Join(dir, seed+".labels.json")
+		if out, err := runCLI(t, "simulate", "--duration", "20m", "--seed", seed, "--evasion", "0.5", "--output", logf, "--labels", labels); err != nil {
+			t.Fatalf("simulate: %v\n%s", err, out)
+		}
+		return logf, labels
+	}
+	log1, labels1 := sim("1")
+	log3, labels3 := sim("3")
+	mfile := filepath.Join(dir, "model.json")
+	if out, err := runCLI(t, "train", "--format", "nginx", "--labels", labels1, "--test-share", "0", "--trees", "20", "--output", mfile, log1); err != nil {
+		t.Fatalf("train: %v\n%s", err, out)
+	}
+	before, _ := os.ReadFile(mfile)
+	out, err := runCLI(t, "train", "--format", "nginx", "--labels", labels3, "--evaluate", mfile, log3)
+	if err != nil {
+		t.Fatalf("train --evaluate: %v\n%s", err, out)
+	}
+	for _, want := range []string{"evaluated gbdt-", "20 trees of depth 5", "every sample tested", "samples                  model", "subjects  rules shipped default"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if after, _ := os.ReadFile(mfile); string(after) != string(before) {
+		t.Fatal("--evaluate changed the model file")
+	}
+	for _, bad := range [][]string{{"--evaluate", mfile, "--output", filepath.Join(dir, "x.json")}, {"--evaluate", labels1}} {
+		args := append([]string{"train", "--format", "nginx", "--labels", labels3}, bad...)
+		if out, err := runCLI(t, append(args, log3)...); err == nil {
+			t.Errorf("%v accepted:\n%s", bad, out)
+		}
+	}
+}

@@ -44,6 +44,9 @@ type Config struct {
 	// Threshold is the model's flagging probability; RuleThreshold the rule
 	// score at which the rules flag (the ladder's challenge level).
 	Threshold, RuleThreshold float64
+	// Evaluate, if set, is scored on every sample instead of training a
+	// model (`bulwark train --evaluate`; see evaluateOnly).
+	Evaluate *model.Model
 }
 
 // Result is a trained model and what it was trained on.
@@ -92,6 +95,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	ds := merge(parts[:])
 	if ds.Len() == 0 {
 		return nil, ErrNoSamples
+	}
+	if cfg.Evaluate != nil {
+		return evaluateOnly(cfg, ds, res), nil
 	}
 	ds.Weigh(cfg.Params.PerSubject, cfg.Params.HumanWeight)
 	train := all(ds.Len())
