@@ -36,6 +36,7 @@ type recMeta struct {
 	chunk  *recChunk
 	seq    uint64
 	offset int64
+	hash   int32 // the key's, for hashedPartitioner
 }
 
 const (

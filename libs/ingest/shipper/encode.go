@@ -31,6 +31,7 @@ type encoder struct {
 	parser  logparse.Parser
 	acked   ackFunc
 	promise func(*kgo.Record, error) // e.delivered, made once: a method value allocates
+	keyHash func(*kgo.Record) int32  // see hashedPartitioner
 	ev      eventpb.RequestEvent
 	chunk   *recChunk
 	fileID  tail.Identity
@@ -48,6 +49,7 @@ func newEncoder(s *Shipper, source string, p logparse.Parser, acked ackFunc) *en
 	e := &encoder{
 		s: s, source: source, format: string(s.format), parser: p, acked: acked,
 		shippedC: s.metrics.linesShipped.WithLabelValues(source),
+		keyHash:  keyHasher(s.topics.Requests),
 	}
 	e.promise = e.delivered
 	return e
@@ -114,8 +116,8 @@ func (e *encoder) prepare(line tail.Line, seq uint64) (*kgo.Record, func(*kgo.Re
 		return e.deadLetter(line.Data, line.Offset, "bad_event", err.Error()), e.deadLetterPromise(seq)
 	}
 	e.chunk.n++
-	sr.meta.seq, sr.meta.offset = seq, line.Offset
 	sr.Record = kgo.Record{Topic: e.s.topics.Requests, Key: buf[:keyLen:keyLen], Value: buf[keyLen:], Context: &sr.meta}
+	sr.meta.seq, sr.meta.offset, sr.meta.hash = seq, line.Offset, e.keyHash(&sr.Record)
 	return &sr.Record, e.promise
 }
 

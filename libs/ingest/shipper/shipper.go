@@ -92,6 +92,7 @@ func New(cfg Config, kcfg kafka.Config, log *slog.Logger, reg prometheus.Registe
 	s.pctx, s.abandon = context.WithCancel(context.Background())
 	client, err := kafka.NewClient(s.kcfg, reg,
 		kgo.ProducerBatchCompression(codec),
+		kgo.RecordPartitioner(newHashedPartitioner(kcfg.Topics.Requests)),
 		kgo.MaxBufferedRecords(cfg.MaxBufferedRecords),
 		kgo.ProducerLinger(cfg.Linger),
 		// kgo's defaults retry a record without limit and without a delivery
