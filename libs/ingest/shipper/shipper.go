@@ -278,7 +278,7 @@ func (s *Shipper) shipFile(ctx context.Context, path string) error {
 			return err
 		}
 	}
-	pipe, err := newPipeline(ctx, s, path, tracker.ack)
+	pipe, err := newPipeline(ctx, s, path, tracker.ack, tracker.commit)
 	if err != nil {
 		return fmt.Errorf("ship %s: %w", path, err)
 	}
