@@ -101,18 +101,17 @@ func (e *encoder) prepare(line tail.Line, seq uint64) (*kgo.Record, func(*kgo.Re
 	// Strings in ev may alias the line: marshal now, into the chunk.
 	if e.chunk == nil || e.chunk.n == len(e.chunk.recs) {
 		if e.chunk != nil {
-			e.chunk.release() // the encoder's own reference
+			e.chunk.done()
 		}
-		e.chunk = getChunk(e.s.pctx)
+		e.chunk = getChunk()
 	}
 	// vtprotobuf's generated marshal, not proto.Marshal: reflection and a
 	// second UTF-8 check of every string (the parser already made them
 	// valid) were half the cost of a line.
 	keyLen := len(ev.ClientIp)
-	sr, buf := e.chunk.next(keyLen + ev.SizeVT())
+	sr, buf := e.chunk.next(e.s.pctx, keyLen+ev.SizeVT())
 	copy(buf, ev.ClientIp)
 	if _, err := ev.MarshalToSizedBufferVT(buf[keyLen:]); err != nil {
-		e.chunk.unuse()
 		return e.deadLetter(line.Data, line.Offset, "bad_event", err.Error()), e.deadLetterPromise(seq)
 	}
 	e.chunk.n++
