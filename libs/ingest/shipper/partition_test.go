@@ -54,3 +54,40 @@ func TestHashedPartitionerMatchesKgo(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkPartition is the per-record cost of partitioning on the
+// client's producing goroutine: kgo's default partitioner hashing the key
+// (the same-run baseline, x-default) against hashedPartitioner taking the
+// workers' hash modulo the partition count.
+func BenchmarkPartition(b *testing.B) {
+	const topic = "bulwark.requests.v1"
+	keys := make([]*kgo.Record, 1024)
+	hash := keyHasher(topic)
+	for i := range keys {
+		meta := &recMeta{}
+		keys[i] = &kgo.Record{Topic: topic, Key: fmt.Appendf(nil, "198.51.%d.%d", i/256, i%256), Context: meta}
+		meta.hash = hash(keys[i])
+	}
+	def := kgo.UniformBytesPartitioner(64<<10, true, true, nil).ForTopic(topic).(kgo.TopicBackupPartitioner)
+	ours := newHashedPartitioner(topic).ForTopic(topic)
+	var sink int
+	b.Run("x-default", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			sink += def.PartitionByBackup(keys[i%len(keys)], 12, nil)
+		}
+	})
+	b.Run("hashed", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			sink += ours.Partition(keys[i%len(keys)], 12)
+		}
+	})
+	b.Run("worker-hash", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			sink += int(hash(keys[i%len(keys)]))
+		}
+	})
+	_ = sink
+}
