@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ -x bin/bulwark ] || make -s build >/dev/null
 command -v kcat >/dev/null || { echo "## Shipper"; echo; echo "_kcat is not installed (apt-get install kcat); skipped._"; exit 0; }
+[ -x /usr/bin/time ] || { echo "## Shipper"; echo; echo "_/usr/bin/time is not installed (apt-get install time); skipped._"; exit 0; }
 
 work=$(mktemp -d)
 trap 'kill $broker_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
