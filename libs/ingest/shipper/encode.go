@@ -31,6 +31,7 @@ type encoder struct {
 	parser  logparse.Parser
 	acked   ackFunc
 	promise func(*kgo.Record, error) // e.delivered, made once: a method value allocates
+	keyHash func(*kgo.Record) int32  // see hashedPartitioner
 	ev      eventpb.RequestEvent
 	chunk   *recChunk
 	fileID  tail.Identity
@@ -48,6 +49,7 @@ func newEncoder(s *Shipper, source string, p logparse.Parser, acked ackFunc) *en
 	e := &encoder{
 		s: s, source: source, format: string(s.format), parser: p, acked: acked,
 		shippedC: s.metrics.linesShipped.WithLabelValues(source),
+		keyHash:  keyHasher(s.topics.Requests),
 	}
 	e.promise = e.delivered
 	return e
@@ -99,23 +101,22 @@ func (e *encoder) prepare(line tail.Line, seq uint64) (*kgo.Record, func(*kgo.Re
 	// Strings in ev may alias the line: marshal now, into the chunk.
 	if e.chunk == nil || e.chunk.n == len(e.chunk.recs) {
 		if e.chunk != nil {
-			e.chunk.release() // the encoder's own reference
+			e.chunk.done()
 		}
-		e.chunk = getChunk(e.s.pctx)
+		e.chunk = getChunk()
 	}
 	// vtprotobuf's generated marshal, not proto.Marshal: reflection and a
 	// second UTF-8 check of every string (the parser already made them
 	// valid) were half the cost of a line.
 	keyLen := len(ev.ClientIp)
-	sr, buf := e.chunk.next(keyLen + ev.SizeVT())
+	sr, buf := e.chunk.next(e.s.pctx, keyLen+ev.SizeVT())
 	copy(buf, ev.ClientIp)
 	if _, err := ev.MarshalToSizedBufferVT(buf[keyLen:]); err != nil {
-		e.chunk.unuse()
 		return e.deadLetter(line.Data, line.Offset, "bad_event", err.Error()), e.deadLetterPromise(seq)
 	}
 	e.chunk.n++
-	sr.meta.seq, sr.meta.offset = seq, line.Offset
 	sr.Record = kgo.Record{Topic: e.s.topics.Requests, Key: buf[:keyLen:keyLen], Value: buf[keyLen:], Context: &sr.meta}
+	sr.meta.seq, sr.meta.offset, sr.meta.hash = seq, line.Offset, e.keyHash(&sr.Record)
 	return &sr.Record, e.promise
 }
 

@@ -19,12 +19,13 @@ import (
 // most of a line's cost (BENCHMARKS.md, shipper), so this is what lets the
 // shipper keep up with a producer that only copies bytes.
 type pipeline struct {
-	enc   *encoder // the producer's, for produce
-	work  chan *lineBatch
-	order chan *lineBatch
-	free  sync.Pool
-	wg    sync.WaitGroup
-	cur   *lineBatch
+	enc    *encoder // the producer's, for produce
+	work   chan *lineBatch
+	order  chan *lineBatch
+	free   sync.Pool
+	wg     sync.WaitGroup
+	cur    *lineBatch
+	commit func() // registers the lines added with the ack tracker
 }
 
 // lineBatch is a run of lines copied out of the follower's buffer (a
@@ -56,9 +57,10 @@ const (
 func pipelineWorkers() int { return min(max(runtime.GOMAXPROCS(0), 1), 4) }
 
 // newPipeline starts the workers and the producer; close must follow.
-func newPipeline(ctx context.Context, s *Shipper, source string, acked ackFunc) (*pipeline, error) {
+// commit is called before a batch is handed on (see ackTracker.commit).
+func newPipeline(ctx context.Context, s *Shipper, source string, acked ackFunc, commit func()) (*pipeline, error) {
 	n := pipelineWorkers()
-	p := &pipeline{work: make(chan *lineBatch, n), order: make(chan *lineBatch, 2*n+1)}
+	p := &pipeline{work: make(chan *lineBatch, n), order: make(chan *lineBatch, 2*n+1), commit: commit}
 	p.free.New = func() any {
 		return &lineBatch{data: make([]byte, 0, batchBytes), lines: make([]batchLine, 0, batchLines),
 			recs: make([]*kgo.Record, 0, batchLines), proms: make([]func(*kgo.Record, error), 0, batchLines)}
@@ -126,10 +128,11 @@ func (p *pipeline) add(line tail.Line, seq uint64) {
 	b.lines = append(b.lines, batchLine{start: start, end: len(b.data), offset: line.Offset, id: line.Identity, truncated: line.Truncated, seq: seq})
 }
 
-// flush hands on the current batch, if any. The order queue is filled
-// before the work queue, so the producer always waits for a batch some
-// worker has or will have.
+// flush commits the lines added so far and hands on the current batch, if
+// any. The order queue is filled before the work queue, so the producer
+// always waits for a batch some worker has or will have.
 func (p *pipeline) flush() {
+	p.commit()
 	if p.cur == nil {
 		return
 	}

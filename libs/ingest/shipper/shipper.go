@@ -92,6 +92,7 @@ func New(cfg Config, kcfg kafka.Config, log *slog.Logger, reg prometheus.Registe
 	s.pctx, s.abandon = context.WithCancel(context.Background())
 	client, err := kafka.NewClient(s.kcfg, reg,
 		kgo.ProducerBatchCompression(codec),
+		kgo.RecordPartitioner(newHashedPartitioner(kcfg.Topics.Requests)),
 		kgo.MaxBufferedRecords(cfg.MaxBufferedRecords),
 		kgo.ProducerLinger(cfg.Linger),
 		// kgo's defaults retry a record without limit and without a delivery
@@ -277,7 +278,7 @@ func (s *Shipper) shipFile(ctx context.Context, path string) error {
 			return err
 		}
 	}
-	pipe, err := newPipeline(ctx, s, path, tracker.ack)
+	pipe, err := newPipeline(ctx, s, path, tracker.ack, tracker.commit)
 	if err != nil {
 		return fmt.Errorf("ship %s: %w", path, err)
 	}

@@ -63,12 +63,13 @@ type collector struct {
 	paths  map[string]int // request path -> times seen
 	dead   []*eventpb.DeadLetter
 	order  map[int32][]int64          // requests partition -> source offsets, as read
+	parts  map[string]int32           // requests key -> partition
 	next   map[string]map[int32]int64 // topic -> partition -> next offset to read
 }
 
 func collect(t *testing.T, kcfg kafka.Config) *collector {
 	t.Helper()
-	c := &collector{paths: map[string]int{}, order: map[int32][]int64{}, topics: []string{kcfg.Topics.Requests, kcfg.Topics.RequestsDLQ},
+	c := &collector{paths: map[string]int{}, order: map[int32][]int64{}, parts: map[string]int32{}, topics: []string{kcfg.Topics.Requests, kcfg.Topics.RequestsDLQ},
 		next: map[string]map[int32]int64{kcfg.Topics.Requests: {}, kcfg.Topics.RequestsDLQ: {}}}
 	cl, err := kafka.NewClient(kcfg.WithClientID("collector"), nil,
 		kgo.ConsumeTopics(kcfg.Topics.Requests, kcfg.Topics.RequestsDLQ),
@@ -106,6 +107,7 @@ func collect(t *testing.T, kcfg kafka.Config) *collector {
 					t.Errorf("record key %q, want the client IP %q", r.Key, ev.ClientIp)
 				}
 				c.paths[ev.Path]++
+				c.parts[string(r.Key)] = r.Partition
 				c.order[r.Partition] = append(c.order[r.Partition], ev.SourceOffset)
 			})
 		}
@@ -224,6 +226,14 @@ func TestShipFileOnce(t *testing.T) {
 	for p, offs := range c.order {
 		if !slices.IsSorted(offs) {
 			t.Errorf("partition %d holds the file's lines out of order", p)
+		}
+	}
+	// Each client IP's events are in the partition kgo's (and Kafka's)
+	// key partitioner gives it; kafkatest's topics have 4 partitions.
+	keyed := kgo.StickyKeyPartitioner(nil).ForTopic(kcfg.Topics.Requests)
+	for key, p := range c.parts {
+		if want := keyed.Partition(&kgo.Record{Key: []byte(key)}, 4); int(p) != want {
+			t.Errorf("key %s in partition %d, want %d", key, p, want)
 		}
 	}
 	for _, dl := range c.dead {
