@@ -14,10 +14,10 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/gaissmai/bart"
 	"github.com/oschwald/maxminddb-golang/v2"
 )
 
@@ -63,27 +63,37 @@ func (r *record) info() Info {
 	return in
 }
 
-// file is one loaded database with a cache of decoded records by their
-// offset in the data section: many addresses share one record, and
-// decoding is what costs, so a lookup is a tree walk plus a map hit.
-type file struct {
-	r     *maxminddb.Reader
-	mod   time.Time
-	size  int64
-	mu    sync.RWMutex
-	cache map[uintptr]Info
+// table is one database compiled at load into a prefix table of record
+// ids (github.com/gaissmai/bart): a lookup is then a few 8-bit strides
+// with no decoding, and costs the same for a network never seen as for a
+// repeat visitor. Walking the mmdb search tree instead costs one
+// dependent memory read per bit of the prefix (up to 32 for IPv4, a cache
+// miss each once the tree outgrows the CPU caches: full-size databases
+// are tens of MB), which made a first-seen network several microseconds;
+// see BENCHMARKS.md. The file's bytes are dropped after the compile.
+type table struct {
+	nets *bart.Table[uint32]
+	recs []Info // by id; many networks share one record
+	// sixToFour and teredo say the database answers 6to4 (2002::/16) and
+	// Teredo (2001::/32) addresses from its IPv4 networks, as MaxMind's
+	// writer does by default; Networks skips aliases, so lookups map them.
+	sixToFour, teredo bool
+	mod               time.Time
+	size              int64
 }
 
-// maxCache bounds each database's record cache; when full it starts over.
-const maxCache = 1 << 16
+var (
+	sixToFourNet = netip.MustParsePrefix("2002::/16")
+	teredoNet    = netip.MustParsePrefix("2001::/32")
+)
 
-func load(path string) (*file, error) {
+func load(path string) (*table, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
-	// Read into memory rather than mmap: a reload can then drop the old
-	// database while lookups still use it, and the GC frees it after.
+	// Read into memory rather than mmap: the compiled table is all that
+	// is kept, and an mmap of a file a cron job replaces could fault.
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -92,45 +102,74 @@ func load(path string) (*file, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return &file{r: r, mod: fi.ModTime(), size: fi.Size(), cache: map[uintptr]Info{}}, nil
+	t, err := compile(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	t.mod, t.size = fi.ModTime(), fi.Size()
+	return t, nil
 }
 
-// lookup returns a's record and the length of the prefix the record
-// covers (0 for a record wider than all of IPv4, -1 when unknown).
-func (f *file) lookup(a netip.Addr) (Info, int, error) {
-	res := f.r.Lookup(a)
-	if err := res.Err(); err != nil {
-		return Info{}, -1, err
-	}
-	bits := -1
-	if p := res.Prefix(); p.IsValid() {
-		bits = p.Bits()
-		if a.Is4() && p.Addr().Is6() {
-			bits = 0 // the record's network holds the whole IPv4 space
+// compile reads every network of r into a table, decoding each distinct
+// record once (records are shared by offset in the data section).
+func compile(r *maxminddb.Reader) (*table, error) {
+	t := &table{nets: new(bart.Table[uint32])}
+	ids := map[uintptr]uint32{}
+	v4all := netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+	for res := range r.Networks() {
+		if err := res.Err(); err != nil {
+			return nil, fmt.Errorf("reading the networks: %w", err)
+		}
+		off := res.Offset()
+		id, ok := ids[off]
+		if !ok {
+			var rec record
+			if err := res.Decode(&rec); err != nil {
+				return nil, fmt.Errorf("decoding the record of %s: %w", res.Prefix(), err)
+			}
+			id = uint32(len(t.recs))
+			t.recs = append(t.recs, rec.info())
+			ids[off] = id
+		}
+		p := res.Prefix()
+		t.nets.Insert(p, id)
+		// A record wider than the IPv4 subtree (::/N, N <= 96) answers
+		// every IPv4 address too.
+		if p.Addr().Is6() && p.Bits() <= 96 && p.Contains(netip.IPv6Unspecified()) {
+			t.nets.Insert(v4all, id)
 		}
 	}
-	if !res.Found() {
-		return Info{}, bits, nil
+	t.sixToFour, t.teredo = aliased(r, sixToFourNet), aliased(r, teredoNet)
+	return t, nil
+}
+
+// aliased reports whether p's subtree in r is the IPv4 subtree: Networks
+// skips it, and lists it only when asked for aliases.
+func aliased(r *maxminddb.Reader, p netip.Prefix) bool {
+	for range r.NetworksWithin(p) {
+		return false
 	}
-	off := res.Offset()
-	f.mu.RLock()
-	in, ok := f.cache[off]
-	f.mu.RUnlock()
-	if ok {
-		return in, bits, nil
+	for res := range r.NetworksWithin(p, maxminddb.IncludeAliasedNetworks()) {
+		return res.Err() == nil
 	}
-	var rec record
-	if err := res.Decode(&rec); err != nil {
-		return Info{}, -1, err
+	return false
+}
+
+// lookup returns a's record (a unmapped), zero when no network holds it.
+func (t *table) lookup(a netip.Addr) Info {
+	if (t.sixToFour || t.teredo) && a.Is6() {
+		b := a.As16()
+		switch {
+		case t.sixToFour && b[0] == 0x20 && b[1] == 0x02:
+			a = netip.AddrFrom4([4]byte(b[2:6]))
+		case t.teredo && b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0:
+			a = netip.AddrFrom4([4]byte(b[4:8]))
+		}
 	}
-	in = rec.info()
-	f.mu.Lock()
-	if len(f.cache) >= maxCache {
-		clear(f.cache)
+	if id, ok := t.nets.Lookup(a); ok {
+		return t.recs[id]
 	}
-	f.cache[off] = in
-	f.mu.Unlock()
-	return in, bits, nil
+	return Info{}
 }
 
 // Config names the database files; either may be empty.
@@ -144,43 +183,14 @@ type Config struct {
 func (c Config) Enabled() bool { return c.CountryDB != "" || c.ASNDB != "" }
 
 // DB answers lookups from the configured databases. A nil *DB knows
-// nothing, costs nothing, and is what an unconfigured shipper uses.
+// nothing, costs nothing, and is what an unconfigured shipper uses. The
+// tables are immutable once loaded: lookups take no lock, and a reload
+// swaps in a new table.
 type DB struct {
 	cfg     Config
-	country atomic.Pointer[file]
-	asn     atomic.Pointer[file]
+	country atomic.Pointer[table]
+	asn     atomic.Pointer[table]
 	errors  atomic.Int64
-	// byNet caches whole answers by network (the /24 of IPv4, the /64 of
-	// IPv6, as Bulwark's net: subjects), for networks that both databases
-	// answer with one record each: a new client of a known network is then
-	// one map hit instead of two tree walks (~1 us on a shared core). byAddr
-	// holds the addresses of networks the databases split finer. Both are
-	// dropped on reload and when full (a generation reset: cheaper than an
-	// LRU's bookkeeping on every hit, and a refill costs one walk a key).
-	mu     sync.RWMutex
-	byNet  map[netip.Addr]Info
-	byAddr map[netip.Addr]Info
-}
-
-// maxNets and maxAddrs bound the caches (about 100 bytes an entry: small
-// enough to stay in the CPU caches).
-const (
-	maxNets  = 1 << 14
-	maxAddrs = 1 << 13
-)
-
-// netOf is a's cache network (a unmapped) and its prefix length, masked by
-// hand: netip.Addr.Prefix validates and builds a Prefix, several times the
-// cost of the map hit it keys.
-func netOf(a netip.Addr) (netip.Addr, int) {
-	if a.Is4() {
-		b := a.As4()
-		b[3] = 0
-		return netip.AddrFrom4(b), 24
-	}
-	b := a.As16()
-	clear(b[8:])
-	return netip.AddrFrom16(b), 64
 }
 
 // Open loads the configured databases; it returns nil, nil when none is
@@ -189,77 +199,35 @@ func Open(cfg Config) (*DB, error) {
 	if !cfg.Enabled() {
 		return nil, nil
 	}
-	d := &DB{cfg: cfg, byNet: map[netip.Addr]Info{}, byAddr: map[netip.Addr]Info{}}
+	d := &DB{cfg: cfg}
 	for _, x := range []struct {
 		path, name string
-		dst        *atomic.Pointer[file]
+		dst        *atomic.Pointer[table]
 	}{{cfg.CountryDB, "BULWARK_GEOIP_COUNTRY_DB", &d.country}, {cfg.ASNDB, "BULWARK_GEOIP_ASN_DB", &d.asn}} {
 		if x.path == "" {
 			continue
 		}
-		f, err := load(x.path)
+		t, err := load(x.path)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", x.name, err)
 		}
-		x.dst.Store(f)
+		x.dst.Store(t)
 	}
 	return d, nil
 }
 
-// Lookup returns what the databases know about a. Errors (a corrupt
-// record) count in Errors and give a zero Info for that database.
+// Lookup returns what the databases know about a.
 func (d *DB) Lookup(a netip.Addr) Info {
 	if d == nil || !a.IsValid() {
 		return Info{}
 	}
 	a = a.Unmap()
-	n, nbits := netOf(a)
-	d.mu.RLock()
-	in, ok := d.byNet[n]
-	if !ok {
-		in, ok = d.byAddr[a]
-	}
-	d.mu.RUnlock()
-	if ok {
-		return in
-	}
-	in, bits := d.lookup(a)
-	d.mu.Lock()
-	if bits >= 0 && bits <= nbits {
-		if len(d.byNet) >= maxNets {
-			clear(d.byNet)
-		}
-		d.byNet[n] = in
-	} else {
-		if len(d.byAddr) >= maxAddrs {
-			clear(d.byAddr)
-		}
-		d.byAddr[a] = in
-	}
-	d.mu.Unlock()
-	return in
-}
-
-// lookup walks the databases; bits is the longest prefix among the
-// records found (-1 when unknown or on an error: not cacheable by network).
-func (d *DB) lookup(a netip.Addr) (Info, int) {
 	var in Info
-	bits := 0
-	if f := d.country.Load(); f != nil {
-		c, b, err := f.lookup(a)
-		if err != nil {
-			d.errors.Add(1)
-		}
-		bits = longest(bits, b)
-		in.Country = c.Country
-		in.ASN, in.ASOrg = c.ASN, c.ASOrg // a combined database (IPinfo Lite) has both
+	if t := d.country.Load(); t != nil {
+		in = t.lookup(a) // a combined database (IPinfo Lite) has the ASN too
 	}
-	if f := d.asn.Load(); f != nil {
-		n, b, err := f.lookup(a)
-		if err != nil {
-			d.errors.Add(1)
-		}
-		bits = longest(bits, b)
+	if t := d.asn.Load(); t != nil {
+		n := t.lookup(a)
 		if n.ASN != 0 {
 			in.ASN, in.ASOrg = n.ASN, n.ASOrg
 		}
@@ -267,17 +235,12 @@ func (d *DB) lookup(a netip.Addr) (Info, int) {
 			in.Country = n.Country
 		}
 	}
-	return in, bits
+	return in
 }
 
-func longest(a, b int) int {
-	if a < 0 || b < 0 {
-		return -1
-	}
-	return max(a, b)
-}
-
-// Errors counts lookups that failed on a corrupt database.
+// Errors counts reloads that failed (a changed file that is unreadable or
+// corrupt; the loaded database stays in use). Lookups cannot fail: a
+// database is checked whole when it is compiled.
 func (d *DB) Errors() int64 {
 	if d == nil {
 		return 0
@@ -296,32 +259,28 @@ func (d *DB) Reload() (bool, error) {
 	var errs []error
 	for _, x := range []struct {
 		path string
-		dst  *atomic.Pointer[file]
+		dst  *atomic.Pointer[table]
 	}{{d.cfg.CountryDB, &d.country}, {d.cfg.ASNDB, &d.asn}} {
 		if x.path == "" {
 			continue
 		}
 		fi, err := os.Stat(x.path)
 		if err != nil {
+			d.errors.Add(1)
 			errs = append(errs, err)
 			continue
 		}
 		if cur := x.dst.Load(); cur != nil && fi.ModTime().Equal(cur.mod) && fi.Size() == cur.size {
 			continue
 		}
-		f, err := load(x.path)
+		t, err := load(x.path)
 		if err != nil {
+			d.errors.Add(1)
 			errs = append(errs, err)
 			continue
 		}
-		x.dst.Store(f)
+		x.dst.Store(t)
 		changed = true
-	}
-	if changed {
-		d.mu.Lock()
-		clear(d.byNet)
-		clear(d.byAddr)
-		d.mu.Unlock()
 	}
 	return changed, errors.Join(errs...)
 }

@@ -1,0 +1,192 @@
+package geoip
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/maxmind/mmdbwriter"
+	"github.com/maxmind/mmdbwriter/mmdbtype"
+)
+
+// Full-size databases for the benchmarks: the size of GeoLite2-Country and
+// GeoLite2-ASN (about 500,000 networks each, IPv4 and IPv6), so lookups
+// pay the cache misses of a real tree and loads the cost of a real file.
+// Generated with a fixed seed; the layout of the records copies
+// MaxMind's (a country record with names in several languages; an ASN
+// record of number and organisation).
+const (
+	fullV4Networks = 400_000
+	fullV6Networks = 100_000
+	fullASNs       = 80_000
+)
+
+var (
+	fullOnce sync.Once
+	fullDir  string
+	fullErr  error
+)
+
+// fullSizeDBs writes both databases once per test binary (mmdbwriter takes
+// several seconds for half a million networks) and returns their Config.
+func fullSizeDBs(tb testing.TB) Config {
+	tb.Helper()
+	fullOnce.Do(func() {
+		fullDir, fullErr = os.MkdirTemp("", "bulwark-geoip-fullsize-")
+		if fullErr != nil {
+			return
+		}
+		fullErr = writeFullSize(fullDir)
+	})
+	if fullErr != nil {
+		tb.Fatal(fullErr)
+	}
+	return Config{CountryDB: filepath.Join(fullDir, "country.mmdb"), ASNDB: filepath.Join(fullDir, "asn.mmdb")}
+}
+
+// TestMain removes the full-size databases after the run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if fullDir != "" {
+		os.RemoveAll(fullDir)
+	}
+	os.Exit(code)
+}
+
+// fullNetworks lays out n4 IPv4 networks over the unicast space (sizes
+// from /24 to /16, most small, with unallocated gaps between them) and n6
+// IPv6 networks (/29 to /48) in 2000::/4.
+func fullNetworks(rng *rand.Rand, n4, n6 int) []netip.Prefix {
+	out := make([]netip.Prefix, 0, n4+n6)
+	lens := []int{24, 24, 24, 24, 23, 23, 22, 22, 21, 20, 19, 18, 17, 16}
+	// Mean block about 3,700 addresses; the space from 1.0.0.0 to
+	// 224.0.0.0 holds about a million of them, so keep n4 in that many.
+	const space = 223 << 24
+	keep := float64(n4) / (space / 3700.0)
+	a := uint32(1 << 24)
+	for len(out) < n4 && a < 224<<24 {
+		l := lens[rng.IntN(len(lens))]
+		size := uint32(1) << (32 - l)
+		a = (a + size - 1) &^ (size - 1)
+		if rng.Float64() < keep {
+			out = append(out, netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}), l))
+		}
+		a += size
+	}
+	// mmdbwriter aliases these to the IPv4 tree (6to4, Teredo).
+	aliased := []netip.Prefix{netip.MustParsePrefix("2002::/16"), netip.MustParsePrefix("2001::/32")}
+	// Allocations cluster: networks fall in a few thousand /20s of 2000::/4.
+	parents := make([][3]byte, n6/50+1)
+	for i := range parents {
+		parents[i] = [3]byte{0x20 + byte(rng.IntN(12)), byte(rng.IntN(256)), byte(rng.IntN(16) << 4)}
+	}
+	for len(out) < n4+n6 {
+		var b [16]byte
+		par := parents[rng.IntN(len(parents))]
+		copy(b[:], par[:])
+		b[2] |= byte(rng.IntN(16))
+		for i := 3; i < 6; i++ {
+			b[i] = byte(rng.IntN(256))
+		}
+		p, _ := netip.AddrFrom16(b).Prefix(29 + rng.IntN(20))
+		if !aliased[0].Overlaps(p) && !aliased[1].Overlaps(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+var fullCountries = []string{"US", "DE", "FR", "GB", "CN", "JP", "BR", "IN", "RU", "NL", "SE", "PL", "IT", "ES", "CA", "AU", "KR", "SG", "HK", "UA", "TR", "VN", "ID", "MX", "AR", "ZA", "NG", "EG", "IR", "TH"}
+
+func countryRecord(code string, id int) mmdbtype.Map {
+	names := mmdbtype.Map{}
+	for _, lang := range []string{"de", "en", "es", "fr", "ja", "pt-BR", "ru", "zh-CN"} {
+		names[mmdbtype.String(lang)] = mmdbtype.String(fmt.Sprintf("Country %s (%s)", code, lang))
+	}
+	c := mmdbtype.Map{"geoname_id": mmdbtype.Uint32(id), "iso_code": mmdbtype.String(code), "names": names}
+	return mmdbtype.Map{
+		"continent":          mmdbtype.Map{"code": mmdbtype.String("EU"), "geoname_id": mmdbtype.Uint32(6255148), "names": names},
+		"country":            c,
+		"registered_country": c,
+	}
+}
+
+func writeFullSize(dir string) error {
+	rng := rand.New(rand.NewPCG(17, 300))
+	nets := fullNetworks(rng, fullV4Networks, fullV6Networks)
+	countries := make([]mmdbtype.Map, 250)
+	for i := range countries {
+		code := fullCountries[i%len(fullCountries)]
+		if i >= len(fullCountries) {
+			code = string([]byte{'A' + byte(i/26%26), 'A' + byte(i%26)})
+		}
+		countries[i] = countryRecord(code, 1000+i)
+	}
+	asns := make([]mmdbtype.Map, fullASNs)
+	for i := range asns {
+		asns[i] = mmdbtype.Map{
+			"autonomous_system_number":       mmdbtype.Uint32(1000 + i),
+			"autonomous_system_organization": mmdbtype.String(fmt.Sprintf("Example Network %d Ltd", i)),
+		}
+	}
+	for _, db := range []struct {
+		name, typ string
+		rec       func(i int) mmdbtype.Map
+	}{
+		// Countries: a few big ones hold most networks, as in GeoLite2.
+		{"country.mmdb", "GeoLite2-Country", func(int) mmdbtype.Map {
+			return countries[min(int(rng.ExpFloat64()*20), len(countries)-1)]
+		}},
+		{"asn.mmdb", "GeoLite2-ASN", func(int) mmdbtype.Map { return asns[rng.IntN(len(asns))] }},
+	} {
+		w, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: db.typ, RecordSize: 24, IPVersion: 6, IncludeReservedNetworks: true})
+		if err != nil {
+			return err
+		}
+		for i, p := range nets {
+			n := &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+			if err := w.Insert(n, db.rec(i)); err != nil {
+				return fmt.Errorf("%s: insert %s: %w", db.name, p, err)
+			}
+		}
+		f, err := os.Create(filepath.Join(dir, db.name))
+		if err != nil {
+			return err
+		}
+		if _, err := w.WriteTo(f); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fullSizeAddrs are n addresses inside the full-size databases' networks
+// (IPv4 and IPv6 in their proportions), each in a different /24 or /64.
+func fullSizeAddrs(n int) []netip.Addr {
+	rng := rand.New(rand.NewPCG(17, 300))
+	nets := fullNetworks(rng, fullV4Networks, fullV6Networks)
+	pick := rand.New(rand.NewPCG(1, 2))
+	out := make([]netip.Addr, n)
+	for i := range out {
+		p := nets[pick.IntN(len(nets))]
+		b := p.Addr().AsSlice()
+		host := len(b)*8 - p.Bits()
+		for j := len(b) - 1; j >= 0 && host > 0; j-- {
+			take := min(host, 8)
+			b[j] |= byte(pick.IntN(1 << take))
+			host -= take
+		}
+		a, _ := netip.AddrFromSlice(b)
+		out[i] = a
+	}
+	return out
+}
