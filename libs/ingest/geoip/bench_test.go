@@ -42,8 +42,8 @@ func realLogAddrs(tb testing.TB) []string {
 // once (how this package looked up before it compiled the databases).
 //
 //   - repeat-visitor: 5 addresses in turn;
-//   - new-network: 1,048,576 addresses, nearly each in another network,
-//     so nothing is cached anywhere but the CPU's caches;
+//   - new-network-v4, -v6: 1,048,576 IPv4 addresses (262,144 IPv6), nearly
+//     each in another network, so nothing is cached but in the CPU;
 //   - real-log: the client addresses of the two real public logs in order.
 func BenchmarkEnrich(b *testing.B) {
 	cfg := fullSizeDBs(b)
@@ -52,14 +52,17 @@ func BenchmarkEnrich(b *testing.B) {
 		b.Fatal(err)
 	}
 	w := openWalker(b, cfg)
-	var newNet []string
-	for _, a := range fullSizeAddrs(1 << 20) {
-		newNet = append(newNet, a.String())
+	var v4, v6 []string
+	for _, a := range fullSizeAddrs(1<<20, false) {
+		v4 = append(v4, a.String())
+	}
+	for _, a := range fullSizeAddrs(1<<18, true) {
+		v6 = append(v6, a.String())
 	}
 	sets := []struct {
 		name string
 		ips  []string
-	}{{"repeat-visitor", newNet[:5]}, {"new-network", newNet}, {"real-log", realLogAddrs(b)}}
+	}{{"repeat-visitor", v4[:5]}, {"new-network-v4", v4}, {"new-network-v6", v6}, {"real-log", realLogAddrs(b)}}
 	runtime.GC() // the writer's garbage is not the lookups' cost
 	for _, set := range sets {
 		b.Run("unconfigured/"+set.name, func(b *testing.B) {
@@ -114,6 +117,7 @@ func BenchmarkLoad(b *testing.B) {
 		keep = d
 	}
 	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "heap-MB")
-	n := keep.country.Load().nets.Size() + keep.asn.Load().nets.Size()
-	b.ReportMetric(float64(n), "networks")
+	ix := keep.ix.Load()
+	b.ReportMetric(float64(len(ix.country.v4)+len(ix.asn.v4)+ix.country.v6.Size()+ix.asn.v6.Size()), "networks")
+	b.ReportMetric(float64(len(ix.ranges)), "v4-ranges")
 }

@@ -107,26 +107,52 @@ func TestCompiledMatchesMaxminddb(t *testing.T) {
 				asnNets = append(asnNets, p)
 			}
 			writeNets(t, cfg.ASNDB, tc.opts, asnNets, func(i int) mmdbtype.Map { return asn(uint32(64500+i%700), "AS org "+countries[i%len(countries)]) })
-			d, err := Open(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			w := openWalker(t, cfg)
-			found, bad := 0, 0
-			for _, a := range probes(rng, tc.nets, 20000) {
-				got, want := d.Lookup(a), w.lookup(a)
-				if got != want {
-					if bad++; bad <= 10 {
-						t.Errorf("Lookup(%s) = %+v, maxminddb says %+v", a, got, want)
+			all := probes(rng, tc.nets, 20000)
+			for _, c := range []Config{cfg, {CountryDB: cfg.CountryDB}, {ASNDB: cfg.ASNDB}} {
+				d, err := Open(c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				w := openWalker(t, c)
+				found, bad := 0, 0
+				for _, a := range all {
+					got, want := d.Lookup(a), w.lookup(a)
+					if got != want {
+						if bad++; bad <= 10 {
+							t.Errorf("%+v: Lookup(%s) = %+v, maxminddb says %+v", c, a, got, want)
+						}
+					}
+					if want != (Info{}) {
+						found++
 					}
 				}
-				if want.ASN != 0 {
-					found++
+				if found < 20000 {
+					t.Errorf("%+v: only %d probes found in the databases; the test proves little", c, found)
 				}
 			}
-			if found < 20000 {
-				t.Errorf("only %d probes found in the databases; the test proves little", found)
-			}
 		})
+	}
+}
+
+// A record for a network wider than the IPv4 subtree (::/64 holds ::/96)
+// answers IPv4 addresses too, as maxminddb's lookups do.
+func TestRecordWiderThanIPv4(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wide.mmdb")
+	writeNets(t, path, mmdbwriter.Options{DatabaseType: "GeoLite2-Country", RecordSize: 24, IPVersion: 6, IncludeReservedNetworks: true, DisableIPv4Aliasing: true},
+		[]netip.Prefix{netip.MustParsePrefix("::/64"), netip.MustParsePrefix("2001:db8::/32")},
+		func(i int) mmdbtype.Map { return country([]string{"ZZ", "FR"}[i]) })
+	d, err := Open(Config{CountryDB: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := openWalker(t, Config{CountryDB: path})
+	for _, s := range []string{"198.51.100.7", "0.0.0.1", "255.255.255.255", "::1", "::1:0:0:1", "2001:db8::1", "2001:db9::1"} {
+		a := netip.MustParseAddr(s)
+		if got, want := d.Lookup(a), w.lookup(a); got != want {
+			t.Errorf("Lookup(%s) = %+v, maxminddb says %+v", a, got, want)
+		}
+	}
+	if got := d.Lookup(netip.MustParseAddr("198.51.100.7")).Country; got != "ZZ" {
+		t.Errorf("IPv4 under ::/64: %q", got)
 	}
 }

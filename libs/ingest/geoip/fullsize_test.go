@@ -59,15 +59,17 @@ func TestMain(m *testing.M) {
 }
 
 // fullNetworks lays out n4 IPv4 networks over the unicast space (sizes
-// from /24 to /16, most small, with unallocated gaps between them) and n6
-// IPv6 networks (/29 to /48) in 2000::/4.
+// from /24 to /18, most small, with unallocated gaps between them) and n6
+// disjoint IPv6 networks (/32 to /48, one per /32, clustered in a few
+// thousand /20s of 2000::/4, as allocations are). Disjoint, so the writer
+// does not split them: each database holds n4+n6 networks.
 func fullNetworks(rng *rand.Rand, n4, n6 int) []netip.Prefix {
 	out := make([]netip.Prefix, 0, n4+n6)
-	lens := []int{24, 24, 24, 24, 23, 23, 22, 22, 21, 20, 19, 18, 17, 16}
-	// Mean block about 3,700 addresses; the space from 1.0.0.0 to
-	// 224.0.0.0 holds about a million of them, so keep n4 in that many.
+	lens := []int{24, 24, 24, 24, 24, 23, 23, 23, 22, 22, 21, 20, 19, 18}
+	// Blocks average about 3,000 addresses with their alignment; keep
+	// enough of the space's blocks to place n4 networks.
 	const space = 223 << 24
-	keep := float64(n4) / (space / 3700.0)
+	keep := min(1, 1.3*float64(n4)/(space/3000.0))
 	a := uint32(1 << 24)
 	for len(out) < n4 && a < 224<<24 {
 		l := lens[rng.IntN(len(lens))]
@@ -80,21 +82,22 @@ func fullNetworks(rng *rand.Rand, n4, n6 int) []netip.Prefix {
 	}
 	// mmdbwriter aliases these to the IPv4 tree (6to4, Teredo).
 	aliased := []netip.Prefix{netip.MustParsePrefix("2002::/16"), netip.MustParsePrefix("2001::/32")}
-	// Allocations cluster: networks fall in a few thousand /20s of 2000::/4.
-	parents := make([][3]byte, n6/50+1)
+	parents := make([]uint32, n6/50+1) // /20s, as the top 20 bits
 	for i := range parents {
-		parents[i] = [3]byte{0x20 + byte(rng.IntN(12)), byte(rng.IntN(256)), byte(rng.IntN(16) << 4)}
+		parents[i] = (0x2000+uint32(rng.IntN(0xc00)))<<4 | uint32(rng.IntN(16))
 	}
+	used := map[uint32]bool{}
 	for len(out) < n4+n6 {
-		var b [16]byte
-		par := parents[rng.IntN(len(parents))]
-		copy(b[:], par[:])
-		b[2] |= byte(rng.IntN(16))
-		for i := 3; i < 6; i++ {
-			b[i] = byte(rng.IntN(256))
+		top := parents[rng.IntN(len(parents))]<<12 | uint32(rng.IntN(1<<12)) // a /32
+		if used[top] {
+			continue
 		}
-		p, _ := netip.AddrFrom16(b).Prefix(29 + rng.IntN(20))
+		var b [16]byte
+		b[0], b[1], b[2], b[3] = byte(top>>24), byte(top>>16), byte(top>>8), byte(top)
+		b[4], b[5] = byte(rng.IntN(256)), byte(rng.IntN(256))
+		p, _ := netip.AddrFrom16(b).Prefix(32 + rng.IntN(17))
 		if !aliased[0].Overlaps(p) && !aliased[1].Overlaps(p) {
+			used[top] = true
 			out = append(out, p)
 		}
 	}
@@ -169,24 +172,25 @@ func writeFullSize(dir string) error {
 	return nil
 }
 
-// fullSizeAddrs are n addresses inside the full-size databases' networks
-// (IPv4 and IPv6 in their proportions), each in a different /24 or /64.
-func fullSizeAddrs(n int) []netip.Addr {
+// fullSizeAddrs are n addresses inside the full-size databases'
+// networks, of one family, nearly each in another network.
+func fullSizeAddrs(n int, v6 bool) []netip.Addr {
 	rng := rand.New(rand.NewPCG(17, 300))
-	nets := fullNetworks(rng, fullV4Networks, fullV6Networks)
+	var nets []netip.Prefix
+	for _, p := range fullNetworks(rng, fullV4Networks, fullV6Networks) {
+		if p.Addr().Is6() == v6 {
+			nets = append(nets, p)
+		}
+	}
 	pick := rand.New(rand.NewPCG(1, 2))
 	out := make([]netip.Addr, n)
 	for i := range out {
 		p := nets[pick.IntN(len(nets))]
 		b := p.Addr().AsSlice()
-		host := len(b)*8 - p.Bits()
-		for j := len(b) - 1; j >= 0 && host > 0; j-- {
-			take := min(host, 8)
-			b[j] |= byte(pick.IntN(1 << take))
-			host -= take
+		for j, host := len(b)-1, len(b)*8-p.Bits(); j >= 0 && host > 0; j, host = j-1, host-8 {
+			b[j] |= byte(pick.IntN(1 << min(host, 8)))
 		}
-		a, _ := netip.AddrFromSlice(b)
-		out[i] = a
+		out[i], _ = netip.AddrFromSlice(b)
 	}
 	return out
 }
