@@ -71,9 +71,22 @@ func TestCompiledMatchesMaxminddb(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	nets := fullNetworks(rng, 8000, 2000)
 	var v4 []netip.Prefix
-	for _, p := range nets {
+	for i, p := range nets {
 		if p.Addr().Is4() {
 			v4 = append(v4, p)
+			continue
+		}
+		// Some /64s split finer (DB-IP's ranges make such networks): a
+		// /80 and a /128 inside every tenth IPv6 network, with probes in
+		// their /64 outside them too.
+		if i%10 == 0 {
+			b := p.Addr().As16()
+			b[7] |= 1
+			b[9] = 0x80
+			p80, _ := netip.AddrFrom16(b).Prefix(80)
+			b[15] = 7
+			b[10] = 0x40
+			nets = append(nets, p80, netip.PrefixFrom(netip.AddrFrom16(b), 100), netip.PrefixFrom(netip.AddrFrom16(b), 128))
 		}
 	}
 	countries := []string{"DE", "US", "FR", "NL", "JP"}

@@ -7,7 +7,6 @@ package geoip
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -88,6 +87,17 @@ func Open(cfg Config) (*DB, error) {
 	if !cfg.Enabled() {
 		return nil, nil
 	}
+	ix, err := loadIndex(cfg)
+	if err != nil {
+		return nil, err
+	}
+	d := &DB{cfg: cfg}
+	d.ix.Store(ix)
+	return d, nil
+}
+
+// loadIndex reads both configured files and merges them.
+func loadIndex(cfg Config) (*index, error) {
 	var src [2]*source
 	for i, x := range []struct{ path, name string }{{cfg.CountryDB, "BULWARK_GEOIP_COUNTRY_DB"}, {cfg.ASNDB, "BULWARK_GEOIP_ASN_DB"}} {
 		if x.path == "" {
@@ -99,9 +109,7 @@ func Open(cfg Config) (*DB, error) {
 		}
 		src[i] = s
 	}
-	d := &DB{cfg: cfg}
-	d.ix.Store(newIndex(src[0], src[1]))
-	return d, nil
+	return newIndex(src[0], src[1]), nil
 }
 
 // Lookup returns what the databases know about a.
@@ -122,9 +130,11 @@ func (d *DB) Errors() int64 {
 	return d.errors.Load()
 }
 
-// Reload loads any database whose file changed (modification time or
-// size) since it was loaded; it reports whether one was replaced. A file
-// that fails to load leaves the previous database in use.
+// Reload loads the databases again when either file changed
+// (modification time or size) since they were loaded, and reports whether
+// it did. Both are read, as the index merges them. If a file fails to
+// load, the loaded databases stay in use (and the next Reload tries
+// again).
 func (d *DB) Reload() (bool, error) {
 	if d == nil {
 		return false, nil
@@ -132,35 +142,33 @@ func (d *DB) Reload() (bool, error) {
 	d.reload.Lock()
 	defer d.reload.Unlock()
 	cur := d.ix.Load()
-	src := [2]*source{cur.country, cur.asn}
-	changed := false
-	var errs []error
-	for i, path := range []string{d.cfg.CountryDB, d.cfg.ASNDB} {
-		if path == "" {
+	stale := false
+	for _, x := range []struct {
+		path string
+		src  *source
+	}{{d.cfg.CountryDB, cur.country}, {d.cfg.ASNDB, cur.asn}} {
+		if x.path == "" {
 			continue
 		}
-		fi, err := os.Stat(path)
+		fi, err := os.Stat(x.path)
 		if err != nil {
 			d.errors.Add(1)
-			errs = append(errs, err)
-			continue
+			return false, err
 		}
-		if src[i] != nil && fi.ModTime().Equal(src[i].mod) && fi.Size() == src[i].size {
-			continue
+		if x.src == nil || !fi.ModTime().Equal(x.src.mod) || fi.Size() != x.src.size {
+			stale = true
 		}
-		s, err := loadSource(path)
-		if err != nil {
-			d.errors.Add(1)
-			errs = append(errs, err)
-			continue
-		}
-		src[i] = s
-		changed = true
 	}
-	if changed {
-		d.ix.Store(newIndex(src[0], src[1]))
+	if !stale {
+		return false, nil
 	}
-	return changed, errors.Join(errs...)
+	ix, err := loadIndex(d.cfg)
+	if err != nil {
+		d.errors.Add(1)
+		return false, err
+	}
+	d.ix.Store(ix)
+	return true, nil
 }
 
 // Watch reloads changed databases every ReloadInterval until ctx ends.

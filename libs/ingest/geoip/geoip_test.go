@@ -160,16 +160,20 @@ func TestReload(t *testing.T) {
 	if changed, err := d.Reload(); !changed || err != nil {
 		t.Fatalf("changed file not reloaded: %v %v", changed, err)
 	}
-	if got := d.Lookup(netip.MustParseAddr("198.51.100.7")).Country; got != "PL" {
-		t.Fatalf("after reload: %q", got)
+	// The unchanged ASN database still answers (the index merges both).
+	if got := d.Lookup(netip.MustParseAddr("198.51.100.7")); got != (Info{"PL", 64500, "Example Hosting GmbH"}) {
+		t.Fatalf("after reload: %+v", got)
 	}
 	// A broken file keeps the loaded database.
 	os.WriteFile(cfg.CountryDB, []byte("not a database"), 0o644)
 	if changed, err := d.Reload(); changed || err == nil {
 		t.Fatalf("broken file: %v %v", changed, err)
 	}
-	if got := d.Lookup(netip.MustParseAddr("198.51.100.7")).Country; got != "PL" {
-		t.Fatalf("after a failed reload: %q", got)
+	if got := d.Lookup(netip.MustParseAddr("198.51.100.7")); got != (Info{"PL", 64500, "Example Hosting GmbH"}) {
+		t.Fatalf("after a failed reload: %+v", got)
+	}
+	if d.Errors() != 1 {
+		t.Fatalf("%d failed reloads counted, want 1", d.Errors())
 	}
 	if _, err := Open(Config{CountryDB: filepath.Join(t.TempDir(), "missing.mmdb")}); err == nil {
 		t.Fatal("missing database opened")

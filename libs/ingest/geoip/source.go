@@ -1,6 +1,8 @@
 package geoip
 
 import (
+	"cmp"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"net/netip"
@@ -13,13 +15,18 @@ import (
 )
 
 // source is one database file, read whole at load: its distinct records
-// decoded once, its IPv4 networks as address ranges (merged with the other
-// file's into the index, see index.go) and its IPv6 networks in a prefix
-// table (github.com/gaissmai/bart). The file's bytes are not kept.
+// decoded once and its networks as address ranges, which newIndex merges
+// with the other file's (see index.go) and then drops. The file's bytes
+// are not kept.
 type source struct {
 	recs []Info // by id; id 0 is the zero Info (no network)
 	v4   []span // disjoint, in address order
-	v6   *bart.Table[uint32]
+	// v6 are the IPv6 networks as ranges of their first 64 bits. A /64
+	// that the database splits finer has the id fine, and those networks
+	// are in the prefix table fine (github.com/gaissmai/bart): few in
+	// practice, so the common lookup stays one binary search.
+	v6   []span
+	fine *bart.Table[uint32]
 	// sixToFour and teredo say the database answers 6to4 (2002::/16) and
 	// Teredo (2001::/32) addresses from its IPv4 networks, as MaxMind's
 	// writer does by default; Networks skips aliases, so lookups map them.
@@ -28,8 +35,15 @@ type source struct {
 	size              int64
 }
 
-// span is an IPv4 network as its first and last address.
-type span struct{ lo, hi, id uint32 }
+// span is a network as its first and last address (IPv4), or as the first
+// 64 bits of those (IPv6).
+type span struct {
+	lo, hi uint64
+	id     uint32
+}
+
+// fine is the record id of a /64 to look up in source.fine.
+const fine = math.MaxUint32
 
 var (
 	sixToFourNet = netip.MustParsePrefix("2002::/16")
@@ -62,7 +76,7 @@ func loadSource(path string) (*source, error) {
 // compile reads every network of r, decoding each distinct record once
 // (networks share records by their offset in the data section).
 func compile(r *maxminddb.Reader) (*source, error) {
-	s := &source{recs: []Info{{}}, v6: new(bart.Table[uint32])}
+	s := &source{recs: []Info{{}}, fine: new(bart.Table[uint32])}
 	ids := map[uintptr]uint32{}
 	for res := range r.Networks() {
 		if err := res.Err(); err != nil {
@@ -81,33 +95,52 @@ func compile(r *maxminddb.Reader) (*source, error) {
 		}
 		p := res.Prefix()
 		if p.Addr().Is4() {
-			lo := addr4(p.Addr())
-			s.v4 = append(s.v4, span{lo, lo | uint32(math.MaxUint32>>p.Bits()), id})
+			lo := uint64(addr4(p.Addr()))
+			s.v4 = append(s.v4, span{lo, lo | math.MaxUint32>>p.Bits(), id})
 			continue
 		}
-		s.v6.Insert(p, id)
+		lo := top64(p.Addr())
+		switch {
+		case p.Bits() <= 64:
+			s.v6 = append(s.v6, span{lo, lo | math.MaxUint64>>p.Bits(), id})
+		case len(s.v6) == 0 || s.v6[len(s.v6)-1].lo != lo:
+			s.v6 = append(s.v6, span{lo, lo, fine})
+			fallthrough
+		default:
+			s.fine.Insert(p, id)
+		}
 		// A record wider than the IPv4 subtree (::/N, N <= 96) answers
 		// every IPv4 address too.
 		if p.Bits() <= 96 && p.Contains(netip.IPv6Unspecified()) {
 			s.v4 = append(s.v4, span{0, math.MaxUint32, id})
 		}
 	}
-	// Networks lists them in address order; sort only if a writer did not.
-	if !slices.IsSortedFunc(s.v4, func(a, b span) int { return cmpU32(a.lo, b.lo) }) {
-		slices.SortFunc(s.v4, func(a, b span) int { return cmpU32(a.lo, b.lo) })
-	}
+	// Aliased ranges hold no network of their own (Networks skips them):
+	// marked fine, lookups there map the address to IPv4.
 	s.sixToFour, s.teredo = aliased(r, sixToFourNet), aliased(r, teredoNet)
+	for _, x := range []struct {
+		on bool
+		p  netip.Prefix
+	}{{s.sixToFour, sixToFourNet}, {s.teredo, teredoNet}} {
+		if x.on {
+			lo := top64(x.p.Addr())
+			s.v6 = append(s.v6, span{lo, lo | math.MaxUint64>>x.p.Bits(), fine})
+		}
+	}
+	// Networks lists them in address order; sort only if a writer did not.
+	for _, v := range []*[]span{&s.v4, &s.v6} {
+		if !slices.IsSortedFunc(*v, cmpSpan) {
+			slices.SortFunc(*v, cmpSpan)
+		}
+	}
 	return s, nil
 }
 
-func cmpU32(a, b uint32) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+func cmpSpan(a, b span) int { return cmp.Compare(a.lo, b.lo) }
+
+func top64(a netip.Addr) uint64 {
+	b := a.As16()
+	return binary.BigEndian.Uint64(b[:8])
 }
 
 func addr4(a netip.Addr) uint32 {
