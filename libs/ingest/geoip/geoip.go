@@ -1,7 +1,8 @@
 // Package geoip finds the country and the network (autonomous system) of a
 // client address in MaxMind-format databases: GeoLite2 Country and ASN,
 // DB-IP Lite, IPinfo Lite. Files are read with
-// github.com/oschwald/maxminddb-golang/v2 and reloaded when they change on
+// github.com/oschwald/maxminddb-golang/v2, compiled at load into one
+// in-memory index of both (index.go), and read again when they change on
 // disk (a cron job or `bulwark geoip update` replaces them).
 package geoip
 

@@ -78,6 +78,10 @@ func loadSource(path string) (*source, error) {
 func compile(r *maxminddb.Reader) (*source, error) {
 	s := &source{recs: []Info{{}}, fine: new(bart.Table[uint32])}
 	ids := map[uintptr]uint32{}
+	// A combined database (IPinfo Lite) has a record per network, each
+	// with its own copy of the country code and organisation: one string
+	// each is kept.
+	strs := map[string]string{}
 	for res := range r.Networks() {
 		if err := res.Err(); err != nil {
 			return nil, fmt.Errorf("reading the networks: %w", err)
@@ -89,8 +93,10 @@ func compile(r *maxminddb.Reader) (*source, error) {
 			if err := res.Decode(&rec); err != nil {
 				return nil, fmt.Errorf("decoding the record of %s: %w", res.Prefix(), err)
 			}
+			in := rec.info()
+			in.Country, in.ASOrg = intern(strs, in.Country), intern(strs, in.ASOrg)
 			id = uint32(len(s.recs))
-			s.recs = append(s.recs, rec.info())
+			s.recs = append(s.recs, in)
 			ids[off] = id
 		}
 		p := res.Prefix()
@@ -134,6 +140,14 @@ func compile(r *maxminddb.Reader) (*source, error) {
 		}
 	}
 	return s, nil
+}
+
+func intern(strs map[string]string, v string) string {
+	if x, ok := strs[v]; ok {
+		return x
+	}
+	strs[v] = v
+	return v
 }
 
 func cmpSpan(a, b span) int { return cmp.Compare(a.lo, b.lo) }
