@@ -137,15 +137,28 @@ func writeFullSize(dir string) error {
 			"autonomous_system_organization": mmdbtype.String(fmt.Sprintf("Example Network %d Ltd", i)),
 		}
 	}
+	// Each network's AS is drawn at random; its country is the AS's home
+	// country (a few big countries hold most ASes, as in GeoLite2) but for
+	// one network in twenty, so the two files' records pair up as real ones
+	// do: about one (country, AS) pair per AS, not one per network.
+	home := make([]int, len(asns))
+	for i := range home {
+		home[i] = min(int(rng.ExpFloat64()*20), len(countries)-1)
+	}
+	netASN, netCountry := make([]int, len(nets)), make([]int, len(nets))
+	for i := range nets {
+		netASN[i] = rng.IntN(len(asns))
+		netCountry[i] = home[netASN[i]]
+		if rng.IntN(20) == 0 {
+			netCountry[i] = rng.IntN(len(countries))
+		}
+	}
 	for _, db := range []struct {
 		name, typ string
 		rec       func(i int) mmdbtype.Map
 	}{
-		// Countries: a few big ones hold most networks, as in GeoLite2.
-		{"country.mmdb", "GeoLite2-Country", func(int) mmdbtype.Map {
-			return countries[min(int(rng.ExpFloat64()*20), len(countries)-1)]
-		}},
-		{"asn.mmdb", "GeoLite2-ASN", func(int) mmdbtype.Map { return asns[rng.IntN(len(asns))] }},
+		{"country.mmdb", "GeoLite2-Country", func(i int) mmdbtype.Map { return countries[netCountry[i]] }},
+		{"asn.mmdb", "GeoLite2-ASN", func(i int) mmdbtype.Map { return asns[netASN[i]] }},
 	} {
 		w, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: db.typ, RecordSize: 24, IPVersion: 6, IncludeReservedNetworks: true})
 		if err != nil {
