@@ -189,12 +189,13 @@ func (d *DB) Watch(ctx context.Context, log *slog.Logger) {
 			return
 		case <-t.C:
 		}
+		start := time.Now()
 		changed, err := d.Reload()
 		if err != nil {
-			log.Warn("geoip database reload failed; keeping the loaded one", "err", err)
+			log.Warn("geoip database reload failed; keeping the loaded ones", "err", err)
 		}
 		if changed {
-			log.Info("geoip database reloaded", "country_db", d.cfg.CountryDB, "asn_db", d.cfg.ASNDB)
+			log.Info("geoip databases reloaded", "country_db", d.cfg.CountryDB, "asn_db", d.cfg.ASNDB, "took", time.Since(start))
 		}
 	}
 }
