@@ -179,3 +179,43 @@ func TestReload(t *testing.T) {
 		t.Fatal("missing database opened")
 	}
 }
+
+// Lookups go on while a reload swaps the index in (run with -race).
+func TestLookupDuringReload(t *testing.T) {
+	cfg := testDBs(t)
+	d, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, bad := make(chan struct{}), make(chan Info, 1)
+	go func() {
+		defer close(bad)
+		a := netip.MustParseAddr("198.51.100.7")
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if got := d.Lookup(a); got.ASN != 64500 {
+				bad <- got
+				return
+			}
+		}
+	}()
+	for i, c := range []string{"PL", "CZ", "SK"} {
+		writeDB(t, cfg.CountryDB, "GeoLite2-Country", map[string]mmdbtype.Map{"198.51.100.0/24": country(c)})
+		later := time.Now().Add(time.Duration(i+1) * time.Minute)
+		os.Chtimes(cfg.CountryDB, later, later)
+		if changed, err := d.Reload(); !changed || err != nil {
+			t.Fatalf("reload %d: %v %v", i, changed, err)
+		}
+	}
+	close(stop)
+	if got, ok := <-bad; ok {
+		t.Fatalf("during a reload: %+v", got)
+	}
+	if got := d.Lookup(netip.MustParseAddr("198.51.100.7")).Country; got != "SK" {
+		t.Fatalf("after the reloads: %q", got)
+	}
+}
