@@ -9,8 +9,8 @@ import (
 // index answers lookups for both databases at once. Their networks are
 // merged at load into one list of address ranges per family, each range
 // with the pair of records that holds it and the answer Lookup gives for
-// that pair, and a lookup is a binary search among the few ranges under
-// the address's first 16 bits.
+// that pair. An IPv4 lookup is a binary search among the few ranges under
+// the address's first 16 bits; an IPv6 one two short binary searches.
 //
 // Written by hand rather than using a prefix table (bart) or walking
 // maxminddb's tree, because a lookup of a network never seen is bound by
