@@ -12,7 +12,7 @@ import (
 // configured (d == nil) only the CDN's fields are copied.
 func (d *DB) Enrich(ev *eventpb.RequestEvent) {
 	ev.GeoCountry, ev.Asn = ev.CdnCountry, ev.CdnAsn
-	if d == nil || (ev.GeoCountry != "" && ev.Asn != 0 && d.asn.Load() == nil) {
+	if d == nil || (ev.GeoCountry != "" && ev.Asn != 0 && d.ix.Load().asn == nil) {
 		return
 	}
 	a, err := netip.ParseAddr(ev.ClientIp)

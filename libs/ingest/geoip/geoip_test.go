@@ -105,9 +105,9 @@ func TestLookupAndEnrich(t *testing.T) {
 	}
 }
 
-// Networks the databases split finer than the cache's /24 and /64 are not
-// answered for each other from the cache.
-func TestCacheKeepsSplitNetworks(t *testing.T) {
+// Networks the databases split finer than a /24 or a /64 keep their own
+// answers, asked twice (an answer does not leak into its neighbours).
+func TestSplitNetworks(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "country.mmdb")
 	writeDB(t, path, "GeoLite2-Country", map[string]mmdbtype.Map{
 		"198.51.100.0/25": country("DE"), "198.51.100.128/25": country("AT"),
@@ -117,7 +117,7 @@ func TestCacheKeepsSplitNetworks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range 2 { // cold, then from the caches
+	for range 2 {
 		for ip, want := range map[string]string{
 			"198.51.100.1": "DE", "198.51.100.200": "AT", "198.51.100.2": "DE", "198.51.100.129": "AT",
 			"203.0.113.1": "US", "203.0.113.77": "US", "::ffff:203.0.113.78": "US",
@@ -127,9 +127,6 @@ func TestCacheKeepsSplitNetworks(t *testing.T) {
 				t.Errorf("Lookup(%s) = %q, want %q", ip, got, want)
 			}
 		}
-	}
-	if len(d.byNet) == 0 || len(d.byAddr) == 0 {
-		t.Errorf("%d networks and %d addresses cached; want both used", len(d.byNet), len(d.byAddr))
 	}
 }
 
@@ -163,58 +160,62 @@ func TestReload(t *testing.T) {
 	if changed, err := d.Reload(); !changed || err != nil {
 		t.Fatalf("changed file not reloaded: %v %v", changed, err)
 	}
-	if got := d.Lookup(netip.MustParseAddr("198.51.100.7")).Country; got != "PL" {
-		t.Fatalf("after reload: %q", got)
+	// The unchanged ASN database still answers (the index merges both).
+	if got := d.Lookup(netip.MustParseAddr("198.51.100.7")); got != (Info{"PL", 64500, "Example Hosting GmbH"}) {
+		t.Fatalf("after reload: %+v", got)
 	}
 	// A broken file keeps the loaded database.
 	os.WriteFile(cfg.CountryDB, []byte("not a database"), 0o644)
 	if changed, err := d.Reload(); changed || err == nil {
 		t.Fatalf("broken file: %v %v", changed, err)
 	}
-	if got := d.Lookup(netip.MustParseAddr("198.51.100.7")).Country; got != "PL" {
-		t.Fatalf("after a failed reload: %q", got)
+	if got := d.Lookup(netip.MustParseAddr("198.51.100.7")); got != (Info{"PL", 64500, "Example Hosting GmbH"}) {
+		t.Fatalf("after a failed reload: %+v", got)
+	}
+	if d.Errors() != 1 {
+		t.Fatalf("%d failed reloads counted, want 1", d.Errors())
 	}
 	if _, err := Open(Config{CountryDB: filepath.Join(t.TempDir(), "missing.mmdb")}); err == nil {
 		t.Fatal("missing database opened")
 	}
 }
 
-// BenchmarkEnrich: the cost per event with both databases (target: at most
-// 300 ns), against the same loop unconfigured, in the same run.
-func BenchmarkEnrich(b *testing.B) {
-	cfg := testDBs(b)
+// Lookups go on while a reload swaps the index in (run with -race).
+func TestLookupDuringReload(t *testing.T) {
+	cfg := testDBs(t)
 	d, err := Open(cfg)
 	if err != nil {
-		b.Fatal(err)
+		t.Fatal(err)
 	}
-	ips := []string{"198.51.100.7", "198.51.100.200", "203.0.113.9", "2001:db8::1", "192.0.2.1"}
-	// New clients of known networks: distinct addresses, more than the
-	// caches hold, in a few /64s (answered from the network cache).
-	distinct := make([]string, 4*maxNets)
-	for i := range distinct {
-		distinct[i] = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 7: byte(i % 4), 12: byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)}).String()
-	}
-	// First-seen networks: every address in another /64, more than the
-	// network cache holds: every event walks both trees.
-	firstSeen := make([]string, 4*maxNets)
-	for i := range firstSeen {
-		firstSeen[i] = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 4: byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i), 15: 1}).String()
-	}
-	for _, bc := range []struct {
-		name string
-		db   *DB
-		ips  []string
-	}{{"configured", d, ips}, {"configured-distinct", d, distinct}, {"configured-first-seen-network", d, firstSeen}, {"unconfigured", nil, ips}} {
-		b.Run(bc.name, func(b *testing.B) {
-			var ev eventpb.RequestEvent
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				ev.ClientIp = bc.ips[i%len(bc.ips)]
-				ev.GeoCountry, ev.Asn, ev.AsOrg = "", 0, ""
-				bc.db.Enrich(&ev)
-				i++
+	stop, bad := make(chan struct{}), make(chan Info, 1)
+	go func() {
+		defer close(bad)
+		a := netip.MustParseAddr("198.51.100.7")
+		for {
+			select {
+			case <-stop:
+				return
+			default:
 			}
-		})
+			if got := d.Lookup(a); got.ASN != 64500 {
+				bad <- got
+				return
+			}
+		}
+	}()
+	for i, c := range []string{"PL", "CZ", "SK"} {
+		writeDB(t, cfg.CountryDB, "GeoLite2-Country", map[string]mmdbtype.Map{"198.51.100.0/24": country(c)})
+		later := time.Now().Add(time.Duration(i+1) * time.Minute)
+		os.Chtimes(cfg.CountryDB, later, later)
+		if changed, err := d.Reload(); !changed || err != nil {
+			t.Fatalf("reload %d: %v %v", i, changed, err)
+		}
+	}
+	close(stop)
+	if got, ok := <-bad; ok {
+		t.Fatalf("during a reload: %+v", got)
+	}
+	if got := d.Lookup(netip.MustParseAddr("198.51.100.7")).Country; got != "SK" {
+		t.Fatalf("after the reloads: %q", got)
 	}
 }

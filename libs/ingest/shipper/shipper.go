@@ -107,7 +107,7 @@ func New(cfg Config, kcfg kafka.Config, log *slog.Logger, reg prometheus.Registe
 	s.metrics = newMetrics(reg, func() float64 { return float64(client.BufferedProduceRecords()) })
 	if reg != nil && geo != nil {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "bulwark_shipper_geoip_errors_total",
-			Help: "GeoIP lookups that failed on a corrupt database record (the event is shipped without geo fields)."},
+			Help: "GeoIP database reloads that failed (a changed file unreadable or corrupt; the databases loaded before stay in use and the next check tries again)."},
 			func() float64 { return float64(geo.Errors()) }))
 	}
 	return s, nil
