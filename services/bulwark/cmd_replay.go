@@ -18,6 +18,7 @@ import (
 	"github.com/bulwarkhq/bulwark/libs/devtools/replay"
 	"github.com/bulwarkhq/bulwark/libs/devtools/simulate"
 	"github.com/bulwarkhq/bulwark/libs/ingest/geoip"
+	"github.com/bulwarkhq/bulwark/libs/ingest/logparse"
 	"github.com/bulwarkhq/bulwark/libs/platform/config"
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 )
@@ -227,7 +228,7 @@ Reports go to stdout when --output is a file, else to stderr.`,
 
 func badSummary(bad map[string]int64) string {
 	var parts []string
-	for _, reason := range []string{"bad_syntax", "bad_utf8", "bad_time", "too_long", "bad_ip", "header", "other"} {
+	for _, reason := range logparse.Reasons {
 		if n := bad[reason]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%s: %d", reason, n))
 		}
@@ -272,7 +273,7 @@ func summary(r *replay.Result) string {
 	if r.Skipped > 0 {
 		fmt.Fprintf(&b, ", %d outside --since/--until", r.Skipped)
 	}
-	for _, reason := range []string{"bad_syntax", "bad_utf8", "bad_time", "too_long", "bad_ip", "header", "other"} {
+	for _, reason := range logparse.Reasons {
 		if n := r.Bad[reason]; n > 0 {
 			fmt.Fprintf(&b, ", %d %s", n, reason)
 		}

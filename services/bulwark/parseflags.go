@@ -114,6 +114,9 @@ func writeCheck(w io.Writer, path string, format logparse.Format, res logparse.C
 	if res.Rejected > len(res.Errors) {
 		fmt.Fprintf(w, "  ... and %d more rejected lines\n", res.Rejected-len(res.Errors))
 	}
+	if res.NoClient > 0 {
+		fmt.Fprintf(w, "  %d lines match the format but name no client (no address and no session id): shipped as dead letters, reason no_client\n", res.NoClient)
+	}
 	if res.First != nil {
 		b, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(res.First)
 		if err == nil {
