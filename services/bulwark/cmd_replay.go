@@ -121,7 +121,7 @@ Reports go to stdout when --output is a file, else to stderr.`,
 				if err != nil {
 					return usageError{err}
 				}
-				cfg.Labels, err = simulate.ReadLabels(f)
+				cfg.Labels, err = simulate.ParseLabels(f)
 				f.Close()
 				if err != nil {
 					return usageError{fmt.Errorf("--labels %s: %w", labels, err)}
@@ -218,7 +218,7 @@ Reports go to stdout when --output is a file, else to stderr.`,
 	f.StringVar(&modelMode, "model-mode", "blend", "how --model (and a model given to --compare) is used: shadow, blend or replace")
 	f.Float64Var(&cfg.ModelWeight, "model-weight", rules.DefaultModelWeight, "the model's weight in blend mode, 0..1 (at 0.8 the model alone reaches CHALLENGE at p >= 0.875)")
 	f.StringVar(&rdnsCache, "rdns-cache", "", "reverse-DNS answers recorded live ('bulwark bots export-cache'): verify bots by them")
-	f.StringVar(&labels, "labels", "", "labels file (ip -> label and kind JSON): report precision and recall by kind")
+	f.StringVar(&labels, "labels", "", "labels file: the JSON of 'bulwark simulate --labels', or SUBJECT LABEL lines (bare ids are session ids; human, bot, verified_crawler, NAME_bot): report precision and recall by kind")
 	f.StringVarP(&output, "output", "o", "-", "where to write verdict JSON lines, - for stdout")
 	f.BoolVar(&progress, "progress", false, "print a progress line on stderr even when it is not a terminal")
 	f.BoolVar(&noProgress, "no-progress", false, "never print a progress line")

@@ -54,7 +54,9 @@ several points of each ip: subject's life (the model scores ip: subjects): its f
 at every power of two and every 32nd, so that the model learns to decide
 early. --labels is the JSON of 'bulwark simulate --labels': keys are client IPs
 or session:ID subjects, values {"label": "bot"|"human"|"verified_crawler",
-"kind": ...}. Verified crawlers are left out (the decider verifies them);
+"kind": ...}; or plain SUBJECT LABEL lines as labelled datasets publish them
+(a bare id is a session id; LABEL human, bot, verified_crawler or NAME_bot, a
+bot of kind NAME_bot). Verified crawlers are left out (the decider verifies them);
 unlabelled clients are skipped. One subject weighs at most --per-subject
 samples. --feedback adds labels from the feedback topic (a passed challenge:
 human; a failed one with a failed check, or 'bulwark label ... bot': bot;
@@ -175,7 +177,7 @@ The same input and flags give the same model (its id is a hash of the trees).`,
 					if err != nil {
 						return nil, usageError{err}
 					}
-					file, err := simulate.ReadLabels(lf)
+					file, err := simulate.ParseLabels(lf)
 					lf.Close()
 					if err != nil {
 						return nil, usageError{fmt.Errorf("--labels %s: %w", labels, err)}
@@ -241,7 +243,7 @@ The same input and flags give the same model (its id is a hash of the trees).`,
 	f.StringVar(&cfg.Replay.Rules, "rules", "", "rule file whose features and rule scores the samples carry (default: the shipped one)")
 	f.StringVar(&cfg.Replay.Signatures, "signatures", "", "request-signature file read over the shipped signatures")
 	f.DurationVar(&cfg.Replay.AllowedLateness, "allowed-lateness", aggregator.DefaultAllowedLateness, "events this much older than the newest one are still merged")
-	f.StringVar(&labels, "labels", "", "labels file: client IP or session:ID -> {label, kind} (required)")
+	f.StringVar(&labels, "labels", "", "labels file: the JSON of 'bulwark simulate --labels' (client IP or session:ID -> {label, kind}), or SUBJECT LABEL lines (bare ids are session ids; human, bot, verified_crawler, NAME_bot)")
 	f.StringVarP(&out, "output", "o", "", "where to write the model file (required)")
 	f.StringVar(&promote, "promote", "", "the model file in force (what the aggregator reads): replace it with the new model only if it is no worse on precision and recall on the held-out samples; keep a refused one as <name>.refused-<id>.json")
 	f.StringVar(&metricsFile, "metrics-file", "", "with --promote: write the promotion's precision, recall and outcome here in the Prometheus text format (for node_exporter's textfile collector)")
