@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -261,6 +262,10 @@ The same input and flags give the same model (its id is a hash of the trees).`,
 	f.DurationVar(&window, "window", 24*time.Hour, "with --follow --topic: each run trains on the requests of this last stretch of time")
 	f.StringVar(&metricsAddr, "metrics-addr", "127.0.0.1:8492", "with --follow: serve /metrics, /healthz and /readyz here")
 	f.IntVar(&cfg.Params.PerSubject, "per-subject", cfg.Params.PerSubject, "most samples one subject weighs (caps what one client can teach)")
+	f.StringVar(&cfg.Subjects, "subjects", "", "subjects the model learns and scores: ip, or session (the log's own session ids); default: session when every label names a session, else ip")
+	f.StringVar(&cfg.Split, "split", training.SplitAuto, "how --test-share is held out: time (the latest samples), session (whole subjects, stratified by kind, seeded by --seed), or auto (time, unless that leaves only bots or only people on one side)")
+	f.Uint64Var(&cfg.Seed, "seed", 1, "seed of the session split and of --folds")
+	f.IntVar(&cfg.Folds, "folds", 0, "also cross-validate with this many folds grouped by subject (no subject on both sides) and print the per-subject figures")
 	return cmd
 }
 
@@ -274,7 +279,16 @@ func writeTrainReport(w io.Writer, res *training.Result, took time.Duration, rul
 		fmt.Fprintln(w, "no evaluation (--test-share 0): every sample was trained on")
 		return
 	}
-	fmt.Fprintf(w, "trained on %d samples before %s, tested on the %d after\n\n", res.Train, f.Data.TrainUntil.Format(time.RFC3339), res.Test)
+	switch res.Split {
+	case training.SplitSession:
+		fmt.Fprintf(w, "split session: trained on %d samples, tested on the %d samples of the held-out subjects (seed %d)\n", res.Train, res.Test, res.Seed)
+	default:
+		fmt.Fprintf(w, "split time: trained on %d samples before %s, tested on the %d after\n", res.Train, f.Data.TrainUntil.Format(time.RFC3339), res.Test)
+	}
+	if res.SplitNote != "" {
+		fmt.Fprintf(w, "(split auto: %s)\n", res.SplitNote)
+	}
+	fmt.Fprintf(w, "the model scores %s subjects\n\n", strings.Join(f.SubjectKinds(), ", "))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "test set\tdetector\tflags at\tprecision\trecall\tFP rate\tROC-AUC\tTP\tFP\tFN\tTN\t")
 	row := func(set, det string, at string, x model.Figures) {
@@ -291,6 +305,34 @@ func writeTrainReport(w io.Writer, res *training.Result, took time.Duration, rul
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "kind (test subjects)\tlabel\tsubjects\tmodel flagged\trules flagged\t")
 	for _, k := range e.Kinds {
+		lbl := "human"
+		if k.Bot {
+			lbl = "bot"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t\n", k.Kind, lbl, k.Subjects, k.ModelFlagged, k.RulesFlagged)
+	}
+	tw.Flush()
+	if cv := res.CV; cv != nil {
+		writeCrossValidation(w, cv, rulesFile)
+	}
+}
+
+// writeCrossValidation prints a grouped cross-validation's subject figures.
+func writeCrossValidation(w io.Writer, cv *training.CrossValidation, rulesFile string) {
+	fmt.Fprintf(w, "\ncross-validation: %d folds grouped by subject (seed %d); every subject tested once, by a model that never saw it\n\n", cv.Folds, cv.Seed)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "subjects\tdetector\tprecision\trecall\tFP rate\tTP\tFP\tFN\tTN\t")
+	for _, r := range []struct {
+		det string
+		x   model.Figures
+	}{{"model", cv.SubjectsModel}, {"rules " + rulesName(rulesFile), cv.SubjectsRules}} {
+		fmt.Fprintf(tw, "all\t%s\t%.4f\t%.4f\t%.4f%%\t%d\t%d\t%d\t%d\t\n", r.det, r.x.Precision, r.x.Recall, 100*r.x.FPR, r.x.TP, r.x.FP, r.x.FN, r.x.TN)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "kind (all folds)\tlabel\tsubjects\tmodel flagged\trules flagged\t")
+	for _, k := range cv.Kinds {
 		lbl := "human"
 		if k.Bot {
 			lbl = "bot"

@@ -376,7 +376,7 @@ func (e *Engine) scoreSession(ev *eventpb.RequestEvent, o *features.Obs, plain b
 // consider scores the features in e.vector and appends a Score when it changed
 // enough to matter (see shouldEmit).
 func (e *Engine) consider(kind subject.Kind, k [16]byte, em *Emission, ev *eventpb.RequestEvent, trigger **eventpb.RequestEvent, addr netip.Addr, t, end int64, dst []*eventpb.Score) []*eventpb.Score {
-	score := e.attack.apply(kind, e.score(kind))
+	score := e.attack.apply(kind, e.score(kind, ev))
 	e.sample(kind, ev)
 	if !e.shouldEmit(em, score, t) {
 		return dst
@@ -550,7 +550,7 @@ func (e *Engine) flushIdle(now int64, dst []*eventpb.Score) []*eventpb.Score {
 		if now-last < int64(e.opt.refresh) {
 			continue
 		}
-		score := e.attack.holdIdle(k, e.score(k.kind))
+		score := e.attack.holdIdle(k, e.score(k.kind, trigger))
 		// An idle subject is re-emitted only when its score fell: the refresh
 		// rule is for subjects still sending requests.
 		if float64(em.Score)-score < minScoreStep && band(score) == band(float64(em.Score)) {

@@ -19,6 +19,7 @@ type Model struct {
 	base      float64
 	bias      float64 // base plus every root's expected output: the Saabas bias
 	threshold float64
+	subjects  subjectSet // the subject kinds it scores (File.Subjects)
 }
 
 // node is a split of a complete tree, 16 bytes so that a default model's
