@@ -192,7 +192,11 @@ Reports go to stdout when --output is a file, else to stderr.`,
 				if res.Diff != nil {
 					fmt.Fprintln(report)
 				}
-				fmt.Fprintf(report, "labels (rules %s):\n\n", rulesName(ev.rules))
+				with := ""
+				if ev.e == res.Evaluation && cfg.Model != "" {
+					with = " with the model " + cfg.Model + " (" + cfg.ModelMode.String() + ")"
+				}
+				fmt.Fprintf(report, "labels (rules %s%s):\n\n", rulesName(ev.rules), with)
 				if err := ev.e.WriteReport(report); err != nil {
 					return err
 				}

@@ -276,7 +276,10 @@ func writeTrainReport(w io.Writer, res *training.Result, took time.Duration, rul
 		f.ID, took.Round(100*time.Millisecond), res.Replay.Lines, f.Data.Samples, f.Data.Subjects, pos, len(f.Trees), f.Params.MaxDepth)
 	e := f.Evaluation
 	if e == nil {
-		fmt.Fprintln(w, "no evaluation (--test-share 0): every sample was trained on")
+		fmt.Fprintln(w, "no held-out evaluation (--test-share 0): every sample was trained on")
+		if res.CV != nil {
+			writeCrossValidation(w, res.CV, rulesFile)
+		}
 		return
 	}
 	switch res.Split {
