@@ -138,8 +138,10 @@ Reports go to stdout when --output is a file, else to stderr.`,
 					return usageError{fmt.Errorf("--rdns-cache %s: %w", rdnsCache, err)}
 				}
 			}
-			report := io.Writer(os.Stderr)
-			cfg.Output = os.Stdout
+			// The command's writers (os.Stderr, os.Stdout unless a caller set
+			// others): tests read the reports.
+			report := cmd.ErrOrStderr()
+			cfg.Output = cmd.OutOrStdout()
 			if output != "" && output != "-" {
 				f, err := os.Create(output)
 				if err != nil {
@@ -147,7 +149,7 @@ Reports go to stdout when --output is a file, else to stderr.`,
 				}
 				defer f.Close()
 				cfg.Output = f
-				report = os.Stdout
+				report = cmd.OutOrStdout()
 			}
 			if (progress || replay.IsTerminal(os.Stderr)) && !noProgress && !quiet {
 				cfg.Progress = os.Stderr
