@@ -1,7 +1,10 @@
 package logparse
 
 import (
+	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -83,4 +86,50 @@ func FuzzAnonymisedApache(f *testing.F) {
 	}
 	p := mustNew(f, FormatApache, Options{LogFormat: webbotFormat, SessionField: "SESSION_ID", ClientIP: fuzzResolver(), MaxLineBytes: 4096})
 	f.Fuzz(func(t *testing.T, line []byte) { fuzzParse(t, p, line) })
+}
+
+// BenchmarkParseAnonymisedApache parses the dataset's lines (an anonymised
+// client, a bare session id); BenchmarkSplitAnonymised is the same run's
+// baseline: finding the same lines with bytes.IndexByte, nothing parsed.
+func BenchmarkParseAnonymisedApache(b *testing.B) {
+	lines := anonymisedLines(b)
+	p := mustNew(b, FormatApache, Options{LogFormat: webbotFormat, SessionField: "SESSION_ID"})
+	var ev eventpb.RequestEvent
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if err := p.Parse(lines[i], &ev); err != nil && !errors.Is(err, ErrNoClient) {
+			b.Fatal(err)
+		}
+		if i++; i == len(lines) {
+			i = 0
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+}
+
+func BenchmarkSplitAnonymised(b *testing.B) {
+	data := append(bytes.Join(anonymisedLines(b), []byte{'\n'}), '\n')
+	b.ReportAllocs()
+	pos := 0
+	for b.Loop() {
+		j := bytes.IndexByte(data[pos:], '\n')
+		if pos += j + 1; pos >= len(data) {
+			pos = 0
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+}
+
+// anonymisedLines are the dataset excerpt's lines (libs/devtools/training/testdata/webbot).
+func anonymisedLines(b *testing.B) [][]byte {
+	var lines [][]byte
+	for _, name := range []string{"bots.log", "humans.log"} {
+		data, err := os.ReadFile(filepath.Join("..", "..", "devtools", "training", "testdata", "webbot", name))
+		if err != nil {
+			b.Fatal(err)
+		}
+		lines = append(lines, bytes.Split(bytes.TrimRight(data, "\n"), []byte{'\n'})...)
+	}
+	return lines
 }
