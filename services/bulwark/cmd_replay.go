@@ -59,13 +59,18 @@ lines include expiries and lifts as ALLOW lines.
 subjects whose strongest action differs; --compare MODEL.json runs the rules
 with that learned model ('bulwark train') against the rules alone. --model
 FILE scores with a learned model (--model-mode shadow|blend|replace). --labels FILE (from 'bulwark
-simulate --labels') reports precision, recall and false positives by kind.
+simulate --labels', or SUBJECT LABEL lines as labelled datasets publish them)
+reports precision, recall and false positives by kind: per client address, or,
+when every label names a session, per session of the log (flagged when a
+CHALLENGE or BLOCK verdict named it).
 Reports go to stdout when --output is a file, else to stderr.`,
 		Example: `  bulwark simulate --duration 24h --output day.log --labels day.labels.json
   bulwark replay --format nginx --labels day.labels.json --output verdicts.jsonl day.log
   bulwark replay --format nginx --rules mine.yaml --compare candidate.yaml --output /dev/null day.log
   bulwark replay --format nginx --labels day.labels.json --compare model.json --output /dev/null day.log
-  bulwark replay --topic --since 2026-11-21T00:00:00Z --until 2026-11-22T00:00:00Z`,
+  bulwark replay --topic --since 2026-11-21T00:00:00Z --until 2026-11-22T00:00:00Z
+  bulwark replay --format apache --log-format '%h %l %t "%r" %>s %b "%{Referer}i" %{SESSION_ID}e "%{User-Agent}i"' \
+    --session-field SESSION_ID --labels test.txt --model model.json --output /dev/null access.log`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg.Files = args
 			if cfg.Reorder == 0 {
