@@ -129,6 +129,12 @@ The same input and flags give the same model (its id is a hash of the trees).`,
 				}
 				fromFeedback = true
 			}
+			if fromFeedback && !cmd.Flags().Changed("subjects") {
+				// Feedback names sessions the aggregator derived (a challenge
+				// passed by "h-..."): they label their address's vector, as
+				// before sessions could be learned.
+				cfg.Subjects = model.SubjectIP
+			}
 			if (labels == "" && !fromFeedback) || (out == "" && promote == "") {
 				return usageError{errors.New("--output or --promote, and --labels or --feedback, are required")}
 			}
@@ -262,7 +268,7 @@ The same input and flags give the same model (its id is a hash of the trees).`,
 	f.DurationVar(&window, "window", 24*time.Hour, "with --follow --topic: each run trains on the requests of this last stretch of time")
 	f.StringVar(&metricsAddr, "metrics-addr", "127.0.0.1:8492", "with --follow: serve /metrics, /healthz and /readyz here")
 	f.IntVar(&cfg.Params.PerSubject, "per-subject", cfg.Params.PerSubject, "most samples one subject weighs (caps what one client can teach)")
-	f.StringVar(&cfg.Subjects, "subjects", "", "subjects the model learns and scores: ip, or session (the log's own session ids); default: session when every label names a session, else ip")
+	f.StringVar(&cfg.Subjects, "subjects", "", "subjects the model learns and scores: ip, or session (the log's own session ids); default: session when every label names a session, else ip (with --feedback: ip)")
 	f.StringVar(&cfg.Split, "split", training.SplitAuto, "how --test-share is held out: time (the latest samples), session (whole subjects, stratified by kind, seeded by --seed), or auto (time, unless that leaves only bots or only people on one side)")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "seed of the session split and of --folds")
 	f.IntVar(&cfg.Folds, "folds", 0, "also cross-validate with this many folds grouped by subject (no subject on both sides) and print the per-subject figures")
