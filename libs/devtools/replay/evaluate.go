@@ -392,6 +392,16 @@ func (ev *Evaluation) Misses() []string {
 	return out
 }
 
+// hasPeople reports whether labelled people were evaluated.
+func (ev *Evaluation) hasPeople() bool {
+	for _, k := range ev.Kinds {
+		if k.Label == simulate.LabelHuman && k.Clients > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // WriteReport prints the evaluation as a Markdown table with a summary.
 func (ev *Evaluation) WriteReport(w io.Writer) error {
 	var err error
@@ -437,6 +447,9 @@ func (ev *Evaluation) WriteReport(w io.Writer) error {
 	} else {
 		p("targets met: recall >= %.2f for every bot kind with >= %d requests, humans flagged <= %.1f%%, no verified crawler flagged\n",
 			TargetRecall, MinRequests, 100*TargetHumanFPRate)
+	}
+	if !ev.hasPeople() {
+		p("no labelled person sent a request in the input: the false-positive rate was not measured\n")
 	}
 	return err
 }
