@@ -30,10 +30,10 @@ type File struct {
 	// default).
 	Threshold float64 `json:"threshold"`
 	BaseScore float64 `json:"base_score"` // initial log-odds
+	Params    Params  `json:"params"`
 	// Subjects are the kinds of subject the model was trained on and
 	// scores: "ip", "session" (subjects.go); none: "ip".
 	Subjects []string `json:"subjects,omitempty"`
-	Params   Params   `json:"params"`
 	// Data describes the training data: its digest makes a training run
 	// reproducible and checkable.
 	Data DataInfo `json:"data"`
@@ -45,17 +45,17 @@ type File struct {
 
 // DataInfo describes a training set.
 type DataInfo struct {
-	Digest     string    `json:"digest"` // SHA-256 of the samples (values, labels, times, weights)
-	Samples    int       `json:"samples"`
-	Positives  int       `json:"positives"`
-	Subjects   int       `json:"subjects"`
-	TrainUntil time.Time `json:"train_until"` // samples before this trained, the rest tested
+	Digest      string    `json:"digest"` // SHA-256 of the samples (values, labels, times, weights)
+	Samples     int       `json:"samples"`
+	Positives   int       `json:"positives"`
+	Subjects    int       `json:"subjects"`
+	TrainUntil  time.Time `json:"train_until"` // samples before this trained, the rest tested
+	Sources     []string  `json:"sources,omitempty"`
+	LabelsFile  string    `json:"labels_file,omitempty"`
+	LabelDigest string    `json:"labels_digest,omitempty"`
 	// Split is how the evaluation's samples were held out: "time" (before
 	// and from TrainUntil) or "session" (whole subjects); "" for none.
-	Split       string   `json:"split,omitempty"`
-	Sources     []string `json:"sources,omitempty"`
-	LabelsFile  string   `json:"labels_file,omitempty"`
-	LabelDigest string   `json:"labels_digest,omitempty"`
+	Split string `json:"split,omitempty"`
 }
 
 // Tree is one tree in flat form: node 0 is the root; an internal node
