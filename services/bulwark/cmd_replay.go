@@ -18,6 +18,7 @@ import (
 	"github.com/bulwarkhq/bulwark/libs/devtools/replay"
 	"github.com/bulwarkhq/bulwark/libs/devtools/simulate"
 	"github.com/bulwarkhq/bulwark/libs/ingest/geoip"
+	"github.com/bulwarkhq/bulwark/libs/ingest/logparse"
 	"github.com/bulwarkhq/bulwark/libs/platform/config"
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 )
@@ -58,13 +59,18 @@ lines include expiries and lifts as ALLOW lines.
 subjects whose strongest action differs; --compare MODEL.json runs the rules
 with that learned model ('bulwark train') against the rules alone. --model
 FILE scores with a learned model (--model-mode shadow|blend|replace). --labels FILE (from 'bulwark
-simulate --labels') reports precision, recall and false positives by kind.
+simulate --labels', or SUBJECT LABEL lines as labelled datasets publish them)
+reports precision, recall and false positives by kind: per client address, or,
+when every label names a session, per session of the log (flagged when a
+CHALLENGE or BLOCK verdict named it).
 Reports go to stdout when --output is a file, else to stderr.`,
 		Example: `  bulwark simulate --duration 24h --output day.log --labels day.labels.json
   bulwark replay --format nginx --labels day.labels.json --output verdicts.jsonl day.log
   bulwark replay --format nginx --rules mine.yaml --compare candidate.yaml --output /dev/null day.log
   bulwark replay --format nginx --labels day.labels.json --compare model.json --output /dev/null day.log
-  bulwark replay --topic --since 2026-11-21T00:00:00Z --until 2026-11-22T00:00:00Z`,
+  bulwark replay --topic --since 2026-11-21T00:00:00Z --until 2026-11-22T00:00:00Z
+  bulwark replay --format apache --log-format '%h %l %t "%r" %>s %b "%{Referer}i" %{SESSION_ID}e "%{User-Agent}i"' \
+    --session-field SESSION_ID --labels test.txt --model model.json --output /dev/null access.log`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg.Files = args
 			if cfg.Reorder == 0 {
@@ -120,7 +126,7 @@ Reports go to stdout when --output is a file, else to stderr.`,
 				if err != nil {
 					return usageError{err}
 				}
-				cfg.Labels, err = simulate.ReadLabels(f)
+				cfg.Labels, err = simulate.ParseLabels(f)
 				f.Close()
 				if err != nil {
 					return usageError{fmt.Errorf("--labels %s: %w", labels, err)}
@@ -137,8 +143,10 @@ Reports go to stdout when --output is a file, else to stderr.`,
 					return usageError{fmt.Errorf("--rdns-cache %s: %w", rdnsCache, err)}
 				}
 			}
-			report := io.Writer(os.Stderr)
-			cfg.Output = os.Stdout
+			// The command's writers (os.Stderr, os.Stdout unless a caller set
+			// others): tests read the reports.
+			report := cmd.ErrOrStderr()
+			cfg.Output = cmd.OutOrStdout()
 			if output != "" && output != "-" {
 				f, err := os.Create(output)
 				if err != nil {
@@ -146,7 +154,7 @@ Reports go to stdout when --output is a file, else to stderr.`,
 				}
 				defer f.Close()
 				cfg.Output = f
-				report = os.Stdout
+				report = cmd.OutOrStdout()
 			}
 			if (progress || replay.IsTerminal(os.Stderr)) && !noProgress && !quiet {
 				cfg.Progress = os.Stderr
@@ -191,7 +199,11 @@ Reports go to stdout when --output is a file, else to stderr.`,
 				if res.Diff != nil {
 					fmt.Fprintln(report)
 				}
-				fmt.Fprintf(report, "labels (rules %s):\n\n", rulesName(ev.rules))
+				with := ""
+				if ev.e == res.Evaluation && cfg.Model != "" {
+					with = " with the model " + cfg.Model + " (" + cfg.ModelMode.String() + ")"
+				}
+				fmt.Fprintf(report, "labels (rules %s%s):\n\n", rulesName(ev.rules), with)
 				if err := ev.e.WriteReport(report); err != nil {
 					return err
 				}
@@ -217,7 +229,7 @@ Reports go to stdout when --output is a file, else to stderr.`,
 	f.StringVar(&modelMode, "model-mode", "blend", "how --model (and a model given to --compare) is used: shadow, blend or replace")
 	f.Float64Var(&cfg.ModelWeight, "model-weight", rules.DefaultModelWeight, "the model's weight in blend mode, 0..1 (at 0.8 the model alone reaches CHALLENGE at p >= 0.875)")
 	f.StringVar(&rdnsCache, "rdns-cache", "", "reverse-DNS answers recorded live ('bulwark bots export-cache'): verify bots by them")
-	f.StringVar(&labels, "labels", "", "labels file (ip -> label and kind JSON): report precision and recall by kind")
+	f.StringVar(&labels, "labels", "", "labels file: the JSON of 'bulwark simulate --labels', or SUBJECT LABEL lines (bare ids are session ids; human, bot, verified_crawler, NAME_bot): report precision and recall by kind")
 	f.StringVarP(&output, "output", "o", "-", "where to write verdict JSON lines, - for stdout")
 	f.BoolVar(&progress, "progress", false, "print a progress line on stderr even when it is not a terminal")
 	f.BoolVar(&noProgress, "no-progress", false, "never print a progress line")
@@ -227,7 +239,7 @@ Reports go to stdout when --output is a file, else to stderr.`,
 
 func badSummary(bad map[string]int64) string {
 	var parts []string
-	for _, reason := range []string{"bad_syntax", "bad_utf8", "bad_time", "too_long", "bad_ip", "header", "other"} {
+	for _, reason := range logparse.Reasons {
 		if n := bad[reason]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%s: %d", reason, n))
 		}
@@ -272,7 +284,7 @@ func summary(r *replay.Result) string {
 	if r.Skipped > 0 {
 		fmt.Fprintf(&b, ", %d outside --since/--until", r.Skipped)
 	}
-	for _, reason := range []string{"bad_syntax", "bad_utf8", "bad_time", "too_long", "bad_ip", "header", "other"} {
+	for _, reason := range logparse.Reasons {
 		if n := r.Bad[reason]; n > 0 {
 			fmt.Fprintf(&b, ", %d %s", n, reason)
 		}

@@ -105,8 +105,12 @@ parse, nothing is sent.`,
 					return err
 				}
 				if res.Lines > 0 && res.Parsed == 0 {
+					why := "no line names a client: no address and no session id"
+					if len(res.Errors) > 0 {
+						why = res.Errors[0].String()
+					}
 					return usageError{fmt.Errorf("%s: none of the first %d lines parse as %s, nothing was sent (%s); see bulwark ship --check",
-						path, res.Lines, format, res.Errors[0])}
+						path, res.Lines, format, why)}
 				}
 			}
 			s, err := shipper.New(c, g.Kafka, g.Log, nil)

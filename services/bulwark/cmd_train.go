@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -57,7 +58,9 @@ several points of each ip: subject's life (the model scores ip: subjects): its f
 at every power of two and every 32nd, so that the model learns to decide
 early. --labels is the JSON of 'bulwark simulate --labels': keys are client IPs
 or session:ID subjects, values {"label": "bot"|"human"|"verified_crawler",
-"kind": ...}. Verified crawlers are left out (the decider verifies them);
+"kind": ...}; or plain SUBJECT LABEL lines as labelled datasets publish them
+(a bare id is a session id; LABEL human, bot, verified_crawler or NAME_bot, a
+bot of kind NAME_bot). Verified crawlers are left out (the decider verifies them);
 unlabelled clients are skipped. One subject weighs at most --per-subject
 samples. --feedback adds labels from the feedback topic (a passed challenge:
 human; a failed one with a failed check, or 'bulwark label ... bot': bot;
@@ -162,6 +165,12 @@ The same input and flags give the same model (its id is a hash of the trees).`,
 				}
 				cfg.Evaluate = m
 			}
+			if fromFeedback && !cmd.Flags().Changed("subjects") {
+				// Feedback names sessions the aggregator derived (a challenge
+				// passed by "h-..."): they label their address's vector, as
+				// before sessions could be learned.
+				cfg.Subjects = model.SubjectIP
+			}
 			if (labels == "" && !fromFeedback) || (out == "" && promote == "" && evaluate == "") {
 				return usageError{errors.New("--output or --promote (or --evaluate), and --labels or --feedback, are required")}
 			}
@@ -219,7 +228,7 @@ The same input and flags give the same model (its id is a hash of the trees).`,
 					if err != nil {
 						return nil, usageError{err}
 					}
-					file, err := simulate.ReadLabels(lf)
+					file, err := simulate.ParseLabels(lf)
 					lf.Close()
 					if err != nil {
 						return nil, usageError{fmt.Errorf("--labels %s: %w", labels, err)}
@@ -293,7 +302,7 @@ The same input and flags give the same model (its id is a hash of the trees).`,
 	f.StringVar(&cfg.Replay.Rules, "rules", "", "rule file whose features and rule scores the samples carry (default: the shipped one)")
 	f.StringVar(&cfg.Replay.Signatures, "signatures", "", "request-signature file read over the shipped signatures")
 	f.DurationVar(&cfg.Replay.AllowedLateness, "allowed-lateness", aggregator.DefaultAllowedLateness, "events this much older than the newest one are still merged")
-	f.StringVar(&labels, "labels", "", "labels file: client IP or session:ID -> {label, kind} (required)")
+	f.StringVar(&labels, "labels", "", "labels file: the JSON of 'bulwark simulate --labels' (client IP or session:ID -> {label, kind}), or SUBJECT LABEL lines (bare ids are session ids; human, bot, verified_crawler, NAME_bot)")
 	f.StringVarP(&out, "output", "o", "", "where to write the model file (required)")
 	f.StringVar(&evaluate, "evaluate", "", "train nothing: score this model file on every sample of the input, next to the rules (a held-out test on another day, site or seed)")
 	f.StringVar(&promote, "promote", "", "the model file in force (what the aggregator reads): replace it with the new model only if it is no worse on precision and recall on the held-out samples; keep a refused one as <name>.refused-<id>.json")
@@ -313,6 +322,10 @@ The same input and flags give the same model (its id is a hash of the trees).`,
 	f.StringVar(&metricsAddr, "metrics-addr", "127.0.0.1:8492", "with --follow: serve /metrics, /healthz and /readyz here")
 	f.IntVar(&cfg.Params.PerSubject, "per-subject", cfg.Params.PerSubject, "most samples one subject weighs (caps what one client can teach)")
 	registerAlgoFlags(f, &cfg.Params, mlp)
+	f.StringVar(&cfg.Subjects, "subjects", "", "subjects the model learns and scores: ip, or session (the log's own session ids); default: session when every label names a session, else ip (with --feedback: ip)")
+	f.StringVar(&cfg.Split, "split", training.SplitAuto, "how --test-share is held out: time (the latest samples), session (whole subjects, stratified by kind, seeded by --seed), or auto (time, unless that leaves only bots or only people on one side)")
+	f.Uint64Var(&cfg.Seed, "seed", 1, "seed of the session split and of --folds")
+	f.IntVar(&cfg.Folds, "folds", 0, "also cross-validate with this many folds grouped by subject (no subject on both sides) and print the per-subject figures")
 	return cmd
 }
 
@@ -323,11 +336,26 @@ func writeTrainReport(w io.Writer, res *training.Result, took time.Duration, rul
 		f.ID, took.Round(100*time.Millisecond), res.Replay.Lines, f.Data.Samples, f.Data.Subjects, pos, describeModel(f))
 	e := f.Evaluation
 	if e == nil {
-		fmt.Fprintln(w, "no evaluation (--test-share 0): every sample was trained on")
+		fmt.Fprintln(w, "no held-out evaluation (--test-share 0): every sample was trained on")
+		if res.CV != nil {
+			writeCrossValidation(w, res.CV, rulesFile)
+		}
 		return
 	}
-	fmt.Fprintf(w, "trained on %d samples before %s, tested on the %d after\n\n", res.Train, f.Data.TrainUntil.Format(time.RFC3339), res.Test)
+	switch res.Split {
+	case training.SplitSession:
+		fmt.Fprintf(w, "split session: trained on %d samples, tested on the %d samples of the held-out subjects (seed %d)\n", res.Train, res.Test, res.Seed)
+	default:
+		fmt.Fprintf(w, "split time: trained on %d samples before %s, tested on the %d after\n", res.Train, f.Data.TrainUntil.Format(time.RFC3339), res.Test)
+	}
+	if res.SplitNote != "" {
+		fmt.Fprintf(w, "(split auto: %s)\n", res.SplitNote)
+	}
+	fmt.Fprintf(w, "the model scores %s subjects\n\n", strings.Join(f.SubjectKinds(), ", "))
 	writeEvaluation(w, f, rulesFile)
+	if res.CV != nil {
+		writeCrossValidation(w, res.CV, rulesFile)
+	}
 }
 
 // writeEvaluation prints f's held-out figures next to the rules', and per kind.
@@ -349,6 +377,31 @@ func writeEvaluation(w io.Writer, f *model.File, rulesFile string) {
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "kind (test subjects)\tlabel\tsubjects\tmodel flagged\trules flagged\t")
 	for _, k := range e.Kinds {
+		lbl := "human"
+		if k.Bot {
+			lbl = "bot"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t\n", k.Kind, lbl, k.Subjects, k.ModelFlagged, k.RulesFlagged)
+	}
+	tw.Flush()
+}
+
+// writeCrossValidation prints a grouped cross-validation's subject figures.
+func writeCrossValidation(w io.Writer, cv *training.CrossValidation, rulesFile string) {
+	fmt.Fprintf(w, "\ncross-validation: %d folds grouped by subject (seed %d); every subject tested once, by a model that never saw it\n\n", cv.Folds, cv.Seed)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "subjects\tdetector\tprecision\trecall\tFP rate\tTP\tFP\tFN\tTN\t")
+	for _, r := range []struct {
+		det string
+		x   model.Figures
+	}{{"model", cv.SubjectsModel}, {"rules " + rulesName(rulesFile), cv.SubjectsRules}} {
+		fmt.Fprintf(tw, "all\t%s\t%.4f\t%.4f\t%.4f%%\t%d\t%d\t%d\t%d\t\n", r.det, r.x.Precision, r.x.Recall, 100*r.x.FPR, r.x.TP, r.x.FP, r.x.FN, r.x.TN)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "kind (all folds)\tlabel\tsubjects\tmodel flagged\trules flagged\t")
+	for _, k := range cv.Kinds {
 		lbl := "human"
 		if k.Bot {
 			lbl = "bot"

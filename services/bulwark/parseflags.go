@@ -34,7 +34,7 @@ func (p *parseFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&p.format, "format", "nginx", "log format: "+formatNames())
 	f.StringVar(&p.logFormat, "log-format", "", "the nginx log_format (--format nginx) or Apache LogFormat (--format apache) string the files are written in; default: the combined format")
 	f.StringVar(&p.jsonFields, "json-fields", "", "JSON keys of a JSON log, as field=key pairs: remote_addr=client,time_iso8601=ts (--format nginx-json)")
-	f.StringVar(&p.sessionField, "session-field", "", "the field or format variable holding the session id (sid for $sid, %{X-Session}i)")
+	f.StringVar(&p.sessionField, "session-field", "", "the field or format variable holding the session id (nginx: sid for $sid; Apache: SESSION_ID for %{SESSION_ID}e or %{SESSION_ID}n, or the directive itself, e.g. %{X-Session}i)")
 	f.StringVar(&p.sessionCookie, "session-cookie", "", "the cookie holding the session id")
 	f.StringVar(&p.trustedProxies, "trusted-proxies", "", "CIDRs of your proxies, comma-separated: the client is the first untrusted X-Forwarded-For hop")
 }
@@ -113,6 +113,9 @@ func writeCheck(w io.Writer, path string, format logparse.Format, res logparse.C
 	}
 	if res.Rejected > len(res.Errors) {
 		fmt.Fprintf(w, "  ... and %d more rejected lines\n", res.Rejected-len(res.Errors))
+	}
+	if res.NoClient > 0 {
+		fmt.Fprintf(w, "  %d lines match the format but name no client (no address and no session id): shipped as dead letters, reason no_client\n", res.NoClient)
 	}
 	if res.First != nil {
 		b, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(res.First)

@@ -32,7 +32,7 @@ type Config struct {
 
 	// The model's settings; without MODEL_FILE, those of the rule file's
 	// model: section apply (services/aggregator).
-	ModelFile   string  `env:"MODEL_FILE" help:"A model file from 'bulwark train' to score ip: subjects with, in place of the rule file's model: section; re-read when it changes."`
+	ModelFile   string  `env:"MODEL_FILE" help:"A model file from 'bulwark train' to score with (the subject kinds the file names: ip: subjects, or the log's own session: subjects), in place of the rule file's model: section; re-read when it changes."`
 	ModelMode   string  `env:"MODEL_MODE" envDefault:"shadow" help:"How MODEL_FILE is used: shadow (record model_score only), blend (one more signal, noisy-OR with the rules) or replace (the model's probability is the score)."`
 	ModelWeight float64 `env:"MODEL_WEIGHT" envDefault:"0.8" help:"MODEL_FILE's weight in blend mode, 0..1: at 0.8 the model alone reaches CHALLENGE (70) at probability 0.875."`
 	ModelWait   bool    `env:"MODEL_WAIT" envDefault:"false" help:"With MODEL_FILE: a file that does not exist yet is waited for (the rules score alone until it appears, e.g. at the first promotion of 'bulwark train --follow') instead of stopping at start-up; a file that exists and does not load still stops it."`

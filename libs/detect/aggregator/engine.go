@@ -220,12 +220,19 @@ func NewEngine(cfg scoring.Config, opts ...Option) *Engine {
 // of one partition must come in offset order; event times may be out of
 // order within the allowed lateness.
 func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*eventpb.Score {
-	addr, err := netip.ParseAddr(ev.GetClientIp())
-	if err != nil || addr.Zone() != "" {
-		e.stats.BadEvents++
-		return dst
+	// An anonymised event (no client address, a session id from the log)
+	// is counted by its session: subject alone: it has no ip: or net:
+	// subject, and takes no part in attack mode (which acts on addresses).
+	anon := ev.GetClientIp() == "" && ev.GetSessionId() != ""
+	var addr netip.Addr
+	if !anon {
+		a, err := netip.ParseAddr(ev.GetClientIp())
+		if err != nil || a.Zone() != "" {
+			e.stats.BadEvents++
+			return dst
+		}
+		addr = a.Unmap()
 	}
-	addr = addr.Unmap()
 	t := ev.GetTimeUnixNano()
 	if t <= 0 {
 		e.stats.BadEvents++
@@ -247,8 +254,11 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 	}
 	e.stats.Events++
 
-	ipk := addr.As16()
-	netk := subject.NetOf(addr).Addr().As16()
+	var ipk, netk [16]byte
+	if !anon {
+		ipk = addr.As16()
+		netk = subject.NetOf(addr).Addr().As16()
+	}
 	ua := ev.GetUserAgent()
 	o := features.Obs{
 		T:        t,
@@ -256,7 +266,9 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 		Status:   ev.GetStatus(),
 		PathHash: xxhash.Sum64String(ev.GetPath()),
 		UAHash:   features.HashUA(ua),
-		IP:       xxhash.Sum64(ipk[:]),
+	}
+	if !anon {
+		o.IP = xxhash.Sum64(ipk[:])
 	}
 	if ev.GetMalformed() != "" {
 		o.Flags |= features.ReqMalformed
@@ -276,6 +288,9 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 		o.Sig == 0 && o.Status < 400
 	sec := uint32(t / int64(time.Second))
 
+	if anon {
+		return e.scoreSession(ev, &o, plain, sec, t, dst)
+	}
 	ip, ipi := e.ips.get(ipk)
 	if ip.Behaviour.Last != 0 && t-ip.Behaviour.Last > int64(e.opt.idle) {
 		*ip = ipState{}
@@ -336,10 +351,32 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 	return dst
 }
 
+// scoreSession merges an anonymised event into its session's state and
+// scores the session, as Process does for the session of any event.
+func (e *Engine) scoreSession(ev *eventpb.RequestEvent, o *features.Obs, plain bool, sec uint32, t int64, dst []*eventpb.Score) []*eventpb.Score {
+	ss, ssi := e.sessions.get(o.Session)
+	if ss.Behaviour.Last != 0 && t-ss.Behaviour.Last > int64(e.opt.idle) {
+		*ss = sessionState{}
+		e.dropHot(sessionHot(o.Session))
+	}
+	ssPlain := plain && ss.Behaviour.UA == o.UA
+	ss.Behaviour.Update(o)
+	e.sessions.touch(o.Session, ssi)
+	if !ss.Emission.fresh(sec, ssPlain) {
+		return dst
+	}
+	var trigger *eventpb.RequestEvent
+	e.vector = features.Vector{}
+	ss.Behaviour.Compute(ss.Behaviour.Last, &e.vector)
+	e.site.Compute(ss.Behaviour.Country, ss.Behaviour.ASN, &e.vector)
+	e.sigReason = e.sigName(ss.Behaviour.SigRecent(ss.Behaviour.Last))
+	return e.consider(subject.KindSession, sessionHot(o.Session).key, &ss.Emission, ev, &trigger, netip.Addr{}, t, ss.Behaviour.Last, dst)
+}
+
 // consider scores the features in e.vector and appends a Score when it changed
 // enough to matter (see shouldEmit).
 func (e *Engine) consider(kind subject.Kind, k [16]byte, em *Emission, ev *eventpb.RequestEvent, trigger **eventpb.RequestEvent, addr netip.Addr, t, end int64, dst []*eventpb.Score) []*eventpb.Score {
-	score := e.attack.apply(kind, e.score(kind))
+	score := e.attack.apply(kind, e.score(kind, ev))
 	e.sample(kind, ev)
 	if !e.shouldEmit(em, score, t) {
 		return dst
@@ -513,7 +550,7 @@ func (e *Engine) flushIdle(now int64, dst []*eventpb.Score) []*eventpb.Score {
 		if now-last < int64(e.opt.refresh) {
 			continue
 		}
-		score := e.attack.holdIdle(k, e.score(k.kind))
+		score := e.attack.holdIdle(k, e.score(k.kind, trigger))
 		// An idle subject is re-emitted only when its score fell: the refresh
 		// rule is for subjects still sending requests.
 		if float64(em.Score)-score < minScoreStep && band(score) == band(float64(em.Score)) {

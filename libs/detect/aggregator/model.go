@@ -18,13 +18,17 @@ import (
 // model's reason and its probability beside the rules'.
 
 // WithModel scores with the model h holds (h's model may be swapped or
-// removed while the engine runs: a reload). Only ip: subjects are scored by
-// the model; session: and net: subjects by the rules alone. Labels name
-// clients by address, and an address's vector carries its crowd (how many
-// sessions share it); a derived session behind an office NAT (one address,
-// one common browser) mixes dozens of people into one subject that looks
-// like a fast client, and a model applied to sessions flagged both
-// simulated offices (BENCHMARKS.md, section model).
+// removed while the engine runs: a reload). The model scores the subject
+// kinds its file names (model.File.Subjects): a model trained on addresses
+// scores ip: subjects only; session: and net: subjects by the rules alone.
+// Labels name such clients by address, and an address's vector carries its
+// crowd (how many sessions share it); a derived session behind an office
+// NAT (one address, one common browser) mixes dozens of people into one
+// subject that looks like a fast client, and a model applied to sessions
+// flagged both simulated offices (BENCHMARKS.md, section model). A model
+// trained on sessions (labels of a site's own session ids, e.g. an
+// anonymised log) scores session: subjects, and only those named by the
+// log's session id: a log's session is one browser, never a derived crowd.
 func WithModel(h *model.Holder) Option { return func(o *options) { o.model = h } }
 
 // Sample is a subject's feature vector at the moment it was scored, for
@@ -49,15 +53,20 @@ type engineModel struct {
 	sample Sample
 }
 
-// score scores e.vector: the rule scorer, then the model in force.
-func (e *Engine) score(kind subject.Kind) float64 {
+// score scores e.vector: the rule scorer, then the model in force; ev is
+// the request the subject is scored for.
+func (e *Engine) score(kind subject.Kind, ev *eventpb.RequestEvent) float64 {
 	rule := e.scorer.Score(kind, &e.vector, &e.points)
 	e.mdl.active, e.mdl.rule = nil, rule
-	if e.opt.model == nil || kind != subject.KindIP {
+	if e.opt.model == nil || (kind != subject.KindIP && kind != subject.KindSession) {
 		return rule
 	}
 	a := e.opt.model.Load()
 	if a == nil {
+		return rule
+	}
+	if kind == subject.KindIP && !a.Model.ScoresIPs() ||
+		kind == subject.KindSession && (!a.Model.ScoresSessions() || ev.GetSessionId() == "") {
 		return rule
 	}
 	e.mdl.active, e.mdl.p = a, a.Model.Predict(&e.vector)

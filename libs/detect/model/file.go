@@ -32,6 +32,9 @@ type File struct {
 	Threshold float64 `json:"threshold"`
 	BaseScore float64 `json:"base_score"` // initial log-odds
 	Params    Params  `json:"params"`
+	// Subjects are the kinds of subject the model was trained on and
+	// scores: "ip", "session" (subjects.go); none: "ip".
+	Subjects []string `json:"subjects,omitempty"`
 	// Data describes the training data: its digest makes a training run
 	// reproducible and checkable.
 	Data DataInfo `json:"data"`
@@ -52,6 +55,9 @@ type DataInfo struct {
 	Sources     []string  `json:"sources,omitempty"`
 	LabelsFile  string    `json:"labels_file,omitempty"`
 	LabelDigest string    `json:"labels_digest,omitempty"`
+	// Split is how the evaluation's samples were held out: "time" (before
+	// and from TrainUntil) or "session" (whole subjects); "" for none.
+	Split string `json:"split,omitempty"`
 }
 
 // Tree is one tree in flat form: node 0 is the root; an internal node
@@ -126,9 +132,18 @@ func Compile(f *File) (*Model, error) {
 	if !finite(f.Threshold) || f.Threshold < 0 || f.Threshold > 1 {
 		return nil, fmt.Errorf("%w: threshold out of range", ErrFormat)
 	}
+	subjects, err := compileSubjects(f.Subjects)
+	if err != nil {
+		return nil, err
+	}
 	switch f.Kind {
 	case KindMLP:
-		return compileMLP(f)
+		m, err := compileMLP(f)
+		if err != nil {
+			return nil, err
+		}
+		m.subjects = subjects
+		return m, nil
 	case KindGBDT, "":
 	default:
 		return nil, fmt.Errorf("%w: kind %q, want %s or %s", ErrFormat, f.Kind, KindGBDT, KindMLP)
@@ -150,7 +165,7 @@ func Compile(f *File) (*Model, error) {
 		}
 		cols[i] = id
 	}
-	m := &Model{file: f, base: f.BaseScore, bias: f.BaseScore, threshold: f.Threshold}
+	m := &Model{file: f, base: f.BaseScore, bias: f.BaseScore, threshold: f.Threshold, subjects: subjects}
 	for ti, t := range f.Trees {
 		n := len(t.Nodes)
 		if n == 0 || n > maxNodes {

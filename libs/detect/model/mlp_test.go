@@ -279,3 +279,32 @@ func TestReloaderSwapsKinds(t *testing.T) {
 		}
 	}
 }
+
+// An MLP scores the subject kinds its file names, as the trees do: a
+// session model of an anonymised log must not fall back to scoring nothing.
+func TestMLPSubjects(t *testing.T) {
+	d := synthetic(2000, 9)
+	p := mlpParams()
+	p.MLP.Epochs = 1
+	for _, tc := range []struct {
+		kinds         []string
+		ips, sessions bool
+	}{
+		{nil, true, false},
+		{[]string{SubjectSession}, false, true},
+		{[]string{SubjectIP, SubjectSession}, true, true},
+	} {
+		f, err := Train(d, all(d), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Threshold, f.Subjects = 0.5, tc.kinds
+		m, err := Compile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.ScoresIPs() != tc.ips || m.ScoresSessions() != tc.sessions {
+			t.Errorf("subjects %v: scores ips %v sessions %v, want %v %v", tc.kinds, m.ScoresIPs(), m.ScoresSessions(), tc.ips, tc.sessions)
+		}
+	}
+}

@@ -19,7 +19,8 @@ type Model struct {
 	base      float64
 	bias      float64 // base plus every root's expected output: the Saabas bias
 	threshold float64
-	mlp       *mlpNet // set for a kind mlp model: it scores instead of the trees
+	mlp       *mlpNet    // set for a kind mlp model: it scores instead of the trees
+	subjects  subjectSet // the subject kinds it scores (File.Subjects)
 }
 
 // node is a split of a complete tree, 16 bytes so that a default model's

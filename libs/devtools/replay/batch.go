@@ -2,6 +2,7 @@ package replay
 
 import (
 	"context"
+	"github.com/cespare/xxhash/v2"
 	"net/netip"
 	"sync"
 
@@ -46,7 +47,12 @@ func (b *batch) full() bool { return b.n == len(b.slots) }
 // partition assigns each event to a partition by its client's network.
 func (b *batch) partition() {
 	for _, s := range b.slots[:b.n] {
-		s.part = partitionOf(s.ev.GetClientIp())
+		if ip := s.ev.GetClientIp(); ip != "" || s.ev.GetSessionId() == "" {
+			s.part = partitionOf(ip)
+		} else {
+			// An anonymised event: its session's events stay together.
+			s.part = int(xxhash.Sum64String(s.ev.GetSessionId()) % partitions)
+		}
 	}
 }
 

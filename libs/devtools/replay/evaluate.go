@@ -11,6 +11,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/bulwarkhq/bulwark/libs/detect/aggregator"
 	"github.com/bulwarkhq/bulwark/libs/devtools/simulate"
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/platform/subject"
@@ -52,35 +53,82 @@ func (c *clientEval) flag(t int64) {
 // request while a net: or session: verdict covering it was in force. A
 // request counts as caught when it was sent while such a verdict was in
 // force: the sidecar would have challenged or blocked it.
+//
+// With labels of sessions only (a dataset of session ids), the evaluation is
+// per session instead: each session id of the log is one client, flagged
+// when a CHALLENGE or BLOCK verdict named its session: subject, its
+// requests caught while such a verdict was in force.
 type evaluator struct {
 	labels   map[netip.Addr]simulate.Label
 	clients  map[netip.Addr]*clientEval
 	ips      map[netip.Addr]holding
 	nets     map[netip.Prefix]holding
 	sessions map[uint64]holding
+	// bySession: the evaluation is per session (sessLabels by session id
+	// as in session: subjects, sessClients by the same).
+	bySession   bool
+	sessLabels  map[string]simulate.Label
+	sessClients map[string]*clientEval
 }
 
 func newEvaluator(labels map[string]simulate.Label) (*evaluator, error) {
 	e := &evaluator{
-		labels:   make(map[netip.Addr]simulate.Label, len(labels)),
-		clients:  map[netip.Addr]*clientEval{},
-		ips:      map[netip.Addr]holding{},
-		nets:     map[netip.Prefix]holding{},
-		sessions: map[uint64]holding{},
+		labels:      make(map[netip.Addr]simulate.Label, len(labels)),
+		clients:     map[netip.Addr]*clientEval{},
+		ips:         map[netip.Addr]holding{},
+		nets:        map[netip.Prefix]holding{},
+		sessions:    map[uint64]holding{},
+		sessLabels:  map[string]simulate.Label{},
+		sessClients: map[string]*clientEval{},
 	}
 	for s, l := range labels {
-		if strings.HasPrefix(s, "session:") {
-			// Session labels train models (`bulwark train`); the evaluation
-			// here is per client address.
+		if id, ok := strings.CutPrefix(s, "session:"); ok {
+			e.sessLabels[subject.SessionID(id)] = l
 			continue
 		}
 		a, err := netip.ParseAddr(s)
 		if err != nil {
-			return nil, fmt.Errorf("labels: %q is not an IP address", s)
+			return nil, fmt.Errorf("labels: %q is neither an IP address nor a session: subject", s)
 		}
 		e.labels[a.Unmap()] = l
 	}
+	// Mixed labels keep the evaluation per address (session labels then
+	// only train models, `bulwark train`).
+	e.bySession = len(e.sessLabels) > 0 && len(e.labels) == 0
 	return e, nil
+}
+
+// session is the evaluation of the log's session id (as in session:
+// subjects).
+func (e *evaluator) session(id string) *clientEval {
+	c := e.sessClients[id]
+	if c == nil {
+		l, ok := e.sessLabels[id]
+		if !ok {
+			l = simulate.Label{Label: "unlabelled", Kind: "unlabelled"}
+		}
+		c = &clientEval{label: l}
+		e.sessClients[id] = c
+	}
+	return c
+}
+
+// requestBySession records a request of a per-session evaluation.
+func (e *evaluator) requestBySession(ev *eventpb.RequestEvent) {
+	if ev.GetSessionId() == "" {
+		return // no session id: not one of the clients evaluated
+	}
+	a, _ := netip.ParseAddr(ev.GetClientIp())
+	t := ev.GetTimeUnixNano()
+	c := e.session(aggregator.SessionID(ev))
+	c.requests++
+	if c.first == 0 {
+		c.first = t
+	}
+	if e.sessions[sessionOf(ev, a.Unmap())].catches(t) {
+		c.caught++
+		c.flag(t)
+	}
 }
 
 // sessionOf keys a request's session as the aggregator does: the log's
@@ -115,6 +163,10 @@ func (e *evaluator) client(a netip.Addr) *clientEval {
 // request records a request before the engine sees it: what was in force
 // then is what the sidecar would have answered.
 func (e *evaluator) request(ev *eventpb.RequestEvent) {
+	if e.bySession {
+		e.requestBySession(ev)
+		return
+	}
 	a, err := netip.ParseAddr(ev.GetClientIp())
 	if err != nil {
 		return
@@ -158,10 +210,19 @@ func (e *evaluator) verdict(v *eventpb.Verdict, trigger *eventpb.RequestEvent) {
 	case subject.KindNet:
 		e.nets[sub.Prefix] = h
 	case subject.KindSession:
-		if trigger == nil || !tip.IsValid() {
+		if trigger == nil || (!tip.IsValid() && trigger.GetSessionId() == "") {
 			return
 		}
 		e.sessions[sessionOf(trigger, tip)] = h
+		if e.bySession {
+			if h.action >= flagged && trigger.GetSessionId() != "" {
+				e.session(sub.Session).flag(v.GetAtUnixNano())
+			}
+			return
+		}
+	}
+	if e.bySession {
+		return // an address's verdict names no session
 	}
 	if h.action >= flagged && tip.IsValid() {
 		e.client(tip).flag(v.GetAtUnixNano())
@@ -198,6 +259,12 @@ type Evaluation struct {
 	// Unlabelled counts addresses missing from the labels file, and how
 	// many of them were flagged.
 	Unlabelled, UnlabelledFlagged int
+	// Subjects is what a client is: "ip" (an address) or "session" (a
+	// session id of the log, with labels of sessions).
+	Subjects string `json:"subjects"`
+	// LabelledUnseen counts labelled sessions that sent no request in the
+	// input (per-session evaluations): not counted in any figure.
+	LabelledUnseen int `json:"labelled_unseen,omitempty"`
 }
 
 // Targets of the issue: recall for every bot kind with at least
@@ -214,10 +281,26 @@ func (e *evaluator) result() *Evaluation {
 		delay []time.Duration
 	}
 	kinds := map[string]*acc{}
-	ev := &Evaluation{}
+	ev := &Evaluation{Subjects: "ip"}
 	var botFlagged, botAll, flaggedAll, humans, humansFlagged int
 	var humanReq, humanCaught int64
-	for _, c := range e.clients {
+	clients := make([]*clientEval, 0, len(e.clients)+len(e.sessClients))
+	if e.bySession {
+		ev.Subjects = "session"
+		for _, c := range e.sessClients {
+			clients = append(clients, c)
+		}
+		for id := range e.sessLabels {
+			if c := e.sessClients[id]; c == nil || c.requests == 0 {
+				ev.LabelledUnseen++
+			}
+		}
+	} else {
+		for _, c := range e.clients {
+			clients = append(clients, c)
+		}
+	}
+	for _, c := range clients {
 		if c.label.Label == "unlabelled" {
 			ev.Unlabelled++
 			if c.flaggedAt != 0 {
@@ -309,6 +392,16 @@ func (ev *Evaluation) Misses() []string {
 	return out
 }
 
+// hasPeople reports whether labelled people were evaluated.
+func (ev *Evaluation) hasPeople() bool {
+	for _, k := range ev.Kinds {
+		if k.Label == simulate.LabelHuman && k.Clients > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // WriteReport prints the evaluation as a Markdown table with a summary.
 func (ev *Evaluation) WriteReport(w io.Writer) error {
 	var err error
@@ -316,6 +409,9 @@ func (ev *Evaluation) WriteReport(w io.Writer) error {
 		if err == nil {
 			_, err = fmt.Fprintf(w, format, args...)
 		}
+	}
+	if ev.Subjects == "session" {
+		p("Clients are the log's sessions (labels of session ids): a session is flagged when a CHALLENGE or BLOCK verdict named it.\n\n")
 	}
 	p("| kind | label | clients | requests | flagged | recall / FP rate | requests caught | median time to flag |\n")
 	p("|---|---|---:|---:|---:|---:|---:|---:|\n")
@@ -333,10 +429,17 @@ func (ev *Evaluation) WriteReport(w io.Writer) error {
 		p("| %s | %s | %d | %d | %d | %s | %.1f%% | %s |\n", k.Kind, k.Label, k.Clients, k.Requests, k.Flagged,
 			rate, 100*float64(k.Caught)/float64(max(k.Requests, 1)), ttf)
 	}
-	p("\nprecision %.4f, recall %.4f (clients); humans flagged %.3f%% (requests caught %.4f%%); verified crawlers flagged %d",
-		ev.Precision, ev.Recall, 100*ev.HumanFPRate, 100*ev.HumanRequestFPRate, ev.CrawlersFlagged)
+	clients, unlabelled := "clients", "addresses"
+	if ev.Subjects == "session" {
+		clients, unlabelled = "sessions", "sessions"
+	}
+	p("\nprecision %.4f, recall %.4f (%s); humans flagged %.3f%% (requests caught %.4f%%); verified crawlers flagged %d",
+		ev.Precision, ev.Recall, clients, 100*ev.HumanFPRate, 100*ev.HumanRequestFPRate, ev.CrawlersFlagged)
 	if ev.Unlabelled > 0 {
-		p("; %d addresses not in the labels file (%d flagged)", ev.Unlabelled, ev.UnlabelledFlagged)
+		p("; %d %s not in the labels file (%d flagged)", ev.Unlabelled, unlabelled, ev.UnlabelledFlagged)
+	}
+	if ev.LabelledUnseen > 0 {
+		p("; %d labelled sessions sent no request in the input (not counted)", ev.LabelledUnseen)
 	}
 	p("\n")
 	if m := ev.Misses(); len(m) > 0 {
@@ -344,6 +447,9 @@ func (ev *Evaluation) WriteReport(w io.Writer) error {
 	} else {
 		p("targets met: recall >= %.2f for every bot kind with >= %d requests, humans flagged <= %.1f%%, no verified crawler flagged\n",
 			TargetRecall, MinRequests, 100*TargetHumanFPRate)
+	}
+	if !ev.hasPeople() {
+		p("no labelled person sent a request in the input: the false-positive rate was not measured\n")
 	}
 	return err
 }

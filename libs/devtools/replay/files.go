@@ -36,13 +36,14 @@ func (w window) keep(t int64) bool {
 // counters are the reading side's counts, read by the progress line while
 // the reader runs.
 type counters struct {
-	lines   atomic.Int64 // lines read (records, for a topic)
-	events  atomic.Int64 // events passed on
-	skipped atomic.Int64 // outside --since/--until
-	bad     [len(badReasons)]atomic.Int64
+	lines   atomic.Int64     // lines read (records, for a topic)
+	events  atomic.Int64     // events passed on
+	skipped atomic.Int64     // outside --since/--until
+	bad     [16]atomic.Int64 // by index in badReasons (room for more reasons)
 }
 
-var badReasons = [...]string{"bad_syntax", "bad_utf8", "bad_time", "too_long", "bad_ip", "header", "other"}
+// badReasons are logparse's reasons, counted per reason.
+var badReasons = logparse.Reasons[:min(len(logparse.Reasons), 16)]
 
 func (c *counters) badLine(err error) {
 	r := logparse.Reason(err)

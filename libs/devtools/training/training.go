@@ -47,6 +47,17 @@ type Config struct {
 	// Evaluate, if set, is scored on every sample instead of training a
 	// model (`bulwark train --evaluate`; see evaluateOnly).
 	Evaluate *model.Model
+	// Subjects is the kind of subject sampled and scored by the model:
+	// model.SubjectIP, model.SubjectSession, or "" to follow the labels
+	// (sessions when every label names a session, else addresses).
+	Subjects string
+	// Split is how samples are held out: SplitTime, SplitSession or
+	// SplitAuto ("": time, unless that leaves a side with one class).
+	Split string
+	// Seed seeds the session split (and cross-validation's folds).
+	Seed uint64
+	// Folds > 1 adds a cross-validation grouped by subject (CrossValidate).
+	Folds int
 }
 
 // Result is a trained model and what it was trained on.
@@ -56,6 +67,11 @@ type Result struct {
 	Replay  *replay.Result
 	Train   int // samples trained on
 	Test    int // samples held out
+	// Split is the split used ("time" or "session"; "" without a test
+	// share) and SplitNote why, when auto chose it.
+	Split, SplitNote string
+	Seed             uint64           // the split's and folds' seed
+	CV               *CrossValidation // with Config.Folds
 }
 
 // ErrNoSamples is returned when no labelled subject was seen.
@@ -74,6 +90,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	lab, err := newLabeller(cfg.Labels)
 	if err != nil {
+		return nil, err
+	}
+	if lab.kind, err = subjectKind(cfg.Subjects, lab); err != nil {
 		return nil, err
 	}
 	var parts [partitions]*collector
@@ -103,17 +122,20 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	train := all(ds.Len())
 	var test []int
 	var until int64
+	var split, note string
 	if cfg.TestShare > 0 {
-		until = ds.TimeQuantile(1 - cfg.TestShare)
-		train, test = ds.Split(until)
+		if train, test, until, split, note, err = holdOut(ds, cfg.TestShare, cfg.Split, cfg.Seed); err != nil {
+			return nil, err
+		}
 	}
 	f, err := model.Train(ds, train, cfg.Params)
 	if err != nil {
 		return nil, fmt.Errorf("train on %d samples: %w", len(train), err)
 	}
 	f.Threshold = cfg.Threshold
+	f.Subjects = []string{lab.kind}
 	f.TrainedAt = time.Now().UTC().Truncate(time.Second)
-	f.Data = model.DataInfo{Digest: ds.Digest(), Samples: ds.Len(), Subjects: ds.Subjects(), Sources: rc.Files}
+	f.Data = model.DataInfo{Digest: ds.Digest(), Samples: ds.Len(), Subjects: ds.Subjects(), Sources: rc.Files, Split: split}
 	for _, y := range ds.Y {
 		if y {
 			f.Data.Positives++
@@ -129,7 +151,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		f.Evaluation = model.Evaluate(m, ds, test, cfg.RuleThreshold)
 	}
-	return &Result{File: f, Dataset: ds, Replay: res, Train: len(train), Test: len(test)}, nil
+	out := &Result{File: f, Dataset: ds, Replay: res, Train: len(train), Test: len(test), Split: split, SplitNote: note, Seed: cfg.Seed}
+	if cfg.Folds > 1 {
+		if out.CV, err = CrossValidate(ds, cfg.Folds, cfg.Seed, cfg.Params, cfg.Threshold, cfg.RuleThreshold); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // partitions matches replay's engine partitions (each has its collector).
@@ -147,6 +175,7 @@ func all(n int) []int {
 type labeller struct {
 	ips      map[netip.Addr]simulate.Label
 	sessions map[string]simulate.Label // by session id (without "session:")
+	kind     string                    // the subjects sampled: model.SubjectIP or SubjectSession
 }
 
 func newLabeller(labels map[string]simulate.Label) (*labeller, error) {
@@ -187,8 +216,12 @@ func due(n, every uint32) bool { return n <= 4 || n&(n-1) == 0 || n%every == 0 }
 const DefaultSampleEvery = 32
 
 func (c *collector) sample(s *aggregator.Sample) {
+	if c.lab.kind == model.SubjectSession {
+		c.sampleSession(s)
+		return
+	}
 	if s.Kind != subject.KindIP {
-		return // the model scores ip: subjects only (aggregator.WithModel)
+		return // an address model scores ip: subjects only (aggregator.WithModel)
 	}
 	ev := s.Event
 	a, err := netip.ParseAddr(ev.GetClientIp())
@@ -207,6 +240,27 @@ func (c *collector) sample(s *aggregator.Sample) {
 	if !ok || lbl.Label == "verified_crawler" {
 		return
 	}
+	c.add(s, key, lbl)
+}
+
+// sampleSession samples the session: subjects of the log's own session
+// ids, the subjects a session model scores (aggregator.WithModel).
+func (c *collector) sampleSession(s *aggregator.Sample) {
+	ev := s.Event
+	if s.Kind != subject.KindSession || ev.GetSessionId() == "" {
+		return
+	}
+	id := aggregator.SessionID(ev)
+	lbl, ok := c.lab.sessions[id]
+	if !ok || lbl.Label == "verified_crawler" {
+		return
+	}
+	c.add(s, xxhash.Sum64String("s"+id), lbl)
+}
+
+// add keeps the sample when the subject's schedule says so.
+func (c *collector) add(s *aggregator.Sample, key uint64, lbl simulate.Label) {
+	ev := s.Event
 	n := c.seen[key] + 1
 	c.seen[key] = n
 	if !due(n, c.every) {

@@ -23,15 +23,19 @@ func (e LineError) String() string {
 
 // CheckResult is what Check found.
 type CheckResult struct {
-	Lines    int                   // non-empty lines read
-	Parsed   int                   // of which parsed
-	Rejected int                   // of which rejected
+	Lines    int // non-empty lines read
+	Parsed   int // of which parsed
+	Rejected int // of which rejected (not matching the format, bad values)
+	// NoClient counts lines that match the format but name no client (no
+	// address, no session id): shipped as dead letters (reason no_client),
+	// they say nothing about the format string.
+	NoClient int
 	Errors   []LineError           // the first rejected lines
 	First    *eventpb.RequestEvent // the first parsed event (owned), nil if none
 }
 
 // Matches reports whether the format fits: at least one line parsed, and
-// no line was rejected.
+// no line was rejected (lines without any client do not count against it).
 func (r CheckResult) Matches() bool { return r.Parsed > 0 && r.Rejected == 0 }
 
 // Check parses up to maxLines lines of r (0: all) with p and reports how
@@ -75,7 +79,9 @@ func Check(r io.Reader, p Parser, maxLines, maxErrors int) (CheckResult, error) 
 			continue // a file header is neither a request nor a mismatch
 		}
 		res.Lines++
-		if perr != nil {
+		if errors.Is(perr, ErrNoClient) {
+			res.NoClient++
+		} else if perr != nil {
 			res.Rejected++
 			if len(res.Errors) < maxErrors {
 				text := line

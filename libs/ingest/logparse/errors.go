@@ -12,14 +12,21 @@ var (
 	ErrBadTime   = errors.New("bad time")
 	ErrTooLong   = errors.New("line too long")
 	ErrBadIP     = errors.New("bad client IP")
+	// ErrNoClient marks a line that matches its format but names no client:
+	// no address (an anonymised log's "-") and no session id either.
+	ErrNoClient = errors.New("no client")
 	// ErrHeader marks a header line of a log file (CloudFront's #Version and
 	// #Fields): not a request, and not an error in the log either.
 	ErrHeader = errors.New("header line")
 )
 
+// Reasons lists every value Reason returns, in a stable order (metrics and
+// summaries keyed by reason).
+var Reasons = []string{"bad_syntax", "bad_utf8", "bad_time", "too_long", "bad_ip", "no_client", "header", "other"}
+
 // Reason returns the machine reason for err: "bad_syntax", "bad_utf8",
-// "bad_time", "too_long", "bad_ip", "header", or "other" for an error of
-// another origin.
+// "bad_time", "too_long", "bad_ip", "no_client", "header", or "other" for an
+// error of another origin.
 func Reason(err error) string {
 	switch {
 	case errors.Is(err, ErrBadSyntax):
@@ -32,6 +39,8 @@ func Reason(err error) string {
 		return "too_long"
 	case errors.Is(err, ErrBadIP):
 		return "bad_ip"
+	case errors.Is(err, ErrNoClient):
+		return "no_client"
 	case errors.Is(err, ErrHeader):
 		return "header"
 	}

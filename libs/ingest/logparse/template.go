@@ -609,16 +609,23 @@ func (p *templateParser) finish(ev *eventpb.RequestEvent, st *lineState, absolut
 		remote = st.remoteHost
 	}
 	xff := st.xff
+	if remote == "" && xff == "" && ev.SessionId != "" {
+		// An anonymised log (research datasets, privacy-minded sites log the
+		// client as "-"): the session id still names who sent the request,
+		// so the line is an event without a client address, counted by its
+		// session: subject only (ARCHITECTURE.md, "Anonymised clients").
+		return p.common.finish(ev)
+	}
 	if remote == "" && p.remoteRequired {
 		return perr(p.format, ErrBadIP, p.remoteField, 0, "missing")
+	}
+	if remote == "" && xff == "" {
+		return perr(p.format, ErrNoClient, p.remoteField, 0, "no client address (logged as - or empty), no X-Forwarded-For and no session id: nothing names who sent this request")
 	}
 	if remote == "" {
 		// No socket address logged (Envoy's default format): the proxy
 		// appended the peer it saw to X-Forwarded-For, so the last hop is
 		// the peer and the rest is what that peer claimed.
-		if xff == "" {
-			return perr(p.format, ErrBadIP, p.remoteField, 0, "no client address and no X-Forwarded-For on this line")
-		}
 		if i := strings.LastIndexByte(xff, ','); i >= 0 {
 			remote, xff = strings.TrimSpace(xff[i+1:]), xff[:i]
 		} else {

@@ -141,7 +141,8 @@ func compileTemplate(parts []tmplPart, opts Options, session string) (*template,
 		return nil, fmt.Errorf("the format logs no client address: add $remote_addr or $http_x_forwarded_for (Apache: %%h or %%a)")
 	}
 	if opts.SessionField != "" && !haveSession {
-		return nil, fmt.Errorf("session field %q is not a variable of the format", opts.SessionField)
+		return nil, fmt.Errorf("session field %q is not a variable of the format (nginx: $%s; Apache: %%{%s}e, %%{%s}n, %%{%s}C or %%{%s}i)",
+			opts.SessionField, opts.SessionField, opts.SessionField, opts.SessionField, opts.SessionField, opts.SessionField)
 	}
 	if opts.SessionCookie != "" && !haveSession && !haveCookie {
 		return nil, fmt.Errorf("session cookie %q: the format logs neither $cookie_%s nor the Cookie header ($http_cookie, Apache: %%{Cookie}i or %%{%s}C)",
@@ -277,6 +278,12 @@ func compileApache(format string, opts Options) (*template, error) {
 			i = next
 			continue
 		}
+		if isAppValue(name, opts.SessionField) {
+			// --session-field SESSION_ID names %{SESSION_ID}e or
+			// %{SESSION_ID}n: Apache's directives for a value the
+			// application sets (an environment variable, a note).
+			name = opts.SessionField
+		}
 		if lit.Len() > 0 {
 			parts = append(parts, tmplPart{lit: lit.String()})
 			lit.Reset()
@@ -292,6 +299,19 @@ func compileApache(format string, opts Options) (*template, error) {
 		return nil, fmt.Errorf("apache log format: %w", err)
 	}
 	return t, nil
+}
+
+// isAppValue reports whether the directive named name (as apacheDirective
+// names it) is %{field}e or %{field}n, for a bare --session-field.
+func isAppValue(name, field string) bool {
+	if field == "" || field[0] == '%' || field[0] == '$' {
+		return false
+	}
+	v, ok := strings.CutPrefix(name, "apache_e_")
+	if !ok {
+		v, ok = strings.CutPrefix(name, "apache_n_")
+	}
+	return ok && v == field
 }
 
 // apacheDirective reads one %... directive at format[i] and returns the

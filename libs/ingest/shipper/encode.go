@@ -108,9 +108,16 @@ func (e *encoder) prepare(line tail.Line, seq uint64) (*kgo.Record, func(*kgo.Re
 	// vtprotobuf's generated marshal, not proto.Marshal: reflection and a
 	// second UTF-8 check of every string (the parser already made them
 	// valid) were half the cost of a line.
-	keyLen := len(ev.ClientIp)
+	// The key is the client address (ARCHITECTURE.md, topics); an
+	// anonymised event has none and is keyed by its session id, so that a
+	// session's events stay in one partition, in order.
+	key := ev.ClientIp
+	if key == "" {
+		key = ev.SessionId
+	}
+	keyLen := len(key)
 	sr, buf := e.chunk.next(e.s.pctx, keyLen+ev.SizeVT())
-	copy(buf, ev.ClientIp)
+	copy(buf, key)
 	if _, err := ev.MarshalToSizedBufferVT(buf[keyLen:]); err != nil {
 		return e.deadLetter(line.Data, line.Offset, "bad_event", err.Error()), e.deadLetterPromise(seq)
 	}
