@@ -113,6 +113,7 @@ The same input and flags give the same model (its id is a hash of the trees).`,
   bulwark replay --format nginx --labels test.labels.json --compare model.json --output /dev/null test.log
   bulwark train --follow --topic --window 24h --every 6h --after-labels 500 --promote /var/lib/bulwark/model/model.json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			mlp.Seed = cfg.Seed // one --seed: the split, the folds and the MLP's weights
 			if err := setAlgo(&cfg.Params, mlp); err != nil {
 				return usageError{err}
 			}
@@ -324,7 +325,7 @@ The same input and flags give the same model (its id is a hash of the trees).`,
 	registerAlgoFlags(f, &cfg.Params, mlp)
 	f.StringVar(&cfg.Subjects, "subjects", "", "subjects the model learns and scores: ip, or session (the log's own session ids); default: session when every label names a session, else ip (with --feedback: ip)")
 	f.StringVar(&cfg.Split, "split", training.SplitAuto, "how --test-share is held out: time (the latest samples), session (whole subjects, stratified by kind, seeded by --seed), or auto (time, unless that leaves only bots or only people on one side)")
-	f.Uint64Var(&cfg.Seed, "seed", 1, "seed of the session split and of --folds")
+	f.Uint64Var(&cfg.Seed, "seed", 1, "seed of the session split, of --folds and of the MLP's initial weights and batch order (same seed and input: same model)")
 	f.IntVar(&cfg.Folds, "folds", 0, "also cross-validate with this many folds grouped by subject (no subject on both sides) and print the per-subject figures")
 	return cmd
 }

@@ -20,7 +20,6 @@ func registerAlgoFlags(f *pflag.FlagSet, p *model.Params, mlp *model.MLPParams) 
 	f.Var(hiddenFlag{&mlp.Hidden}, "hidden", "with --algo mlp: units of the hidden layers, one or two, e.g. 16,8")
 	f.IntVar(&mlp.Epochs, "epochs", mlp.Epochs, "with --algo mlp: passes over the training samples")
 	f.Float64Var(&mlp.LearningRate, "mlp-learning-rate", mlp.LearningRate, "with --algo mlp: Adam's step size (decayed linearly to a tenth)")
-	f.Uint64Var(&mlp.Seed, "seed", mlp.Seed, "with --algo mlp: seed of the initial weights and the batch order (same seed and input: same model)")
 }
 
 // setAlgo checks --algo and gives the MLP its parameters.
