@@ -43,9 +43,12 @@ type siteMode struct {
 	applied bool
 	// held are the addresses raised by attack mode, with the attack that
 	// raised them: an idle flush keeps the floor while that attack lasts.
-	held  map[addrKey]held
-	long  map[addrKey]*longState // long windows (longwindow.go)
-	crawl map[uint64]*fpCrawl    // shared-fingerprint crawls (fpcrawl.go)
+	held map[addrKey]held
+	long map[addrKey]*longState // long windows (longwindow.go)
+	// longDirty are the addresses whose long windows changed since the
+	// last Changes (attackstate.go); nil unless the engine tracks changes.
+	longDirty map[addrKey]struct{}
+	crawl     map[uint64]*fpCrawl // shared-fingerprint crawls (fpcrawl.go)
 	// recall are addresses of a crawl recognised just now, to be judged.
 	recall []recalled
 	stats  AttackStats

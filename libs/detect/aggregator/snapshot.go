@@ -24,6 +24,7 @@ import (
 //	key "n" + 16-byte addr  net: state
 //	key "h" + kind + 16     the last trigger of a hot subject (protobuf)
 //	key "g"                 the site's requests by country and AS number
+//	key "a", "l"            attack mode's detector and long windows (attackstate.go)
 //
 // A nil value deletes the key (a tombstone in the topic).
 //
@@ -71,6 +72,9 @@ func decodeState[S any](v []byte, s *S, v1 func([]byte) ([]byte, bool)) error {
 // Call it before the first Process.
 func (e *Engine) TrackChanges() {
 	e.ips.track, e.sessions.track, e.nets.track = true, true, true
+	if e.attack != nil {
+		e.attack.longDirty = map[addrKey]struct{}{}
+	}
 }
 
 // Changes calls put with every record changed since the last call (a nil
@@ -105,6 +109,7 @@ func (e *Engine) Changes(put func(key, value []byte)) {
 		put([]byte{recSite}, encodeState(&e.site))
 		e.siteDirty = false
 	}
+	e.attackChanges(put)
 	put([]byte{recMeta}, e.metaRecord())
 }
 
@@ -155,6 +160,8 @@ func (e *Engine) Load(key, value []byte) error {
 			return fmt.Errorf("%w: key length %d", ErrIncompatibleState, len(key))
 		}
 		return loadInto(e.sessions, binary.LittleEndian.Uint64(key[1:]), value, fromV1[v1SessionState])
+	case recAttack, recLong:
+		return e.loadAttack(key, value)
 	case recHot:
 		if len(key) != 18 {
 			return fmt.Errorf("%w: key length %d", ErrIncompatibleState, len(key))
@@ -197,4 +204,8 @@ func (e *Engine) Reset() {
 	clear(e.hotDirty)
 	e.maxTime, e.tickSlot = 0, 0
 	e.site, e.siteDirty = features.Site{}, false
+	e.attack = newSiteMode(e.opt.attacks)
+	if track && e.attack != nil {
+		e.attack.longDirty = map[addrKey]struct{}{}
+	}
 }
