@@ -83,6 +83,7 @@ func (b *batch) run(ctx context.Context, p int, lanes []*lane) {
 			out = pt.expire(t, out, int32(i), uint8(li))
 			scores := lanes[0].parts[p].scores
 			if !l.shared {
+				pt.operate(l.ops, t)
 				pt.scores = pt.eng.Process(s.ev, pt.scores[:0])
 				scores = pt.scores
 				if recs := pt.eng.TakeAttacks(); len(recs) > 0 {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bulwarkhq/bulwark/libs/decide/decider"
 	"github.com/bulwarkhq/bulwark/libs/detect/aggregator"
+	"github.com/bulwarkhq/bulwark/libs/detect/attacks"
 	"github.com/bulwarkhq/bulwark/libs/detect/crawlers"
 	"github.com/bulwarkhq/bulwark/libs/detect/model"
 	"github.com/bulwarkhq/bulwark/libs/detect/rules"
@@ -34,8 +35,11 @@ type lane struct {
 	name   string
 	rs     *rules.RuleSet
 	shared bool
-	parts  [partitions]part
-	tally  tally
+	// ops are the operators' actions, in event-time order
+	// (Config.OperatorRecords).
+	ops   []attacks.OperatorAction
+	parts [partitions]part
+	tally tally
 }
 
 // part is a lane's state in one partition, touched only by its goroutine
@@ -47,6 +51,26 @@ type part struct {
 	nextExpiry int64
 	scores     []*eventpb.Score
 	attacks    []*eventpb.Attack // records raised in attack mode, in order
+	nextOp     int               // the first of the lane's ops not yet applied
+}
+
+// operate applies the operators' actions due by event time t to the
+// partition's engine, as the live aggregator applies an operator's record
+// when it arrives; the records of those the engine took join its attacks.
+func (pt *part) operate(ops []attacks.OperatorAction, t int64) {
+	for pt.nextOp < len(ops) && ops[pt.nextOp].At <= t {
+		op := ops[pt.nextOp]
+		pt.nextOp++
+		took := false
+		if op.Force != nil {
+			took = pt.eng.ForceAttack(op.Force)
+		} else {
+			took = pt.eng.EndAttack(op.End)
+		}
+		if took {
+			pt.attacks = append(pt.attacks, op.Record)
+		}
+	}
 }
 
 func newLane(path string, rs *rules.RuleSet, ms *rules.ModelSpec, base *lane, engOpts []aggregator.Option, sampler func(int) func(*aggregator.Sample), answers *crawlers.Answers) (*lane, error) {
@@ -101,6 +125,7 @@ func newLane(path string, rs *rules.RuleSet, ms *rules.ModelSpec, base *lane, en
 // raised, ordered by start (then id).
 func (l *lane) attacks() []*eventpb.Attack {
 	var out []*eventpb.Attack
+	forced := map[string]int{}
 	for i := range l.parts {
 		p := &l.parts[i]
 		if p.eng != nil {
@@ -112,7 +137,19 @@ func (l *lane) attacks() []*eventpb.Attack {
 				out[j] = a
 				continue
 			}
+			if j, ok := forced[a.GetId()]; ok {
+				// An operator's attack is one for every partition: its
+				// newest record of any partition is its state.
+				if a.GetTimeUnixNano() > out[j].GetTimeUnixNano() {
+					out[j] = a
+				}
+				last[a.GetId()] = j
+				continue
+			}
 			last[a.GetId()] = len(out)
+			if a.GetSignal() == attacks.SignalOperator {
+				forced[a.GetId()] = len(out)
+			}
 			out = append(out, a)
 		}
 	}

@@ -91,6 +91,11 @@ type Config struct {
 	// (aggregator.WithAttackMode with attacks.DefaultConfig); Result.Attacks
 	// lists the attacks raised.
 	AttackMode bool
+	// OperatorRecords are attack records of operators (bulwark attack
+	// start|end; ReadAttackRecords, ReadAttackTopic), applied in attack
+	// mode at their event time as the live aggregators applied them
+	// (attacks.OperatorActions); other records are ignored.
+	OperatorRecords []*eventpb.Attack
 
 	// Labels, if set, maps client IPs to labels; Result.Evaluation scores
 	// the verdicts against them.
@@ -123,6 +128,8 @@ func (c *Config) Validate() error {
 		return errors.New("replay: give log files or the topic, not both")
 	case c.AllowedLateness < 0:
 		return errors.New("replay: allowed lateness must not be negative")
+	case len(c.OperatorRecords) > 0 && !c.AttackMode:
+		return errors.New("replay: operators' attack records need attack mode")
 	case !c.Since.IsZero() && !c.Until.IsZero() && !c.Until.After(c.Since):
 		return fmt.Errorf("replay: until (%s) is not after since (%s)", c.Until.Format(time.RFC3339), c.Since.Format(time.RFC3339))
 	}
@@ -215,6 +222,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	base.ops = attacks.OperatorActions(cfg.OperatorRecords)
 	lanes := []*lane{base}
 	if cfg.Compare != "" || cfg.CompareSet != nil {
 		rulesFile, rs, ms := cfg.Compare, cfg.CompareSet, (*rules.ModelSpec)(nil)
@@ -226,6 +234,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
+		other.ops = base.ops
 		base.tally, other.tally = tally{}, tally{}
 		lanes = append(lanes, other)
 	}
