@@ -11,7 +11,7 @@ func TestLongWindow(t *testing.T) {
 	t0 := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC).UnixNano()
 	f := func(name string, perHour int, cartEvery time.Duration, hours float64, wantFloor float64, within time.Duration) {
 		t.Helper()
-		s := newSiteMode(nil)
+		s := newSiteMode(nil, nil)
 		if s != nil {
 			t.Fatal("site mode without a config")
 		}

@@ -48,6 +48,9 @@ var ErrIncompatibleState = errors.New("incompatible aggregator state record")
 type engineMeta struct {
 	Watermark int64 `state:"watermark"`
 	TickSlot  int64 `state:"tick_slot"`
+	// SitePublished is the newest site-wide attack record written (in
+	// partition 0's state; sitefold.go).
+	SitePublished int64 `state:"site_published"`
 }
 
 func encodeState[S any](s *S) []byte {
@@ -118,7 +121,7 @@ func hotRecordKey(k hotKey) []byte {
 }
 
 func (e *Engine) metaRecord() []byte {
-	return encodeState(&engineMeta{Watermark: e.maxTime, TickSlot: e.tickSlot})
+	return encodeState(&engineMeta{Watermark: e.maxTime, TickSlot: e.tickSlot, SitePublished: e.sitePublished})
 }
 
 // Load restores one record written by Changes (a nil value deletes). Records
@@ -137,7 +140,7 @@ func (e *Engine) Load(key, value []byte) error {
 		if err := decodeState(value, &m, metaV1); err != nil {
 			return err
 		}
-		e.maxTime, e.tickSlot = m.Watermark, m.TickSlot
+		e.maxTime, e.tickSlot, e.sitePublished = m.Watermark, m.TickSlot, m.SitePublished
 		return nil
 	case recSite:
 		if value == nil {
@@ -202,9 +205,9 @@ func (e *Engine) Reset() {
 	e.ips.track, e.sessions.track, e.nets.track = track, track, track
 	clear(e.hot)
 	clear(e.hotDirty)
-	e.maxTime, e.tickSlot = 0, 0
+	e.maxTime, e.tickSlot, e.sitePublished = 0, 0, 0
 	e.site, e.siteDirty = features.Site{}, false
-	e.attack = newSiteMode(e.opt.attacks)
+	e.attack = newSiteMode(e.opt.attacks, e.opt.fold)
 	if track && e.attack != nil {
 		e.attack.longDirty = map[addrKey]struct{}{}
 	}

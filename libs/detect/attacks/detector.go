@@ -150,6 +150,8 @@ type Detector struct {
 	// saved that Changes was called since the detector was (re)made.
 	dirty dirty
 	saved bool
+	// counter is set on a detector that only counts (NewCounter, fold.go).
+	counter *counter
 }
 
 // Stats are the detector's counters.
@@ -189,6 +191,14 @@ func (d *Detector) Observe(h Hit) {
 	if h.NoPage {
 		b.nopage++
 	}
+	if c := d.counter; c != nil {
+		site := d
+		if c.site != nil {
+			site = c.site
+		}
+		c.observe(h, site.anyActive(h.Class))
+		return
+	}
 	d.cls[h.Class].fps.observe(h)
 	if !h.Failed && !d.anyActive(h.Class) {
 		d.normal.observe(h.FP)
@@ -227,6 +237,9 @@ func (d *Detector) Advance(t int64) bool {
 // history starts the history afresh.
 func (d *Detector) skip(m int64) {
 	d.dirty.all()
+	if d.counter != nil {
+		d.counter.close(d, d.minute) // the minute before the gap is counted
+	}
 	end := (d.minute + 1) * int64(time.Minute)
 	for c := range d.cls {
 		cs := &d.cls[c]
@@ -237,13 +250,13 @@ func (d *Detector) skip(m int64) {
 		}
 	}
 	if m-d.minute >= seasonBlocks*blockMinutes {
-		out, stats := d.out, d.stats
+		out, stats, counter := d.out, d.stats, d.counter
 		var forced [numClasses]*eventpb.Attack
 		for c := range d.cls {
 			forced[c] = d.cls[c].forced // an operator's, not the history's: it outlives the gap until its time is up
 		}
 		*d = *New(d.cfg)
-		d.out, d.stats = out, stats
+		d.out, d.stats, d.counter = out, stats, counter
 		for c := range d.cls {
 			d.cls[c].forced = forced[c]
 		}
@@ -276,6 +289,10 @@ func (d *Detector) open(m int64) {
 // close evaluates every class at the end of minute m and folds the minute
 // into the seasonal ring.
 func (d *Detector) close(m int64) {
+	if d.counter != nil {
+		d.counter.close(d, m)
+		return
+	}
 	for c := ClassLogin; c < numClasses; c++ {
 		cs := &d.cls[c]
 		had := cs.active
