@@ -130,7 +130,7 @@ func New(cfg Config, kcfg kafka.Config, scfg scoring.Config, log *slog.Logger, r
 		hosting: hosting,
 	}
 	if cfg.AttackMode && cfg.AttackSiteWide {
-		a.sf = newSiteFold(attacks.DefaultConfig(), 1, reg) // partitions: EnsureStateTopic
+		a.sf = newSiteFold(attacks.DefaultConfig(), reg)
 	}
 	if cfg.SignaturesFile != "" {
 		a.sigRl = signatures.NewReloader(cfg.SignaturesFile, a.sigs, signatures.DefaultReloadInterval, log, reg)
@@ -194,7 +194,7 @@ func (a *Aggregator) EnsureStateTopic(ctx context.Context) error {
 	n := len(td.Partitions)
 	a.nparts = int32(n)
 	if a.sf != nil {
-		a.sf.fold.SetPartitions(a.nparts)
+		a.sf.fold.Expect(a.nparts, time.Now())
 		if err := a.ensureSiteCountsTopic(ctx, adm); err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -43,13 +44,13 @@ type siteFold struct {
 	errors  prometheus.Counter
 }
 
-func newSiteFold(cfg attacks.Config, partitions int32, reg prometheus.Registerer) *siteFold {
+func newSiteFold(cfg attacks.Config, reg prometheus.Registerer) *siteFold {
 	s := &siteFold{
-		fold: attacks.NewFold(cfg, partitions),
+		fold: attacks.NewFold(cfg),
 		folded: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "aggregator", Name: "site_counts_folded_total",
 			Help: "Per-partition minute counts folded into the site-wide baselines."}),
 		late: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "aggregator", Name: "site_counts_late_total",
-			Help: "Per-partition minute counts dropped because their minute was folded before they came (the partition lagged more than 5 minutes)."}),
+			Help: "Per-partition minute counts dropped because their minute was folded before they came (the partition had sent nothing for 30 s while behind the others)."}),
 		errors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "aggregator", Name: "site_counts_follow_errors_total",
 			Help: "Fetch and decode errors reading the site-counts topic."}),
 	}
@@ -73,10 +74,11 @@ func (s *siteFold) apply(owner bool) {
 	q := s.queue
 	s.queue = nil
 	s.mu.Unlock()
+	now := time.Now()
 	for _, sc := range q {
-		s.fold.Add(sc)
+		s.fold.Add(sc, now)
 	}
-	if s.fold.Advance() {
+	if s.fold.Advance(now) {
 		recs := s.fold.Detector().Take()
 		if owner {
 			s.out = append(s.out, recs...)

@@ -21,15 +21,17 @@ import (
 // A minute is folded when every partition has counted it (the low
 // watermark of the partitions' event time), so a partition that lags does
 // not make a minute look quiet and then busy: its counts join the minute
-// they belong to. A partition more than MaxLag behind the newest (an idle
-// one, or one whose consumer is stuck) is not waited for beyond that; its
+// they belong to, however far behind it is (an aggregator catching up on a
+// backlog). Only a partition that has sent nothing for Silent of wall time
+// while it is behind (idle, or its consumer stuck) is not waited for; its
 // counts that come after their minute was folded are dropped and counted
 // (FoldStats.Late). Given the same records, every aggregator's fold makes
-// the same decisions, whatever order they arrived in.
+// the same decisions, whatever order and pace they arrived in, unless a
+// partition falls silent.
 
-// MaxLag is how far behind the newest partition's minute the fold waits
-// for a partition.
-const MaxLag = 5 * time.Minute
+// Silent is how long (wall time) a partition behind the others may send
+// nothing before the fold stops waiting for it.
+const Silent = 30 * time.Second
 
 // fpExport is how many fingerprints of each list a minute's counts carry.
 const fpExport = 64
@@ -125,8 +127,8 @@ func (d *Detector) TakeCounts() []*eventpb.SiteCounts {
 // not safe for concurrent use.
 type Fold struct {
 	det     *Detector
-	parts   int32
-	wm      map[int32]int64 // the newest minute each partition counted
+	wm      map[int32]int64     // the newest minute each partition counted
+	seen    map[int32]time.Time // when each partition's last record came (wall time)
 	pending map[int64]*eventpb.SiteCounts
 	closed  int64 // the newest minute folded; 0 before any
 	stats   FoldStats
@@ -138,34 +140,46 @@ type FoldStats struct {
 	Late    uint64 // counts records whose minute was folded before they came
 }
 
-// NewFold returns a fold of partitions partitions' counts; cfg must be valid.
-func NewFold(cfg Config, partitions int32) *Fold {
-	return &Fold{det: New(cfg), parts: max(partitions, 1), wm: map[int32]int64{}, pending: map[int64]*eventpb.SiteCounts{}}
+// NewFold returns a fold; cfg must be valid. Every partition that has
+// sent counts is waited for (see Silent).
+func NewFold(cfg Config) *Fold {
+	return &Fold{det: New(cfg), wm: map[int32]int64{}, seen: map[int32]time.Time{}, pending: map[int64]*eventpb.SiteCounts{}}
 }
 
 // Detector is the site-wide detector: its attacks and fingerprints are the
 // site's (Matches, Active, Force, EndByOperator, Take).
 func (f *Fold) Detector() *Detector { return f.det }
 
-// SetPartitions changes how many partitions are waited for (the requests
-// topic grew).
-func (f *Fold) SetPartitions(n int32) { f.parts = max(n, 1) }
+// Expect makes the fold wait for partitions 0..n-1 from wall time now,
+// before they sent anything (an aggregator starting, or one partition
+// slower to start than the others), until they fall silent (see Silent).
+func (f *Fold) Expect(n int32, now time.Time) {
+	for p := range n {
+		if _, ok := f.wm[p]; !ok {
+			f.wm[p], f.seen[p] = 0, now
+		}
+	}
+}
 
 // Stats returns the fold's counters.
 func (f *Fold) Stats() FoldStats { return f.stats }
 
-// Add takes one partition's counts of a minute; Advance folds them.
-func (f *Fold) Add(sc *eventpb.SiteCounts) {
+// Add takes one partition's counts of a minute, which came at wall time
+// now; Advance folds them.
+func (f *Fold) Add(sc *eventpb.SiteCounts, now time.Time) {
 	m := sc.GetMinuteUnixNano() / int64(time.Minute)
 	if m <= 0 {
 		return
 	}
+	// A late record still says where its partition is: it is waited for
+	// from now on.
+	f.wm[sc.GetPartition()] = max(f.wm[sc.GetPartition()], m)
+	f.seen[sc.GetPartition()] = now
 	if f.closed != 0 && m <= f.closed {
 		f.stats.Late++
 		return
 	}
 	f.stats.Records++
-	f.wm[sc.GetPartition()] = max(f.wm[sc.GetPartition()], m)
 	sum := f.pending[m]
 	if sum == nil {
 		sum = &eventpb.SiteCounts{MinuteUnixNano: m * int64(time.Minute)}
@@ -178,9 +192,10 @@ func (f *Fold) Add(sc *eventpb.SiteCounts) {
 	sum.NormalTotal += sc.GetNormalTotal()
 }
 
-// Advance folds the minutes every partition has counted (see MaxLag) and
-// reports whether attack records are waiting (Detector().Take()).
-func (f *Fold) Advance() bool {
+// Advance folds the minutes every partition has counted (see Silent), at
+// wall time now, and reports whether attack records are waiting
+// (Detector().Take()).
+func (f *Fold) Advance(now time.Time) bool {
 	if len(f.pending) == 0 {
 		return len(f.det.out) > 0
 	}
@@ -189,10 +204,12 @@ func (f *Fold) Advance() bool {
 		hi = max(hi, m)
 	}
 	low := hi
-	for p := range f.parts {
-		low = min(low, f.wm[p]) // a partition never heard of is at 0
+	for p, m := range f.wm {
+		if m < hi && now.Sub(f.seen[p]) > Silent {
+			continue // silent while behind: not waited for
+		}
+		low = min(low, m)
 	}
-	low = max(low, hi-int64(MaxLag/time.Minute))
 	var ms []int64
 	for m := range f.pending {
 		if m <= low {

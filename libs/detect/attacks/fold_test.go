@@ -19,7 +19,8 @@ import (
 func foldRun(minutes, lag int, extra func(m int, rng *rand.Rand) []attacks.Hit) (site []*eventpb.Attack, alone [3][]*eventpb.Attack) {
 	const parts = 3
 	cfg := attacks.DefaultConfig()
-	fold := attacks.NewFold(cfg, parts)
+	fold := attacks.NewFold(cfg)
+	now := time.Unix(0, t0) // wall time: every partition keeps sending
 	var counters, own [parts]*attacks.Detector
 	for p := range parts {
 		counters[p] = attacks.NewCounter(cfg, fold.Detector())
@@ -28,8 +29,8 @@ func foldRun(minutes, lag int, extra func(m int, rng *rand.Rand) []attacks.Hit) 
 	rng := rand.New(rand.NewPCG(5, 6))
 	var delayed []*eventpb.SiteCounts
 	deliver := func(sc *eventpb.SiteCounts) {
-		fold.Add(sc)
-		if fold.Advance() {
+		fold.Add(sc, now)
+		if fold.Advance(now) {
 			site = append(site, fold.Detector().Take()...)
 		}
 	}
@@ -140,5 +141,39 @@ func TestFold(t *testing.T) {
 	quiet := func(int, *rand.Rand) []attacks.Hit { return nil }
 	if recs, _ := foldRun(150, 4, quiet); len(recs) != 0 {
 		t.Errorf("normal traffic with a lagging partition raised %v", recs[0])
+	}
+}
+
+// TestFoldSilent: a partition expected from the start is waited for
+// until it has been silent for Silent (wall time) while behind; its counts
+// that come after their minute was folded are late.
+func TestFoldSilent(t *testing.T) {
+	fold := attacks.NewFold(attacks.DefaultConfig())
+	wall := time.Unix(0, t0)
+	fold.Expect(2, wall)
+	counts := func(p int32, m int) *eventpb.SiteCounts {
+		return &eventpb.SiteCounts{Partition: p, MinuteUnixNano: t0 + int64(m)*int64(time.Minute),
+			Classes: []*eventpb.ClassCounts{{EndpointClass: "login", Requests: 10}}}
+	}
+	for m := range 5 {
+		fold.Add(counts(0, m), wall)
+	}
+	fold.Advance(wall.Add(attacks.Silent))
+	if st := fold.Detector().Stats(); st.Hits != 0 {
+		t.Fatalf("folded %d requests before partition 1 sent anything or fell silent", st.Hits)
+	}
+	fold.Advance(wall.Add(attacks.Silent + time.Second))
+	if st := fold.Detector().Stats(); st.Hits != 50 {
+		t.Fatalf("folded %d requests once partition 1 fell silent, want 50", st.Hits)
+	}
+	fold.Add(counts(1, 2), wall.Add(time.Minute))
+	if st := fold.Stats(); st.Late != 1 || st.Records != 5 {
+		t.Errorf("stats %+v, want 5 folded and 1 late", st)
+	}
+	// Partition 1 is waited for again now that it sends.
+	fold.Add(counts(0, 5), wall.Add(time.Minute))
+	fold.Advance(wall.Add(time.Minute))
+	if st := fold.Detector().Stats(); st.Hits != 50 {
+		t.Errorf("folded minute 5 (%d requests) before partition 1 counted it", st.Hits)
 	}
 }

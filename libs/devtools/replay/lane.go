@@ -38,6 +38,7 @@ type lane struct {
 	// ops are the operators' actions, in event-time order
 	// (Config.OperatorRecords).
 	ops   []attacks.OperatorAction
+	site  *siteLane // site-wide attack mode (site.go); nil when off or shared
 	parts [partitions]part
 	tally tally
 }
@@ -73,7 +74,7 @@ func (pt *part) operate(ops []attacks.OperatorAction, t int64) {
 	}
 }
 
-func newLane(path string, rs *rules.RuleSet, ms *rules.ModelSpec, base *lane, engOpts []aggregator.Option, sampler func(int) func(*aggregator.Sample), answers *crawlers.Answers) (*lane, error) {
+func newLane(path string, rs *rules.RuleSet, ms *rules.ModelSpec, base *lane, engOpts []aggregator.Option, sampler func(int) func(*aggregator.Sample), answers *crawlers.Answers, site *attacks.Config) (*lane, error) {
 	var err error
 	if rs == nil {
 		if rs, err = rules.LoadOrDefault(path); err != nil {
@@ -106,6 +107,10 @@ func newLane(path string, rs *rules.RuleSet, ms *rules.ModelSpec, base *lane, en
 	rs.Crawlers.Answers = answers
 	l := &lane{name: name, rs: rs}
 	l.shared = base != nil && reflect.DeepEqual(base.rs.Features, rs.Features) && base.rs.Model == rs.Model
+	if site != nil && !l.shared {
+		l.site = &siteLane{fold: attacks.NewFold(*site)}
+		engOpts = append(slices.Clone(engOpts), aggregator.WithSiteFold(l.site.fold))
+	}
 	for i := range l.parts {
 		if !l.shared {
 			opts := engOpts
@@ -125,6 +130,18 @@ func newLane(path string, rs *rules.RuleSet, ms *rules.ModelSpec, base *lane, en
 // raised, ordered by start (then id).
 func (l *lane) attacks() []*eventpb.Attack {
 	var out []*eventpb.Attack
+	if l.site != nil {
+		// The site's attacks: the last record of each.
+		last := map[string]int{}
+		for _, a := range l.site.attacks {
+			if j, ok := last[a.GetId()]; ok {
+				out[j] = a
+				continue
+			}
+			last[a.GetId()] = len(out)
+			out = append(out, a)
+		}
+	}
 	forced := map[string]int{}
 	for i := range l.parts {
 		p := &l.parts[i]

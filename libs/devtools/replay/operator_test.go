@@ -90,14 +90,13 @@ func TestReplayOperatorRecords(t *testing.T) {
 		endAt := time.Unix(0, live[0]).Add(2 * time.Minute)
 		end := attacks.Ended(detected, endAt, "an SSO outage, not stuffing")
 		res, out, _, _ := attackRun(t, cfg, jsonLines(t, end))
-		after := 0
+		// Site-wide, an operator's action takes effect at the end of the
+		// replay batch (512 events, seconds of this shop's traffic) its
+		// time falls in, as a live one does at the aggregators' next poll.
 		for _, at := range naming(t, out, detected.GetId()) {
-			if at > endAt.UnixNano() {
-				after++
+			if at > endAt.Add(30*time.Second).UnixNano() {
+				t.Errorf("a verdict names %s at %s, after an operator ended it at %s", detected.GetId(), time.Unix(0, at).UTC(), endAt.UTC())
 			}
-		}
-		if after > 0 {
-			t.Errorf("%d verdicts name %s after an operator ended it", after, detected.GetId())
 		}
 		if n := len(naming(t, out, detected.GetId())); n >= len(live) {
 			t.Errorf("%d verdicts name the attack with the operator's end, %d without", n, len(live))

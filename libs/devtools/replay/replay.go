@@ -158,7 +158,8 @@ type Result struct {
 	Diff              *Diff
 	CompareEvaluation *Evaluation
 	// Attacks are the attacks raised with AttackMode: the last record of
-	// each, in order of start, one per replay partition that raised it.
+	// each, in order of start: the site-wide ones (and the operators') once,
+	// shared-fingerprint crawls once per replay partition that saw one.
 	Attacks []*eventpb.Attack
 	// First and Last are the event times of the first and last events.
 	First, Last time.Time
@@ -218,7 +219,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Model != "" {
 		baseModel = &rules.ModelSpec{File: cfg.Model, Mode: cfg.ModelMode, Weight: cfg.ModelWeight}
 	}
-	base, err := newLane(cfg.Rules, cfg.RuleSet, baseModel, nil, engOpts, cfg.Sampler, cfg.RDNSCache)
+	var site *attacks.Config
+	if cfg.AttackMode {
+		c := attacks.DefaultConfig()
+		site = &c
+	}
+	base, err := newLane(cfg.Rules, cfg.RuleSet, baseModel, nil, engOpts, cfg.Sampler, cfg.RDNSCache, site)
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +236,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			rulesFile, rs = cfg.Rules, cfg.RuleSet
 			ms = &rules.ModelSpec{File: cfg.Compare, Mode: cfg.ModelMode, Weight: cfg.ModelWeight}
 		}
-		other, err := newLane(rulesFile, rs, ms, base, engOpts, nil, cfg.RDNSCache)
+		other, err := newLane(rulesFile, rs, ms, base, engOpts, nil, cfg.RDNSCache, site)
 		if err != nil {
 			return nil, err
 		}
@@ -299,6 +305,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		free <- newBatch()
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	var seq uint64 // the reader's batch numbers
+	bar := newBarrier()
 	g.Go(func() error { // read and parse
 		defer func() {
 			for _, ch := range toEngine {
@@ -317,6 +325,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			err := src.fill(gctx, b)
 			if b.n > 0 {
 				b.partition()
+				seq++
+				b.seq = seq
 				b.pending.Add(partitions)
 				for _, ch := range toEngine {
 					ch <- b // never blocks: a channel holds every batch there is
@@ -334,6 +344,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	for p := range partitions {
 		g.Go(func() error { // score and decide one partition
 			for b := range toEngine[p] {
+				if site != nil && !bar.wait(b.seq) {
+					b.pending.Done() // the merge stopped: nothing more is run
+					continue
+				}
 				b.run(gctx, p, lanes)
 				b.pending.Done()
 			}
@@ -341,8 +355,18 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		})
 	}
 	g.Go(func() error { // decide and write, in event order
+		defer bar.close()
 		for b := range toMerge {
 			b.pending.Wait()
+			if site != nil {
+				last := b.slots[b.n-1].ev.GetTimeUnixNano()
+				for li, l := range lanes {
+					if l.site != nil {
+						l.site.foldBatch(l, b.counts[li], last)
+					}
+				}
+				bar.done(b.seq)
+			}
 			if err := e.merge(b); err != nil {
 				return err
 			}
