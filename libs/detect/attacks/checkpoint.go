@@ -25,6 +25,8 @@ import (
 //   - FPState: a class's fingerprint counts, written when a minute closes;
 //   - the active attacks, as their records (eventpb.Attack).
 //
+// A counter (NewCounter) saves its clock and its open minute only.
+//
 // The parts are plain structs of scalars and arrays for the aggregator's
 // field-by-name state format: a field added later is zero in older records,
 // and older releases skip the names they do not know. Fingerprint tables
@@ -165,6 +167,15 @@ func (d *Detector) Changes(s Saver) {
 	}
 	for _, c := range Classes() {
 		cs := &d.cls[c]
+		if d.counter != nil {
+			// A counter's history is the fold's (the site-counts topic):
+			// only its open minute is its own.
+			if x.cur[c] && d.minute != 0 {
+				b := cs.min[d.minute%recentMinutes]
+				s.Current(c, &CurrentState{Minute: d.minute, Req: b.req, Fail: b.fail, Fresh: b.fresh, NoPage: b.nopage})
+			}
+			continue
+		}
 		if x.ring[c] {
 			r := RingState{Minute: d.minute}
 			for i, b := range cs.min {
