@@ -110,6 +110,9 @@ func (e *Engine) loadAttack(key, value []byte) error {
 		if err := decodeState(value, ls, noV1); err != nil {
 			return err
 		}
+		if ls.slot < 0 {
+			return fmt.Errorf("%w: long window slot %d", ErrIncompatibleState, ls.slot)
+		}
 		s.long[k] = ls
 		return nil
 	}

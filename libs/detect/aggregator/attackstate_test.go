@@ -2,6 +2,7 @@ package aggregator
 
 import (
 	"bytes"
+	"errors"
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
@@ -280,4 +281,49 @@ func BenchmarkAttackState(b *testing.B) {
 		b.ReportMetric(float64(total), "bytes/partition")
 		b.ReportMetric(float64(written)/float64(commits), "bytes/commit")
 	}
+}
+
+// FuzzAttackStateLoad: any attack-mode record, well-formed or not, loads or
+// is refused as incompatible; it never panics, and the engine still runs.
+func FuzzAttackStateLoad(f *testing.F) {
+	e := NewEngine(testConfig(), WithAttackMode(attacks.DefaultConfig()))
+	e.TrackChanges()
+	gen := &siteHits{t0: time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC).UnixNano(), rng: rand.New(rand.NewPCG(1, 1))}
+	for m := range 40 {
+		feed(e.attack.det, gen.minute(m, func(int) []attacks.Hit { return nil }))
+	}
+	e.attack.observeLong(addrKey{15: 1}, gen.t0, false, 7, true, true)
+	e.Changes(func(k, v []byte) {
+		if k[0] == recAttack || k[0] == recLong {
+			f.Add(k, v)
+		}
+	})
+	f.Add([]byte{recAttack, partSeason, 9, 200}, []byte{8, 2})
+	f.Add([]byte{recAttack, partActive, 1, 7}, []byte{1, 2, 3})
+	f.Fuzz(func(t *testing.T, k, v []byte) {
+		if len(k) == 0 || (k[0] != recAttack && k[0] != recLong) {
+			return
+		}
+		e := NewEngine(testConfig(), WithAttackMode(attacks.DefaultConfig()))
+		if err := e.Load(k, v); err != nil && !errors.Is(err, ErrIncompatibleState) {
+			t.Fatalf("load %q: %v", k, err)
+		}
+		e.Process(&eventpb.RequestEvent{TimeUnixNano: gen.t0 + int64(time.Hour), ClientIp: "203.0.113.7", Method: "POST", Path: "/login", Status: 401}, nil)
+	})
+}
+
+// TestAttackStateLoadNegative: records with negative clocks are refused or
+// ignored, never used as ring indices.
+func TestAttackStateLoadNegative(t *testing.T) {
+	e := NewEngine(testConfig(), WithAttackMode(attacks.DefaultConfig()))
+	if err := e.Load([]byte{recAttack, partMeta, 0, 0}, encodeState(&attacks.MetaState{Minute: -5, First: -9})); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Load([]byte{recAttack, partCurrent, 1, 0}, encodeState(&attacks.CurrentState{Minute: -3, Req: 1})); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Load(append([]byte{recLong}, make([]byte, 16)...), encodeState(&longState{slot: -4})); !errors.Is(err, ErrIncompatibleState) {
+		t.Errorf("a long window with a negative slot: %v, want incompatible", err)
+	}
+	e.Process(&eventpb.RequestEvent{TimeUnixNano: time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC).UnixNano(), ClientIp: "203.0.113.7", Method: "POST", Path: "/login", Status: 401}, nil)
 }

@@ -278,6 +278,9 @@ func fromTop(fps *[FPKeep]uint64, counts *[FPKeep]uint32) map[uint64]uint32 {
 
 // LoadMeta restores the clock and the normal fingerprints.
 func (d *Detector) LoadMeta(m *MetaState) {
+	if m.Minute < 0 || m.First < 0 || m.First > m.Minute {
+		return // not a clock this detector wrote: it starts afresh
+	}
 	d.minute, d.first = m.Minute, m.First
 	for i := range 2 {
 		d.normal.m[i] = fromTop(&m.NormalFP[i], &m.NormalCount[i])
@@ -304,7 +307,7 @@ func (d *Detector) LoadRing(c Class, r *RingState) {
 
 // LoadCurrent restores a class's open minute.
 func (d *Detector) LoadCurrent(c Class, s *CurrentState) {
-	if c == ClassNone || c >= numClasses || s.Minute == 0 {
+	if c == ClassNone || c >= numClasses || s.Minute <= 0 {
 		return
 	}
 	d.cls[c].min[s.Minute%recentMinutes] = bucket{req: s.Req, fail: s.Fail, fresh: s.Fresh, nopage: s.NoPage, filled: true}
