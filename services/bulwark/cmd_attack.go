@@ -14,6 +14,7 @@ import (
 
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/platform/kafka"
+	"github.com/bulwarkhq/bulwark/services/bulwark/internal/recordjson"
 )
 
 func init() { commands = append(commands, newAttackCmd) }
@@ -34,7 +35,7 @@ record on the attacks topic, which every aggregator follows and applies to
 all its partitions within seconds, and an audit record on the audit topic.`,
 		Args: cobra.NoArgs,
 	}
-	var all bool
+	var all, asJSON bool
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "Print the active attacks (--all: every attack the topic holds)",
@@ -44,10 +45,14 @@ all its partitions within seconds, and an audit record on the audit topic.`,
 			if err != nil {
 				return err
 			}
+			if asJSON {
+				return writeAttackJSON(cmd.OutOrStdout(), as, all)
+			}
 			return writeAttackList(cmd.OutOrStdout(), as, all)
 		},
 	}
 	list.Flags().BoolVar(&all, "all", false, "include ended attacks")
+	list.Flags().BoolVar(&asJSON, "json", false, "print the last record of each attack as a JSON line (as 'bulwark tail attacks'; 'bulwark replay --attacks' reads them)")
 	cmd.AddCommand(list, newAttackEndCmd(g), newAttackStartCmd(g))
 	return cmd
 }
@@ -117,6 +122,33 @@ func readAttacks(ctx context.Context, kc kafka.Config) ([]*eventpb.Attack, error
 		return 1
 	})
 	return out, nil
+}
+
+// attackOver reports whether a's last record says it is over by now: ended,
+// or forced with its time up.
+func attackOver(a *eventpb.Attack) bool {
+	u := a.GetUntilUnixNano()
+	return a.GetEndedUnixNano() != 0 || u != 0 && u <= time.Now().UnixNano()
+}
+
+// writeAttackJSON prints the last record of each attack as a JSON line.
+func writeAttackJSON(w io.Writer, as []*eventpb.Attack, all bool) error {
+	for _, a := range as {
+		if !all && attackOver(a) {
+			continue
+		}
+		b, err := proto.Marshal(a)
+		if err == nil {
+			b, err = recordjson.Encode(recordjson.Attacks, nil, b)
+		}
+		if err != nil {
+			return fmt.Errorf("attack %s: %w", a.GetId(), err)
+		}
+		if _, err := fmt.Fprintf(w, "%s\n", b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeAttackList prints one attack a line.

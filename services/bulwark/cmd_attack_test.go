@@ -9,6 +9,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/bulwarkhq/bulwark/libs/detect/attacks"
+	"github.com/bulwarkhq/bulwark/libs/devtools/replay"
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 	"github.com/bulwarkhq/bulwark/libs/platform/kafkatest"
 )
@@ -78,6 +80,24 @@ func TestAttackStartEnd(t *testing.T) {
 	}
 	if out, err = runCLI(t, brokers, "attack", "list"); err != nil || out != "no attacks\n" {
 		t.Fatalf("list after end: %q %v", out, err)
+	}
+	// The last records as JSON lines, which replay --attacks reads.
+	out, err = runCLI(t, brokers, "attack", "list", "--all", "--json")
+	if err != nil {
+		t.Fatalf("list --json: %v", err)
+	}
+	recs, err := replay.ReadAttackRecords(strings.NewReader(out))
+	if err != nil || len(recs) != 1 || recs[0].GetId() != id || recs[0].GetEndedUnixNano() == 0 || recs[0].GetSource() != "operator" {
+		t.Fatalf("list --all --json: %q: %v %v", out, recs, err)
+	}
+	if acts := attacks.OperatorActions(recs); len(acts) != 2 || acts[0].Force == nil || acts[1].End != id {
+		t.Errorf("the listed records replay as %+v, want the start and the end of %s", acts, id)
+	}
+	if out, err = runCLI(t, brokers, "attack", "list", "--json"); err != nil || out != "" {
+		t.Errorf("list --json without active attacks: %q %v", out, err)
+	}
+	if out, err = runCLI(t, "replay", "--format", "nginx", "--attacks", "go.mod", "go.mod"); err == nil || !strings.Contains(err.Error(), "--attacks needs --attack-mode") {
+		t.Errorf("replay --attacks without --attack-mode: %q %v", out, err)
 	}
 	if _, err = runCLI(t, brokers, "attack", "end", id, "--reason", "again"); err == nil {
 		t.Error("an ended attack was ended again")

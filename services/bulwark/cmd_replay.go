@@ -31,7 +31,7 @@ func newReplayCmd(g *globals) *cobra.Command {
 		pf                          parseFlags
 		geo                         geoip.Config
 		modelMode                   string
-		output, labels              string
+		output, labels, attackFile  string
 		rdnsCache                   string
 		since, until                string
 		progress, noProgress, quiet bool
@@ -58,7 +58,11 @@ lines include expiries and lifts as ALLOW lines.
 --compare OTHER_RULES runs a second rule file side by side and reports the
 subjects whose strongest action differs; --compare MODEL.json runs the rules
 with that learned model ('bulwark train') against the rules alone. --model
-FILE scores with a learned model (--model-mode shadow|blend|replace). --labels FILE (from 'bulwark
+FILE scores with a learned model (--model-mode shadow|blend|replace).
+--attack-mode runs the site-wide baselines and attack mode; the operators'
+start and end records (--attacks FILE, and with --topic the attacks topic's)
+are applied at their event time, as the live aggregators applied them.
+--labels FILE (from 'bulwark
 simulate --labels', or SUBJECT LABEL lines as labelled datasets publish them)
 reports precision, recall and false positives by kind: per client address, or,
 when every label names a session, per session of the log (flagged when a
@@ -131,6 +135,30 @@ Reports go to stdout when --output is a file, else to stderr.`,
 				if err != nil {
 					return usageError{fmt.Errorf("--labels %s: %w", labels, err)}
 				}
+			}
+			if attackFile != "" {
+				if !cfg.AttackMode {
+					return usageError{errors.New("--attacks needs --attack-mode")}
+				}
+				f, err := os.Open(attackFile)
+				if err != nil {
+					return usageError{err}
+				}
+				recs, err := replay.ReadAttackRecords(f)
+				f.Close()
+				if err != nil {
+					return usageError{fmt.Errorf("--attacks %s: %w", attackFile, err)}
+				}
+				cfg.OperatorRecords = append(cfg.OperatorRecords, recs...)
+			}
+			if cfg.Topic && cfg.AttackMode {
+				// What the live aggregators applied: the operators' records
+				// of the attacks topic.
+				recs, err := replay.ReadAttackTopic(cmd.Context(), g.Kafka)
+				if err != nil {
+					return err
+				}
+				cfg.OperatorRecords = append(cfg.OperatorRecords, recs...)
 			}
 			if rdnsCache != "" {
 				f, err := os.Open(rdnsCache)
@@ -224,6 +252,7 @@ Reports go to stdout when --output is a file, else to stderr.`,
 	f.DurationVar(&cfg.Reorder, "reorder-window", replay.DefaultReorder, "read each file this far ahead to put its lines in time order (logs of several workers interleave); 0 for file order")
 	f.DurationVar(&cfg.AllowedLateness, "allowed-lateness", aggregator.DefaultAllowedLateness, "events this much older than the newest one are still merged; later ones are dropped as too late")
 	f.BoolVar(&cfg.AttackMode, "attack-mode", false, "site-wide baselines per endpoint class and attack mode (as the aggregator with BULWARK_AGGREGATOR_ATTACK_MODE=true); lists the attacks raised")
+	f.StringVar(&attackFile, "attacks", "", "operators' attack records to apply in attack mode (JSON lines of 'bulwark attack list --all --json' or 'bulwark tail attacks'); with --topic the attacks topic's are applied too")
 	f.StringVar(&cfg.Compare, "compare", "", "second rule file, or a model file (*.json: the --rules with that model): report subjects whose action differs")
 	f.StringVar(&cfg.Model, "model", "", "model file from 'bulwark train' to score with (instead of the rule file's model: section)")
 	f.StringVar(&modelMode, "model-mode", "blend", "how --model (and a model given to --compare) is used: shadow, blend or replace")

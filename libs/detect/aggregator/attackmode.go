@@ -23,6 +23,15 @@ func WithAttackMode(cfg attacks.Config) Option {
 	return func(o *options) { c := cfg; o.attacks = &c }
 }
 
+// WithSiteFold makes attack mode site-wide across partitions (with
+// WithAttackMode): the engine only counts its partition's share
+// (TakeSiteCounts, for the site-counts topic) and judges its clients by the
+// attacks of f, the fold of every partition's counts (attacks.Fold). The
+// engine uses f only from the goroutine that calls Process.
+func WithSiteFold(f *attacks.Fold) Option {
+	return func(o *options) { o.fold = f }
+}
+
 // Attack-mode floors: the score a client is raised to (the decider's ladder
 // turns them into CHALLENGE and BLOCK).
 const (
@@ -36,16 +45,22 @@ const maxFailuresPerClient = 6
 
 // siteMode is the engine's part of attack mode.
 type siteMode struct {
-	det *attacks.Detector
+	// det counts this engine's requests; site is the detector whose
+	// attacks apply: det itself, or the fold's (WithSiteFold), det then
+	// only counting.
+	det, site *attacks.Detector
 	// floor and reasons apply to the IP subject of the event being processed.
 	floor   float64
 	reasons []string
 	applied bool
 	// held are the addresses raised by attack mode, with the attack that
 	// raised them: an idle flush keeps the floor while that attack lasts.
-	held  map[addrKey]held
-	long  map[addrKey]*longState // long windows (longwindow.go)
-	crawl map[uint64]*fpCrawl    // shared-fingerprint crawls (fpcrawl.go)
+	held map[addrKey]held
+	long map[addrKey]*longState // long windows (longwindow.go)
+	// longDirty are the addresses whose long windows changed since the
+	// last Changes (attackstate.go); nil unless the engine tracks changes.
+	longDirty map[addrKey]struct{}
+	crawl     map[uint64]*fpCrawl // shared-fingerprint crawls (fpcrawl.go)
 	// recall are addresses of a crawl recognised just now, to be judged.
 	recall []recalled
 	stats  AttackStats
@@ -65,11 +80,17 @@ type AttackStats struct {
 	Blocked    uint64 // scores raised to BLOCK by attack mode
 }
 
-func newSiteMode(cfg *attacks.Config) *siteMode {
+func newSiteMode(cfg *attacks.Config, fold *attacks.Fold) *siteMode {
 	if cfg == nil {
 		return nil
 	}
-	return &siteMode{det: attacks.New(*cfg), held: map[addrKey]held{}, long: map[addrKey]*longState{}, crawl: map[uint64]*fpCrawl{}}
+	det := attacks.New(*cfg)
+	site := det
+	if fold != nil {
+		site = fold.Detector()
+		det = attacks.NewCounter(*cfg, site)
+	}
+	return &siteMode{det: det, site: site, held: map[addrKey]held{}, long: map[addrKey]*longState{}, crawl: map[uint64]*fpCrawl{}}
 }
 
 // observe feeds one event to the detector and decides attack mode for its
@@ -113,7 +134,7 @@ func (s *siteMode) observe(ev *eventpb.RequestEvent, o *features.Obs, ip *ipStat
 	// fails there; any other client is challenged after a failure only, so
 	// that people who type their password right keep logging in. A crawl's
 	// fingerprint is challenged: a fingerprint alone never blocks.
-	if a, match := s.det.Matches(class, fp); a != nil && (match || failed) {
+	if a, match := s.site.Matches(class, fp); a != nil && (match || failed) {
 		floor, reasons := float64(attackChallenge), []string{"attack=" + a.GetId()}
 		if match {
 			reasons = append(reasons, "fp="+attacks.FPString(fp))
@@ -208,7 +229,7 @@ func (s *siteMode) holdIdle(k hotKey, score float64) float64 {
 			delete(s.held, k.key)
 			return score
 		}
-	} else if a, _ := s.det.Matches(h.class, 0); a == nil {
+	} else if a, _ := s.site.Matches(h.class, 0); a == nil {
 		delete(s.held, k.key)
 		return score
 	}
@@ -229,7 +250,7 @@ func (s *siteMode) sweep(now int64) {
 		s.sweepLong(now)
 		s.sweepCrawl(now)
 	}
-	if len(s.held) > 0 && s.det.Stats().Active == 0 {
+	if len(s.held) > 0 && s.site.Stats().Active == 0 {
 		for k, h := range s.held {
 			if !h.long && h.crawl == 0 {
 				delete(s.held, k)
@@ -255,12 +276,21 @@ func (e *Engine) TakeAttacks() []*eventpb.Attack {
 	return e.attack.det.Take()
 }
 
+// TakeSiteCounts returns the counts of the minutes the engine closed since
+// the last call, with WithSiteFold (partition fields unset).
+func (e *Engine) TakeSiteCounts() []*eventpb.SiteCounts {
+	if e.attack == nil {
+		return nil
+	}
+	return e.attack.det.TakeCounts()
+}
+
 // ActiveAttacks returns the attacks active now.
 func (e *Engine) ActiveAttacks() []*eventpb.Attack {
 	if e.attack == nil {
 		return nil
 	}
-	return e.attack.det.Active()
+	return e.attack.site.Active()
 }
 
 // AttackStats returns attack mode's counters and the detector's.
@@ -325,7 +355,7 @@ func (e *Engine) ForceAttack(a *eventpb.Attack) bool {
 	if e.attack == nil {
 		return false
 	}
-	return e.attack.det.Force(a)
+	return e.attack.site.Force(a)
 }
 
 // EndAttack ends attack id on this engine as an operator asked: a forced
@@ -335,7 +365,7 @@ func (e *Engine) EndAttack(id string) bool {
 	if e.attack == nil {
 		return false
 	}
-	if e.attack.det.EndByOperator(id) {
+	if e.attack.site.EndByOperator(id) {
 		return true
 	}
 	for _, st := range e.attack.crawl {

@@ -7,6 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 )
 
 // attackMetrics count attack mode's output.
@@ -40,7 +42,12 @@ func newAttackMetrics(reg prometheus.Registerer) *attackMetrics {
 // topic, in the open transaction: an attack is recorded exactly when the
 // events that raised it are committed.
 func (a *Aggregator) produceAttacks(ctx context.Context, sess *kgo.GroupTransactSession, eng *Engine, promise *kgo.FirstErrPromise) error {
-	for _, at := range eng.TakeAttacks() {
+	return a.produceAttackRecords(ctx, sess, eng.TakeAttacks(), promise)
+}
+
+// produceAttackRecords writes attack records in the open transaction.
+func (a *Aggregator) produceAttackRecords(ctx context.Context, sess *kgo.GroupTransactSession, recs []*eventpb.Attack, promise *kgo.FirstErrPromise) error {
+	for _, at := range recs {
 		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(at)
 		if err != nil {
 			return fmt.Errorf("marshal attack %s: %w", at.GetId(), err)

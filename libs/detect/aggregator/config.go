@@ -27,6 +27,7 @@ type Config struct {
 	MetricsAddr      string        `env:"AGGREGATOR_METRICS_ADDR" envDefault:"127.0.0.1:8481" help:"Serves /metrics and /healthz."`
 	RulesFile        string        `env:"RULES_FILE" help:"The rule file whose 'features:' section sets weights and lists."`
 	AttackMode       bool          `env:"AGGREGATOR_ATTACK_MODE" envDefault:"true" help:"Site-wide baselines per endpoint class: anomalies are attack records on the attacks topic, and while an attack with a shared fingerprint lasts, clients without good history are challenged on that endpoint class (blocked with the fingerprint and a failure)."`
+	AttackSiteWide   bool          `env:"AGGREGATOR_ATTACK_SITE_WIDE" envDefault:"true" help:"With attack mode: one baseline and one decision for the whole site, every partition's per-minute counts folded through the site-counts topic in event time (false: each partition judges its own share)."`
 	SignaturesFile   string        `env:"SIGNATURES_FILE" help:"The operator's request-signature file, read over the shipped signatures and re-read when it changes (libs/detect/signatures)."`
 	HostingASNsFile  string        `env:"AGGREGATOR_HOSTING_ASNS_FILE" help:"AS numbers of hosting and cloud networks, one a line ('#' comments), replacing the shipped list (libs/detect/features/data/hosting-asns.txt) for net_hosting_share_10m."`
 
@@ -101,6 +102,7 @@ func DefaultConfig() Config {
 		ModelMode:        "shadow",
 		ModelWeight:      0.8,
 		AttackMode:       true,
+		AttackSiteWide:   true,
 	}
 }
 

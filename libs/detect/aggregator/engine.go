@@ -99,6 +99,7 @@ type options struct {
 	model                   *model.Holder // model.go
 	sampler                 func(*Sample)
 	attacks                 *attacks.Config // nil: attack mode off (attackmode.go)
+	fold                    *attacks.Fold   // site-wide across partitions (WithSiteFold)
 }
 
 // Option configures an Engine.
@@ -167,6 +168,9 @@ type Engine struct {
 	mdl        engineModel       // the model's part of the subject being scored (model.go)
 
 	attack *siteMode // site-wide baselines and attack mode; nil when off
+	// sitePublished is the time of the newest site-wide attack record
+	// written with this partition's state (sitefold.go).
+	sitePublished int64
 }
 
 // Stats are the engine's counters and sizes, for metrics.
@@ -212,7 +216,7 @@ func NewEngine(cfg scoring.Config, opts ...Option) *Engine {
 		nets:       newTable[addrKey, netState](),
 		hot:        make(map[hotKey]*eventpb.RequestEvent),
 		hotDirty:   make(map[hotKey]struct{}),
-		attack:     newSiteMode(o.attacks),
+		attack:     newSiteMode(o.attacks, o.fold),
 	}
 }
 

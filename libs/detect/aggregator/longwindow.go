@@ -141,6 +141,9 @@ func (s *siteMode) observeLong(ipk addrKey, t int64, cart bool, id uint32, hasID
 		ls.slot = slot
 	}
 	ls.last = max(ls.last, t)
+	if s.longDirty != nil {
+		s.longDirty[ipk] = struct{}{}
+	}
 	if cart {
 		ls.lastCart, ls.floor = t, 0
 	}
@@ -163,6 +166,9 @@ func (s *siteMode) sweepLong(now int64) {
 	for k, ls := range s.long {
 		if now-ls.last > int64(longIdle) {
 			delete(s.long, k)
+			if s.longDirty != nil {
+				s.longDirty[k] = struct{}{}
+			}
 		}
 	}
 }

@@ -11,7 +11,7 @@ func TestLongWindow(t *testing.T) {
 	t0 := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC).UnixNano()
 	f := func(name string, perHour int, cartEvery time.Duration, hours float64, wantFloor float64, within time.Duration) {
 		t.Helper()
-		s := newSiteMode(nil)
+		s := newSiteMode(nil, nil)
 		if s != nil {
 			t.Fatal("site mode without a config")
 		}
@@ -76,10 +76,16 @@ func BenchmarkLongWindowMemory(b *testing.B) {
 }
 
 // BenchmarkEngineAttackMode is BenchmarkEngine without ("off") and with
-// ("on") attack mode (site-wide baselines, fingerprints, shared-fingerprint
+// ("on", and "site": counting for the site-wide fold) attack mode (site-wide baselines, fingerprints, shared-fingerprint
 // crawls, long windows), in the same run: the target is on >= 0.7x
 // off in events/cpu-s.
 func BenchmarkEngineAttackMode(b *testing.B) {
 	b.Run("off", func(b *testing.B) { benchEngine(b, NewEngine(testConfig())) })
 	b.Run("on", func(b *testing.B) { benchEngine(b, NewEngine(testConfig(), WithAttackMode(attacks.DefaultConfig()))) })
+	// Site-wide (the service's default): the engine counts, the fold
+	// judges (its per-minute folding is not per event and is left out).
+	b.Run("site", func(b *testing.B) {
+		cfg := attacks.DefaultConfig()
+		benchEngine(b, NewEngine(testConfig(), WithAttackMode(cfg), WithSiteFold(attacks.NewFold(cfg))))
+	})
 }

@@ -47,16 +47,19 @@ const maxFuture = time.Hour
 // partition of the requests topic, scores to the scores topic, state to the
 // state topic, all in one transaction with the offset commit (see doc.go).
 type Aggregator struct {
-	cfg   Config
-	kcfg  kafka.Config
-	scfg  scoring.Config
-	log   *slog.Logger
-	m     *metrics
-	am    *attackMetrics
-	ctl   *attackControl // operators' attack records (attackcontrol.go)
-	reg   prometheus.Registerer
-	txnID string
-	sigs  *signatures.Holder
+	cfg  Config
+	kcfg kafka.Config
+	scfg scoring.Config
+	log  *slog.Logger
+	m    *metrics
+	am   *attackMetrics
+	ctl  *attackControl // operators' attack records (attackcontrol.go)
+	sf   *siteFold      // site-wide across partitions (sitefold.go); nil when off
+	// nparts is the requests topic's partition count (EnsureStateTopic).
+	nparts int32
+	reg    prometheus.Registerer
+	txnID  string
+	sigs   *signatures.Holder
 	// hosting is the hosting-network list of net_hosting_share_10m.
 	hosting features.ASNSet
 	sigRl   *signatures.Reloader // nil without a signature file
@@ -126,6 +129,9 @@ func New(cfg Config, kcfg kafka.Config, scfg scoring.Config, log *slog.Logger, r
 		revoked: map[int32]bool{}, owned: map[int32]bool{}, parts: map[int32]*partition{}, waiting: map[int32]bool{}, sigs: signatures.NewHolder(set),
 		hosting: hosting,
 	}
+	if cfg.AttackMode && cfg.AttackSiteWide {
+		a.sf = newSiteFold(attacks.DefaultConfig(), reg)
+	}
 	if cfg.SignaturesFile != "" {
 		a.sigRl = signatures.NewReloader(cfg.SignaturesFile, a.sigs, signatures.DefaultReloadInterval, log, reg)
 	}
@@ -186,6 +192,13 @@ func (a *Aggregator) EnsureStateTopic(ctx context.Context) error {
 		return fmt.Errorf("describe topic %s: %v", a.kcfg.Topics.Requests, td.Err)
 	}
 	n := len(td.Partitions)
+	a.nparts = int32(n)
+	if a.sf != nil {
+		a.sf.fold.Expect(a.nparts, time.Now())
+		if err := a.ensureSiteCountsTopic(ctx, adm); err != nil {
+			return err
+		}
+	}
 	if err := kafka.EnsureTopics(ctx, adm, []kafka.TopicSpec{{
 		Name: a.cfg.StateTopic, Partitions: int32(n), ReplicationFactor: -1,
 		Configs: map[string]string{"cleanup.policy": "compact", "min.compaction.lag.ms": "0", "segment.ms": "3600000"},
@@ -278,6 +291,17 @@ func (a *Aggregator) Run(ctx context.Context) error {
 		}()
 		defer func() { stop(); <-fdone }()
 	}
+	if a.sf != nil {
+		sctx, stop := context.WithCancel(ctx)
+		sdone := make(chan struct{})
+		go func() {
+			defer close(sdone)
+			if err := a.followSiteCounts(sctx); err != nil {
+				a.log.Error("site-wide counts are not followed", "err", err)
+			}
+		}()
+		defer func() { stop(); <-sdone }()
+	}
 
 	var (
 		inTxn    bool
@@ -296,6 +320,12 @@ func (a *Aggregator) Run(ctx context.Context) error {
 			return err
 		}
 		a.applyAttackControl()
+		if a.sf != nil {
+			a.mu.Lock()
+			owner := a.owned[0]
+			a.mu.Unlock()
+			a.sf.apply(owner)
+		}
 		pctx, cancel := context.WithTimeout(ctx, wait)
 		a.setPollCancel(cancel)
 		fetches := sess.PollRecords(pctx, 10000)
@@ -311,7 +341,7 @@ func (a *Aggregator) Run(ctx context.Context) error {
 			a.m.fetchErrors.Inc()
 			a.log.Warn("fetch", "topic", topic, "partition", p, "err", err)
 		})
-		if !fetches.Empty() && !inTxn {
+		if (!fetches.Empty() || a.foldPending()) && !inTxn {
 			if err := sess.Begin(); err != nil {
 				return fmt.Errorf("begin transaction: %w", err)
 			}
@@ -374,8 +404,16 @@ func (a *Aggregator) Run(ctx context.Context) error {
 				if perr = a.produceAttacks(pctx, sess, p.eng, promise); perr != nil {
 					return
 				}
+				if a.sf != nil {
+					if perr = a.produceSiteCounts(pctx, sess, fp.Partition, p.eng, promise); perr != nil {
+						return
+					}
+				}
 			}
 		})
+		if perr == nil && inTxn && a.sf != nil {
+			perr = a.produceFoldAttacks(pctx, sess, promise)
+		}
 		if perr != nil {
 			if inTxn {
 				_, _ = sess.End(context.WithoutCancel(ctx), kgo.TryAbort)
@@ -533,6 +571,9 @@ func (a *Aggregator) commit(ctx context.Context, sess *kgo.GroupTransactSession,
 		return nil
 	}
 	a.m.txns.WithLabelValues("committed").Inc()
+	if p0, ok := a.parts[0]; ok && a.sf != nil {
+		a.sf.prune(p0.eng.sitePublished)
+	}
 	a.committed += a.pending
 	a.pending = 0
 	for id, p := range a.parts {
@@ -598,6 +639,9 @@ func (a *Aggregator) newEngine() *Engine {
 	}
 	if a.cfg.AttackMode {
 		opts = append(opts, WithAttackMode(attacks.DefaultConfig()))
+		if a.sf != nil {
+			opts = append(opts, WithSiteFold(a.sf.fold))
+		}
 	}
 	e := NewEngine(a.scfg, opts...)
 	e.TrackChanges()

@@ -24,6 +24,7 @@ import (
 //	key "n" + 16-byte addr  net: state
 //	key "h" + kind + 16     the last trigger of a hot subject (protobuf)
 //	key "g"                 the site's requests by country and AS number
+//	key "a", "l"            attack mode's detector and long windows (attackstate.go)
 //
 // A nil value deletes the key (a tombstone in the topic).
 //
@@ -47,6 +48,9 @@ var ErrIncompatibleState = errors.New("incompatible aggregator state record")
 type engineMeta struct {
 	Watermark int64 `state:"watermark"`
 	TickSlot  int64 `state:"tick_slot"`
+	// SitePublished is the newest site-wide attack record written (in
+	// partition 0's state; sitefold.go).
+	SitePublished int64 `state:"site_published"`
 }
 
 func encodeState[S any](s *S) []byte {
@@ -71,6 +75,9 @@ func decodeState[S any](v []byte, s *S, v1 func([]byte) ([]byte, bool)) error {
 // Call it before the first Process.
 func (e *Engine) TrackChanges() {
 	e.ips.track, e.sessions.track, e.nets.track = true, true, true
+	if e.attack != nil {
+		e.attack.longDirty = map[addrKey]struct{}{}
+	}
 }
 
 // Changes calls put with every record changed since the last call (a nil
@@ -105,6 +112,7 @@ func (e *Engine) Changes(put func(key, value []byte)) {
 		put([]byte{recSite}, encodeState(&e.site))
 		e.siteDirty = false
 	}
+	e.attackChanges(put)
 	put([]byte{recMeta}, e.metaRecord())
 }
 
@@ -113,7 +121,7 @@ func hotRecordKey(k hotKey) []byte {
 }
 
 func (e *Engine) metaRecord() []byte {
-	return encodeState(&engineMeta{Watermark: e.maxTime, TickSlot: e.tickSlot})
+	return encodeState(&engineMeta{Watermark: e.maxTime, TickSlot: e.tickSlot, SitePublished: e.sitePublished})
 }
 
 // Load restores one record written by Changes (a nil value deletes). Records
@@ -132,7 +140,7 @@ func (e *Engine) Load(key, value []byte) error {
 		if err := decodeState(value, &m, metaV1); err != nil {
 			return err
 		}
-		e.maxTime, e.tickSlot = m.Watermark, m.TickSlot
+		e.maxTime, e.tickSlot, e.sitePublished = m.Watermark, m.TickSlot, m.SitePublished
 		return nil
 	case recSite:
 		if value == nil {
@@ -155,6 +163,8 @@ func (e *Engine) Load(key, value []byte) error {
 			return fmt.Errorf("%w: key length %d", ErrIncompatibleState, len(key))
 		}
 		return loadInto(e.sessions, binary.LittleEndian.Uint64(key[1:]), value, fromV1[v1SessionState])
+	case recAttack, recLong:
+		return e.loadAttack(key, value)
 	case recHot:
 		if len(key) != 18 {
 			return fmt.Errorf("%w: key length %d", ErrIncompatibleState, len(key))
@@ -195,6 +205,10 @@ func (e *Engine) Reset() {
 	e.ips.track, e.sessions.track, e.nets.track = track, track, track
 	clear(e.hot)
 	clear(e.hotDirty)
-	e.maxTime, e.tickSlot = 0, 0
+	e.maxTime, e.tickSlot, e.sitePublished = 0, 0, 0
 	e.site, e.siteDirty = features.Site{}, false
+	e.attack = newSiteMode(e.opt.attacks, e.opt.fold)
+	if track && e.attack != nil {
+		e.attack.longDirty = map[addrKey]struct{}{}
+	}
 }

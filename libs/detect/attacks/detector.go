@@ -146,6 +146,12 @@ type Detector struct {
 	stats   Stats
 	normal  fpNormal
 	scratch []float64
+	// dirty says which parts of a checkpoint changed (checkpoint.go);
+	// saved that Changes was called since the detector was (re)made.
+	dirty dirty
+	saved bool
+	// counter is set on a detector that only counts (NewCounter, fold.go).
+	counter *counter
 }
 
 // Stats are the detector's counters.
@@ -173,6 +179,7 @@ func (d *Detector) Observe(h Hit) {
 		return
 	}
 	d.stats.Hits++
+	d.dirty.cur[h.Class] = true
 	b := &d.cls[h.Class].min[m%recentMinutes]
 	b.req++
 	if h.Failed {
@@ -183,6 +190,14 @@ func (d *Detector) Observe(h Hit) {
 	}
 	if h.NoPage {
 		b.nopage++
+	}
+	if c := d.counter; c != nil {
+		site := d
+		if c.site != nil {
+			site = c.site
+		}
+		c.observe(h, site.anyActive(h.Class))
+		return
 	}
 	d.cls[h.Class].fps.observe(h)
 	if !h.Failed && !d.anyActive(h.Class) {
@@ -221,6 +236,10 @@ func (d *Detector) Advance(t int64) bool {
 // active attacks end where the gap began. A gap longer than the seasonal
 // history starts the history afresh.
 func (d *Detector) skip(m int64) {
+	d.dirty.all()
+	if d.counter != nil {
+		d.counter.close(d, d.minute) // the minute before the gap is counted
+	}
 	end := (d.minute + 1) * int64(time.Minute)
 	for c := range d.cls {
 		cs := &d.cls[c]
@@ -231,13 +250,13 @@ func (d *Detector) skip(m int64) {
 		}
 	}
 	if m-d.minute >= seasonBlocks*blockMinutes {
-		out, stats := d.out, d.stats
+		out, stats, counter := d.out, d.stats, d.counter
 		var forced [numClasses]*eventpb.Attack
 		for c := range d.cls {
 			forced[c] = d.cls[c].forced // an operator's, not the history's: it outlives the gap until its time is up
 		}
 		*d = *New(d.cfg)
-		d.out, d.stats = out, stats
+		d.out, d.stats, d.counter = out, stats, counter
 		for c := range d.cls {
 			d.cls[c].forced = forced[c]
 		}
@@ -260,17 +279,29 @@ func (d *Detector) skip(m int64) {
 
 // open clears minute m's buckets before it is counted.
 func (d *Detector) open(m int64) {
+	d.dirty.meta = true
 	for c := range d.cls {
 		d.cls[c].min[m%recentMinutes] = bucket{filled: true}
+		d.dirty.ring[c], d.dirty.cur[c] = true, true
 	}
 }
 
 // close evaluates every class at the end of minute m and folds the minute
 // into the seasonal ring.
 func (d *Detector) close(m int64) {
+	if d.counter != nil {
+		d.counter.close(d, m)
+		return
+	}
 	for c := ClassLogin; c < numClasses; c++ {
 		cs := &d.cls[c]
+		had := cs.active
 		d.evaluate(c, cs, m)
+		for si := range cs.active {
+			if had[si] != nil || cs.active[si] != nil {
+				d.dirty.active[c][si] = true // started, refreshed or ended
+			}
+		}
 		b := cs.min[m%recentMinutes]
 		b.attacked = d.anyActive(c)
 		cs.min[m%recentMinutes].attacked = b.attacked
@@ -280,6 +311,8 @@ func (d *Detector) close(m int64) {
 			*s = bucket{}
 		}
 		s.add(b)
+		d.dirty.season[c][(blk%seasonBlocks)/SeasonChunk] = true
+		d.dirty.fps[c] = true
 		cs.fps.rotate(m)
 		d.expire(cs, (m+1)*int64(time.Minute))
 	}
@@ -508,6 +541,7 @@ func (d *Detector) start(c Class, cs *classState, si int, sig string, m int64, c
 	}
 	cs.active[si] = a
 	cs.quiet[si] = 0
+	d.dirty.active[c][si] = true
 	d.stats.Started++
 	d.update(c, cs, a, sig, (m+1)*int64(time.Minute), cur, z, obs, exp)
 }

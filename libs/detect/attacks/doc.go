@@ -22,8 +22,9 @@
 // surge of requests at a normal failure ratio (a flash sale, a newsletter)
 // is recorded, never enforced.
 //
-// A Detector runs inside each aggregator engine, so on the share of the
-// site's traffic that reaches its partition (client IPs are spread evenly
-// over partitions, so each share has the site's shape); it is not safe for
-// concurrent use, and given the same events it records the same attacks.
+// A Detector is not safe for concurrent use, and given the same events it
+// records the same attacks. In the aggregator each partition's engine only
+// counts its share (NewCounter) and every aggregator folds all partitions'
+// counts into one site-wide Detector (Fold, fold.go); with site-wide mode
+// off, and in replay, each partition's Detector judges its own share.
 package attacks

@@ -108,6 +108,7 @@ func (d *Detector) EndByOperator(id string) bool {
 		if si := slices.IndexFunc(cs.active[:], func(a *eventpb.Attack) bool { return a != nil && a.GetId() == id }); si >= 0 {
 			cs.active[si] = nil
 			cs.muted[si], cs.quiet[si] = true, 0
+			d.dirty.active[c][si], d.dirty.ring[c] = true, true
 			d.stats.Ended++
 			return true
 		}

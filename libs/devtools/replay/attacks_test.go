@@ -19,7 +19,7 @@ import (
 
 // attackRun simulates cfg, replays it in attack mode and returns the
 // result, the verdict lines and each client address's first request time.
-func attackRun(t *testing.T, cfg simulate.Config) (*replay.Result, []byte, map[netip.Addr]int64, *simulate.Generator) {
+func attackRun(t *testing.T, cfg simulate.Config, operators []*eventpb.Attack) (*replay.Result, []byte, map[netip.Addr]int64, *simulate.Generator) {
 	t.Helper()
 	g, err := simulate.New(cfg)
 	if err != nil {
@@ -47,7 +47,7 @@ func attackRun(t *testing.T, cfg simulate.Config) (*replay.Result, []byte, map[n
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	out, res := run(t, replay.Config{Files: []string{path}, Format: logparse.FormatNginx, Labels: g.Labels(), AttackMode: true})
+	out, res := run(t, replay.Config{Files: []string{path}, Format: logparse.FormatNginx, Labels: g.Labels(), AttackMode: true, OperatorRecords: operators})
 	return res, out, first, g
 }
 
@@ -115,7 +115,7 @@ func TestAttackModeScenarios(t *testing.T) {
 	}
 
 	t.Run("residential stuffing", func(t *testing.T) {
-		res, out, first, g := attackRun(t, base(41, simulate.Campaign{Kind: simulate.ResidentialStuffing, At: attackAt, For: 40 * time.Minute, Size: 1000}))
+		res, out, first, g := attackRun(t, base(41, simulate.Campaign{Kind: simulate.ResidentialStuffing, At: attackAt, For: 40 * time.Minute, Size: 1000}), nil)
 		at, _ := flagged(t, out)
 		start := simulate.DefaultStart.Add(attackAt).UnixNano()
 		var attackers, caught, early, earlyCaught int
@@ -160,7 +160,7 @@ func TestAttackModeScenarios(t *testing.T) {
 		}
 	})
 	t.Run("distributed scraping", func(t *testing.T) {
-		_, out, first, g := attackRun(t, base(45, simulate.Campaign{Kind: simulate.DistributedScraping, At: attackAt, Size: 300}))
+		_, out, first, g := attackRun(t, base(45, simulate.Campaign{Kind: simulate.DistributedScraping, At: attackAt, Size: 300}), nil)
 		at, blocked := flagged(t, out)
 		var shards, caught int
 		for a, l := range g.Labels() {
@@ -185,7 +185,7 @@ func TestAttackModeScenarios(t *testing.T) {
 	t.Run("all-day scraper", func(t *testing.T) {
 		cfg := base(44, simulate.Campaign{Kind: simulate.AllDayScraper, At: 10 * time.Minute, For: 24 * time.Hour})
 		cfg.Duration = 2*time.Hour + 15*time.Minute
-		_, out, first, g := attackRun(t, cfg)
+		_, out, first, g := attackRun(t, cfg, nil)
 		at, blocked := flagged(t, out)
 		var scraper netip.Addr
 		for a, l := range g.Labels() {
@@ -208,7 +208,7 @@ func TestAttackModeScenarios(t *testing.T) {
 		humansOK(t, g, first, at, blocked)
 	})
 	t.Run("flash sale", func(t *testing.T) {
-		res, out, first, g := attackRun(t, base(42, simulate.Campaign{Kind: simulate.FlashSale, At: attackAt, Size: 3000}))
+		res, out, first, g := attackRun(t, base(42, simulate.Campaign{Kind: simulate.FlashSale, At: attackAt, Size: 3000}), nil)
 		at, blocked := flagged(t, out)
 		humansOK(t, g, first, at, blocked)
 		for _, a := range res.Attacks {
@@ -218,7 +218,7 @@ func TestAttackModeScenarios(t *testing.T) {
 		}
 	})
 	t.Run("sso outage", func(t *testing.T) {
-		res, out, first, g := attackRun(t, base(43, simulate.Campaign{Kind: simulate.SSOOutage, At: attackAt, For: 30 * time.Minute, Size: 600}))
+		res, out, first, g := attackRun(t, base(43, simulate.Campaign{Kind: simulate.SSOOutage, At: attackAt, For: 30 * time.Minute, Size: 600}), nil)
 		at, blocked := flagged(t, out)
 		humansOK(t, g, first, at, blocked)
 		var seen bool

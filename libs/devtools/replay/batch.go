@@ -32,6 +32,10 @@ type batch struct {
 	changes [partitions][]change
 	scores  [partitions]int64
 	pending sync.WaitGroup
+	// seq numbers the batches from 1, in input order; counts are the
+	// site-wide counts each lane's engines closed in it (site.go).
+	seq    uint64
+	counts [2][partitions][]*eventpb.SiteCounts
 }
 
 func newBatch() *batch {
@@ -89,6 +93,9 @@ func (b *batch) run(ctx context.Context, p int, lanes []*lane) {
 			out = pt.expire(t, out, int32(i), uint8(li))
 			scores := lanes[0].parts[p].scores
 			if !l.shared {
+				if l.site == nil {
+					pt.operate(l.ops, t) // site-wide: the merge applies them to the fold
+				}
 				pt.scores = pt.eng.Process(s.ev, pt.scores[:0])
 				scores = pt.scores
 				if recs := pt.eng.TakeAttacks(); len(recs) > 0 {
@@ -102,6 +109,11 @@ func (b *batch) run(ctx context.Context, p int, lanes []*lane) {
 		}
 	}
 	b.changes[p] = out
+	for li, l := range lanes {
+		if l.site != nil {
+			b.counts[li][p] = lanes[li].parts[p].eng.TakeSiteCounts()
+		}
+	}
 }
 
 // reset drops the batch's changes before it is refilled.
@@ -110,6 +122,11 @@ func (b *batch) reset() {
 		clear(b.changes[p])
 		b.changes[p] = b.changes[p][:0]
 		b.scores[p] = 0
+	}
+	for li := range b.counts {
+		for p := range b.counts[li] {
+			b.counts[li][p] = nil
+		}
 	}
 	b.n = 0
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bulwarkhq/bulwark/libs/decide/decider"
 	"github.com/bulwarkhq/bulwark/libs/detect/aggregator"
+	"github.com/bulwarkhq/bulwark/libs/detect/attacks"
 	"github.com/bulwarkhq/bulwark/libs/detect/crawlers"
 	"github.com/bulwarkhq/bulwark/libs/detect/model"
 	"github.com/bulwarkhq/bulwark/libs/detect/rules"
@@ -34,8 +35,12 @@ type lane struct {
 	name   string
 	rs     *rules.RuleSet
 	shared bool
-	parts  [partitions]part
-	tally  tally
+	// ops are the operators' actions, in event-time order
+	// (Config.OperatorRecords).
+	ops   []attacks.OperatorAction
+	site  *siteLane // site-wide attack mode (site.go); nil when off or shared
+	parts [partitions]part
+	tally tally
 }
 
 // part is a lane's state in one partition, touched only by its goroutine
@@ -47,9 +52,29 @@ type part struct {
 	nextExpiry int64
 	scores     []*eventpb.Score
 	attacks    []*eventpb.Attack // records raised in attack mode, in order
+	nextOp     int               // the first of the lane's ops not yet applied
 }
 
-func newLane(path string, rs *rules.RuleSet, ms *rules.ModelSpec, base *lane, engOpts []aggregator.Option, sampler func(int) func(*aggregator.Sample), answers *crawlers.Answers) (*lane, error) {
+// operate applies the operators' actions due by event time t to the
+// partition's engine, as the live aggregator applies an operator's record
+// when it arrives; the records of those the engine took join its attacks.
+func (pt *part) operate(ops []attacks.OperatorAction, t int64) {
+	for pt.nextOp < len(ops) && ops[pt.nextOp].At <= t {
+		op := ops[pt.nextOp]
+		pt.nextOp++
+		took := false
+		if op.Force != nil {
+			took = pt.eng.ForceAttack(op.Force)
+		} else {
+			took = pt.eng.EndAttack(op.End)
+		}
+		if took {
+			pt.attacks = append(pt.attacks, op.Record)
+		}
+	}
+}
+
+func newLane(path string, rs *rules.RuleSet, ms *rules.ModelSpec, base *lane, engOpts []aggregator.Option, sampler func(int) func(*aggregator.Sample), answers *crawlers.Answers, site *attacks.Config) (*lane, error) {
 	var err error
 	if rs == nil {
 		if rs, err = rules.LoadOrDefault(path); err != nil {
@@ -82,6 +107,10 @@ func newLane(path string, rs *rules.RuleSet, ms *rules.ModelSpec, base *lane, en
 	rs.Crawlers.Answers = answers
 	l := &lane{name: name, rs: rs}
 	l.shared = base != nil && reflect.DeepEqual(base.rs.Features, rs.Features) && base.rs.Model == rs.Model
+	if site != nil && !l.shared {
+		l.site = &siteLane{fold: attacks.NewFold(*site)}
+		engOpts = append(slices.Clone(engOpts), aggregator.WithSiteFold(l.site.fold))
+	}
 	for i := range l.parts {
 		if !l.shared {
 			opts := engOpts
@@ -101,6 +130,19 @@ func newLane(path string, rs *rules.RuleSet, ms *rules.ModelSpec, base *lane, en
 // raised, ordered by start (then id).
 func (l *lane) attacks() []*eventpb.Attack {
 	var out []*eventpb.Attack
+	if l.site != nil {
+		// The site's attacks: the last record of each.
+		last := map[string]int{}
+		for _, a := range l.site.attacks {
+			if j, ok := last[a.GetId()]; ok {
+				out[j] = a
+				continue
+			}
+			last[a.GetId()] = len(out)
+			out = append(out, a)
+		}
+	}
+	forced := map[string]int{}
 	for i := range l.parts {
 		p := &l.parts[i]
 		if p.eng != nil {
@@ -112,7 +154,19 @@ func (l *lane) attacks() []*eventpb.Attack {
 				out[j] = a
 				continue
 			}
+			if j, ok := forced[a.GetId()]; ok {
+				// An operator's attack is one for every partition: its
+				// newest record of any partition is its state.
+				if a.GetTimeUnixNano() > out[j].GetTimeUnixNano() {
+					out[j] = a
+				}
+				last[a.GetId()] = j
+				continue
+			}
 			last[a.GetId()] = len(out)
+			if a.GetSignal() == attacks.SignalOperator {
+				forced[a.GetId()] = len(out)
+			}
 			out = append(out, a)
 		}
 	}

@@ -93,6 +93,11 @@ type Config struct {
 	// (aggregator.WithAttackMode with attacks.DefaultConfig); Result.Attacks
 	// lists the attacks raised.
 	AttackMode bool
+	// OperatorRecords are attack records of operators (bulwark attack
+	// start|end; ReadAttackRecords, ReadAttackTopic), applied in attack
+	// mode at their event time as the live aggregators applied them
+	// (attacks.OperatorActions); other records are ignored.
+	OperatorRecords []*eventpb.Attack
 
 	// Labels, if set, maps client IPs to labels; Result.Evaluation scores
 	// the verdicts against them.
@@ -131,6 +136,8 @@ func (c *Config) Validate() error {
 		return errors.New("replay: give one input: log files, the topic or another source")
 	case c.AllowedLateness < 0:
 		return errors.New("replay: allowed lateness must not be negative")
+	case len(c.OperatorRecords) > 0 && !c.AttackMode:
+		return errors.New("replay: operators' attack records need attack mode")
 	case !c.Since.IsZero() && !c.Until.IsZero() && !c.Until.After(c.Since):
 		return fmt.Errorf("replay: until (%s) is not after since (%s)", c.Until.Format(time.RFC3339), c.Since.Format(time.RFC3339))
 	}
@@ -159,7 +166,8 @@ type Result struct {
 	Diff              *Diff
 	CompareEvaluation *Evaluation
 	// Attacks are the attacks raised with AttackMode: the last record of
-	// each, in order of start, one per replay partition that raised it.
+	// each, in order of start: the site-wide ones (and the operators') once,
+	// shared-fingerprint crawls once per replay partition that saw one.
 	Attacks []*eventpb.Attack
 	// First and Last are the event times of the first and last events.
 	First, Last time.Time
@@ -219,10 +227,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Model != "" {
 		baseModel = &rules.ModelSpec{File: cfg.Model, Mode: cfg.ModelMode, Weight: cfg.ModelWeight}
 	}
-	base, err := newLane(cfg.Rules, cfg.RuleSet, baseModel, nil, engOpts, cfg.Sampler, cfg.RDNSCache)
+	var site *attacks.Config
+	if cfg.AttackMode {
+		c := attacks.DefaultConfig()
+		site = &c
+	}
+	base, err := newLane(cfg.Rules, cfg.RuleSet, baseModel, nil, engOpts, cfg.Sampler, cfg.RDNSCache, site)
 	if err != nil {
 		return nil, err
 	}
+	base.ops = attacks.OperatorActions(cfg.OperatorRecords)
 	lanes := []*lane{base}
 	if cfg.Compare != "" || cfg.CompareSet != nil {
 		rulesFile, rs, ms := cfg.Compare, cfg.CompareSet, (*rules.ModelSpec)(nil)
@@ -230,10 +244,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			rulesFile, rs = cfg.Rules, cfg.RuleSet
 			ms = &rules.ModelSpec{File: cfg.Compare, Mode: cfg.ModelMode, Weight: cfg.ModelWeight}
 		}
-		other, err := newLane(rulesFile, rs, ms, base, engOpts, nil, cfg.RDNSCache)
+		other, err := newLane(rulesFile, rs, ms, base, engOpts, nil, cfg.RDNSCache, site)
 		if err != nil {
 			return nil, err
 		}
+		other.ops = base.ops
 		base.tally, other.tally = tally{}, tally{}
 		lanes = append(lanes, other)
 	}
@@ -301,6 +316,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		free <- newBatch()
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	var seq uint64 // the reader's batch numbers
+	bar := newBarrier()
 	g.Go(func() error { // read and parse
 		defer func() {
 			for _, ch := range toEngine {
@@ -319,6 +336,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			err := src.fill(gctx, b)
 			if b.n > 0 {
 				b.partition()
+				seq++
+				b.seq = seq
 				b.pending.Add(partitions)
 				for _, ch := range toEngine {
 					ch <- b // never blocks: a channel holds every batch there is
@@ -336,6 +355,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	for p := range partitions {
 		g.Go(func() error { // score and decide one partition
 			for b := range toEngine[p] {
+				if site != nil && !bar.wait(b.seq) {
+					b.pending.Done() // the merge stopped: nothing more is run
+					continue
+				}
 				b.run(gctx, p, lanes)
 				b.pending.Done()
 			}
@@ -343,8 +366,18 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		})
 	}
 	g.Go(func() error { // decide and write, in event order
+		defer bar.close()
 		for b := range toMerge {
 			b.pending.Wait()
+			if site != nil {
+				last := b.slots[b.n-1].ev.GetTimeUnixNano()
+				for li, l := range lanes {
+					if l.site != nil {
+						l.site.foldBatch(l, b.counts[li], last)
+					}
+				}
+				bar.done(b.seq)
+			}
 			if err := e.merge(b); err != nil {
 				return err
 			}

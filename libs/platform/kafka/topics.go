@@ -28,6 +28,9 @@ type Topics struct {
 	Policy string `env:"TOPIC_POLICY" envDefault:"bulwark.policy.v1" help:"Compacted topic of the live policy (thresholds, TTLs, learning, allow lists) set from the console and laid over the rule file by every decider."`
 	// Attacks holds site-wide anomalies per endpoint class (libs/detect/attacks).
 	Attacks string `env:"TOPIC_ATTACKS" envDefault:"bulwark.attacks.v1" help:"Topic of attack records (site-wide anomalies per endpoint class), keyed by attack id."`
+	// SiteCounts holds each requests partition's per-minute counts per
+	// endpoint class, folded by every aggregator into site-wide baselines.
+	SiteCounts string `env:"TOPIC_SITE_COUNTS" envDefault:"bulwark.site-counts.v1" help:"Topic of per-partition, per-minute counts per endpoint class that every aggregator folds into the site-wide baselines of attack mode, keyed by partition."`
 }
 
 // DefaultTopics returns the contract names.
@@ -41,6 +44,7 @@ func DefaultTopics() Topics {
 		Audit:       "bulwark.audit.v1",
 		Policy:      "bulwark.policy.v1",
 		Attacks:     "bulwark.attacks.v1",
+		SiteCounts:  "bulwark.site-counts.v1",
 	}
 }
 
@@ -52,6 +56,7 @@ func (t Topics) Validate() error {
 		{t.Scores, "TOPIC_SCORES"}, {t.Verdicts, "TOPIC_VERDICTS"},
 		{t.Feedback, "TOPIC_FEEDBACK"}, {t.Audit, "TOPIC_AUDIT"},
 		{t.Policy, "TOPIC_POLICY"}, {t.Attacks, "TOPIC_ATTACKS"},
+		{t.SiteCounts, "TOPIC_SITE_COUNTS"},
 	} {
 		if f.v == "" {
 			return config.Invalid(f.name, "topic name must not be empty")
@@ -108,6 +113,13 @@ func (t Topics) Specs(partitions int32, replication int16) []TopicSpec {
 		// one partition keeps them in order; kept 30 days like the feedback.
 		{Name: t.Attacks, Partitions: 1, ReplicationFactor: replication, Configs: map[string]string{
 			"cleanup.policy": "delete", "retention.ms": ms(30 * day),
+		}},
+		// Site-wide counts: a record a minute per requests partition,
+		// read whole by every aggregator at its start to rebuild the
+		// baselines: kept for their eight days of seasonal history and a
+		// day more; one partition keeps each producer's minutes in order.
+		{Name: t.SiteCounts, Partitions: 1, ReplicationFactor: replication, Configs: map[string]string{
+			"cleanup.policy": "delete", "retention.ms": ms(9 * day),
 		}},
 	}
 }
