@@ -1,0 +1,134 @@
+package aggregator
+
+import (
+	"net/netip"
+	"strconv"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/bulwarkhq/bulwark/libs/detect/attacks"
+	"github.com/bulwarkhq/bulwark/libs/detect/scoring"
+	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
+	"github.com/bulwarkhq/bulwark/libs/platform/subject"
+)
+
+// A fingerprint scored as a subject (fp:HEX). Many people share a browser
+// build, so a fingerprint is never scored on what it does alone: only the
+// fingerprint of an enforcing attack on a class (detected, or an operator's
+// `bulwark attack start --fingerprint`) is, and only with the addresses
+// that showed it there, failed there, and had no good history: exactly the
+// addresses attack mode blocks one by one. Its Score lists them
+// (Score.addresses); the decider merges them into one fp: verdict, which the
+// sidecar, gate and edge syncers enforce on those addresses only. What the
+// fp: verdict adds to the addresses' own verdicts is one record for the
+// whole campaign: seen, lifted (`bulwark allow fp:HEX`) and expired as one.
+
+// fpMinAddresses is how many failing addresses (of this partition's share)
+// a fingerprint needs before it is scored: one address failing is that
+// address's business.
+const fpMinAddresses = 3
+
+// fpScore is the score of a fingerprint of an enforcing attack with
+// fpMinAddresses failing addresses: the attack-mode block floor.
+const fpScore = attackBlock
+
+// fpState is one scored fingerprint's failing addresses.
+type fpState struct {
+	class  attacks.Class
+	attack string
+	addrs  map[addrKey]int64 // last failure, event time
+	// scored: the addresses were sent in a score already (once the
+	// fingerprint reached fpMinAddresses, each new one is sent alone).
+	scored bool
+}
+
+// fpPending is a score to build for a fingerprint at this event.
+type fpPending struct {
+	fp    uint64
+	addrs []addrKey
+}
+
+// noteFP records that the address ipk failed on class with fingerprint fp
+// during attack a, and queues the fingerprint's score when that changes
+// which addresses it covers.
+func (s *siteMode) noteFP(fp uint64, class attacks.Class, a *eventpb.Attack, ipk addrKey, t int64) {
+	st := s.fps[fp]
+	if st == nil || st.attack != a.GetId() {
+		st = &fpState{class: class, attack: a.GetId(), addrs: map[addrKey]int64{}}
+		s.fps[fp] = st
+	}
+	_, seen := st.addrs[ipk]
+	st.addrs[ipk] = t
+	if seen {
+		return
+	}
+	if len(st.addrs) > subject.MaxFPAddresses {
+		st.evictOldest()
+	}
+	switch {
+	case len(st.addrs) < fpMinAddresses:
+	case !st.scored:
+		st.scored = true
+		all := make([]addrKey, 0, len(st.addrs))
+		for k := range st.addrs {
+			all = append(all, k)
+		}
+		s.fpPending = append(s.fpPending, fpPending{fp: fp, addrs: all})
+	default:
+		s.fpPending = append(s.fpPending, fpPending{fp: fp, addrs: []addrKey{ipk}})
+	}
+}
+
+func (st *fpState) evictOldest() {
+	var old addrKey
+	first := true
+	var at int64
+	for k, t := range st.addrs {
+		if first || t < at {
+			old, at, first = k, t, false
+		}
+	}
+	delete(st.addrs, old)
+}
+
+// sweepFPs forgets the fingerprints whose attack is no longer enforcing:
+// their verdicts run out at the decider's TTL.
+func (s *siteMode) sweepFPs() {
+	for fp, st := range s.fps {
+		if a, match := s.det.Matches(st.class, fp); a == nil || !match || a.GetId() != st.attack {
+			delete(s.fps, fp)
+		}
+	}
+}
+
+// fpScores builds the queued fingerprint scores, with ev as their trigger.
+func (e *Engine) fpScores(ev *eventpb.RequestEvent, t int64, dst []*eventpb.Score) []*eventpb.Score {
+	s := e.attack
+	for _, p := range s.fpPending {
+		st := s.fps[p.fp]
+		if st == nil {
+			continue
+		}
+		addrs := make([]string, 0, len(p.addrs))
+		for _, k := range p.addrs {
+			addrs = append(addrs, netip.AddrFrom16(k).Unmap().String())
+		}
+		n := len(st.addrs)
+		e.stats.Emitted++
+		s.stats.FPScores++
+		dst = append(dst, &eventpb.Score{
+			Subject:           subject.FP(p.fp),
+			TimeUnixNano:      t,
+			WindowEndUnixNano: t,
+			Score:             fpScore,
+			Features:          map[string]float64{"fp_failing_addresses": float64(n)},
+			Reasons: []string{"attack=" + st.attack, "fp_failing_addresses=" + strconv.Itoa(n),
+				"class=" + st.class.String()},
+			Trigger:   proto.Clone(ev).(*eventpb.RequestEvent),
+			Scorer:    scoring.Name,
+			Addresses: addrs,
+		})
+	}
+	s.fpPending = s.fpPending[:0]
+	return dst
+}
