@@ -289,6 +289,13 @@ func (d *Decider) Decide(ctx context.Context, s *eventpb.Score) []Change {
 		return d.dropExpired(expired, key)
 	}
 
+	if sub.Kind == subject.KindFP {
+		if cleared, _ := d.trustAt(key, t); cleared {
+			// `bulwark label fp:HEX human`: people, for the label's clearance.
+			d.m.suppressed.WithLabelValues("fp_labelled_human").Inc()
+			return d.dropExpired(expired, key)
+		}
+	}
 	dec := d.evaluate(ctx, s, key, sub)
 	// Passed challenges (feedback.go) lower the score by their trust
 	// credit, except where it decides a BLOCK: no credit buys that off.

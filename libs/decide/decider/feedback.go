@@ -100,6 +100,11 @@ func (d *Decider) Feedback(f *eventpb.Feedback, now time.Time) []Change {
 			return d.escalate(key, at, "challenge_failures", fmt.Sprintf("challenge_failures=%d/%s", s.failures, failWindow))
 		}
 	case eventpb.FeedbackKind_LABEL_BOT:
+		if sub.Kind == subject.KindFP {
+			// Never a verdict on a fingerprint alone (feedback.Label refuses it).
+			d.m.feedback.WithLabelValues("fp_label_bot_ignored").Inc()
+			return nil
+		}
 		delete(d.trusted, key)
 		return d.block(key, at, labelTTL, "label_bot", append([]string{"label=bot"}, nonEmpty(f.GetReason())...))
 	default:

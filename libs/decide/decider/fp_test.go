@@ -108,3 +108,17 @@ func TestFPCap(t *testing.T) {
 		t.Fatalf("kept %s..%s, want the most recent", a[0], a[1023])
 	}
 }
+
+// TestFPLabels: "human" on a fingerprint lifts its verdict and keeps it
+// from coming back for the label's clearance; "bot" on a fingerprint is
+// ignored (a fingerprint alone is never blocked).
+func TestFPLabels(t *testing.T) {
+	d := newDecider(t, "rules: []\n")
+	ctx := context.Background()
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	expect(t, d.Feedback(&eventpb.Feedback{Subject: fpSub, Kind: eventpb.FeedbackKind_LABEL_BOT, TimeUnixNano: at(0).UnixNano()}, at(0)))
+	expect(t, d.Decide(ctx, fpScore(at(1), fpAttack, "203.0.113.7")), fpSub+" BLOCK(ladder) new")
+	expect(t, d.Feedback(&eventpb.Feedback{Subject: fpSub, Kind: eventpb.FeedbackKind_LABEL_HUMAN, TimeUnixNano: at(2).UnixNano()}, at(2)),
+		fpSub+" - lift")
+	expect(t, d.Decide(ctx, fpScore(at(3), fpAttack, "203.0.113.8")))
+}

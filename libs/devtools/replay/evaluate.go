@@ -162,6 +162,13 @@ func (e *evaluator) verdict(v *eventpb.Verdict, trigger *eventpb.RequestEvent) {
 			return
 		}
 		e.sessions[sessionOf(trigger, tip)] = h
+	case subject.KindFP:
+		// A fingerprint's verdict acts on the addresses it lists.
+		for _, raw := range v.GetAddresses() {
+			if a, err := netip.ParseAddr(raw); err == nil && h.action >= flagged {
+				e.client(a.Unmap()).flag(v.GetAtUnixNano())
+			}
+		}
 	}
 	if h.action >= flagged && tip.IsValid() {
 		e.client(tip).flag(v.GetAtUnixNano())

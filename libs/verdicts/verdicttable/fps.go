@@ -145,3 +145,18 @@ func (t *Table) Addresses(key string) []string {
 	}
 	return slices.Clone(v.addrs)
 }
+
+// FingerprintsOf returns the fp: subjects whose verdicts list ip, sorted
+// (for the console's client view; a lookup reads the index itself).
+func (t *Table) FingerprintsOf(ip netip.Addr) []string {
+	idx := t.fps.index.Load()
+	if idx == nil || !ip.IsValid() {
+		return nil
+	}
+	var out []string
+	for _, h := range (*idx)[ipKey(ip.Unmap())] {
+		out = append(out, subject.FP(h.fp))
+	}
+	slices.Sort(out)
+	return out
+}
