@@ -35,11 +35,11 @@ type clientData struct {
 	// (the only ones it is enforced on).
 	Addresses []string
 	History   []change
-	Sidecars []sidecarAnswer
-	Requests []request
-	Scores   []score
-	Labels   []label
-	Audit    []*eventpb.AuditEvent
+	Sidecars  []sidecarAnswer
+	Requests  []request
+	Scores    []score
+	Labels    []label
+	Audit     []*eventpb.AuditEvent
 	// Source says where requests, scores and labels come from.
 	Source   string
 	Warnings []string
