@@ -55,7 +55,9 @@ func TestFingerprintInConsole(t *testing.T) {
 	}
 	if d.Matched != fp || !slices.ContainsFunc(d.Verdicts, func(v struct{ Subject string }) bool { return v.Subject == fp }) {
 		t.Fatalf("address page: %.500s", body)
-	} // The HTML page lists the addresses and offers neither block nor challenge.
+	}
+
+	// The HTML page lists the addresses and offers neither block nor challenge.
 	c, _ := browserClient(t, fx, adminToken)
 	resp, err := c.Get(fx.url + "/clients/" + fp)
 	if err != nil {
