@@ -265,6 +265,9 @@ func (d *Decider) Decide(ctx context.Context, s *eventpb.Score) []Change {
 	}
 	t := time.Unix(0, s.GetTimeUnixNano()).UTC()
 	if sub.Kind == subject.KindFP {
+		if id, ok := fpAttackEnded(s); ok {
+			return d.liftFP(key, id)
+		}
 		if why := fpScoreProblem(s); why != "" {
 			d.m.badScores.WithLabelValues(why).Inc()
 			return nil

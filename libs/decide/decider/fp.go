@@ -25,6 +25,31 @@ import (
 // addresses only, so an address also blocked on its own keeps its own
 // verdict when the fp: verdict is lifted or expires.
 
+// fpAttackEnded returns the attack an operator ended, when s is the
+// aggregator's score saying so ("attack_ended=<id>").
+func fpAttackEnded(s *eventpb.Score) (string, bool) {
+	for _, r := range s.GetReasons() {
+		if id, ok := strings.CutPrefix(r, "attack_ended="); ok && id != "" {
+			return id, true
+		}
+	}
+	return "", false
+}
+
+// liftFP lifts the computed fp: verdict of key if it was raised by attack
+// id, which an operator ended (`bulwark attack end ID`): the operator said
+// it is over, or was no attack, so the fingerprint's addresses are let
+// through at once. The addresses' own verdicts run their course.
+func (d *Decider) liftFP(key, id string) []Change {
+	cur := d.state[key]
+	if cur == nil || cur.v.GetOrigin() == eventpb.Origin_OPERATOR || !slices.Contains(cur.v.GetReasons(), "attack="+id) {
+		return nil
+	}
+	d.m.lifts.WithLabelValues("attack_ended").Inc()
+	d.remove(key)
+	return []Change{{Subject: key, Why: WhyLift}}
+}
+
 // fpScoreProblem says why an fp: score cannot be decided on, or "".
 func fpScoreProblem(s *eventpb.Score) string {
 	if !slices.ContainsFunc(s.GetReasons(), func(r string) bool { return strings.HasPrefix(r, "attack=") }) {

@@ -122,3 +122,19 @@ func TestFPLabels(t *testing.T) {
 		fpSub+" - lift")
 	expect(t, d.Decide(ctx, fpScore(at(3), fpAttack, "203.0.113.8")))
 }
+
+// TestFPAttackEnded: the aggregator's word that an operator ended the
+// attack lifts the fingerprint's verdict of that attack, not another's.
+func TestFPAttackEnded(t *testing.T) {
+	d := newDecider(t, "rules: []\n")
+	ctx := context.Background()
+	expect(t, d.Decide(ctx, fpScore(t0, fpAttack, "203.0.113.7")), fpSub+" BLOCK(ladder) new")
+	ended := func(id string) *eventpb.Score {
+		s := mkScore(fpSub, t0.Add(time.Second), 0)
+		s.Reasons = []string{"attack_ended=" + id}
+		return s
+	}
+	expect(t, d.Decide(ctx, ended("login-failures-2026-11-21T09:00Z")))
+	expect(t, d.Decide(ctx, ended("login-failures-2026-11-21T10:00Z")), fpSub+" - lift")
+	expect(t, d.Decide(ctx, ended("login-failures-2026-11-21T10:00Z")))
+}

@@ -344,6 +344,7 @@ func (e *Engine) EndAttack(id string) bool {
 	if e.attack == nil {
 		return false
 	}
+	e.attack.endFPs(id)
 	if e.attack.det.EndByOperator(id) {
 		return true
 	}

@@ -42,10 +42,26 @@ type fpState struct {
 	scored bool
 }
 
-// fpPending is a score to build for a fingerprint at this event.
+// fpPending is a score to build for a fingerprint at this event; ended
+// names an attack an operator ended (`bulwark attack end ID`): the score
+// then tells the decider to lift the fingerprint's verdict of that attack.
 type fpPending struct {
 	fp    uint64
 	addrs []addrKey
+	ended string
+}
+
+// endFPs stops scoring the fingerprints of attack id, which an operator
+// ended, and queues the scores that lift their verdicts.
+func (s *siteMode) endFPs(id string) {
+	for fp, st := range s.fps {
+		if st.attack == id {
+			delete(s.fps, fp)
+			if st.scored {
+				s.fpPending = append(s.fpPending, fpPending{fp: fp, ended: id})
+			}
+		}
+	}
 }
 
 // noteFP records that the address ipk failed on class with fingerprint fp
@@ -105,6 +121,16 @@ func (s *siteMode) sweepFPs() {
 func (e *Engine) fpScores(ev *eventpb.RequestEvent, t int64, dst []*eventpb.Score) []*eventpb.Score {
 	s := e.attack
 	for _, p := range s.fpPending {
+		if p.ended != "" {
+			e.stats.Emitted++
+			s.stats.FPScores++
+			dst = append(dst, &eventpb.Score{
+				Subject: subject.FP(p.fp), TimeUnixNano: t, WindowEndUnixNano: t,
+				Reasons: []string{"attack_ended=" + p.ended},
+				Trigger: proto.Clone(ev).(*eventpb.RequestEvent), Scorer: scoring.Name,
+			})
+			continue
+		}
 		st := s.fps[p.fp]
 		if st == nil {
 			continue
@@ -122,8 +148,9 @@ func (e *Engine) fpScores(ev *eventpb.RequestEvent, t int64, dst []*eventpb.Scor
 			WindowEndUnixNano: t,
 			Score:             fpScore,
 			Features:          map[string]float64{"fp_failing_addresses": float64(n)},
-			Reasons: []string{"attack=" + st.attack, "fp=" + attacks.FPString(p.fp),
-				"fp_failing_addresses=" + strconv.Itoa(n), "class=" + st.class.String()},
+			// The subject names the fingerprint: no fp= reason, which
+			// marks an address raised for showing it.
+			Reasons:   []string{"attack=" + st.attack, "fp_failing_addresses=" + strconv.Itoa(n), "class=" + st.class.String()},
 			Trigger:   proto.Clone(ev).(*eventpb.RequestEvent),
 			Scorer:    scoring.Name,
 			Addresses: addrs,

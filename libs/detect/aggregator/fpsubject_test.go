@@ -121,3 +121,28 @@ func TestBusyFingerprintWithoutAttack(t *testing.T) {
 		t.Fatalf("an enforcing attack in normal traffic: %v", a)
 	}
 }
+
+// TestFingerprintAttackEndedByOperator: `bulwark attack end ID` stops
+// scoring the attack's fingerprint, and the next score of it tells the
+// decider to lift its verdict.
+func TestFingerprintAttackEndedByOperator(t *testing.T) {
+	evs, _ := shopTraffic(true, false)
+	fps, e := runEngine(evs)
+	if len(fps) == 0 {
+		t.Fatal("no fp: score")
+	}
+	id := strings.TrimPrefix(fps[0].GetReasons()[0], "attack=")
+	e.EndAttack(id)
+	last := evs[len(evs)-1]
+	next := &eventpb.RequestEvent{TimeUnixNano: last.GetTimeUnixNano() + int64(time.Second), ClientIp: "10.200.0.1", Method: "POST",
+		Path: "/login", Status: 401, UserAgent: fpTestStuffer, Protocol: "HTTP/1.1", Host: "shop.example"}
+	var ended []*eventpb.Score
+	for _, s := range e.Process(next, nil) {
+		if strings.HasPrefix(s.GetSubject(), "fp:") {
+			ended = append(ended, s)
+		}
+	}
+	if len(ended) != 1 || ended[0].GetSubject() != fps[0].GetSubject() || ended[0].GetReasons()[0] != "attack_ended="+id || len(ended[0].GetAddresses()) != 0 {
+		t.Fatalf("after the operator's end: %v", ended)
+	}
+}
