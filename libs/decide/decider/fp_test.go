@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/libs/detect/rules"
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
 )
 
@@ -137,4 +138,26 @@ func TestFPAttackEnded(t *testing.T) {
 	expect(t, d.Decide(ctx, ended("login-failures-2026-11-21T09:00Z")))
 	expect(t, d.Decide(ctx, ended("login-failures-2026-11-21T10:00Z")), fpSub+" - lift")
 	expect(t, d.Decide(ctx, ended("login-failures-2026-11-21T10:00Z")))
+}
+
+// TestFPAllowListReload: an allow list added by a reload (or the live
+// policy) takes its addresses out of the fingerprint verdicts in force at
+// the next expiry pass.
+func TestFPAllowListReload(t *testing.T) {
+	d := newDecider(t, "rules: []\n")
+	ctx := context.Background()
+	expect(t, d.Decide(ctx, fpScore(t0, fpAttack, "203.0.113.7", "192.0.2.10")), fpSub+" BLOCK(ladder) new")
+	rs, err := rules.Parse([]byte("rules: []\nallow:\n  cidrs: [192.0.2.0/24]\n"), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetRules(rs); err != nil {
+		t.Fatal(err)
+	}
+	got := d.Expire(t0.Add(time.Second))
+	expect(t, got, fpSub+" BLOCK(ladder) expand")
+	if a := got[0].Verdict.GetAddresses(); !slices.Equal(a, []string{"203.0.113.7"}) {
+		t.Fatalf("after the reload: %v", a)
+	}
+	expect(t, d.Expire(t0.Add(2*time.Second)))
 }
