@@ -52,6 +52,7 @@ type siteMode struct {
 	// fpPending their scores to build at this event.
 	fps       map[uint64]*fpState
 	fpPending []fpPending
+	fpUnsent  int // addresses waiting in fps for their score
 	stats     AttackStats
 }
 

@@ -321,7 +321,7 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 	if e.attack != nil && len(e.attack.recall) > 0 {
 		dst = e.recallCrawl(ev, t, dst)
 	}
-	if e.attack != nil && len(e.attack.fpPending) > 0 {
+	if e.attack != nil && (len(e.attack.fpPending) > 0 || e.attack.fpUnsent > 0) {
 		dst = e.fpScores(ev, t, dst)
 	}
 	if ss.Emission.fresh(sec, ssPlain) {

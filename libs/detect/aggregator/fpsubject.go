@@ -3,6 +3,7 @@ package aggregator
 import (
 	"net/netip"
 	"strconv"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -28,6 +29,13 @@ import (
 // address's business.
 const fpMinAddresses = 3
 
+// fpEmitEvery bounds how often (event time) a fingerprint is scored: the
+// addresses found meanwhile go in one score, so that a campaign of a
+// thousand addresses is tens of verdict records, not a thousand, each of
+// which every sidecar indexes whole. Its addresses are blocked on their own
+// (attack mode's ip: verdicts) in the meantime.
+const fpEmitEvery = int64(10 * time.Second)
+
 // fpScore is the score of a fingerprint of an enforcing attack with
 // fpMinAddresses failing addresses: the attack-mode block floor.
 const fpScore = attackBlock
@@ -38,8 +46,11 @@ type fpState struct {
 	attack string
 	addrs  map[addrKey]int64 // last failure, event time
 	// scored: the addresses were sent in a score already (once the
-	// fingerprint reached fpMinAddresses, each new one is sent alone).
-	scored bool
+	// fingerprint reached fpMinAddresses, the new ones are sent at most
+	// every fpEmitEvery: unsent, since lastEmit).
+	scored   bool
+	unsent   []addrKey
+	lastEmit int64
 }
 
 // fpPending is a score to build for a fingerprint at this event; ended
@@ -56,6 +67,7 @@ type fpPending struct {
 func (s *siteMode) endFPs(id string) {
 	for fp, st := range s.fps {
 		if st.attack == id {
+			s.fpUnsent -= len(st.unsent)
 			delete(s.fps, fp)
 			if st.scored {
 				s.fpPending = append(s.fpPending, fpPending{fp: fp, ended: id})
@@ -84,14 +96,27 @@ func (s *siteMode) noteFP(fp uint64, class attacks.Class, a *eventpb.Attack, ipk
 	switch {
 	case len(st.addrs) < fpMinAddresses:
 	case !st.scored:
-		st.scored = true
+		st.scored, st.lastEmit = true, t
 		all := make([]addrKey, 0, len(st.addrs))
 		for k := range st.addrs {
 			all = append(all, k)
 		}
 		s.fpPending = append(s.fpPending, fpPending{fp: fp, addrs: all})
 	default:
-		s.fpPending = append(s.fpPending, fpPending{fp: fp, addrs: []addrKey{ipk}})
+		st.unsent = append(st.unsent, ipk)
+		s.fpUnsent++
+	}
+}
+
+// flushFPs queues the scores of the fingerprints whose unsent addresses
+// have waited fpEmitEvery (event time) since their last score.
+func (s *siteMode) flushFPs(t int64) {
+	for fp, st := range s.fps {
+		if len(st.unsent) > 0 && t-st.lastEmit >= fpEmitEvery {
+			s.fpPending = append(s.fpPending, fpPending{fp: fp, addrs: st.unsent})
+			s.fpUnsent -= len(st.unsent)
+			st.unsent, st.lastEmit = nil, t
+		}
 	}
 }
 
@@ -112,6 +137,7 @@ func (st *fpState) evictOldest() {
 func (s *siteMode) sweepFPs() {
 	for fp, st := range s.fps {
 		if a, match := s.det.Matches(st.class, fp); a == nil || !match || a.GetId() != st.attack {
+			s.fpUnsent -= len(st.unsent)
 			delete(s.fps, fp)
 		}
 	}
@@ -120,6 +146,9 @@ func (s *siteMode) sweepFPs() {
 // fpScores builds the queued fingerprint scores, with ev as their trigger.
 func (e *Engine) fpScores(ev *eventpb.RequestEvent, t int64, dst []*eventpb.Score) []*eventpb.Score {
 	s := e.attack
+	if s.fpUnsent > 0 {
+		s.flushFPs(t)
+	}
 	for _, p := range s.fpPending {
 		if p.ended != "" {
 			e.stats.Emitted++
