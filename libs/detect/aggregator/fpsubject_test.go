@@ -147,3 +147,29 @@ func TestFingerprintAttackEndedByOperator(t *testing.T) {
 		t.Fatalf("after the operator's end: %v", ended)
 	}
 }
+
+// BenchmarkEngineStuffing runs the stuffing traffic of shopTraffic (50
+// minutes, the last ten with attack mode blocking a fingerprint and scoring
+// it as fp:) through one engine with attack mode, against the same events
+// without it, in the same run.
+func BenchmarkEngineStuffing(b *testing.B) {
+	evs, _ := shopTraffic(true, false)
+	for _, bc := range []struct {
+		name string
+		opts []Option
+	}{{"baseline_attack_mode_off", nil}, {"attack_mode_fp_scores", []Option{WithAttackMode(attacks.DefaultConfig())}}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var out []*eventpb.Score
+			n := 0
+			for b.Loop() {
+				e := NewEngine(testConfig(), bc.opts...)
+				for _, ev := range evs {
+					out = e.Process(ev, out[:0])
+				}
+				n += len(evs)
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
