@@ -33,9 +33,9 @@ type fpIndex struct {
 	head map[exactKey]int32
 	hits []fpHit
 	// filter has a bit set for every listed address (fpFilterBit): most
-	// clients are listed by no fingerprint, and a 16 KiB bitset answers
-	// that without touching the map, which a busy sidecar's cache does not
-	// hold (the map read doubled a lookup's time under load).
+	// clients are listed by no fingerprint, and one word of a 16 KiB
+	// bitset, which stays in cache, answers that without the map's hashing
+	// and probing.
 	filter [fpFilterWords]uint64
 }
 
