@@ -287,3 +287,6 @@ CREATE TABLE IF NOT EXISTS bulwark.attacks (
 PARTITION BY toYYYYMM(time)
 ORDER BY (time, kafka_partition, kafka_offset);
 
+-- migration 009 fp_verdict_addresses
+ALTER TABLE bulwark.verdicts ADD COLUMN addresses Array(String) AFTER reasons;
+

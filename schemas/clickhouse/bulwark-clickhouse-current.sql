@@ -287,6 +287,9 @@ CREATE TABLE IF NOT EXISTS bulwark.attacks (
 PARTITION BY toYYYYMM(time)
 ORDER BY (time, kafka_partition, kafka_offset);
 
+-- migration 009 fp_verdict_addresses
+ALTER TABLE bulwark.verdicts ADD COLUMN addresses Array(String) AFTER reasons;
+
 -- retention: 30 days
 ALTER TABLE bulwark.requests MODIFY TTL time + INTERVAL 30 DAY;
 ALTER TABLE bulwark.scores MODIFY TTL time + INTERVAL 30 DAY;
