@@ -173,3 +173,37 @@ func BenchmarkEngineStuffing(b *testing.B) {
 		})
 	}
 }
+
+// TestFingerprintScoredInForcedAttack: an operator's `bulwark attack start
+// login --fingerprint fp:HEX` is enough for the fingerprint to be scored,
+// once 3 addresses with it failed on the login; a person with another
+// browser failing there is never listed.
+func TestFingerprintScoredInForcedAttack(t *testing.T) {
+	tr := newTraffic(5)
+	fp := attacks.FPString(attacks.Fingerprint(tr.add(0, "10.9.9.9", "POST", "/login", "", 401, fpTestStuffer, "")))
+	tr.evs = nil
+	e := NewEngine(testConfig(), WithAttackMode(attacks.DefaultConfig()))
+	if !e.ForceAttack(attacks.NewForced(attacks.ClassLogin, fp, t0, time.Hour, "test")) {
+		t.Fatal("the forced attack was not taken")
+	}
+	for i := range 5 {
+		tr.add(time.Minute+time.Duration(i)*time.Second, fmt.Sprintf("10.8.0.%d", i+1), "POST", "/login", "", 401, fpTestStuffer, "")
+	}
+	tr.add(time.Minute+500*time.Millisecond, "192.0.2.1", "POST", "/login", "", 401, fpTestBrowser, "")
+	var fps []*eventpb.Score
+	var out []*eventpb.Score
+	for _, ev := range tr.sorted() {
+		out = e.Process(ev, out[:0])
+		for _, s := range out {
+			if strings.HasPrefix(s.GetSubject(), "fp:") {
+				fps = append(fps, s)
+			}
+		}
+	}
+	if len(fps) == 0 || fps[0].GetSubject() != "fp:"+fp || !strings.HasPrefix(fps[0].GetReasons()[0], "attack=login-operator-") {
+		t.Fatalf("fp scores %v", fps)
+	}
+	if a := fps[0].GetAddresses(); len(a) != 3 || slices.Contains(a, "192.0.2.1") {
+		t.Fatalf("first fp score lists %v: want the first 3 stuffers", a)
+	}
+}
