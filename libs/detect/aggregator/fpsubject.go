@@ -1,7 +1,10 @@
 package aggregator
 
 import (
+	"bytes"
+	"maps"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
@@ -65,7 +68,8 @@ type fpPending struct {
 // endFPs stops scoring the fingerprints of attack id, which an operator
 // ended, and queues the scores that lift their verdicts.
 func (s *siteMode) endFPs(id string) {
-	for fp, st := range s.fps {
+	for _, fp := range slices.Sorted(maps.Keys(s.fps)) {
+		st := s.fps[fp]
 		if st.attack == id {
 			s.fpUnsent -= len(st.unsent)
 			delete(s.fps, fp)
@@ -97,10 +101,8 @@ func (s *siteMode) noteFP(fp uint64, class attacks.Class, a *eventpb.Attack, ipk
 	case len(st.addrs) < fpMinAddresses:
 	case !st.scored:
 		st.scored, st.lastEmit = true, t
-		all := make([]addrKey, 0, len(st.addrs))
-		for k := range st.addrs {
-			all = append(all, k)
-		}
+		// Sorted: the engine is deterministic (replay, exactly-once scoring).
+		all := slices.SortedFunc(maps.Keys(st.addrs), func(a, b addrKey) int { return bytes.Compare(a[:], b[:]) })
 		s.fpPending = append(s.fpPending, fpPending{fp: fp, addrs: all})
 	default:
 		st.unsent = append(st.unsent, ipk)
@@ -111,7 +113,8 @@ func (s *siteMode) noteFP(fp uint64, class attacks.Class, a *eventpb.Attack, ipk
 // flushFPs queues the scores of the fingerprints whose unsent addresses
 // have waited fpEmitEvery (event time) since their last score.
 func (s *siteMode) flushFPs(t int64) {
-	for fp, st := range s.fps {
+	for _, fp := range slices.Sorted(maps.Keys(s.fps)) {
+		st := s.fps[fp]
 		if len(st.unsent) > 0 && t-st.lastEmit >= fpEmitEvery {
 			s.fpPending = append(s.fpPending, fpPending{fp: fp, addrs: st.unsent})
 			s.fpUnsent -= len(st.unsent)
@@ -125,7 +128,7 @@ func (st *fpState) evictOldest() {
 	first := true
 	var at int64
 	for k, t := range st.addrs {
-		if first || t < at {
+		if first || t < at || t == at && bytes.Compare(k[:], old[:]) < 0 { // ties by address: deterministic
 			old, at, first = k, t, false
 		}
 	}
