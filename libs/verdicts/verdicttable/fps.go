@@ -1,6 +1,7 @@
 package verdicttable
 
 import (
+	"maps"
 	"net/netip"
 	"slices"
 	"sync"
@@ -101,7 +102,10 @@ func (f *fpTable) rebuild() {
 		}
 	}
 	idx := &fpIndex{head: make(map[exactKey]int32, total), hits: make([]fpHit, 0, total)}
-	for fp, v := range f.byFP {
+	// In fingerprint order, so that every replica breaks a tie between two
+	// fingerprints listing one address alike.
+	for _, fp := range slices.Sorted(maps.Keys(f.byFP)) {
+		v := f.byFP[fp]
 		if eventpb.Action(v.e.action) <= eventpb.Action_ALLOW {
 			continue
 		}
