@@ -294,3 +294,6 @@ ALTER TABLE bulwark.requests ADD COLUMN sec_fetch_mode String DEFAULT '';
 
 ALTER TABLE bulwark.requests ADD COLUMN sec_fetch_dest String DEFAULT '';
 
+-- migration 010 fp_verdict_addresses
+ALTER TABLE bulwark.verdicts ADD COLUMN addresses Array(String) AFTER reasons;
+

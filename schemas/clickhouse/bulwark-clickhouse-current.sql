@@ -294,6 +294,9 @@ ALTER TABLE bulwark.requests ADD COLUMN sec_fetch_mode LowCardinality(String) DE
 
 ALTER TABLE bulwark.requests ADD COLUMN sec_fetch_dest LowCardinality(String) DEFAULT '';
 
+-- migration 010 fp_verdict_addresses
+ALTER TABLE bulwark.verdicts ADD COLUMN addresses Array(String) AFTER reasons;
+
 -- retention: 30 days
 ALTER TABLE bulwark.requests MODIFY TTL time + INTERVAL 30 DAY;
 ALTER TABLE bulwark.scores MODIFY TTL time + INTERVAL 30 DAY;

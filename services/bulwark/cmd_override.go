@@ -24,7 +24,10 @@ func init() {
 	)
 }
 
-const overrideSubjects = `SUBJECT is ip:ADDR, net:CIDR or session:ID; a bare IP address or CIDR works too.`
+const overrideSubjects = `SUBJECT is ip:ADDR, net:CIDR or session:ID; a bare IP address or CIDR works too.
+A fingerprint (fp:HEX) may be allowed, unblocked or labelled human, never blocked,
+challenged or labelled a bot: many people share a browser build (use bulwark attack
+start CLASS --fingerprint fp:HEX).`
 
 func newOverrideCmd(g *globals, name string, action eventpb.Action) *cobra.Command {
 	var (

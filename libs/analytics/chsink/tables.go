@@ -236,7 +236,7 @@ const actionLifted = "LIFTED"
 var verdictsTable = table{
 	name: "verdicts",
 	columns: []string{"at", "at_unix_nano", "subject", "subject_kind", "action", "would_be", "score", "reasons",
-		"rule", "origin", "expires_at", "lifted", "kafka_partition", "kafka_offset"},
+		"addresses", "rule", "origin", "expires_at", "lifted", "kafka_partition", "kafka_offset"},
 	decode: func(r *kgo.Record, vs *verdictState) (any, error) {
 		if r.Value == nil {
 			if len(r.Key) == 0 {
@@ -273,6 +273,7 @@ func writeVerdicts(b driver.Batch, rows []sendRow) error {
 		wouldBe = make([]string, n)
 		score   = make([]float64, n)
 		reasons = make([][]string, n)
+		addrs   = make([][]string, n) // an fp: verdict's (migration 009)
 		rule    = make([]string, n)
 		origin  = make([]string, n)
 		expires = make([]time.Time, n)
@@ -285,7 +286,7 @@ func writeVerdicts(b driver.Batch, rows []sendRow) error {
 		if v := vr.v; v != nil {
 			at[i], atns[i] = nanoTime(v.GetAtUnixNano()), v.GetAtUnixNano()
 			subj[i], action[i], wouldBe[i], score[i] = v.GetSubject(), actionName(v.GetAction()), actionName(v.GetWouldBe()), v.GetScore()
-			reasons[i], rule[i] = nonNil(v.GetReasons()), v.GetRule()
+			reasons[i], addrs[i], rule[i] = nonNil(v.GetReasons()), nonNil(v.GetAddresses()), v.GetRule()
 			if v.GetOrigin() != eventpb.Origin_ORIGIN_UNSPECIFIED {
 				origin[i] = v.GetOrigin().String()
 			}
@@ -295,13 +296,13 @@ func writeVerdicts(b driver.Batch, rows []sendRow) error {
 			}
 		} else {
 			at[i], atns[i] = vr.at, vr.at.UnixNano()
-			subj[i], action[i], lifted[i], reasons[i] = vr.liftedKey, actionLifted, 1, []string{}
+			subj[i], action[i], lifted[i], reasons[i], addrs[i] = vr.liftedKey, actionLifted, 1, []string{}, []string{}
 			expires[i] = vr.at
 		}
 		kind[i] = subjectKind(subj[i])
 		kpart[i], koff[i] = sr.partition, uint64(sr.offset)
 	}
-	return appendColumns(b, at, atns, subj, kind, action, wouldBe, score, reasons, rule, origin, expires, lifted, kpart, koff)
+	return appendColumns(b, at, atns, subj, kind, action, wouldBe, score, reasons, addrs, rule, origin, expires, lifted, kpart, koff)
 }
 
 var deadLettersTable = table{

@@ -31,12 +31,15 @@ type clientData struct {
 	// Verdicts are the stored verdicts on this subject and, for an
 	// address, its aggregation network (expired ones marked).
 	Verdicts []storedVerdict
-	History  []change
-	Sidecars []sidecarAnswer
-	Requests []request
-	Scores   []score
-	Labels   []label
-	Audit    []*eventpb.AuditEvent
+	// Addresses are, for an fp: subject, the addresses its verdict lists
+	// (the only ones it is enforced on).
+	Addresses []string
+	History   []change
+	Sidecars  []sidecarAnswer
+	Requests  []request
+	Scores    []score
+	Labels    []label
+	Audit     []*eventpb.AuditEvent
 	// Source says where requests, scores and labels come from.
 	Source   string
 	Warnings []string
@@ -99,6 +102,8 @@ func (s *Server) clientData(ctx context.Context, sub subject.Subject) clientData
 	case subject.KindIP:
 		res := s.store.table.Lookup(sub.Addr, "", now)
 		related = append(related, subject.Net(subject.NetOf(sub.Addr)))
+		// The fingerprints' verdicts that list the address act on it too.
+		related = append(related, s.store.table.FingerprintsOf(sub.Addr)...)
 		d.Effective = verdictView{Subject: key, Action: "ALLOW"}
 		if res.Found() {
 			d.Matched = res.Subject()
@@ -111,11 +116,12 @@ func (s *Server) clientData(ctx context.Context, sub subject.Subject) clientData
 			d.Matched = res.Subject()
 			d.Effective = viewOf(d.Matched, res.Verdict())
 		}
-	case subject.KindNet:
+	case subject.KindNet, subject.KindFP:
 		d.Effective = verdictView{Subject: key, Action: "ALLOW"}
 		if v, ok := s.store.table.Get(key); ok && verdict.Active(v, now) {
 			d.Matched = key
 			d.Effective = viewOf(key, v)
+			d.Addresses = v.GetAddresses()
 		}
 	}
 	for _, k := range related {

@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,6 +56,8 @@ const (
 	WhyLift
 	// WhyExpire: the verdict's time is up; a tombstone.
 	WhyExpire
+	// WhyExpand: an fp: verdict's addresses changed, its action did not (fp.go).
+	WhyExpand
 )
 
 func (w Why) String() string {
@@ -69,6 +72,8 @@ func (w Why) String() string {
 		return "lift"
 	case WhyExpire:
 		return "expire"
+	case WhyExpand:
+		return "expand"
 	}
 	return "unknown"
 }
@@ -125,6 +130,10 @@ type Decider struct {
 	active    map[[2]string]int
 	trusted   map[string]trust      // passed challenges (feedback.go)
 	suspects  map[string]*suspicion // failed or inhuman answers (feedback.go)
+	fps       map[string]struct{}   // the fp: verdicts held (fp.go)
+	// fpDirty: something that can exempt an address changed since the fp:
+	// verdicts were last filtered (fp.go refilterFPs).
+	fpDirty bool
 }
 
 type entry struct {
@@ -149,7 +158,7 @@ func New(rs *rules.RuleSet, o Options) (*Decider, error) {
 		log: o.Log.With("component", "decider"), m: o.Metrics, opts: o,
 		state: map[string]*entry{}, history: map[string]offence{}, grace: map[string]time.Time{},
 		allowNets: map[string]netip.Prefix{}, active: map[[2]string]int{},
-		trusted: map[string]trust{}, suspects: map[string]*suspicion{},
+		trusted: map[string]trust{}, suspects: map[string]*suspicion{}, fps: map[string]struct{}{},
 	}
 	if err := d.SetRules(rs); err != nil {
 		return nil, err
@@ -182,6 +191,7 @@ func (d *Decider) SetRules(rs *rules.RuleSet) error {
 		v.Adopt(d.verifier)
 	}
 	d.rs, d.verifier, d.robots = rs, v, rob
+	d.fpDirty = len(d.fps) > 0 // the allow lists may have changed
 	d.mu.Unlock()
 	d.m.rulesAt.SetToCurrentTime()
 	return nil
@@ -254,6 +264,15 @@ func (d *Decider) Decide(ctx context.Context, s *eventpb.Score) []Change {
 		return nil
 	}
 	t := time.Unix(0, s.GetTimeUnixNano()).UTC()
+	if sub.Kind == subject.KindFP {
+		if id, ok := fpAttackEnded(s); ok {
+			return d.liftFP(key, id)
+		}
+		if why := fpScoreProblem(s); why != "" {
+			d.m.badScores.WithLabelValues(why).Inc()
+			return nil
+		}
+	}
 
 	cur := d.state[key]
 	expired := cur != nil && !verdict.Active(cur.v, t)
@@ -273,6 +292,13 @@ func (d *Decider) Decide(ctx context.Context, s *eventpb.Score) []Change {
 		return d.dropExpired(expired, key)
 	}
 
+	if sub.Kind == subject.KindFP {
+		if cleared, _ := d.trustAt(key, t); cleared {
+			// `bulwark label fp:HEX human`: people, for the label's clearance.
+			d.m.suppressed.WithLabelValues("fp_labelled_human").Inc()
+			return d.dropExpired(expired, key)
+		}
+	}
 	dec := d.evaluate(ctx, s, key, sub)
 	// Passed challenges (feedback.go) lower the score by their trust
 	// credit, except where it decides a BLOCK: no credit buys that off.
@@ -298,6 +324,19 @@ func (d *Decider) Decide(ctx context.Context, s *eventpb.Score) []Change {
 	if dec.action == eventpb.Action_ALLOW {
 		return d.dropExpired(expired, key)
 	}
+	var addrs []string
+	expand := false
+	if sub.Kind == subject.KindFP {
+		var prev *eventpb.Verdict
+		if cur != nil {
+			prev = cur.v
+		}
+		addrs, expand = d.fpAddresses(prev, s, t)
+		if len(addrs) == 0 {
+			d.m.suppressed.WithLabelValues("fp_all_exempt").Inc()
+			return d.dropExpired(expired, key)
+		}
+	}
 
 	why, offences := WhyNew, 0
 	switch {
@@ -309,9 +348,21 @@ func (d *Decider) Decide(ctx context.Context, s *eventpb.Score) []Change {
 		exp := cur.v.GetExpiresAtUnixNano()
 		ttl := d.ttl(dec, offences)
 		if exp == 0 || time.Duration(exp-t.UnixNano()) >= time.Duration(float64(ttl)*d.rs.TTL.ExtendBelow) {
-			return nil
+			if !expand {
+				return nil
+			}
+			why = WhyExpand
+		} else {
+			why = WhyExtend
 		}
-		why = WhyExtend
+	case expand:
+		// Weaker than the verdict in force, which keeps its action and
+		// expiry; the fingerprint's new addresses join it.
+		v := proto.CloneOf(cur.v)
+		v.Addresses = addrs
+		d.put(key, &entry{v: v, offences: cur.offences})
+		d.m.verdicts.WithLabelValues(verdict.ActionString(v.Action), wouldBeLabel(v.WouldBe), v.Rule, WhyExpand.String()).Inc()
+		return []Change{{Subject: key, Verdict: v, Why: WhyExpand}}
 	default:
 		return nil // weaker: the verdict in force runs out
 	}
@@ -322,7 +373,7 @@ func (d *Decider) Decide(ctx context.Context, s *eventpb.Score) []Change {
 	v := &eventpb.Verdict{
 		Subject: key, Action: dec.action, Score: s.GetScore(), Reasons: dec.reasons(s.GetScore(), offences, s.GetReasons()),
 		AtUnixNano: t.UnixNano(), ExpiresAtUnixNano: t.Add(ttl).UnixNano(),
-		Origin: eventpb.Origin_COMPUTED, Rule: dec.rule, WouldBe: dec.wouldBe,
+		Origin: eventpb.Origin_COMPUTED, Rule: dec.rule, WouldBe: dec.wouldBe, Addresses: addrs,
 	}
 	d.put(key, &entry{v: v, offences: offences})
 	if v.WouldBe != eventpb.Action_ACTION_UNSPECIFIED {
@@ -420,6 +471,9 @@ func (d *Decider) Expire(now time.Time) []Change {
 	}
 	if now.Sub(d.lastSweep) > time.Minute {
 		d.sweep(now)
+	}
+	if d.fpDirty {
+		out = append(out, d.refilterFPs(now)...)
 	}
 	return out
 }
@@ -560,7 +614,11 @@ func (d *Decider) put(key string, e *entry) {
 	if exp := e.v.GetExpiresAtUnixNano(); exp != 0 {
 		heap.Push(&d.expiries, expiryItem{at: exp, subject: key})
 	}
+	if strings.HasPrefix(key, "fp:") {
+		d.fps[key] = struct{}{}
+	}
 	if e.v.GetOrigin() == eventpb.Origin_OPERATOR && e.v.GetAction() == eventpb.Action_ALLOW {
+		d.fpDirty = d.fpDirty || len(d.fps) > 0
 		if s, err := subject.Parse(key); err == nil {
 			switch s.Kind {
 			case subject.KindNet:
@@ -577,6 +635,7 @@ func (d *Decider) remove(key string) {
 		d.count(e.v, -1)
 		delete(d.state, key)
 		delete(d.allowNets, key)
+		delete(d.fps, key)
 	}
 }
 

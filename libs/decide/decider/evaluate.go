@@ -89,10 +89,22 @@ func (d *Decider) evaluate(ctx context.Context, s *eventpb.Score, key string, su
 	rs := d.rs
 	trig := s.GetTrigger()
 	client, _ := netip.ParseAddr(trig.GetClientIp())
+	if sub.Kind == subject.KindFP {
+		// The trigger is one of many addresses: the allow lists apply to
+		// each of them (fp.go), and to the fp: subject itself, not to the
+		// fingerprint as a whole through one address.
+		client = netip.Addr{}
+	}
 	if rs.Allow.Allows(key, sub, client) {
 		return decision{exempt: "allow_list"}
 	}
-	cr, policy, exempt, hold := d.checkBot(ctx, s, client)
+	var cr rules.Crawler
+	var policy *candidate
+	var exempt, hold bool
+	if sub.Kind != subject.KindFP {
+		// A crawler is verified by its address; a fingerprint has many.
+		cr, policy, exempt, hold = d.checkBot(ctx, s, client)
+	}
 	if exempt {
 		return decision{exempt: "verified_crawler"}
 	}

@@ -3,6 +3,7 @@ package decider
 import (
 	"fmt"
 	"math"
+	"net/netip"
 	"time"
 
 	"github.com/bulwarkhq/bulwark/libs/platform/eventpb"
@@ -78,7 +79,15 @@ func (d *Decider) Feedback(f *eventpb.Feedback, now time.Time) []Change {
 		return d.clear(key, until, at, "challenge_passed", false)
 	case eventpb.FeedbackKind_LABEL_HUMAN:
 		delete(d.suspects, key)
-		return d.clear(key, at.Add(labelClearance), at, "label_human", true)
+		out := d.clear(key, at.Add(labelClearance), at, "label_human", true)
+		switch sub.Kind {
+		case subject.KindIP:
+			// A person is never blocked through a fingerprint (fp.go).
+			out = append(out, d.dropFromFPs(netip.PrefixFrom(sub.Addr, sub.Addr.BitLen()))...)
+		case subject.KindNet:
+			out = append(out, d.dropFromFPs(sub.Prefix)...)
+		}
+		return out
 	case eventpb.FeedbackKind_CHALLENGE_FAILED:
 		if at.Before(now.Add(-failWindow)) {
 			d.m.feedback.WithLabelValues("stale").Inc()
@@ -91,6 +100,11 @@ func (d *Decider) Feedback(f *eventpb.Feedback, now time.Time) []Change {
 			return d.escalate(key, at, "challenge_failures", fmt.Sprintf("challenge_failures=%d/%s", s.failures, failWindow))
 		}
 	case eventpb.FeedbackKind_LABEL_BOT:
+		if sub.Kind == subject.KindFP {
+			// Never a verdict on a fingerprint alone (feedback.Label refuses it).
+			d.m.feedback.WithLabelValues("fp_label_bot_ignored").Inc()
+			return nil
+		}
 		delete(d.trusted, key)
 		return d.block(key, at, labelTTL, "label_bot", append([]string{"label=bot"}, nonEmpty(f.GetReason())...))
 	default:

@@ -97,9 +97,15 @@ func (p *Publisher) Close(ctx context.Context) error {
 
 // Label is an operator's label of a subject: human or bot.
 func Label(subj, label, reason string, now time.Time) (*eventpb.Feedback, error) {
-	key, err := subject.Canonical(subj)
+	sub, err := subject.Parse(subj)
 	if err != nil {
 		return nil, err
+	}
+	key := sub.String()
+	if sub.Kind == subject.KindFP && label == "bot" {
+		// Many people share a browser build: labelling one a bot would
+		// label them all.
+		return nil, fmt.Errorf("label %s bot: a fingerprint alone is never blocked; to act on it, force attack mode with it: bulwark attack start CLASS --fingerprint %s --reason TEXT", key, key)
 	}
 	f := &eventpb.Feedback{Subject: key, TimeUnixNano: now.UnixNano(), Reason: reason, Source: "cli"}
 	switch label {

@@ -23,6 +23,14 @@ import (
 // override that never expires is refused.
 var ErrBadTTL = errors.New("ttl must be positive")
 
+// ErrFingerprintAction is returned (wrapped) for an operator BLOCK,
+// CHALLENGE or MONITOR on an fp: subject. Many people share a browser
+// build: a fingerprint is blocked only with an active attack, through the
+// addresses that show it there. An operator's ALLOW on fp:HEX (it lifts
+// what the fingerprint's verdict added, never an address's own verdict)
+// and an unblock are accepted.
+var ErrFingerprintAction = errors.New("a fingerprint alone is never blocked or challenged")
+
 // Rule is the rule name of every operator verdict.
 const Rule = "operator"
 
@@ -59,6 +67,10 @@ func (l Limits) Verdict(req Request, now time.Time) (string, *eventpb.Verdict, e
 	action := req.Action
 	if action < eventpb.Action_ALLOW || action > eventpb.Action_BLOCK {
 		return "", nil, fmt.Errorf("operator verdict with action %v", action)
+	}
+	if sub.Kind == subject.KindFP && action != eventpb.Action_ALLOW {
+		return "", nil, fmt.Errorf("%w: to act on %s, force attack mode with it: bulwark attack start CLASS --fingerprint %s --reason TEXT (its addresses are then challenged on the class and blocked once they fail there); allow and unblock are accepted",
+			ErrFingerprintAction, sub, sub)
 	}
 	score := 0.0
 	if action >= eventpb.Action_CHALLENGE {

@@ -29,6 +29,21 @@ func TestVerdict(t *testing.T) {
 		`{"subject":"ip:203.0.113.7","action":"BLOCK","score":100,"reasons":["operator: abuse"],"at":"2026-11-21T10:00:00Z","expires_at":"2026-11-21T11:00:00Z","rule":"operator","origin":"OPERATOR"}`)
 	f(eventpb.Action_ALLOW, "198.51.100.9/24", 24*time.Hour, "", "net:198.51.100.0/24",
 		`{"subject":"net:198.51.100.0/24","action":"ALLOW","score":0,"reasons":["operator"],"at":"2026-11-21T10:00:00Z","expires_at":"2026-11-22T10:00:00Z","rule":"operator","origin":"OPERATOR"}`)
+	f(eventpb.Action_ALLOW, "fp:02F1BEA35578836F", time.Hour, "a shop's own app", "fp:02f1bea35578836f",
+		`{"subject":"fp:02f1bea35578836f","action":"ALLOW","score":0,"reasons":["operator: a shop's own app"],"at":"2026-11-21T10:00:00Z","expires_at":"2026-11-21T11:00:00Z","rule":"operator","origin":"OPERATOR"}`)
+}
+
+// TestFingerprintNeverBlockedByHand: an operator cannot block, challenge
+// or monitor a fingerprint (many people share a browser build); the error
+// says how to act on one.
+func TestFingerprintNeverBlockedByHand(t *testing.T) {
+	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	for _, a := range []eventpb.Action{eventpb.Action_BLOCK, eventpb.Action_CHALLENGE, eventpb.Action_MONITOR} {
+		_, _, err := overrides.Verdict(a, "fp:02f1bea35578836f", time.Hour, "", now)
+		if !errors.Is(err, overrides.ErrFingerprintAction) || !strings.Contains(err.Error(), "bulwark attack start CLASS --fingerprint fp:02f1bea35578836f") {
+			t.Errorf("%v on fp: %v", a, err)
+		}
+	}
 }
 
 func TestLimits(t *testing.T) {

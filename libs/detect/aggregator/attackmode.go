@@ -63,7 +63,12 @@ type siteMode struct {
 	crawl     map[uint64]*fpCrawl // shared-fingerprint crawls (fpcrawl.go)
 	// recall are addresses of a crawl recognised just now, to be judged.
 	recall []recalled
-	stats  AttackStats
+	// fps are the fingerprints scored as subjects (fpsubject.go), and
+	// fpPending their scores to build at this event.
+	fps       map[uint64]*fpState
+	fpPending []fpPending
+	fpUnsent  int // addresses waiting in fps for their score
+	stats     AttackStats
 }
 
 type held struct {
@@ -78,6 +83,7 @@ type held struct {
 type AttackStats struct {
 	Challenged uint64 // scores raised to CHALLENGE by attack mode
 	Blocked    uint64 // scores raised to BLOCK by attack mode
+	FPScores   uint64 // fp: subjects scored (fpsubject.go)
 }
 
 func newSiteMode(cfg *attacks.Config, fold *attacks.Fold) *siteMode {
@@ -90,7 +96,7 @@ func newSiteMode(cfg *attacks.Config, fold *attacks.Fold) *siteMode {
 		site = fold.Detector()
 		det = attacks.NewCounter(*cfg, site)
 	}
-	return &siteMode{det: det, site: site, held: map[addrKey]held{}, long: map[addrKey]*longState{}, crawl: map[uint64]*fpCrawl{}}
+	return &siteMode{det: det, site: site, held: map[addrKey]held{}, long: map[addrKey]*longState{}, crawl: map[uint64]*fpCrawl{}, fps: map[uint64]*fpState{}}
 }
 
 // observe feeds one event to the detector and decides attack mode for its
@@ -140,6 +146,7 @@ func (s *siteMode) observe(ev *eventpb.RequestEvent, o *features.Obs, ip *ipStat
 			reasons = append(reasons, "fp="+attacks.FPString(fp))
 			if failed {
 				floor = attackBlock
+				s.noteFP(fp, class, a, ipk, o.T)
 			}
 		}
 		if s.raise(floor, reasons) {
@@ -249,6 +256,9 @@ func (s *siteMode) sweep(now int64) {
 	if now/int64(time.Minute)%10 == 0 {
 		s.sweepLong(now)
 		s.sweepCrawl(now)
+	}
+	if len(s.fps) > 0 {
+		s.sweepFPs()
 	}
 	if len(s.held) > 0 && s.site.Stats().Active == 0 {
 		for k, h := range s.held {
@@ -365,6 +375,7 @@ func (e *Engine) EndAttack(id string) bool {
 	if e.attack == nil {
 		return false
 	}
+	e.attack.endFPs(id)
 	if e.attack.site.EndByOperator(id) {
 		return true
 	}

@@ -15,6 +15,8 @@ import (
 type attackMetrics struct {
 	records *prometheus.CounterVec // attack records produced, by signal and state
 	raised  *prometheus.CounterVec // scores raised by attack mode, by action
+	// fpScores counts fp: subjects scored (fpsubject.go).
+	fpScores prometheus.Counter
 	// control counts operators' records taken from the attacks topic (by
 	// action: start, end), controlErrors its fetch and decode errors.
 	control       *prometheus.CounterVec
@@ -29,11 +31,13 @@ func newAttackMetrics(reg prometheus.Registerer) *attackMetrics {
 			Help: "Scores raised to CHALLENGE or BLOCK by attack mode, by action."}, []string{"action"}),
 		control: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "aggregator", Name: "attack_operator_records_total",
 			Help: "Operators' attack records (bulwark attack start|end) taken from the attacks topic, by action (start, end)."}, []string{"action"}),
+		fpScores: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "aggregator", Name: "fp_scores_total",
+			Help: "Scores of fp: subjects (a fingerprint of an enforcing attack, with the failing addresses seen with it)."}),
 		controlErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "aggregator", Name: "attack_follow_errors_total",
 			Help: "Fetch and decode errors reading the attacks topic for operators' records."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.records, m.raised, m.control, m.controlErrors)
+		reg.MustRegister(m.records, m.raised, m.fpScores, m.control, m.controlErrors)
 	}
 	return m
 }

@@ -190,6 +190,7 @@ type Stats struct {
 	Watermark  int64 // newest event time seen, Unix ns
 
 	AttackChallenged, AttackBlocked uint64 // scores raised by attack mode (attackmode.go)
+	FPScores                        uint64 // fp: subjects scored (fpsubject.go)
 }
 
 // NewEngine returns an engine scoring with cfg, which must be valid
@@ -338,6 +339,9 @@ func (e *Engine) Process(ev *eventpb.RequestEvent, dst []*eventpb.Score) []*even
 	e.attack.done()
 	if e.attack != nil && len(e.attack.recall) > 0 {
 		dst = e.recallCrawl(ev, t, dst)
+	}
+	if e.attack != nil && (len(e.attack.fpPending) > 0 || e.attack.fpUnsent > 0) {
+		dst = e.fpScores(ev, t, dst)
 	}
 	if ss.Emission.fresh(sec, ssPlain) {
 		e.vector = features.Vector{}
@@ -644,6 +648,7 @@ func (e *Engine) Stats() Stats {
 	s.Watermark = e.maxTime
 	if e.attack != nil {
 		s.AttackChallenged, s.AttackBlocked = e.attack.stats.Challenged, e.attack.stats.Blocked
+		s.FPScores = e.attack.stats.FPScores
 	}
 	return s
 }

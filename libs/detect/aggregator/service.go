@@ -587,6 +587,7 @@ func (a *Aggregator) commit(ctx context.Context, sess *kgo.GroupTransactSession,
 		a.m.malformed.Add(float64(st.Malformed - p.counted.Malformed))
 		a.am.raised.WithLabelValues("CHALLENGE").Add(float64(st.AttackChallenged - p.counted.AttackChallenged))
 		a.am.raised.WithLabelValues("BLOCK").Add(float64(st.AttackBlocked - p.counted.AttackBlocked))
+		a.am.fpScores.Add(float64(st.FPScores - p.counted.FPScores))
 		p.counted, p.touched = st, false
 		if revoked[id] {
 			delete(a.parts, id)

@@ -220,6 +220,13 @@ func (e *evaluator) verdict(v *eventpb.Verdict, trigger *eventpb.RequestEvent) {
 			}
 			return
 		}
+	case subject.KindFP:
+		// A fingerprint's verdict acts on the addresses it lists.
+		for _, raw := range v.GetAddresses() {
+			if a, err := netip.ParseAddr(raw); err == nil && h.action >= flagged && !e.bySession {
+				e.client(a.Unmap()).flag(v.GetAtUnixNano())
+			}
+		}
 	}
 	if e.bySession {
 		return // an address's verdict names no session

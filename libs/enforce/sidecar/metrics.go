@@ -68,6 +68,7 @@ func newMetrics(reg prometheus.Registerer, t *verdicttable.Table, r *verdictlog.
 		size("ip", func(s verdicttable.Sizes) int { return s.IP }),
 		size("net", func(s verdicttable.Sizes) int { return s.Net }),
 		size("session", func(s verdicttable.Sizes) int { return s.Session }),
+		size("fp", func(s verdicttable.Sizes) int { return s.FP }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "bulwark_sidecar_ready", Help: "1 once the table has caught up with the verdict topic.",
 		}, func() float64 {

@@ -50,7 +50,11 @@ type Score struct {
 	ModelScore *float64 `protobuf:"fixed64,9,opt,name=model_score,json=modelScore,proto3,oneof" json:"model_score,omitempty"`
 	// The model that gave model_score and how it was used:
 	// "<model id>/<shadow|blend|replace>", e.g. "gbdt-3f2a9c1d0b7e/shadow".
-	Model         string `protobuf:"bytes,10,opt,name=model,proto3" json:"model,omitempty"`
+	Model string `protobuf:"bytes,10,opt,name=model,proto3" json:"model,omitempty"`
+	// For an fp: subject only (a fingerprint during an active attack): the
+	// addresses seen with it that this score is about, canonical ("203.0.113.7").
+	// The decider merges them into the fp: verdict's addresses.
+	Addresses     []string `protobuf:"bytes,11,rep,name=addresses,proto3" json:"addresses,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -155,12 +159,19 @@ func (x *Score) GetModel() string {
 	return ""
 }
 
+func (x *Score) GetAddresses() []string {
+	if x != nil {
+		return x.Addresses
+	}
+	return nil
+}
+
 var File_bulwark_v1_score_proto protoreflect.FileDescriptor
 
 const file_bulwark_v1_score_proto_rawDesc = "" +
 	"\n" +
 	"\x16bulwark/v1/score.proto\x12\n" +
-	"bulwark.v1\x1a\x1ebulwark/v1/request_event.proto\"\xba\x03\n" +
+	"bulwark.v1\x1a\x1ebulwark/v1/request_event.proto\"\xd8\x03\n" +
 	"\x05Score\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12/\n" +
@@ -173,7 +184,8 @@ const file_bulwark_v1_score_proto_rawDesc = "" +
 	"\vmodel_score\x18\t \x01(\x01H\x00R\n" +
 	"modelScore\x88\x01\x01\x12\x14\n" +
 	"\x05model\x18\n" +
-	" \x01(\tR\x05model\x1a;\n" +
+	" \x01(\tR\x05model\x12\x1c\n" +
+	"\taddresses\x18\v \x03(\tR\taddresses\x1a;\n" +
 	"\rFeaturesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01B\x0e\n" +

@@ -151,7 +151,12 @@ type Verdict struct {
 	Rule string `protobuf:"bytes,8,opt,name=rule,proto3" json:"rule,omitempty"`
 	// In learning mode the written action is MONITOR and this holds the action
 	// the rules would have taken.
-	WouldBe       Action `protobuf:"varint,9,opt,name=would_be,json=wouldBe,proto3,enum=bulwark.v1.Action" json:"would_be,omitempty"`
+	WouldBe Action `protobuf:"varint,9,opt,name=would_be,json=wouldBe,proto3,enum=bulwark.v1.Action" json:"would_be,omitempty"`
+	// For an fp: subject only: the addresses the verdict applies to (at most
+	// 1,024, the most recently seen; canonical, "203.0.113.7"). Readers enforce
+	// an fp: verdict on these addresses and on nothing else (ARCHITECTURE.md,
+	// "Fingerprint verdicts").
+	Addresses     []string `protobuf:"bytes,10,rep,name=addresses,proto3" json:"addresses,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -249,12 +254,19 @@ func (x *Verdict) GetWouldBe() Action {
 	return Action_ACTION_UNSPECIFIED
 }
 
+func (x *Verdict) GetAddresses() []string {
+	if x != nil {
+		return x.Addresses
+	}
+	return nil
+}
+
 var File_bulwark_v1_verdict_proto protoreflect.FileDescriptor
 
 const file_bulwark_v1_verdict_proto_rawDesc = "" +
 	"\n" +
 	"\x18bulwark/v1/verdict.proto\x12\n" +
-	"bulwark.v1\"\xc1\x02\n" +
+	"bulwark.v1\"\xdf\x02\n" +
 	"\aVerdict\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12*\n" +
 	"\x06action\x18\x02 \x01(\x0e2\x12.bulwark.v1.ActionR\x06action\x12\x14\n" +
@@ -265,7 +277,9 @@ const file_bulwark_v1_verdict_proto_rawDesc = "" +
 	"\x14expires_at_unix_nano\x18\x06 \x01(\x03R\x11expiresAtUnixNano\x12*\n" +
 	"\x06origin\x18\a \x01(\x0e2\x12.bulwark.v1.OriginR\x06origin\x12\x12\n" +
 	"\x04rule\x18\b \x01(\tR\x04rule\x12-\n" +
-	"\bwould_be\x18\t \x01(\x0e2\x12.bulwark.v1.ActionR\awouldBe*R\n" +
+	"\bwould_be\x18\t \x01(\x0e2\x12.bulwark.v1.ActionR\awouldBe\x12\x1c\n" +
+	"\taddresses\x18\n" +
+	" \x03(\tR\taddresses*R\n" +
 	"\x06Action\x12\x16\n" +
 	"\x12ACTION_UNSPECIFIED\x10\x00\x12\t\n" +
 	"\x05ALLOW\x10\x01\x12\v\n" +

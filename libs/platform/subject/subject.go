@@ -1,7 +1,8 @@
 // Package subject names what a score or verdict is about.
 //
 // A subject is a string (contract, ARCHITECTURE.md): "ip:203.0.113.7",
-// "ip:2001:db8::1", "net:203.0.113.0/24", "session:<id>". It is the Kafka key
+// "ip:2001:db8::1", "net:203.0.113.0/24", "session:<id>", "fp:<16 hex digits>"
+// (a shared fingerprint, see fp.go). It is the Kafka key
 // on the scores and verdicts topics, so its spelling must be canonical: the
 // same client always gives the same bytes.
 package subject
@@ -21,6 +22,8 @@ const (
 	KindIP
 	KindNet
 	KindSession
+	// KindFP is a fingerprint shared by many addresses (fp.go).
+	KindFP
 )
 
 func (k Kind) String() string {
@@ -31,6 +34,8 @@ func (k Kind) String() string {
 		return "net"
 	case KindSession:
 		return "session"
+	case KindFP:
+		return "fp"
 	}
 	return "unknown"
 }
@@ -38,13 +43,14 @@ func (k Kind) String() string {
 // ErrMalformed is returned (wrapped) for a string that is not a subject.
 var ErrMalformed = errors.New("malformed subject")
 
-// Subject is a parsed subject. Exactly one of Addr, Prefix, Session is set,
-// according to Kind.
+// Subject is a parsed subject. Exactly one of Addr, Prefix, Session, FP is
+// set, according to Kind.
 type Subject struct {
 	Kind    Kind
 	Addr    netip.Addr
 	Prefix  netip.Prefix
 	Session string
+	FP      uint64
 }
 
 // IP returns the canonical subject of one address ("ip:203.0.113.7").
@@ -86,6 +92,8 @@ func (s Subject) String() string {
 		return Net(s.Prefix)
 	case KindSession:
 		return Session(s.Session)
+	case KindFP:
+		return FP(s.FP)
 	}
 	return ""
 }
@@ -114,9 +122,11 @@ func Parse(s string) (Subject, error) {
 			}
 			return Subject{Kind: KindSession, Session: rest}, nil
 		case "fp":
-			// Fingerprints appear in attack records and verdict reasons, so
-			// operators try them here: say where they act instead.
-			return Subject{}, fmt.Errorf("%w %q: a fingerprint is not a verdict subject; it acts through the addresses that show it (attack mode): to act on one, bulwark attack start CLASS --fingerprint fp:HEX", ErrMalformed, truncate(s))
+			fp, err := parseFP(rest)
+			if err != nil {
+				return Subject{}, fmt.Errorf("%w %q: %v", ErrMalformed, truncate(s), err)
+			}
+			return Subject{Kind: KindFP, FP: fp}, nil
 		}
 	}
 	if a, err := netip.ParseAddr(s); err == nil && a.Zone() == "" {
@@ -125,7 +135,7 @@ func Parse(s string) (Subject, error) {
 	if p, err := netip.ParsePrefix(s); err == nil {
 		return Subject{Kind: KindNet, Prefix: canonicalPrefix(p)}, nil
 	}
-	return Subject{}, fmt.Errorf("%w %q: want ip:ADDR, net:CIDR or session:ID", ErrMalformed, truncate(s))
+	return Subject{}, fmt.Errorf("%w %q: want ip:ADDR, net:CIDR, session:ID or fp:HEX", ErrMalformed, truncate(s))
 }
 
 // Canonical parses s and returns its canonical spelling.

@@ -35,9 +35,17 @@ func TestCanonical(t *testing.T) {
 	f("ip:fe80::1%eth0", "")
 	f("host:example.com", "")
 	f("", "")
-	f("fp:02f1bea35578836f", "")
-	if _, err := subject.Parse("fp:02f1bea35578836f"); err == nil || !strings.Contains(err.Error(), "bulwark attack start CLASS --fingerprint") {
-		t.Errorf("fp: subject: %v, want an error saying where fingerprints act", err)
+	f("fp:02f1bea35578836f", "fp:02f1bea35578836f")
+	f("fp:02F1BEA35578836F", "fp:02f1bea35578836f")
+	f("fp:2f1bea35578836f", "")
+	f("fp:02f1bea35578836g", "")
+	f("fp:+2f1bea35578836f", "")
+	f("fp:", "")
+	if got := subject.FP(0x2f1bea35578836f); got != "fp:02f1bea35578836f" {
+		t.Errorf("FP = %q", got)
+	}
+	if got := subject.FP(0); got != "fp:0000000000000000" {
+		t.Errorf("FP(0) = %q", got)
 	}
 }
 
@@ -113,7 +121,7 @@ func TestSessionID(t *testing.T) {
 // passes ValidateSession.
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{"ip:203.0.113.7", "203.0.113.7", "ip:::ffff:1.2.3.4", "net:10.0.0.0/8",
-		"2001:db8::/32", "net:::/0", "session:abc", "session:", "session:a\nb", "host:x", "", "ip:fe80::1%eth0"} {
+		"2001:db8::/32", "net:::/0", "session:abc", "session:", "session:a\nb", "host:x", "", "ip:fe80::1%eth0", "fp:02f1bea35578836f", "fp:xyz"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -1,7 +1,12 @@
 // Package blockset holds the set of enforceable verdicts that an edge syncer
 // (Cloudflare lists, nftables) keeps in step with: it is fed by verdictlog,
 // keeps only the actions the syncer enforces, drops what cannot be enforced
-// at the edge (sessions), and wakes the syncer when something changed.
+// at the edge (sessions), expands an fp: verdict into one entry per address
+// it lists (at most subject.MaxFPAddresses each), and wakes the syncer when
+// something changed. An address listed by an fp: verdict and by its own
+// verdict is two entries with one prefix: the syncers merge entries by
+// prefix (strongest action, longest expiry), so lifting either leaves the
+// other in force.
 package blockset
 
 import (
@@ -40,6 +45,9 @@ func (e Entry) Expires() bool { return !e.ExpiresAt.IsZero() }
 type Set struct {
 	mu      sync.Mutex
 	entries map[string]Entry
+	// fps are the fp: verdicts: their entry (Prefix unset) and the
+	// addresses it stands for.
+	fps     map[string]fpEntry
 	actions map[eventpb.Action]bool
 	changed chan struct{}
 	log     *slog.Logger
@@ -56,6 +64,7 @@ func New(name string, actions []eventpb.Action, log *slog.Logger, reg prometheus
 	}
 	s := &Set{
 		entries: map[string]Entry{},
+		fps:     map[string]fpEntry{},
 		actions: map[eventpb.Action]bool{},
 		changed: make(chan struct{}, 1),
 		log:     log,
@@ -109,10 +118,12 @@ func (s *Set) Apply(subj string, v *eventpb.Verdict) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, had := s.entries[subj]
+	_, hadFP := s.fps[subj]
 	if v == nil || !s.actions[v.GetAction()] {
 		// Lifted, or downgraded to an action this syncer does not enforce.
-		if had {
+		if had || hadFP {
 			delete(s.entries, subj)
+			delete(s.fps, subj)
 			s.touch()
 		}
 		return
@@ -129,6 +140,9 @@ func (s *Set) Apply(subj string, v *eventpb.Verdict) {
 		p = netip.PrefixFrom(sub.Addr, sub.Addr.BitLen())
 	case subject.KindNet:
 		p = sub.Prefix
+	case subject.KindFP:
+		s.applyFP(subj, v)
+		return
 	default:
 		// A session cannot be enforced by address; the sidecar handles it.
 		s.skipped.WithLabelValues("session").Inc()
@@ -147,7 +161,11 @@ func (s *Set) Apply(subj string, v *eventpb.Verdict) {
 
 // touch signals a change without blocking; called with mu held.
 func (s *Set) touch() {
-	s.size.Set(float64(len(s.entries)))
+	n := len(s.entries)
+	for _, f := range s.fps {
+		n += len(f.prefixes)
+	}
+	s.size.Set(float64(n))
 	select {
 	case s.changed <- struct{}{}:
 	default:
@@ -167,8 +185,14 @@ func (s *Set) Active(now time.Time) []Entry {
 			out = append(out, e)
 		}
 	}
+	out = s.appendFPs(out, now)
 	s.mu.Unlock()
-	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.Subject, b.Subject) })
+	slices.SortStableFunc(out, func(a, b Entry) int {
+		if c := strings.Compare(a.Subject, b.Subject); c != 0 {
+			return c
+		}
+		return a.Prefix.Addr().Compare(b.Prefix.Addr())
+	})
 	return out
 }
 
@@ -183,6 +207,11 @@ func (s *Set) NextExpiry(now time.Time) time.Time {
 			next = e.ExpiresAt
 		}
 	}
+	for _, f := range s.fps {
+		if e := f.e; e.ExpiresAt.After(now) && (next.IsZero() || e.ExpiresAt.Before(next)) {
+			next = e.ExpiresAt
+		}
+	}
 	return next
 }
 
@@ -190,5 +219,9 @@ func (s *Set) NextExpiry(now time.Time) time.Time {
 func (s *Set) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.entries)
+	n := len(s.entries)
+	for _, f := range s.fps {
+		n += len(f.prefixes)
+	}
+	return n
 }

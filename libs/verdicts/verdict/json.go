@@ -16,7 +16,8 @@ import (
 //	 "expires_at":"2026-11-21T11:00:03Z"}
 //
 // `at` and `expires_at` are left out when unknown or never; `rule`,
-// `origin` and `would_be` are added only when they carry something.
+// `origin`, `would_be` and `addresses` (an fp: verdict's, at most
+// subject.MaxFPAddresses) are added only when they carry something.
 type JSON struct {
 	Subject   string     `json:"subject"`
 	Action    string     `json:"action"`
@@ -27,6 +28,7 @@ type JSON struct {
 	Rule      string     `json:"rule,omitempty"`
 	Origin    string     `json:"origin,omitempty"`
 	WouldBe   string     `json:"would_be,omitempty"`
+	Addresses []string   `json:"addresses,omitempty"`
 }
 
 // Marshal returns the contract JSON of v for subject (one line, no newline).
@@ -75,6 +77,16 @@ func AppendJSON(dst []byte, subject string, v *eventpb.Verdict) []byte {
 		dst = append(dst, ActionString(wb)...)
 		dst = append(dst, '"')
 	}
+	if as := v.GetAddresses(); len(as) > 0 {
+		dst = append(dst, `,"addresses":[`...)
+		for i, a := range as {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, a)
+		}
+		dst = append(dst, ']')
+	}
 	return append(dst, '}')
 }
 
@@ -88,7 +100,7 @@ func Unmarshal(data []byte) (string, *eventpb.Verdict, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	v := &eventpb.Verdict{Subject: j.Subject, Action: a, Score: j.Score, Reasons: j.Reasons, Rule: j.Rule}
+	v := &eventpb.Verdict{Subject: j.Subject, Action: a, Score: j.Score, Reasons: j.Reasons, Rule: j.Rule, Addresses: j.Addresses}
 	if j.At != nil {
 		v.AtUnixNano = j.At.UnixNano()
 	}

@@ -62,6 +62,18 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 	f(&eventpb.Verdict{Subject: "ip:::1", Action: eventpb.Action_MONITOR, Reasons: []string{"bad\xffutf8", "\x01ctl"}, Rule: "login_stuffing",
 		WouldBe: eventpb.Action_BLOCK, AtUnixNano: 1_700_000_000_123_456_789})
 	f(&eventpb.Verdict{Subject: "net:203.0.113.0/24", Action: eventpb.Action_BLOCK, Score: 100, Origin: eventpb.Origin_OPERATOR, ExpiresAtUnixNano: 1_800_000_000_000_000_000})
+	f(&eventpb.Verdict{Subject: "fp:02f1bea35578836f", Action: eventpb.Action_BLOCK, Score: 92,
+		Reasons: []string{"score=92", "attack=login-failures-2026-12-03T10:14Z"}, Addresses: []string{"203.0.113.7", "2001:db8::1"}})
+}
+
+func TestFPVerdictJSON(t *testing.T) {
+	v := &eventpb.Verdict{Subject: "fp:02f1bea35578836f", Action: eventpb.Action_BLOCK, Score: 92,
+		Reasons: []string{"attack=login-failures-2026-12-03T10:14Z"}, Addresses: []string{"203.0.113.7", "198.51.100.9"}}
+	got := string(verdict.Marshal(v.Subject, v))
+	want := `{"subject":"fp:02f1bea35578836f","action":"BLOCK","score":92,"reasons":["attack=login-failures-2026-12-03T10:14Z"],"addresses":["203.0.113.7","198.51.100.9"]}`
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
 }
 
 func TestActive(t *testing.T) {

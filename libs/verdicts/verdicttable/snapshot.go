@@ -45,6 +45,14 @@ func (t *Table) Range(fn func(subject string, v *eventpb.Verdict) bool) {
 			return
 		}
 	}
+	for fp, fv := range t.rangeFPs() {
+		sub := subject.FP(fp)
+		v := fv.e.verdict(t.extras, sub)
+		v.Addresses = fv.addrs
+		if !fn(sub, v) {
+			return
+		}
+	}
 }
 
 // WriteSnapshot writes every active verdict to w as length-delimited
@@ -96,7 +104,7 @@ func (t *Table) LoadSnapshot(r io.Reader, now time.Time) (int, error) {
 		}
 		e := t.newEntry(v)
 		e.stale = true
-		t.set(sub, e)
+		t.store(sub, v, e)
 		n++
 	}
 }

@@ -42,7 +42,7 @@ func (t *Table) SweepStep(step int, now time.Time) int {
 	i := step % SweepSteps
 	n := t.removeShardIf(i/sweepParts, i%sweepParts, sweepParts, drop)
 	if i == SweepSteps-1 {
-		n += t.removeNetsIf(drop)
+		n += t.removeNetsIf(drop) + t.removeFPsIf(drop)
 	}
 	return n
 }
@@ -56,7 +56,7 @@ func (t *Table) removeIf(drop func(*entry) bool) int {
 		// Let queued requests in between shards (see SweepStep).
 		runtime.Gosched()
 	}
-	return removed + t.removeNetsIf(drop)
+	return removed + t.removeNetsIf(drop) + t.removeFPsIf(drop)
 }
 
 // removeShardIf removes the entries that drop accepts from part (of parts)

@@ -49,13 +49,14 @@ type Table struct {
 	nets   atomic.Pointer[bart.Table[entry]]
 
 	extras *interner
+	fps    *fpTable // fp: verdicts (fps.go)
 
 	nIP, nNet, nSession atomic.Int64
 }
 
 // New returns an empty table.
 func New() *Table {
-	t := &Table{seed1: maphash.MakeSeed(), seed2: maphash.MakeSeed(), extras: newInterner()}
+	t := &Table{seed1: maphash.MakeSeed(), seed2: maphash.MakeSeed(), extras: newInterner(), fps: newFPTable()}
 	t.ips = newExactTable(maphash.Comparable(t.seed1, 0), false)
 	t.sessions = newExactTable(maphash.Comparable(t.seed2, 0), true)
 	t.nets.Store(new(bart.Table[entry]))
@@ -118,8 +119,17 @@ func (t *Table) Apply(key string, v *eventpb.Verdict) error {
 		t.remove(sub)
 		return nil
 	}
-	t.set(sub, t.newEntry(v))
+	t.store(sub, v, t.newEntry(v))
 	return nil
+}
+
+// store stores e, the entry of v, on sub: an fp: verdict with its addresses.
+func (t *Table) store(sub subject.Subject, v *eventpb.Verdict, e entry) {
+	if sub.Kind == subject.KindFP {
+		t.setFP(sub.FP, e, v.GetAddresses(), false)
+		return
+	}
+	t.set(sub, e)
 }
 
 func entryActive(v *eventpb.Verdict, now int64) bool {
@@ -175,6 +185,8 @@ func (t *Table) remove(sub subject.Subject) {
 			t.nNet.Store(int64(next.Size()))
 		}
 		t.netsMu.Unlock()
+	case subject.KindFP:
+		t.setFP(sub.FP, entry{}, nil, true)
 	}
 	if existed {
 		t.extras.release(old.extra)
@@ -185,8 +197,9 @@ func (t *Table) remove(sub subject.Subject) {
 // applies, or ALLOW with Kind == subject.KindUnknown when none does.
 type Result struct {
 	Action eventpb.Action
-	// Kind says which subject matched: KindIP, KindNet, KindSession, or
-	// KindUnknown when nothing did.
+	// Kind says which subject matched: KindIP, KindNet, KindSession,
+	// KindFP (an fp: verdict listing the address), or KindUnknown when
+	// nothing did.
 	Kind subject.Kind
 	// Addr is the address looked up (unmapped).
 	Addr netip.Addr
@@ -194,8 +207,10 @@ type Result struct {
 	Prefix netip.Prefix
 	// Session is the session looked up.
 	Session string
-	e       entry
-	extras  *interner
+	// FP is the matching fingerprint when Kind is KindFP.
+	FP     uint64
+	e      entry
+	extras *interner
 }
 
 // Found reports whether a verdict matched.
@@ -209,6 +224,8 @@ func (r Result) Subject() string {
 		return subject.Net(r.Prefix)
 	case subject.KindSession:
 		return subject.Session(r.Session)
+	case subject.KindFP:
+		return subject.FP(r.FP)
 	}
 	if !r.Addr.IsValid() && r.Session != "" {
 		return subject.Session(r.Session)
@@ -261,7 +278,7 @@ func (r *Result) outranks(e *entry) bool {
 }
 
 // Lookup finds the strongest active verdict for a client: its IP's, those of
-// every network containing it, and its session's; an operator's verdict
+// every network containing it, the fp: verdicts listing it, and its session's; an operator's verdict
 // among them beats every computed one. An invalid ip or an empty session is
 // not looked up. On a tie the more specific subject wins (IP, then the
 // longer network, then the session). It does not allocate.
@@ -277,6 +294,7 @@ func (t *Table) Lookup(ip netip.Addr, session string, now time.Time) Result {
 		if nets := t.nets.Load(); nets.Size() > 0 {
 			t.lookupNets(nets, ip, nowNs, &r)
 		}
+		t.lookupFPs(ip, nowNs, &r)
 	}
 	if session != "" {
 		if e, ok := t.sessions.get(t.sessionKey(session)); ok && e.active(nowNs) {
@@ -322,6 +340,14 @@ func (t *Table) Get(key string) (*eventpb.Verdict, bool) {
 		e, ok = t.sessions.get(t.sessionKey(sub.Session))
 	case subject.KindNet:
 		e, ok = t.nets.Load().Get(sub.Prefix)
+	case subject.KindFP:
+		fv, found := t.getFP(sub.FP)
+		if !found {
+			return nil, false
+		}
+		v := fv.e.verdict(t.extras, sub.String())
+		v.Addresses = fv.addrs
+		return v, true
 	}
 	if !ok {
 		return nil, false
@@ -331,15 +357,15 @@ func (t *Table) Get(key string) (*eventpb.Verdict, bool) {
 
 // Sizes counts the stored verdicts by subject kind (expired ones not yet
 // swept included).
-type Sizes struct{ IP, Net, Session int }
+type Sizes struct{ IP, Net, Session, FP int }
 
 // Sizes returns the number of stored verdicts by kind.
 func (t *Table) Sizes() Sizes {
-	return Sizes{IP: int(t.nIP.Load()), Net: int(t.nNet.Load()), Session: int(t.nSession.Load())}
+	return Sizes{IP: int(t.nIP.Load()), Net: int(t.nNet.Load()), Session: int(t.nSession.Load()), FP: int(t.fps.n.Load())}
 }
 
 // Len is the number of stored verdicts.
 func (t *Table) Len() int {
 	s := t.Sizes()
-	return s.IP + s.Net + s.Session
+	return s.IP + s.Net + s.Session + s.FP
 }
