@@ -107,9 +107,18 @@ func committedScores(t *testing.T, b *embedkafka.Broker, want int, timeout time.
 
 func startAggregator(t *testing.T, b *embedkafka.Broker, txnID string, crashAfter int) (*Aggregator, context.CancelFunc, chan error) {
 	t.Helper()
+	return startAggregatorWith(t, b, txnID, crashAfter, nil)
+}
+
+// startAggregatorWith is startAggregator with set applied to the config.
+func startAggregatorWith(t *testing.T, b *embedkafka.Broker, txnID string, crashAfter int, set func(*Config)) (*Aggregator, context.CancelFunc, chan error) {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.SnapshotInterval = 100 * time.Millisecond
 	cfg.TransactionalID = txnID
+	if set != nil {
+		set(&cfg)
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	if !testing.Verbose() {
 		log = nil

@@ -158,6 +158,24 @@ func TestAttackModeScenarios(t *testing.T) {
 		if !bytes.Contains(out, []byte(`"attack=login-failures-`)) {
 			t.Error("no verdict names the attack")
 		}
+		// The site-wide fold (replay's default, as the services') scores the
+		// attack's fingerprint: fp: verdicts list stuffing addresses only.
+		fpVerdicts := 0
+		for line := range bytes.Lines(out) {
+			subj, v, err := verdict.Unmarshal(bytes.TrimSpace(line))
+			if err != nil || !strings.HasPrefix(subj, "fp:") || v.GetAction() < eventpb.Action_CHALLENGE {
+				continue
+			}
+			fpVerdicts++
+			for _, a := range v.GetAddresses() {
+				if g.Labels()[a].Kind != simulate.ResidentialStuffing {
+					t.Errorf("%s lists %s (%s), not a stuffing address", subj, a, g.Labels()[a].Kind)
+				}
+			}
+		}
+		if fpVerdicts == 0 {
+			t.Error("no fp: verdict during the stuffing attack")
+		}
 	})
 	t.Run("distributed scraping", func(t *testing.T) {
 		_, out, first, g := attackRun(t, base(45, simulate.Campaign{Kind: simulate.DistributedScraping, At: attackAt, Size: 300}), nil)
