@@ -52,11 +52,28 @@ PY
   exit 0
 fi
 
+# kept_sections: the sections of the current file that no script writes
+# (evaluations recorded by hand with their commands, such as the learned
+# model's and the public dataset's): a full run must not drop them.
+kept_sections() {
+  [ -f "$out" ] || return 0
+  python3 - "$out" scripts/bench <<'PY'
+import os, re, sys
+path, scripts = sys.argv[1], sys.argv[2]
+ran = {f[:-3] for f in os.listdir(scripts) if f.endswith(".sh")}
+text = open(path).read()
+for m in re.finditer(r"<!-- section:([\w.-]+) -->.*?<!-- end:\1 -->\n", text, re.S):
+    if m.group(1) not in ran:
+        print(m.group(0))
+PY
+}
+
 {
   header
   for s in scripts/bench/*.sh; do
     run_section "$s"
   done
+  kept_sections
 } > "$out.tmp"
 mv "$out.tmp" "$out"
 echo "bench: wrote $out" >&2
